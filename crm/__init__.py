@@ -1,0 +1,1 @@
+"""CRM connectors: the interface (`crm.connector`), the registry and one package per kind."""

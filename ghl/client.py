@@ -1,0 +1,291 @@
+"""GHLClient: the one class that talks to HighLevel's Social Planner API.
+
+Built on an injected `httpx.Client` (base URL, timeout, transport), it sends requests that
+validate against the official OpenAPI files, returns the dataclasses of `schemas.ghl`, and
+raises only our own errors (see `ghl.errors`), never httpx's. It does not retry: retries go
+through the task queue, with the delay carried by `RetryableError.retry_after`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from marshmallow import ValidationError
+
+from ghl import endpoints
+from ghl.endpoints import Endpoint
+from ghl.errors import (
+    SYSTEM,
+    error_for_exception,
+    error_for_invalid_body,
+    error_for_response,
+    error_for_unreadable_body,
+    trace_id_of,
+)
+from ghl.ratelimit import parse_rate_limit
+from schemas.ghl import (
+    Account,
+    Post,
+    Statistics,
+    Tag,
+    load_accounts,
+    load_post,
+    load_statistics,
+    load_tag_details,
+    load_tags_page,
+)
+from socialbridge.config import Settings
+from socialbridge.errors import PermanentError
+from socialbridge.logs import get_logger
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+MAX_STATISTICS_PROFILES = 100  # the statistics endpoint's documented maximum per request
+
+
+class GHLClient:
+    """HighLevel's Social Planner API for one access token (one location, or an agency)."""
+
+    def __init__(
+        self, http: httpx.Client, *, token: str, api_version: str = endpoints.VERSION_2021_07_28
+    ) -> None:
+        """Use `http` (its base URL and timeout) with `token`; `close()` leaves `http` open."""
+        if not token:
+            raise ValueError("token must not be empty")
+        self._http = http
+        self._token = token
+        self._owns_http = False
+        self.api_version = api_version
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, token: str, *, transport: httpx.BaseTransport | None = None
+    ) -> GHLClient:
+        """A client with its own httpx.Client configured from settings; `close()` closes it."""
+        http = httpx.Client(
+            base_url=settings.ghl_base_url,
+            timeout=settings.ghl_timeout,
+            transport=transport,
+        )
+        client = cls(http, token=token, api_version=settings.ghl_api_version)
+        client._owns_http = True
+        return client
+
+    def __repr__(self) -> str:
+        # Spelled out so that the token can never reach a log or a traceback through repr().
+        return f"GHLClient(base_url={str(self._http.base_url)!r}, api_version={self.api_version!r})"
+
+    def close(self) -> None:
+        """Close the httpx.Client if this client created it."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> GHLClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- the API -----------------------------------------------------------------------------
+
+    def list_tags(self, location_id: str, *, page_size: int = 100) -> list[Tag]:
+        """Every tag of the location, reading pages of `page_size` with `limit`/`skip`.
+
+        Stops at a short page, or once GHL's `count` (when it is larger than one page, and so
+        a total) is reached. A page that brings no new tag also stops the walk, so a server
+        ignoring `skip` cannot loop us forever.
+        """
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        tags: list[Tag] = []
+        seen: set[str] = set()
+        while True:
+            skip = len(tags)
+            page = self._call(
+                endpoints.TAGS,
+                {"locationId": location_id},
+                params={"limit": str(page_size), "skip": str(skip)},
+                load=load_tags_page,
+                what="tags",
+            )
+            new = [tag for tag in page.tags if tag.id not in seen]
+            seen.update(tag.id for tag in new)
+            tags.extend(new)
+            if len(page.tags) < page_size or not new:
+                break
+            total = page.count
+            if total is not None and total > len(page.tags) and len(tags) >= total:
+                break
+        return tags
+
+    def tag_details(self, location_id: str, tag_ids: Sequence[str]) -> list[Tag]:
+        """The full tag objects of `tag_ids` (`POST …/tags/details`, answered with 201)."""
+        ids = _strings("tag_ids", tag_ids)
+        if not ids:
+            return []
+        return self._call(
+            endpoints.TAG_DETAILS,
+            {"locationId": location_id},
+            json={"tagIds": ids},
+            load=load_tag_details,
+            what="tag details",
+        )
+
+    def list_accounts(self, location_id: str) -> list[Account]:
+        """The location's connected social accounts; `profile_id` is None on those without."""
+        return self._call(
+            endpoints.ACCOUNTS, {"locationId": location_id}, load=load_accounts, what="accounts"
+        )
+
+    def get_post(self, location_id: str, post_id: str) -> Post:
+        """One Social Planner post, with the ids of its tags."""
+        return self._call(
+            endpoints.POST, {"locationId": location_id, "id": post_id}, load=load_post, what="post"
+        )
+
+    def statistics(
+        self,
+        location_id: str,
+        profile_ids: Sequence[str],
+        *,
+        platforms: Sequence[str] | None = None,
+        date_range: tuple[dt.date, dt.date] | None = None,
+    ) -> Statistics:
+        """Statistics of 1..100 profiles (`profileId`s from `list_accounts`); batch above that.
+
+        `date_range` (first and last day, inclusive, in UTC) needs `api_version="v3"`; with
+        Version 2021-07-28 GHL only reports the last 7 days, so asking for a range raises
+        PermanentError instead of silently answering another period.
+        """
+        ids = _strings("profile_ids", profile_ids)
+        if not 1 <= len(ids) <= MAX_STATISTICS_PROFILES:
+            raise ValueError(
+                f"profile_ids: expected 1 to {MAX_STATISTICS_PROFILES} ids, got {len(ids)}"
+            )
+        body: dict[str, Any] = {"profileIds": ids}
+        if platforms is not None:
+            body["platforms"] = _strings("platforms", platforms)
+        if date_range is not None:
+            if self.api_version != endpoints.VERSION_V3:
+                raise PermanentError(
+                    f"statistics for a date range need GHL API version v3: version "
+                    f"{self.api_version} only reports the last 7 days. "
+                    f"Set GHL_API_VERSION=v3.",
+                    system=SYSTEM,
+                )
+            body["currentRange"] = _current_range(*date_range)
+        return self._call(
+            endpoints.STATISTICS,
+            {},
+            params={"locationId": location_id},
+            json=body,
+            load=load_statistics,
+            what="statistics",
+        )
+
+    # -- one call ----------------------------------------------------------------------------
+
+    def _call(
+        self,
+        endpoint: Endpoint,
+        path_params: Mapping[str, str],
+        *,
+        load: Callable[[Any], T],
+        what: str,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> T:
+        """Send one request, log it, and return its body loaded by `load`, or raise our error."""
+        path = endpoint.path(**path_params)
+        started = time.perf_counter()
+        try:
+            response = self._http.request(
+                endpoint.method, path, params=params, json=json, headers=self._headers()
+            )
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            log.warning(
+                "ghl.request",
+                method=endpoint.method,
+                path=path,
+                status=None,
+                elapsed_ms=_elapsed_ms(started),
+                error=type(exc).__name__,
+            )
+            raise error_for_exception(exc, what=f"{endpoint.method} {path}") from exc
+
+        body = _json_or_none(response)
+        trace_id = trace_id_of(response.headers, body)
+        limits = parse_rate_limit(response.headers)
+        (log.info if response.is_success else log.warning)(
+            "ghl.request",
+            method=endpoint.method,
+            path=response.request.url.path,
+            status=response.status_code,
+            elapsed_ms=_elapsed_ms(started),
+            trace_id=trace_id,
+            rate_limit_remaining=limits.remaining,
+            daily_remaining=limits.daily_remaining,
+        )
+        if not response.is_success:
+            raise error_for_response(response, body)
+        if body is None:
+            raise error_for_unreadable_body(response, trace_id=trace_id)
+        try:
+            return load(body)
+        except ValidationError as exc:
+            raise error_for_invalid_body(
+                exc, what=what, status=response.status_code, trace_id=trace_id
+            ) from None
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self._token}",
+            "Version": self.api_version,
+            "Accept": "application/json",
+        }
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    """The decoded JSON body, or None when there is none (empty, HTML, garbled)."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+        return None
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _strings(name: str, values: Sequence[str]) -> list[str]:
+    # A lone string is a Sequence[str] too; sending its characters as ids would be a silent bug.
+    if isinstance(values, str):
+        raise TypeError(f"{name}: expected a sequence of strings, got a single string")
+    return list(values)
+
+
+def _current_range(start: dt.date, end: dt.date) -> dict[str, str]:
+    """The v3 `currentRange` covering whole UTC days from `start` to `end`, both included."""
+    # A datetime is a date too; only its day counts here.
+    first = dt.date(start.year, start.month, start.day)
+    last = dt.date(end.year, end.month, end.day)
+    if first > last:
+        raise ValueError(f"date_range: start {first} is after end {last}")
+    return {
+        "startDate": f"{first.isoformat()}T00:00:00.000Z",
+        "endDate": f"{last.isoformat()}T23:59:59.999Z",
+    }

@@ -1,0 +1,355 @@
+"""Write-backs: what socialbridge POSTs to a CRM once a flow has its results from GHL.
+
+    {"type": "post.tags_synced", "timestamp": "2026-11-23T10:00:05Z", "data": {...}}
+
+Three types, one schema each (`WRITEBACK_SCHEMAS`):
+
+- ``post.tags_synced``: the location's tags, and the post's own tags when the GHL post is
+  known (``ghl_post_id`` null and ``post_tags`` empty otherwise).
+- ``post.tag_details_attached``: the full tag objects, exactly as GHL sent them.
+- ``location.statistics_synced``: a statistics snapshot of the location for a date range.
+
+Our own format, so unknown fields are refused (``unknown=RAISE``). The same schemas serve
+both ends: `dump_writeback` validates what a flow is about to send, and `load_writeback`
+validates what a CRM (the sandbox CRM) received.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
+
+TAGS_SYNCED = "post.tags_synced"
+TAG_DETAILS_ATTACHED = "post.tag_details_attached"
+STATISTICS_SYNCED = "location.statistics_synced"
+WRITEBACK_TYPES = (TAGS_SYNCED, TAG_DETAILS_ATTACHED, STATISTICS_SYNCED)
+
+_ID = validate.Length(min=1, max=200)
+_NAME = validate.Length(min=1, max=200)
+
+
+# --- values -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TagRef:
+    """A tag as the CRM sees it on a post record: GHL's id and its name."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class TagsSynced:
+    post_id: str
+    location_id: str
+    tags: tuple[TagRef, ...]
+    synced_at: dt.datetime
+    ghl_post_id: str | None = None
+    post_tags: tuple[TagRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class TagDetailsAttached:
+    post_id: str
+    location_id: str
+    tag_ids: tuple[str, ...]
+    tags: tuple[Mapping[str, Any], ...]
+    synced_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StatisticsSynced:
+    location_id: str
+    start_date: dt.date
+    end_date: dt.date
+    profile_ids: tuple[str, ...]
+    totals: Mapping[str, float]
+    platforms: Mapping[str, Mapping[str, float]]
+    daily: Mapping[str, list[Any]]
+    synced_at: dt.datetime
+
+
+WritebackData = TagsSynced | TagDetailsAttached | StatisticsSynced
+
+
+@dataclass(frozen=True)
+class WritebackEnvelope:
+    """A whole write-back as a CRM receives it."""
+
+    type: str
+    timestamp: dt.datetime
+    data: WritebackData
+
+
+# --- fields -------------------------------------------------------------------------------
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """An ISO-8601 instant, written in UTC with a "Z"; naive input is taken as UTC."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="iso", default_timezone=dt.UTC, **kwargs)
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return _iso_utc(value)
+
+
+class IsoDate(fields.Date):
+    """A calendar day, "YYYY-MM-DD"; a datetime is refused rather than silently truncated."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.date:
+        if isinstance(value, dt.datetime):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class JsonNumber(fields.Field[float]):
+    """A finite JSON number kept as it came (an int stays an int); booleans are refused."""
+
+    default_error_messages = {"invalid": "Not a valid number."}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        if not math.isfinite(value):
+            raise self.make_error("invalid")
+        return value
+
+
+class DailySeries(fields.Field[dict[str, list[Any]]]):
+    """``{"day_range": [day, ...], metric: [number per day], ...}``.
+
+    Every metric list has one number per entry of ``day_range``, so a CRM can chart them
+    without guessing which day a value belongs to.
+    """
+
+    default_error_messages = {"invalid": "Not a valid mapping type."}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dict[str, list[Any]]:
+        if not isinstance(value, Mapping):
+            raise self.make_error("invalid")
+        errors: dict[str, Any] = {}
+        days = value.get("day_range")
+        if days is None:
+            errors["day_range"] = ["Missing data for required field."]
+        elif not isinstance(days, list) or not all(isinstance(day, str) for day in days):
+            errors["day_range"] = ["Expected a list of day labels (strings)."]
+        result: dict[str, list[Any]] = {"day_range": list(days) if isinstance(days, list) else []}
+        number = JsonNumber()
+        for metric, series in value.items():
+            if metric == "day_range":
+                continue
+            if not isinstance(metric, str) or not metric:
+                errors[str(metric)] = ["Metric names must be non-empty strings."]
+                continue
+            if not isinstance(series, list):
+                errors[metric] = ["Expected a list of numbers, one per day of day_range."]
+                continue
+            item_errors: dict[int, list[str]] = {}
+            for index, item in enumerate(series):
+                try:
+                    number.deserialize(item)
+                except ValidationError as exc:
+                    item_errors[index] = list(exc.messages)
+            if item_errors:
+                errors[metric] = item_errors
+            elif "day_range" not in errors and len(series) != len(result["day_range"]):
+                errors[metric] = [
+                    f"Expected one number per day of day_range ({len(result['day_range'])}); "
+                    f"got {len(series)}."
+                ]
+            result[metric] = list(series)
+        if errors:
+            raise ValidationError(errors)
+        return result
+
+
+def _numbers() -> fields.Dict:
+    return fields.Dict(keys=fields.String(validate=_NAME), values=JsonNumber(), required=True)
+
+
+# --- schemas ------------------------------------------------------------------------------
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class TagRefSchema(_Strict):
+    id = fields.String(required=True, validate=_ID)
+    name = fields.String(required=True, validate=validate.Length(max=500))
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> TagRef:
+        return TagRef(**data)
+
+
+class TagsSyncedSchema(_Strict):
+    post_id = fields.String(required=True, validate=_ID)
+    location_id = fields.String(required=True, validate=_ID)
+    ghl_post_id = fields.String(load_default=None, allow_none=True, validate=_ID)
+    tags = fields.List(fields.Nested(TagRefSchema), required=True)
+    post_tags = fields.List(fields.Nested(TagRefSchema), load_default=list)
+    synced_at = UtcDateTime(required=True)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> TagsSynced:
+        data["tags"] = tuple(data["tags"])
+        data["post_tags"] = tuple(data["post_tags"])
+        return TagsSynced(**data)
+
+
+class TagDetailsAttachedSchema(_Strict):
+    post_id = fields.String(required=True, validate=_ID)
+    location_id = fields.String(required=True, validate=_ID)
+    tag_ids = fields.List(
+        fields.String(validate=_ID),
+        required=True,
+        validate=validate.Length(min=1, error="Give at least {min} tag id."),
+    )
+    # Tag objects are GHL's, passed on as GHL sent them: only their being objects is ours.
+    tags = fields.List(fields.Dict(keys=fields.String()), required=True)
+    synced_at = UtcDateTime(required=True)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> TagDetailsAttached:
+        data["tag_ids"] = tuple(data["tag_ids"])
+        data["tags"] = tuple(data["tags"])
+        return TagDetailsAttached(**data)
+
+
+class StatisticsSyncedSchema(_Strict):
+    location_id = fields.String(required=True, validate=_ID)
+    start_date = IsoDate(required=True)
+    end_date = IsoDate(required=True)
+    profile_ids = fields.List(fields.String(validate=_ID), required=True)
+    totals = _numbers()
+    platforms = fields.Dict(
+        keys=fields.String(validate=_NAME),
+        values=fields.Dict(keys=fields.String(validate=_NAME), values=JsonNumber()),
+        required=True,
+    )
+    daily = DailySeries(required=True)
+    synced_at = UtcDateTime(required=True)
+
+    @validates_schema
+    def _check_range(self, data: dict[str, Any], **_: Any) -> None:
+        start, end = data.get("start_date"), data.get("end_date")
+        if start is not None and end is not None and start > end:
+            raise ValidationError("end_date must not be before start_date.", "end_date")
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> StatisticsSynced:
+        data["profile_ids"] = tuple(data["profile_ids"])
+        return StatisticsSynced(**data)
+
+
+WRITEBACK_SCHEMAS: dict[str, Schema] = {
+    TAGS_SYNCED: TagsSyncedSchema(),
+    TAG_DETAILS_ATTACHED: TagDetailsAttachedSchema(),
+    STATISTICS_SYNCED: StatisticsSyncedSchema(),
+}
+"""The data schema of each write-back type (instances: they hold no per-call state)."""
+
+
+class _WritebackDataField(fields.Field[WritebackData]):
+    """The envelope's ``data``, validated by the schema its sibling ``type`` names."""
+
+    default_error_messages = {"invalid": "Not a valid mapping type."}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> WritebackData:
+        if not isinstance(value, Mapping):
+            raise self.make_error("invalid")
+        kind = data.get("type") if isinstance(data, Mapping) else None
+        schema = WRITEBACK_SCHEMAS.get(kind) if isinstance(kind, str) else None
+        if schema is None:
+            # The `type` field reports the unknown type and the load fails on it; repeating
+            # the complaint here would only add noise.
+            return cast(WritebackData, value)
+        loaded: WritebackData = schema.load(value)
+        return loaded
+
+
+class WritebackEnvelopeSchema(_Strict):
+    type = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            WRITEBACK_TYPES, error="Unknown write-back type; expected one of: {choices}."
+        ),
+    )
+    timestamp = UtcDateTime(required=True)
+    data = _WritebackDataField(required=True)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> WritebackEnvelope:
+        return WritebackEnvelope(**data)
+
+
+_ENVELOPE = WritebackEnvelopeSchema()
+
+
+# --- functions ----------------------------------------------------------------------------
+
+
+def dump_writeback(
+    type: str,
+    data: Mapping[str, Any],
+    *,
+    timestamp: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Validate ``data`` for ``type`` and return the envelope to send, as JSON primitives.
+
+    ``timestamp`` (default: now) is when the write-back is sent. ``data`` may hold strings
+    or the Python values (datetime, date) the schemas load them into. Raises
+    ``marshmallow.ValidationError`` whose messages name the field, e.g.
+    ``{"tags": {0: {"id": ["Missing data for required field."]}}}``.
+    """
+    schema = WRITEBACK_SCHEMAS.get(type)
+    if schema is None:
+        raise ValidationError(
+            f"Unknown write-back type {type!r}; expected one of: {', '.join(WRITEBACK_TYPES)}.",
+            "type",
+        )
+    value = schema.load(data)
+    sent_at = timestamp if timestamp is not None else dt.datetime.now(dt.UTC)
+    return {"type": type, "timestamp": _iso_utc(sent_at), "data": schema.dump(value)}
+
+
+def load_writeback(payload: Any) -> WritebackEnvelope:
+    """Validate a received, JSON-decoded write-back; errors of ``data`` are nested under it."""
+    if not isinstance(payload, Mapping):
+        raise ValidationError({"_schema": ["Expected a JSON object."]})
+    envelope: WritebackEnvelope = _ENVELOPE.load(payload)
+    return envelope
+
+
+def writeback_json(envelope: WritebackEnvelope) -> dict[str, Any]:
+    """The JSON form of a loaded write-back (what a CRM would store)."""
+    return {
+        "type": envelope.type,
+        "timestamp": _iso_utc(envelope.timestamp),
+        "data": WRITEBACK_SCHEMAS[envelope.type].dump(envelope.data),
+    }
+
+
+def _iso_utc(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,5 @@
+"""`socialbridge …`: the command line. Each command group lives in its own module."""
+
+from socialbridge.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,76 @@
+"""The `socialbridge` command group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from socialbridge.cli import connections, demo, events, stats
+from socialbridge.cli.runtime import Runtime, pass_runtime
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="socialbridge")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """socialbridge: CRM post records <-> HighLevel Social Planner.
+
+    Settings come from the environment (docs/configuration.md); while `make run` runs, commands
+    started in the project folder also read its var/socialbridge.env.
+    """
+    runtime = Runtime()
+    ctx.obj = runtime
+    ctx.call_on_close(runtime.close)
+
+
+@main.command()
+@click.option("--web-port", default=8000, show_default=True, help="Port of the web process.")
+@click.option("--ghl-port", default=8010, show_default=True, help="Port of the sandbox GHL.")
+@click.option("--crm-port", default=8020, show_default=True, help="Port of the sandbox CRM.")
+@click.option("--flower-port", default=5555, show_default=True, help="Port of Flower.")
+def dev(web_port: int, ghl_port: int, crm_port: int, flower_port: int) -> None:
+    """Run everything on this machine (what `make run` calls)."""
+    from socialbridge.devserver import run_dev
+
+    code = run_dev(
+        root=Path.cwd(),
+        web_port=web_port,
+        ghl_port=ghl_port,
+        crm_port=crm_port,
+        flower_port=flower_port,
+    )
+    raise SystemExit(code)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_runtime
+def db_upgrade(runtime: Runtime) -> None:
+    """Create or migrate the tables (DATABASE_URL) to the newest revision."""
+    from store.migrate import upgrade
+
+    url = runtime.settings.database_url
+    click.echo(f"upgrading {_safe_url(url)} ...")
+    try:
+        upgrade(url)
+    except Exception as exc:
+        raise click.ClickException(f"migration failed: {exc}") from exc
+    click.echo("database is up to date")
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, fit for a terminal."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+main.add_command(connections.group)
+main.add_command(events.group)
+main.add_command(stats.group)
+main.add_command(demo.group)

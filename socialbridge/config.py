@@ -1,0 +1,194 @@
+"""Settings: the one place where socialbridge reads its environment.
+
+Every setting has a default, a type and a line of documentation; `docs/configuration.md` is
+the human copy of `SETTINGS` below and a test keeps the two in step. Code elsewhere receives a
+`Settings` object (from `Settings.from_env()` in the processes, or `Settings.from_mapping()`
+in tests) and never looks at `os.environ` itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting is missing or has a value of the wrong form; the message names it."""
+
+
+def _setting(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed, validated configuration. Field name == environment variable in upper case."""
+
+    database_url: str = _setting(
+        "sqlite:///var/socialbridge.db",
+        "SQLAlchemy URL of the store: SQLite (default, under var/) or postgresql+psycopg://…",
+    )
+    redis_url: str = _setting(
+        "redis://127.0.0.1:6379/0",
+        "Redis used as Celery broker and by RedBeat. `make run` points it at its embedded Redis.",
+    )
+    ghl_base_url: str = _setting(
+        "https://services.leadconnectorhq.com", "Base URL of the HighLevel API."
+    )
+    ghl_api_version: str = _setting(
+        "2021-07-28", "Value of the `Version` header sent to HighLevel."
+    )
+    ghl_timeout: float = _setting(15.0, "Seconds before a call to HighLevel times out.")
+    crm_timeout: float = _setting(15.0, "Seconds before a write-back to the CRM times out.")
+    secret_key: str = _setting(
+        "",
+        "Signs sessions and derives the key that encrypts secrets at rest. Required outside "
+        "`make run`; changing it makes stored secrets unreadable.",
+    )
+    port: int = _setting(8000, "Port the web process binds.")
+    public_url: str = _setting(
+        "",
+        "Public base URL of the web process, used to print webhook URLs "
+        "(default http://127.0.0.1:$PORT).",
+    )
+    webhook_max_bytes: int = _setting(
+        256 * 1024, "Largest inbound webhook body accepted, in bytes (larger: 413)."
+    )
+    max_attempts: int = _setting(
+        8, "Attempts of one event before it is parked as `dead`."
+    )
+    retry_backoff_base: float = _setting(
+        2.0, "First retry delay ceiling in seconds; doubles each attempt (full jitter)."
+    )
+    retry_backoff_max: float = _setting(
+        600.0, "Largest retry delay in seconds. Must stay below BROKER_VISIBILITY_TIMEOUT."
+    )
+    broker_visibility_timeout: int = _setting(
+        3600,
+        "Seconds a task may stay unacknowledged before Redis redelivers it to another worker.",
+    )
+    task_soft_time_limit: int = _setting(
+        120, "Seconds before a running task is asked to stop (SoftTimeLimitExceeded)."
+    )
+    task_time_limit: int = _setting(180, "Seconds before a running task is killed.")
+    stats_interval_seconds: int = _setting(
+        86400, "Default interval of each connection's statistics schedule (daily)."
+    )
+    flower_user: str = _setting("admin", "Flower basic-auth user.")
+    flower_password: str = _setting(
+        "", "Flower basic-auth password (`make run` generates one and prints it)."
+    )
+    log_level: str = _setting("INFO", "Log level of every process.")
+    log_format: str = _setting("text", "`text` for people, `json` for log shippers.")
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, env_file: Path | None = None
+    ) -> Settings:
+        """Read every setting from the environment (default `os.environ`).
+
+        ``env_file`` (KEY=VALUE lines, as `make run` writes to var/socialbridge.env) supplies
+        values the environment does not set; the environment always wins.
+        """
+        env = dict(os.environ if environ is None else environ)
+        if env_file is not None and env_file.is_file():
+            env = {**read_env_file(env_file), **env}
+        values = {
+            f.name: env[f.name.upper()]
+            for f in dataclasses.fields(cls)
+            if f.name.upper() in env and env[f.name.upper()] != ""
+        }
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        """Build settings from a mapping of lower- or upper-case names; strings are converted."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for raw_name, value in values.items():
+            name = raw_name.lower()
+            if name not in known:
+                raise ConfigError(f"{raw_name.upper()}: unknown setting")
+            kwargs[name] = _convert(name, known[name].type, value)
+        settings = cls(**kwargs)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (validated like the original)."""
+        return Settings.from_mapping({**dataclasses.asdict(self), **changes})
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first setting that cannot work."""
+        if not self.database_url.startswith(("sqlite", "postgresql")):
+            raise ConfigError(
+                f"DATABASE_URL: expected a sqlite:// or postgresql:// URL, got {self.database_url!r}"
+            )
+        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(
+                f"REDIS_URL: expected redis://, rediss:// or unix://, got {self.redis_url!r}"
+            )
+        if not self.ghl_base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"GHL_BASE_URL: expected an http(s) URL, got {self.ghl_base_url!r}")
+        for name in ("port", "webhook_max_bytes", "max_attempts", "task_time_limit"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name.upper()}: must be a positive number")
+        if self.retry_backoff_max >= self.broker_visibility_timeout:
+            raise ConfigError(
+                "RETRY_BACKOFF_MAX: must be below BROKER_VISIBILITY_TIMEOUT, or Redis would "
+                "deliver a delayed retry twice"
+            )
+        if self.task_soft_time_limit >= self.task_time_limit:
+            raise ConfigError("TASK_SOFT_TIME_LIMIT: must be below TASK_TIME_LIMIT")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"LOG_FORMAT: expected text or json, got {self.log_format!r}")
+
+    def require_secret_key(self) -> str:
+        """The secret key, or a ConfigError saying how to set one."""
+        if not self.secret_key:
+            raise ConfigError(
+                "SECRET_KEY: not set. Generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return self.secret_key
+
+    @property
+    def base_url(self) -> str:
+        """Where the web process is reached from outside."""
+        return (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/")
+
+
+SETTINGS: tuple[tuple[str, str, str], ...] = tuple(
+    (f.name.upper(), repr(f.default), f.metadata["doc"]) for f in dataclasses.fields(Settings)
+)
+"""(environment variable, default, documentation) for every setting."""
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; blank lines and # comments are skipped."""
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.partition("=")
+        if not sep:
+            raise ConfigError(f"{path}:{number}: expected KEY=VALUE, got {stripped!r}")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def _convert(name: str, annotation: Any, value: Any) -> Any:
+    kind = {"str": str, "int": int, "float": float}[str(annotation)]
+    if isinstance(value, kind) and not isinstance(value, bool):
+        return value
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{name.upper()}: expected {kind.__name__}, got {value!r}"
+        ) from None

@@ -1,0 +1,37 @@
+"""The store: connections, the event log, post records and statistics snapshots.
+
+    store = Store(settings.database_url, settings.require_secret_key())
+    event, created = store.record_event(connection_id=..., type=..., payload=..., webhook_id=...)
+
+The schema is created and upgraded by ``store.migrate.upgrade(database_url)``.
+"""
+
+from store.crypto import SecretBox
+from store.errors import DuplicateName, NotFound, SecretUnreadable, StoreError, StoreUnavailable
+from store.records import (
+    ConnectionRecord,
+    ConnectionStatus,
+    EventRecord,
+    EventSource,
+    EventStatus,
+    PostRecord,
+    SnapshotRecord,
+)
+from store.repository import Store
+
+__all__ = [
+    "ConnectionRecord",
+    "ConnectionStatus",
+    "DuplicateName",
+    "EventRecord",
+    "EventSource",
+    "EventStatus",
+    "NotFound",
+    "PostRecord",
+    "SecretBox",
+    "SecretUnreadable",
+    "SnapshotRecord",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+]

@@ -1,0 +1,191 @@
+"""Connections: one CRM linked to one GHL location, with its secrets encrypted at rest."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from store.crypto import SecretBox, check_webhook_secret, new_webhook_secret
+from store.database import Database
+from store.errors import DuplicateName, NotFound
+from store.ids import new_connection_id
+from store.models import ConnectionRow, EventRow, PostRow, SnapshotRow
+from store.records import ConnectionRecord, ConnectionStatus
+
+
+class ConnectionsMixin:
+    """The connection methods of Store."""
+
+    _database: Database
+    _box: SecretBox
+
+    def create_connection(
+        self,
+        *,
+        name: str,
+        location_id: str,
+        ghl_token: str,
+        crm_url: str,
+        crm_secret: str | None = None,
+        webhook_secret: str | None = None,
+        crm_kind: str = "webhook",
+        stats_interval_seconds: int = 86400,
+    ) -> ConnectionRecord:
+        """Store a new, active connection; secrets left out are generated (``whsec_…``).
+
+        Raises DuplicateName when ``name`` is taken, ValueError on a malformed secret.
+        """
+        if not name.strip():
+            raise ValueError("a connection needs a name")
+        if stats_interval_seconds <= 0:
+            raise ValueError("stats_interval_seconds must be positive")
+        if crm_secret is None:
+            crm_secret = new_webhook_secret()
+        elif crm_kind == "webhook":
+            check_webhook_secret(crm_secret)
+        inbound = new_webhook_secret() if webhook_secret is None else webhook_secret
+        check_webhook_secret(inbound)
+        now = datetime.now(UTC)
+        row = ConnectionRow(
+            id=new_connection_id(),
+            name=name,
+            location_id=location_id,
+            crm_kind=crm_kind,
+            crm_url=crm_url,
+            ghl_token_encrypted=self._box.encrypt(ghl_token),
+            crm_secret_encrypted=self._box.encrypt(crm_secret),
+            webhook_secrets_encrypted=self._encrypt_secrets((inbound,)),
+            stats_interval_seconds=stats_interval_seconds,
+            status=ConnectionStatus.ACTIVE.value,
+            status_reason=None,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with self._database.transaction() as session:
+                if session.scalar(select(ConnectionRow.id).where(ConnectionRow.name == name)):
+                    raise DuplicateName(f"a connection named {name!r} exists already")
+                session.add(row)
+        except IntegrityError:
+            # Another process created the same name between our check and our insert.
+            raise DuplicateName(f"a connection named {name!r} exists already") from None
+        return self._connection_record(row)
+
+    def get_connection(self, connection_id: str) -> ConnectionRecord | None:
+        """The connection with this id, or None."""
+        with self._database.transaction() as session:
+            row = session.get(ConnectionRow, connection_id)
+            return None if row is None else self._connection_record(row)
+
+    def find_connection(self, id_or_name: str) -> ConnectionRecord | None:
+        """The connection with this id or, failing that, this name; or None."""
+        with self._database.transaction() as session:
+            rows = session.scalars(
+                select(ConnectionRow).where(
+                    or_(ConnectionRow.id == id_or_name, ConnectionRow.name == id_or_name)
+                )
+            ).all()
+            # An id match wins over a connection that happens to be named like an id.
+            rows = sorted(rows, key=lambda row: row.id != id_or_name)
+            return self._connection_record(rows[0]) if rows else None
+
+    def list_connections(self) -> list[ConnectionRecord]:
+        """Every connection, by name."""
+        with self._database.transaction() as session:
+            rows = session.scalars(select(ConnectionRow).order_by(ConnectionRow.name)).all()
+            return [self._connection_record(row) for row in rows]
+
+    def delete_connection(self, connection_id: str) -> bool:
+        """Delete the connection with its events, posts and snapshots; False if it did not exist."""
+        with self._database.transaction() as session:
+            row = session.get(ConnectionRow, connection_id)
+            if row is None:
+                return False
+            # Explicit rather than trusting ON DELETE CASCADE, which SQLite honours only when
+            # the connection enabled foreign keys.
+            for table in (PostRow, EventRow, SnapshotRow):
+                session.execute(delete(table).where(table.connection_id == connection_id))
+            session.delete(row)
+            return True
+
+    def park_connection(self, connection_id: str, reason: str) -> None:
+        """Stop work for this connection (e.g. GHL refused its token) and say why."""
+        with self._database.transaction() as session:
+            row = _connection_row(session, connection_id)
+            row.status = ConnectionStatus.PARKED.value
+            row.status_reason = reason
+            row.updated_at = datetime.now(UTC)
+
+    def activate_connection(self, connection_id: str) -> None:
+        """Resume work for a parked connection."""
+        with self._database.transaction() as session:
+            row = _connection_row(session, connection_id)
+            row.status = ConnectionStatus.ACTIVE.value
+            row.status_reason = None
+            row.updated_at = datetime.now(UTC)
+
+    def add_webhook_secret(self, connection_id: str, secret: str | None = None) -> str:
+        """Start a rotation: ``secret`` (or a new one) becomes the newest active inbound secret.
+
+        The older secrets stay active so that deliveries signed with them still pass until
+        the CRM uses the new one; ``retire_webhook_secrets`` ends the rotation.
+        """
+        new_secret = new_webhook_secret() if secret is None else check_webhook_secret(secret)
+        with self._database.transaction() as session:
+            row = _connection_row(session, connection_id, for_update=True)
+            current = self._decrypt_secrets(row.webhook_secrets_encrypted)
+            kept = tuple(old for old in current if old != new_secret)
+            row.webhook_secrets_encrypted = self._encrypt_secrets((new_secret, *kept))
+            row.updated_at = datetime.now(UTC)
+        return new_secret
+
+    def retire_webhook_secrets(self, connection_id: str, keep: int = 1) -> tuple[str, ...]:
+        """End a rotation: keep only the ``keep`` newest inbound secrets; returns them."""
+        if keep < 1:
+            raise ValueError("a connection keeps at least one webhook secret")
+        with self._database.transaction() as session:
+            row = _connection_row(session, connection_id, for_update=True)
+            kept = self._decrypt_secrets(row.webhook_secrets_encrypted)[:keep]
+            row.webhook_secrets_encrypted = self._encrypt_secrets(kept)
+            row.updated_at = datetime.now(UTC)
+        return kept
+
+    def _encrypt_secrets(self, secrets: tuple[str, ...]) -> str:
+        return self._box.encrypt(json.dumps(list(secrets)))
+
+    def _decrypt_secrets(self, token: str) -> tuple[str, ...]:
+        return tuple(json.loads(self._box.decrypt(token)))
+
+    def _connection_record(self, row: ConnectionRow) -> ConnectionRecord:
+        return ConnectionRecord(
+            id=row.id,
+            name=row.name,
+            location_id=row.location_id,
+            crm_kind=row.crm_kind,
+            crm_url=row.crm_url,
+            ghl_token=self._box.decrypt(row.ghl_token_encrypted),
+            crm_secret=self._box.decrypt(row.crm_secret_encrypted),
+            webhook_secrets=self._decrypt_secrets(row.webhook_secrets_encrypted),
+            stats_interval_seconds=row.stats_interval_seconds,
+            status=row.status,
+            status_reason=row.status_reason,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+def _connection_row(
+    session: Session, connection_id: str, *, for_update: bool = False
+) -> ConnectionRow:
+    """The row, locked on PostgreSQL when ``for_update`` (read-modify-write); else NotFound."""
+    statement = select(ConnectionRow).where(ConnectionRow.id == connection_id)
+    if for_update:
+        statement = statement.with_for_update()
+    row = session.scalars(statement).one_or_none()
+    if row is None:
+        raise NotFound(f"no connection {connection_id!r}")
+    return row

@@ -1,0 +1,159 @@
+"""The tables, as typed SQLAlchemy 2 declarative models.
+
+The schema itself is created by the Alembic migrations in ``store/migrations``; a test checks
+that they and these models agree. Secrets are held only in ``*_encrypted`` columns (see
+``store.crypto``). Timestamps are stored in UTC and always come back timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Named constraints let later SQLite migrations (batch mode: copy-and-move) find them again.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and read back timezone-aware on every database.
+
+    SQLite keeps no time zone and returns naive values; PostgreSQL returns them in the
+    session's zone. Both come out as UTC here. Naive values are refused on the way in.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store takes timezone-aware values")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class ConnectionRow(Base):
+    __tablename__ = "connections"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    location_id: Mapped[str] = mapped_column(String(100))
+    crm_kind: Mapped[str] = mapped_column(String(50))
+    crm_url: Mapped[str] = mapped_column(Text)
+    ghl_token_encrypted: Mapped[str] = mapped_column(Text)
+    crm_secret_encrypted: Mapped[str] = mapped_column(Text)
+    # One token holding the JSON list of active inbound secrets, newest first.
+    webhook_secrets_encrypted: Mapped[str] = mapped_column(Text)
+    stats_interval_seconds: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        # At most one event per delivery: the CRM's webhook-id is the idempotency key.
+        # NULLs (schedule/CLI events) never collide, on SQLite and PostgreSQL alike.
+        UniqueConstraint("connection_id", "webhook_id"),
+        Index("ix_events_connection_id_created_at", "connection_id", "created_at"),
+        Index("ix_events_status_created_at", "status", "created_at"),
+        Index("ix_events_created_at", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    connection_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("connections.id", ondelete="CASCADE")
+    )
+    webhook_id: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(20))
+    type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    task_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+
+
+class SnapshotRow(Base):
+    __tablename__ = "snapshots"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "start_date", "end_date"),
+        Index("ix_snapshots_connection_id_updated_at", "connection_id", "updated_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    connection_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("connections.id", ondelete="CASCADE")
+    )
+    location_id: Mapped[str] = mapped_column(String(100))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    profile_ids: Mapped[list[Any]]
+    totals: Mapped[dict[str, Any]]
+    platforms: Mapped[dict[str, Any]]
+    daily: Mapped[dict[str, Any]]
+    day_range: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PostRow(Base):
+    __tablename__ = "posts"
+    __table_args__ = (Index("ix_posts_connection_id_location_id", "connection_id", "location_id"),)
+
+    connection_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    crm_post_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    location_id: Mapped[str] = mapped_column(String(100))
+    ghl_post_id: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[Any]]
+    post_tags: Mapped[list[Any]]
+    tag_details: Mapped[list[Any]]
+    snapshot_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("snapshots.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -1,0 +1,118 @@
+"""What the Store returns: frozen dataclasses, never ORM objects, so nothing detaches or
+lazy-loads after its session closed. Secrets in them are already decrypted: never log them.
+
+All datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class EventStatus(StrEnum):
+    """Life of an event: queued -> processing -> done | retrying | dead."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    RETRYING = "retrying"
+    DEAD = "dead"
+
+
+class EventSource(StrEnum):
+    """What produced an event."""
+
+    WEBHOOK = "webhook"
+    SCHEDULE = "schedule"
+    CLI = "cli"
+
+
+class ConnectionStatus(StrEnum):
+    """A parked connection gets no work until it is activated again (e.g. new credentials)."""
+
+    ACTIVE = "active"
+    PARKED = "parked"
+
+
+@dataclass(frozen=True)
+class ConnectionRecord:
+    """One CRM linked to one GHL location."""
+
+    id: str
+    name: str
+    location_id: str
+    crm_kind: str
+    crm_url: str
+    ghl_token: str = field(repr=False)
+    crm_secret: str = field(repr=False)
+    # Active inbound secrets, newest first: the receiver accepts a signature by any of them.
+    webhook_secrets: tuple[str, ...] = field(repr=False)
+    stats_interval_seconds: int
+    status: str
+    status_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def is_active(self) -> bool:
+        """True unless the connection is parked."""
+        return self.status == ConnectionStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One CRM event (or scheduled/CLI trigger) and where its processing stands."""
+
+    id: str
+    connection_id: str
+    webhook_id: str | None
+    source: str
+    type: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    last_error: str | None
+    task_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    """What socialbridge learnt from GHL about one CRM post record."""
+
+    connection_id: str
+    crm_post_id: str
+    location_id: str
+    ghl_post_id: str | None
+    title: str | None
+    tags: list[dict[str, Any]]
+    post_tags: list[dict[str, Any]]
+    tag_details: list[dict[str, Any]]
+    snapshot_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """Statistics of a location's social accounts over one date range."""
+
+    id: str
+    connection_id: str
+    location_id: str
+    start_date: date
+    end_date: date
+    profile_ids: list[str]
+    totals: dict[str, float]
+    platforms: dict[str, dict[str, float]]
+    daily: dict[str, list[float]]
+    day_range: list[str]
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,44 @@
+"""The application factory: builds the Flask app and, beside it, the Celery app it enqueues to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from socialbridge.config import Settings
+from socialbridge.logs import configure
+from webapp import errors, health, ui, webhooks
+from workers.celery_app import make_celery
+from workers.services import Services
+
+
+def create_app(
+    config: Settings | Mapping[str, Any] | None = None, *, services: Services | None = None
+) -> Flask:
+    """Build the web app. ``config``: Settings, a mapping of settings (tests), or None (environment)."""
+    if isinstance(config, Settings):
+        settings = config
+    elif config is None:
+        settings = Settings.from_env()
+        configure(settings.log_level, settings.log_format)
+    else:
+        settings = Settings.from_mapping(config)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.require_secret_key(),
+        # Werkzeug answers 413 itself once a body (declared or streamed) passes this size.
+        MAX_CONTENT_LENGTH=settings.webhook_max_bytes,
+        SOCIALBRIDGE_SETTINGS=settings,
+    )
+    celery = make_celery(settings, services=services)
+    app.extensions["celery"] = celery
+    app.extensions["socialbridge"] = celery.services
+
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(ui.bp)
+    errors.register(app)
+    return app

@@ -1,0 +1,53 @@
+"""Liveness, readiness and metrics for load balancers and Prometheus."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, jsonify
+
+from webapp import context
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    """The process answers."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Any:
+    """The process can do its work: the store and the broker answer."""
+    checks: dict[str, str] = {}
+    try:
+        context.services().store.ping()
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    try:
+        client = redis.Redis.from_url(context.settings().redis_url, socket_connect_timeout=2)
+        client.ping()
+        client.close()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"unavailable: {type(exc).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    return jsonify({"status": "ok" if ready else "unavailable", "checks": checks}), (
+        200 if ready else 503
+    )
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Event counts by status in the Prometheus text format."""
+    counts = context.services().store.count_events_by_status()
+    lines = [
+        "# HELP socialbridge_events Events in the log, by status.",
+        "# TYPE socialbridge_events gauge",
+    ]
+    for status in ("queued", "processing", "retrying", "done", "dead"):
+        lines.append(f'socialbridge_events{{status="{status}"}} {counts.get(status, 0)}')
+    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

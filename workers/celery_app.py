@@ -1,0 +1,82 @@
+"""The Celery application factory: one place for every reliability setting of the design."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from socialbridge.config import Settings
+from workers.services import Services
+
+QUEUE = "socialbridge"
+
+
+def make_celery(settings: Settings, *, services: Services | None = None) -> Celery:
+    """Build the Celery app for these settings; its tasks reach their dependencies via `app.services`."""
+    app = Celery("socialbridge", set_as_current=False)
+    app.conf.update(celery_config(settings))
+    app.services = services or Services(settings)  # type: ignore[attr-defined]
+    # Importing the task modules registers the shared tasks with every app.
+    import workers.schedules
+    import workers.tasks  # noqa: F401
+
+    return app
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings; each one answers a reliability rule of the design."""
+    return {
+        "broker_url": settings.redis_url,
+        "broker_connection_retry_on_startup": True,
+        # Redis redelivers an unacknowledged task after this long; every countdown stays below it
+        # (Settings.validate makes RETRY_BACKOFF_MAX smaller) so a delayed retry runs once.
+        "broker_transport_options": {
+            "visibility_timeout": settings.broker_visibility_timeout,
+            "socket_connect_timeout": 3,
+            "socket_timeout": 10,
+        },
+        # The receiver answers 503 quickly instead of hanging when Redis is down.
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0.2,
+            "interval_step": 0.5,
+            "interval_max": 1.0,
+        },
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        "result_backend": None,
+        "task_default_queue": QUEUE,
+        # At least once: ack after the work, requeue when the worker process dies mid-task,
+        # and take one message at a time so a dying worker strands at most one.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": settings.task_soft_time_limit,
+        "task_time_limit": settings.task_time_limit,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_soft_shutdown_timeout": 10.0,
+        "worker_enable_soft_shutdown_on_idle": True,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "enable_utc": True,
+        "timezone": "UTC",
+        # Beat keeps its schedule in Redis (RedBeat) so several beat processes can run safely:
+        # only the one holding the lock sends.
+        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "redbeat_redis_url": settings.redis_url,
+        "redbeat_key_prefix": "socialbridge:redbeat:",
+        "redbeat_lock_timeout": 60,
+        "beat_max_loop_interval": 5,
+        "beat_schedule": {
+            "reconcile-statistics-schedules": {
+                "task": "schedules.reconcile",
+                "schedule": 60.0,
+                "options": {"expires": 55},
+            },
+        },
+    }

@@ -1,0 +1,35 @@
+"""The `{event type: task name}` table, and putting a recorded event on the queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from schemas.events import POST_PUBLISHED, STATISTICS_REQUESTED, TAG_DETAILS_REQUESTED
+from socialbridge.errors import SocialbridgeError
+from store import EventRecord
+
+TASK_FOR_EVENT: dict[str, str] = {
+    POST_PUBLISHED: "flows.sync_post_tags",
+    TAG_DETAILS_REQUESTED: "flows.attach_tag_details",
+    STATISTICS_REQUESTED: "flows.sync_statistics",
+}
+
+
+class EnqueueError(SocialbridgeError):
+    """The broker did not take the task (Redis down or refusing)."""
+
+
+def enqueue_event(celery: Celery, event: EventRecord) -> str:
+    """Send the event's task with only JSON primitives (its id and validated payload)."""
+    try:
+        result: Any = celery.send_task(
+            TASK_FOR_EVENT[event.type],
+            args=[event.id, event.payload],
+            # An id derived from the event makes the task easy to find in Flower.
+            task_id=f"{event.id}.{event.attempts}",
+        )
+    except Exception as exc:  # kombu/redis raise many types; all mean "not enqueued"
+        raise EnqueueError(f"could not enqueue {event.id}: {exc!r}") from exc
+    return str(result.id)
