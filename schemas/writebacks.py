@@ -323,9 +323,9 @@ def dump_writeback(
     """
     schema = WRITEBACK_SCHEMAS.get(type)
     if schema is None:
+        expected = ", ".join(WRITEBACK_TYPES)
         raise ValidationError(
-            f"Unknown write-back type {type!r}; expected one of: {', '.join(WRITEBACK_TYPES)}.",
-            "type",
+            {"type": [f"Unknown write-back type {type!r}; expected one of: {expected}."]}
         )
     value = schema.load(data)
     sent_at = timestamp if timestamp is not None else dt.datetime.now(dt.UTC)

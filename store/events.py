@@ -140,6 +140,8 @@ class EventsMixin:
 
     def mark_retrying(self, event_id: str, error: str, next_attempt_at: datetime) -> EventRecord:
         """The attempt failed and another is scheduled at ``next_attempt_at`` (aware)."""
+        if next_attempt_at.tzinfo is None:
+            raise ValueError("next_attempt_at must be timezone-aware")
         return self._change(
             event_id,
             status=EventStatus.RETRYING.value,
@@ -179,7 +181,7 @@ class EventsMixin:
         counts = {status.value: 0 for status in EventStatus}
         statement = select(EventRow.status, func.count()).group_by(EventRow.status)
         with self._database.transaction() as session:
-            for status, count in session.execute(statement).tuples():
+            for status, count in session.execute(statement):
                 counts[status] = count
         return counts
 

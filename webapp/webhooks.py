@@ -47,13 +47,10 @@ def receive(connection_id: str) -> Any:
 
         try:
             event = load_event(json.loads(body))
-        except (ValueError, UnicodeDecodeError) as exc:
-            if isinstance(exc, ValidationError):
-                errors = flatten_errors(exc.normalized_messages())
-            else:
-                errors = {"_body": [f"Body is not valid JSON: {exc}"]}
-            log.info("webhook.rejected", reason="invalid body", errors=errors)
-            return jsonify({"errors": errors}), 422
+        except ValidationError as exc:
+            return _invalid(flatten_errors(exc.normalized_messages()))
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both are
+            return _invalid({"_body": [f"Body is not valid JSON: {exc}"]})
 
         requested = getattr(event.data, "location_id", None)
         if requested is not None and requested != connection.location_id:
@@ -63,8 +60,7 @@ def receive(connection_id: str) -> Any:
                     f"not {requested!r}."
                 ]
             }
-            log.info("webhook.rejected", reason="foreign location", errors=errors)
-            return jsonify({"errors": errors}), 422
+            return _invalid(errors)
 
         record, created = store.record_event(
             connection_id=connection.id,
@@ -87,6 +83,11 @@ def receive(connection_id: str) -> Any:
             ), 503
         log.info("webhook.accepted", event_id=record.id, event_type=event.type, task_id=task_id)
         return jsonify({"event_id": record.id, "status": "queued"}), 202
+
+
+def _invalid(errors: dict[str, list[str]]) -> tuple[Any, int]:
+    log.info("webhook.rejected", reason="invalid body", errors=errors)
+    return jsonify({"errors": errors}), 422
 
 
 def _verify(connection: ConnectionRecord, body: bytes, headers: dict[str, str]) -> str | None:

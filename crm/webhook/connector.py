@@ -25,6 +25,7 @@ and messages name only its origin.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.utils
 import json
@@ -84,11 +85,7 @@ class WebhookConnector:
         parsed = httpx.URL(url)
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError("CRM URL: expected an http:// or https:// URL")
-        try:
-            self._signer = Webhook(secret)
-        except Exception:
-            # Neither the secret nor the library's message about it belongs in an error.
-            raise ValueError("CRM secret: expected whsec_ followed by base64") from None
+        self._signer = signer_for(secret)
         self._http = http
         self._url = parsed
         self._origin = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
@@ -160,9 +157,11 @@ class WebhookConnector:
         self._http.close()
 
     def _body(self, writeback: WriteBack, when: dt.datetime) -> str:
-        if not writeback.idempotency_key or not writeback.idempotency_key.isprintable():
+        key = writeback.idempotency_key
+        # It travels as an HTTP header (webhook-id): printable ASCII only.
+        if not key or not (key.isascii() and key.isprintable()):
             raise PermanentError(
-                "write-back not sent: the idempotency key must be non-empty printable text",
+                "write-back not sent: the idempotency key must be non-empty printable ASCII",
                 system=SYSTEM,
             )
         try:
@@ -177,6 +176,23 @@ class WebhookConnector:
 
     def _failed(self, fields: dict[str, Any], started: float, outcome: str) -> None:
         log.warning("crm.write", outcome=outcome, elapsed_ms=_ms_since(started), **fields)
+
+
+def signer_for(secret: str) -> Webhook:
+    """The Standard Webhooks signer of a ``whsec_<base64>`` secret; ValueError if it is not one.
+
+    The library decodes secrets leniently (it skips whatever is not base64), so a mistyped
+    secret would sign with another key and fail only at the CRM; this fails when the secret is
+    configured instead. The message never quotes the secret.
+    """
+    raw = secret.removeprefix("whsec_")
+    try:
+        key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+    except ValueError:
+        key = b""
+    if not key:
+        raise ValueError("CRM secret: expected whsec_ followed by base64")
+    return Webhook(secret)
 
 
 def _error_for(response: httpx.Response) -> IntegrationError | None:

@@ -42,6 +42,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from crm.webhook.connector import signer_for
 from schemas.events import flatten_errors
 from schemas.writebacks import (
     STATISTICS_SYNCED,
@@ -179,8 +180,8 @@ def account_errors(account: Any, secret: Any) -> dict[str, list[str]]:
     try:
         if not isinstance(secret, str):
             raise TypeError
-        Webhook(secret)
-    except Exception:
+        signer_for(secret)
+    except (TypeError, ValueError):
         errors["secret"] = ["Expected a Standard Webhooks secret: whsec_ followed by base64."]
     return errors
 
@@ -250,7 +251,15 @@ def create_sandbox_crm_app(*, secrets: Mapping[str, str] | None = None) -> Flask
         try:
             payload = json.loads(body)
         except ValueError:
-            return _reject(state, account, webhook_id, None, 422, "body is not JSON")
+            return _reject(
+                state,
+                account,
+                webhook_id,
+                None,
+                422,
+                "body is not JSON",
+                {"_body": ["Not valid JSON."]},
+            )
         kind = payload.get("type") if isinstance(payload, dict) else None
         kind = kind if isinstance(kind, str) else None
         try:

@@ -55,7 +55,9 @@ _SPEC_POST_TYPE: dict[str, Any] = {}
 
 def timestamp(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and `Z`, the way HighLevel writes dates."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def object_id(*parts: object) -> str:

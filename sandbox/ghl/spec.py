@@ -96,26 +96,24 @@ class SpecValidator:
             body=body,
         )
         with self._lock:
-            return [describe(error) for error in self._api.iter_request_errors(request)]
+            errors = list(self._api.iter_request_errors(request))
+        return [line for error in errors for line in describe(error)]
 
 
-def describe(error: Exception) -> str:
-    """One readable line for an openapi-core error, with the schema errors it wraps."""
+def describe(error: Exception) -> list[str]:
+    """Readable lines for an openapi-core error: one per schema error it wraps, or one."""
     cause = error.__cause__
     schema_errors: Iterable[Any] = getattr(cause, "schema_errors", None) or ()
     details = [_schema_error_text(schema_error) for schema_error in schema_errors]
     name = getattr(error, "name", None)
     location = getattr(error, "location", None)
     if name is not None and location is not None:
-        subject = f"{location} parameter {name!r}"
-        if not details:
-            return f"{subject}: {_plain(error)}"
-        return "; ".join(f"{subject}: {detail}" for detail in details)
+        return [f"{location} parameter {name!r}: {detail}" for detail in details] or [_plain(error)]
     if details:
-        return "; ".join(f"body {detail}" for detail in details)
-    if cause is not None:
-        return f"{_plain(error)}: {_plain(cause)}"
-    return _plain(error)
+        return [f"body {detail}" for detail in details]
+    if cause is not None and _plain(cause) not in _plain(error):
+        return [f"{_plain(error)}: {_plain(cause)}"]
+    return [_plain(error)]
 
 
 def _schema_error_text(error: Any) -> str:

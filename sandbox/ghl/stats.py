@@ -82,7 +82,9 @@ def profile_stats(account: Account, *, seed: int, location_id: str) -> ProfileSt
 
 def day_range(today: date) -> list[str]:
     """Names of the seven days ending `today`, oldest first (`["Tue", …, "Mon"]`)."""
-    return [_DAY_NAMES[(today - timedelta(days=back)).weekday()] for back in range(DAYS - 1, -1, -1)]
+    return [
+        _DAY_NAMES[(today - timedelta(days=back)).weekday()] for back in range(DAYS - 1, -1, -1)
+    ]
 
 
 def build_statistics(profiles: Iterable[ProfileStats], *, today: date) -> dict[str, Any]:
@@ -170,9 +172,7 @@ def build_statistics(profiles: Iterable[ProfileStats], *, today: date) -> dict[s
                 }
             },
             "age": {
-                "totals": {
-                    bucket: sum(p.age[bucket] for p in profiles) for bucket in _AGE_BUCKETS
-                }
+                "totals": {bucket: sum(p.age[bucket] for p in profiles) for bucket in _AGE_BUCKETS}
             },
         },
     }

@@ -1,0 +1,74 @@
+"""Serve a sandbox over HTTP until SIGTERM or Ctrl-C.
+
+    python -m sandbox ghl --port 8010 [--host 127.0.0.1]
+    python -m sandbox crm --port 8020 [--host 127.0.0.1]
+
+`make run` starts both as child processes; one line on stdout gives the URL once listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from flask import Flask
+from werkzeug.serving import make_server
+
+
+def _ghl_app() -> Flask:
+    from sandbox.ghl.app import create_sandbox_ghl_app
+
+    return create_sandbox_ghl_app()
+
+
+def _crm_app() -> Flask:
+    from sandbox.crm.app import create_sandbox_crm_app
+
+    return create_sandbox_crm_app()
+
+
+# Imported on demand: the CRM sandbox should not pay for loading the GHL OpenAPI files.
+APPS: dict[str, Callable[[], Flask]] = {"ghl": _ghl_app, "crm": _crm_app}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line: which sandbox, and where it listens."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
+    parser.add_argument("which", choices=sorted(APPS), help="the sandbox to serve")
+    parser.add_argument("--port", type=int, required=True, help="TCP port to listen on")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the chosen sandbox (threaded werkzeug) until SIGTERM or SIGINT; return 0."""
+    args = parse_args(argv)
+    app = APPS[args.which]()
+    server = make_server(args.host, args.port, app, threaded=True)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    # serve_forever runs in a thread so that the main thread, where signals land, can call
+    # shutdown(), which blocks until the serving loop has returned.
+    serving = threading.Thread(target=server.serve_forever, name=f"sandbox-{args.which}")
+    serving.start()
+    print(f"sandbox {args.which} listening on http://{args.host}:{server.port}/", flush=True)
+    while not stopping.wait(0.5):
+        if not serving.is_alive():
+            return 1
+    server.shutdown()
+    serving.join()
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

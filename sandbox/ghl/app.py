@@ -1,0 +1,546 @@
+"""The sandbox HighLevel (GHL) server: the Social Planner endpoints socialbridge calls.
+
+It answers like `services.leadconnectorhq.com` does, as far as the official spec
+(`sandbox/ghl_openapi/apps/social-media-posting.json`, Version 2021-07-28) tells:
+
+    GET  /social-media-posting/{locationId}/tags?limit=&skip=&searchText=    200
+    POST /social-media-posting/{locationId}/tags/details  {"tagIds": [...]}  201
+    GET  /social-media-posting/{locationId}/accounts                          200
+    GET  /social-media-posting/{locationId}/posts/{id}                        200
+    POST /social-media-posting/statistics?locationId=  {"profileIds": [...]} 201
+
+Every GHL request goes through, in this order: injected faults (`/_sandbox/faults`), the
+bearer token (401), the token's location against the requested one (401), the `Version`
+header (400), validation against the spec (422, `message` a list), the per-location rate
+limit (429 with `Retry-After`). Every answer carries the `X-RateLimit-*` headers and a
+`traceId`; every request is journaled with the ways it departs from the spec.
+
+The admin API under `/_sandbox/` is not HighLevel's: plain JSON, never validated or journaled.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from sandbox.ghl.faults import Fault, FaultError, FaultQueue
+from sandbox.ghl.journal import Journal
+from sandbox.ghl.ratelimit import RateLimiter
+from sandbox.ghl.seed import DEFAULT_TAG_COUNT, LocationData, seed_location
+from sandbox.ghl.spec import API_VERSION, SpecValidator
+from sandbox.ghl.stats import build_statistics, profile_stats
+from socialbridge.logs import get_logger
+
+log = get_logger(__name__)
+
+DEFAULT_LOCATION = "loc_demo"
+DEFAULT_TOKEN = "pit-sandbox-demo"  # noqa: S105 - a public demo token, valid only here
+DEFAULT_TOKENS: Mapping[str, str] = {DEFAULT_TOKEN: DEFAULT_LOCATION}
+
+ADMIN_PREFIX = "/_sandbox"
+TAGS_DEFAULT_LIMIT = 10
+TAGS_MAX_LIMIT = 100
+"""Larger `limit`s are answered with 100 tags; a client that pages by `count` still works."""
+STATISTICS_MAX_PROFILES = 100
+MAX_SEEDED_TAGS = 10_000
+
+
+class GhlErrorAnswer(Exception):
+    """Raised by a view to answer a HighLevel-shaped error (`{statusCode, message, error}`)."""
+
+    def __init__(self, status: int, message: str | list[str]) -> None:
+        super().__init__(status, message)
+        self.status = status
+        # The spec's UnprocessableDTO has a list of messages; every other error DTO a string.
+        if status == HTTPStatus.UNPROCESSABLE_ENTITY and isinstance(message, str):
+            message = [message]
+        self.message = message
+
+
+class SandboxGHL:
+    """The state of one sandbox server and its views. Shared by the server's threads."""
+
+    def __init__(
+        self,
+        *,
+        tokens: Mapping[str, str],
+        seed: int,
+        rate_limit: int,
+        rate_window_seconds: float,
+    ) -> None:
+        self.seed = seed
+        self._lock = threading.Lock()
+        self._tokens = dict(tokens)
+        self._locations = {
+            location_id: seed_location(location_id, seed=seed)
+            for location_id in sorted(set(self._tokens.values()))
+        }
+        self.validator = SpecValidator()
+        self.limiter = RateLimiter(limit=rate_limit, window_seconds=rate_window_seconds)
+        self.faults = FaultQueue()
+        self.journal = Journal()
+
+    # -- state ---------------------------------------------------------------------------
+
+    def location_of_token(self, token: str) -> str | None:
+        """The location a token is valid for, or None for an unknown token."""
+        with self._lock:
+            return self._tokens.get(token)
+
+    def location(self, location_id: str) -> LocationData:
+        """The data of a known location (every token's location is seeded)."""
+        with self._lock:
+            return self._locations[location_id]
+
+    def add_location(self, location_id: str, token: str, *, tag_count: int) -> bool:
+        """Give `token` access to `location_id`, seeding the location if new (True if so)."""
+        with self._lock:
+            bound = self._tokens.get(token)
+            if bound is not None and bound != location_id:
+                raise ValueError(f"token already belongs to location {bound!r}")
+            created = location_id not in self._locations
+            if created:
+                self._locations[location_id] = seed_location(
+                    location_id, seed=self.seed, tag_count=tag_count
+                )
+            self._tokens[token] = location_id
+        log.info("sandbox.ghl.location_added", location_id=location_id, created=created)
+        return created
+
+    def location_ids(self) -> list[str]:
+        with self._lock:
+            return sorted(self._locations)
+
+    # -- every GHL request ------------------------------------------------------------------
+
+    def before_request(self) -> Response | None:
+        """Journal bookkeeping, then the checks; an answer here stops the request."""
+        if _is_admin_request():
+            return None
+        g.trace_id = str(uuid.uuid4())
+        g.rate_key = _requested_location()
+        g.rate_status = None
+        g.spec_errors = self.validator.request_errors(
+            method=request.method,
+            path=request.path,
+            query=request.args.items(multi=True),
+            headers=request.headers.items(),
+            body=request.get_data(cache=True),
+            content_type=request.content_type,
+        )
+        return self._refusal()
+
+    def _refusal(self) -> Response | None:
+        fault = self.faults.take(request.method, request.path)
+        if fault is not None:
+            log.info("sandbox.ghl.fault", path=request.path, status=fault.status)
+            if fault.delay_ms:
+                time.sleep(fault.delay_ms / 1000)
+            if fault.status is not None:
+                return _fault_answer(fault)
+
+        token_location = self.location_of_token(_bearer_token())
+        if token_location is None:
+            return _error_answer(HTTPStatus.UNAUTHORIZED, "Invalid JWT")
+        requested = _requested_location()
+        if requested is not None and requested != token_location:
+            return _error_answer(
+                HTTPStatus.UNAUTHORIZED, "The token does not have access to this location."
+            )
+        g.rate_key = token_location
+
+        version = request.headers.get("Version")
+        if version is None:
+            return _error_answer(HTTPStatus.BAD_REQUEST, "Version header was not found")
+        if version != API_VERSION:
+            return _error_answer(
+                HTTPStatus.BAD_REQUEST,
+                f"Version {version!r} is not supported here; send Version: {API_VERSION}",
+            )
+        if request.routing_exception is not None:
+            return None  # Flask answers 404/405 through handle_http_exception.
+        if g.spec_errors:
+            return _error_answer(HTTPStatus.UNPROCESSABLE_ENTITY, list(g.spec_errors))
+
+        status = self.limiter.hit(token_location)
+        g.rate_status = status
+        if not status.allowed:
+            answer = _error_answer(
+                HTTPStatus.TOO_MANY_REQUESTS, "Too many requests, please try again later."
+            )
+            answer.headers.update(status.headers())
+            return answer
+        return None
+
+    def after_request(self, response: Response) -> Response:
+        """Add the rate-limit headers and journal the request with its answer."""
+        if _is_admin_request() or "trace_id" not in g:
+            return response
+        status = g.rate_status or self.limiter.peek(g.rate_key or "")
+        for name, value in status.headers().items():
+            # A fault or a 429 already set the headers it means; keep those.
+            response.headers.setdefault(name, value)
+        self.journal.record(
+            {
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "trace_id": g.trace_id,
+                "method": request.method,
+                "path": request.path,
+                "query": request.args.to_dict(),
+                "headers": _journal_headers(request.headers.items()),
+                "body": _decoded_body(request.get_data(cache=True)),
+                "response_status": response.status_code,
+                "response_headers": dict(response.headers.items()),
+                "response_body": response.get_json(silent=True),
+                "spec_errors": list(g.spec_errors),
+            }
+        )
+        log.debug(
+            "sandbox.ghl.request",
+            method=request.method,
+            path=request.path,
+            status=response.status_code,
+            trace_id=g.trace_id,
+        )
+        return response
+
+    # -- GHL endpoints ------------------------------------------------------------------
+
+    def get_tags(self, location_id: str) -> tuple[Response, int]:
+        """`GET /social-media-posting/{locationId}/tags`: one page of tags, and their count."""
+        limit = _count_param("limit", default=TAGS_DEFAULT_LIMIT, minimum=1)
+        skip = _count_param("skip", default=0, minimum=0)
+        search = request.args.get("searchText", "").strip().lower()
+        tags = self.location(location_id).tags
+        if search:
+            tags = tuple(tag for tag in tags if search in tag.name.lower())
+        page = tags[skip : skip + min(limit, TAGS_MAX_LIMIT)]
+        return _success(
+            HTTPStatus.OK,
+            "Fetched Tags by Location ID",
+            {"tags": [tag.to_json() for tag in page], "count": len(tags)},
+        )
+
+    def get_tag_details(self, location_id: str) -> tuple[Response, int]:
+        """`POST /social-media-posting/{locationId}/tags/details`: the tags asked for (201)."""
+        body = request.get_json()
+        data = self.location(location_id)
+        # Unknown ids are left out, as HighLevel does; repeated ids are answered once.
+        found = [data.tag(tag_id) for tag_id in dict.fromkeys(body["tagIds"])]
+        tags = [tag.to_json() for tag in found if tag is not None]
+        return _success(
+            HTTPStatus.CREATED, "Fetched Tags by Tag IDs", {"tags": tags, "count": len(tags)}
+        )
+
+    def get_accounts(self, location_id: str) -> tuple[Response, int]:
+        """`GET /social-media-posting/{locationId}/accounts`: accounts and groups."""
+        data = self.location(location_id)
+        return _success(
+            HTTPStatus.OK,
+            "Fetched Accounts",
+            {
+                "accounts": [account.to_json() for account in data.accounts],
+                "groups": [group.to_json() for group in data.groups],
+            },
+        )
+
+    def get_post(self, location_id: str, post_id: str) -> tuple[Response, int]:
+        """`GET /social-media-posting/{locationId}/posts/{id}`: one post (400 if unknown)."""
+        post = self.location(location_id).post(post_id)
+        if post is None:
+            raise GhlErrorAnswer(HTTPStatus.BAD_REQUEST, f"Post with id {post_id} not found")
+        return _success(HTTPStatus.OK, "Fetched Post", {"post": post.to_json()})
+
+    def get_statistics(self) -> tuple[Response, int]:
+        """`POST /social-media-posting/statistics`: last-7-days analytics of some profiles."""
+        body = request.get_json(silent=True)
+        # The spec makes the body optional but `profileIds` required inside it.
+        if not isinstance(body, dict) or "profileIds" not in body:
+            raise GhlErrorAnswer(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                ["profileIds should not be empty", "profileIds must be an array"],
+            )
+        profile_ids: list[str] = body["profileIds"]
+        if len(profile_ids) > STATISTICS_MAX_PROFILES:
+            raise GhlErrorAnswer(
+                HTTPStatus.BAD_REQUEST,
+                f"profileIds must contain no more than {STATISTICS_MAX_PROFILES} elements",
+            )
+        platforms: list[str] | None = body.get("platforms")
+        location_id = request.args["locationId"]
+        accounts = {
+            account.profile_id: account
+            for account in self.location(location_id).accounts
+            if account.profile_id is not None
+        }
+        # Profiles the location does not have add nothing, so batches stay additive.
+        chosen = [
+            accounts[profile_id]
+            for profile_id in dict.fromkeys(profile_ids)
+            if profile_id in accounts
+            and (platforms is None or accounts[profile_id].platform in platforms)
+        ]
+        results = build_statistics(
+            (profile_stats(a, seed=self.seed, location_id=location_id) for a in chosen),
+            today=datetime.now(UTC).date(),
+        )
+        # The spec's 201 answer has no success/statusCode, unlike the other endpoints.
+        answer = {
+            "results": results,
+            "message": "Analytics Built Successfully",
+            "traceId": g.trace_id,
+        }
+        return jsonify(answer), HTTPStatus.CREATED
+
+    # -- admin API ------------------------------------------------------------------------
+
+    def admin_health(self) -> Response:
+        """`GET /_sandbox/health`."""
+        return jsonify({"status": "ok", "locations": self.location_ids()})
+
+    def admin_add_fault(self) -> Response | tuple[Response, int]:
+        """`POST /_sandbox/faults`: queue an injected answer or a delay."""
+        try:
+            fault = Fault.from_json(_admin_json())
+        except FaultError as error:
+            return _admin_error(str(error))
+        self.faults.add(fault)
+        return jsonify({"fault": fault.to_json()}), HTTPStatus.CREATED
+
+    def admin_list_faults(self) -> Response:
+        """`GET /_sandbox/faults`: faults still pending."""
+        return jsonify({"faults": [fault.to_json() for fault in self.faults.pending()]})
+
+    def admin_clear_faults(self) -> Response:
+        """`DELETE /_sandbox/faults`."""
+        return jsonify({"cleared": self.faults.clear()})
+
+    def admin_journal(self) -> Response:
+        """`GET /_sandbox/journal[?path_contains=]`: a list of every GHL request, oldest first."""
+        return jsonify(self.journal.entries(path_contains=request.args.get("path_contains")))
+
+    def admin_clear_journal(self) -> Response:
+        """`DELETE /_sandbox/journal`."""
+        return jsonify({"cleared": self.journal.clear()})
+
+    def admin_add_location(self) -> Response | tuple[Response, int]:
+        """`POST /_sandbox/locations {"location_id", "token", "tags"}`: a new seeded location."""
+        data = _admin_json()
+        location_id = data.get("location_id")
+        token = data.get("token")
+        tag_count = data.get("tags", DEFAULT_TAG_COUNT)
+        if not isinstance(location_id, str) or not location_id or "/" in location_id:
+            return _admin_error("location_id: expected a non-empty string without '/'")
+        if not isinstance(token, str) or not token:
+            return _admin_error("token: expected a non-empty string")
+        if (
+            not isinstance(tag_count, int)
+            or isinstance(tag_count, bool)
+            or not 0 <= tag_count <= MAX_SEEDED_TAGS
+        ):
+            return _admin_error(f"tags: expected an integer from 0 to {MAX_SEEDED_TAGS}")
+        try:
+            created = self.add_location(location_id, token, tag_count=tag_count)
+        except ValueError as error:
+            return _admin_error(str(error), HTTPStatus.CONFLICT)
+        answer = {
+            "location_id": location_id,
+            "token": token,
+            "tags": len(self.location(location_id).tags),
+            "created": created,
+        }
+        return jsonify(answer), HTTPStatus.CREATED if created else HTTPStatus.OK
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def handle_ghl_error(self, error: GhlErrorAnswer) -> Response:
+        return _error_answer(error.status, error.message)
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        """404/405/500 in HighLevel's (NestJS) shape, or plain JSON on the admin API."""
+        status = error.code or HTTPStatus.INTERNAL_SERVER_ERROR
+        if _is_admin_request():
+            return _admin_error(error.description or _phrase(status), status)
+        if status in (HTTPStatus.NOT_FOUND, HTTPStatus.METHOD_NOT_ALLOWED):
+            # HighLevel (NestJS) answers an unknown method on a known path as an unknown route.
+            return _error_answer(HTTPStatus.NOT_FOUND, f"Cannot {request.method} {request.path}")
+        return _error_answer(status, _phrase(status))
+
+
+def create_sandbox_ghl_app(
+    *,
+    tokens: Mapping[str, str] | None = None,
+    seed: int = 0,
+    rate_limit: int = 100,
+    rate_window_seconds: float = 10.0,
+) -> Flask:
+    """A sandbox HighLevel server as a Flask app.
+
+    `tokens` maps each accepted bearer token to the one location it is valid for (as a Private
+    Integration token is); default `{"pit-sandbox-demo": "loc_demo"}`. Every location named
+    there is seeded from `seed`. `rate_limit` requests per `rate_window_seconds` are allowed
+    per location. The `SandboxGHL` state is at `app.extensions["sandbox_ghl"]`.
+    """
+    sandbox = SandboxGHL(
+        tokens=DEFAULT_TOKENS if tokens is None else tokens,
+        seed=seed,
+        rate_limit=rate_limit,
+        rate_window_seconds=rate_window_seconds,
+    )
+    app = Flask(__name__)
+    app.extensions["sandbox_ghl"] = sandbox
+    app.before_request(sandbox.before_request)
+    app.after_request(sandbox.after_request)
+    app.register_error_handler(GhlErrorAnswer, sandbox.handle_ghl_error)
+    app.register_error_handler(HTTPException, sandbox.handle_http_exception)
+
+    ghl = "/social-media-posting"
+    routes = (
+        (f"{ghl}/<location_id>/tags", "GET", sandbox.get_tags),
+        (f"{ghl}/<location_id>/tags/details", "POST", sandbox.get_tag_details),
+        (f"{ghl}/<location_id>/accounts", "GET", sandbox.get_accounts),
+        (f"{ghl}/<location_id>/posts/<post_id>", "GET", sandbox.get_post),
+        (f"{ghl}/statistics", "POST", sandbox.get_statistics),
+        (f"{ADMIN_PREFIX}/health", "GET", sandbox.admin_health),
+        (f"{ADMIN_PREFIX}/faults", "POST", sandbox.admin_add_fault),
+        (f"{ADMIN_PREFIX}/faults", "GET", sandbox.admin_list_faults),
+        (f"{ADMIN_PREFIX}/faults", "DELETE", sandbox.admin_clear_faults),
+        (f"{ADMIN_PREFIX}/journal", "GET", sandbox.admin_journal),
+        (f"{ADMIN_PREFIX}/journal", "DELETE", sandbox.admin_clear_journal),
+        (f"{ADMIN_PREFIX}/locations", "POST", sandbox.admin_add_location),
+    )
+    for rule, method, view in routes:
+        endpoint = f"{method.lower()}_{rule}"
+        app.add_url_rule(rule, endpoint=endpoint, view_func=view, methods=[method])
+    return app
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _is_admin_request() -> bool:
+    return request.path == ADMIN_PREFIX or request.path.startswith(f"{ADMIN_PREFIX}/")
+
+
+def _requested_location() -> str | None:
+    """The location the request is about: in the path, or in the query for /statistics."""
+    view_args = request.view_args or {}
+    if "location_id" in view_args:
+        return str(view_args["location_id"])
+    if request.url_rule is not None and request.url_rule.rule.endswith("/statistics"):
+        return request.args.get("locationId")
+    return None
+
+
+def _bearer_token() -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _count_param(name: str, *, default: int, minimum: int) -> int:
+    """A non-negative integer sent as a string (the spec types `limit`/`skip` as strings)."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise GhlErrorAnswer(HTTPStatus.UNPROCESSABLE_ENTITY, f"{name} must be a number string")
+    value = int(raw)
+    if value < minimum:
+        raise GhlErrorAnswer(
+            HTTPStatus.UNPROCESSABLE_ENTITY, f"{name} must not be less than {minimum}"
+        )
+    return value
+
+
+def _success(status: int, message: str, results: dict[str, Any]) -> tuple[Response, int]:
+    body = {
+        "success": True,
+        "statusCode": status,
+        "message": message,
+        "results": results,
+        "traceId": g.trace_id,
+    }
+    return jsonify(body), status
+
+
+def _error_answer(status: int, message: str | list[str]) -> Response:
+    """HighLevel's error body: `{statusCode, message, error, traceId}`."""
+    if status == HTTPStatus.UNPROCESSABLE_ENTITY and isinstance(message, str):
+        message = [message]
+    body = {
+        "statusCode": status,
+        "message": message,
+        "error": _phrase(status),
+        "traceId": g.get("trace_id") or str(uuid.uuid4()),
+    }
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _fault_answer(fault: Fault) -> Response:
+    assert fault.status is not None
+    status = fault.status
+    response = _error_answer(status, f"{_phrase(status)} (injected by the sandbox)")
+    if status == HTTPStatus.TOO_MANY_REQUESTS:
+        retry_after = 1.0 if fault.retry_after is None else fault.retry_after
+        response.headers["Retry-After"] = f"{retry_after:g}"
+        response.headers["X-RateLimit-Remaining"] = "0"
+    elif fault.retry_after is not None:
+        response.headers["Retry-After"] = f"{fault.retry_after:g}"
+    return response
+
+
+def _journal_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Request headers with the credential replaced by `***`, its scheme kept (`Bearer ***`).
+
+    The scheme and the shape stay, so a journaled request can still be checked against the
+    spec's security requirement; an empty credential stays visibly empty.
+    """
+    redacted = {}
+    for name, value in headers:
+        if name.lower() == "authorization":
+            scheme, space, credential = value.partition(" ")
+            if credential.strip():
+                value = f"{scheme} ***"
+            elif not space and scheme:
+                value = "***"  # a bare token with no scheme
+        redacted[name] = value
+    return redacted
+
+
+def _decoded_body(raw: bytes) -> Any:
+    """The body as JSON when it is JSON, as text otherwise, None when empty."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", errors="replace")
+
+
+def _admin_json() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else {}
+
+
+def _admin_error(message: str, status: int = HTTPStatus.BAD_REQUEST) -> Response:
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,5 @@
+"""`python -m socialbridge` is the `socialbridge` command."""
+
+from socialbridge.cli import main
+
+main()

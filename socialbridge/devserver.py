@@ -1,0 +1,627 @@
+"""`make run`: every process of socialbridge on one machine, with nothing installed but Python.
+
+    run_dev(root=Path.cwd())      # what `socialbridge dev` calls
+
+Under ``root/var/`` it keeps what must survive a restart: the SECRET_KEY and the Flower
+password (generated once), the SQLite database and the embedded Redis's append-only file. It
+starts Redis, migrates the database, starts the sandbox GHL and sandbox CRM, makes sure the
+`demo` connection exists, writes ``var/socialbridge.env`` (read by the CLI in another
+terminal), then starts web, worker, beat and Flower like honcho would: each child's output
+prefixed with its name, and everything stopped together, Redis last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+import click
+import httpx
+
+from socialbridge.embedded_redis import EmbeddedRedis, EmbeddedRedisError, port_is_free
+from socialbridge.errors import SocialbridgeError
+
+Echo = Callable[[str], None]
+
+HOST = "127.0.0.1"
+FLOWER_USER = "admin"
+DEMO_CONNECTION_NAME = "demo"
+DEMO_LOCATION_ID = "loc_demo"
+DEMO_GHL_TOKEN = "pit-sandbox-demo"  # noqa: S105 - the sandbox GHL's published demo token
+DEMO_EVENT_TYPES = ("post.published", "tag.details_requested", "statistics.requested")
+STOP_TIMEOUT = 15.0
+READY_TIMEOUT = 60.0
+
+# The option of `socialbridge dev` that moves each fixed port, quoted when the port is taken.
+PORT_OPTIONS = {
+    "web": "--web-port",
+    "ghl": "--ghl-port",
+    "crm": "--crm-port",
+    "flower": "--flower-port",
+}
+
+
+class DevServerError(SocialbridgeError):
+    """`make run` cannot go on; the message says what to do."""
+
+
+class StopRequested(Exception):
+    """Ctrl-C or SIGTERM arrived while starting up."""
+
+
+# --- where things are -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DevPorts:
+    """The fixed ports of `make run` (Redis takes any free port)."""
+
+    web: int = 8000
+    ghl: int = 8010
+    crm: int = 8020
+    flower: int = 5555
+
+    def by_role(self) -> dict[str, int]:
+        """``{"web": 8000, "ghl": 8010, ...}``."""
+        return {"web": self.web, "ghl": self.ghl, "crm": self.crm, "flower": self.flower}
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{HOST}:{self.web}"
+
+    @property
+    def ghl_url(self) -> str:
+        return f"http://{HOST}:{self.ghl}"
+
+    @property
+    def crm_url(self) -> str:
+        return f"http://{HOST}:{self.crm}"
+
+    @property
+    def flower_url(self) -> str:
+        return f"http://{HOST}:{self.flower}"
+
+
+@dataclass(frozen=True)
+class DevPaths:
+    """The files `make run` keeps under ``root/var/``."""
+
+    root: Path
+
+    @classmethod
+    def under(cls, root: Path) -> DevPaths:
+        """The paths for the project folder ``root`` (made absolute)."""
+        return cls(Path(root).resolve())
+
+    @property
+    def var(self) -> Path:
+        return self.root / "var"
+
+    @property
+    def secret_key(self) -> Path:
+        return self.var / "secret_key"
+
+    @property
+    def flower_password(self) -> Path:
+        return self.var / "flower_password"
+
+    @property
+    def database(self) -> Path:
+        return self.var / "socialbridge.db"
+
+    @property
+    def database_url(self) -> str:
+        """``sqlite:///`` and the absolute path, so every child finds the same file."""
+        return f"sqlite:///{self.database}"
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.var / "redis"
+
+    @property
+    def env_file(self) -> Path:
+        return self.var / "socialbridge.env"
+
+
+def check_ports_free(ports: DevPorts) -> None:
+    """DevServerError naming every fixed port already in use and the option that moves it."""
+    taken = [(role, port) for role, port in ports.by_role().items() if not port_is_free(port)]
+    if not taken:
+        return
+    lines = [
+        f"port {port} ({role}) is already in use on {HOST}: stop what holds it, or choose "
+        f"another with `socialbridge dev {PORT_OPTIONS[role]} <port>`"
+        for role, port in taken
+    ]
+    raise DevServerError("\n".join(lines))
+
+
+def console_script(name: str) -> str:
+    """The console script ``name`` installed beside the running Python (the same venv)."""
+    path = Path(sys.executable).parent / name
+    if not path.is_file():
+        raise DevServerError(
+            f"{name} is not installed beside {sys.executable}; run `make install` first"
+        )
+    return str(path)
+
+
+def display_path(path: str, root: Path) -> str:
+    """``path`` relative to ``root`` when inside it (``.venv/bin/socialbridge``), else as is."""
+    with contextlib.suppress(ValueError):
+        return str(Path(path).relative_to(root))
+    return path
+
+
+# --- secrets and the environment file ----------------------------------------------------
+
+
+def read_or_create_secret(path: Path) -> str:
+    """The secret stored in ``path``; generated once (``token_urlsafe(32)``, mode 0600)."""
+    with contextlib.suppress(FileNotFoundError):
+        stored = path.read_text().strip()
+        if stored:
+            return stored
+    value = secrets.token_urlsafe(32)
+    write_private_file(path, value + "\n")
+    return value
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (it holds secrets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The mode given to open() only applies to a new file; an old one may have been wider.
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+
+
+def dev_environment(
+    *,
+    paths: DevPaths,
+    ports: DevPorts,
+    redis_url: str,
+    secret_key: str,
+    flower_password: str,
+) -> dict[str, str]:
+    """The settings every process of `make run` shares (names are Settings' variables)."""
+    return {
+        "DATABASE_URL": paths.database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": secret_key,
+        "GHL_BASE_URL": ports.ghl_url,
+        "PORT": str(ports.web),
+        "PUBLIC_URL": ports.web_url,
+        "FLOWER_USER": FLOWER_USER,
+        "FLOWER_PASSWORD": flower_password,
+    }
+
+
+def write_env_file(path: Path, env: Mapping[str, str]) -> None:
+    """Write ``env`` as KEY=VALUE lines for `read_env_file` (mode 0600: it holds secrets)."""
+    lines = [
+        "# Written by `socialbridge dev` at each start: the settings of the running processes.",
+        "# The CLI reads this file when present, so commands in another terminal use them.",
+        *(f"{key}={value}" for key, value in env.items()),
+    ]
+    write_private_file(path, "\n".join(lines) + "\n")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of ``path``; blank lines and ``#`` comments are skipped."""
+    env: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, separator, value = line.partition("=")
+        key = key.removeprefix("export ").strip()
+        if not separator or not key:
+            raise ValueError(f"{path}:{number}: expected KEY=VALUE, got {raw!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        env[key] = value
+    return env
+
+
+# --- the demo connection -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoConnection:
+    """What the banner and the sandbox CRM need to know about the `demo` connection."""
+
+    id: str
+    crm_url: str
+    crm_secret: str
+    created: bool
+
+
+def demo_crm_url(ports: DevPorts) -> str:
+    """Where the demo connection writes back: the sandbox CRM's hook of account `demo`."""
+    return f"{ports.crm_url}/hooks/{DEMO_CONNECTION_NAME}"
+
+
+def ensure_demo_connection(database_url: str, secret_key: str, crm_url: str) -> DemoConnection:
+    """The `demo` connection, created on the first start and reused on the next ones."""
+    from store import Store, StoreError
+
+    store = Store(database_url, secret_key)
+    try:
+        record = store.find_connection(DEMO_CONNECTION_NAME)
+        created = record is None
+        if record is None:
+            record = store.create_connection(
+                name=DEMO_CONNECTION_NAME,
+                location_id=DEMO_LOCATION_ID,
+                ghl_token=DEMO_GHL_TOKEN,
+                crm_url=crm_url,
+            )
+    except StoreError as error:
+        raise DevServerError(
+            f"the demo connection could not be read or created: {error}. "
+            f"If var/secret_key was replaced, delete var/ to start afresh."
+        ) from error
+    finally:
+        store.dispose()
+    return DemoConnection(record.id, record.crm_url, record.crm_secret, created)
+
+
+def register_demo_account(http: httpx.Client, crm_base_url: str, crm_secret: str) -> None:
+    """Tell the sandbox CRM the demo connection's secret (it forgets accounts on restart)."""
+    url = f"{crm_base_url}/_sandbox/accounts"
+    try:
+        response = http.post(url, json={"account": DEMO_CONNECTION_NAME, "secret": crm_secret})
+    except httpx.HTTPError as error:
+        raise DevServerError(f"the sandbox CRM did not answer {url}: {error}") from error
+    if not response.is_success:
+        raise DevServerError(
+            f"the sandbox CRM refused the demo account ({response.status_code}): {response.text}"
+        )
+
+
+# --- child processes ---------------------------------------------------------------------
+
+
+def sandbox_command(which: str, port: int) -> list[str]:
+    """`python -m sandbox ghl|crm --port N` with the running Python."""
+    return [sys.executable, "-m", "sandbox", which, "--port", str(port), "--host", HOST]
+
+
+def app_commands(ports: DevPorts, flower_password: str) -> dict[str, list[str]]:
+    """The Procfile's processes as `make run` starts them (local binds, small pools)."""
+    celery = console_script("celery")
+    return {
+        "web": [
+            console_script("gunicorn"),
+            "--bind", f"{HOST}:{ports.web}",
+            "--workers", "2",
+            "--access-logfile", "-",
+            "webapp:create_app()",
+        ],
+        "worker": [
+            celery, "-A", "workers", "worker",
+            "--loglevel", "INFO",
+            "--concurrency", "2",
+            "--queues", "socialbridge",
+            "--hostname", "worker1@%h",
+        ],
+        "beat": [celery, "-A", "workers", "beat", "--loglevel", "INFO"],
+        "flower": [
+            celery, "-A", "workers", "flower",
+            f"--address={HOST}",
+            f"--port={ports.flower}",
+            f"--basic-auth={FLOWER_USER}:{flower_password}",
+        ],
+    }  # fmt: skip
+
+
+@dataclass
+class Child:
+    """One supervised process and the thread that copies its output."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    pump: threading.Thread
+
+
+class Supervisor:
+    """Starts children, prefixes their output with their names, and stops them together."""
+
+    def __init__(self, echo: Echo, *, cwd: Path, name_width: int = 6) -> None:
+        self._echo = echo
+        self._cwd = cwd
+        self._width = name_width
+        self.children: list[Child] = []
+
+    def start(self, name: str, argv: list[str], env: Mapping[str, str]) -> Child:
+        """Start ``argv`` as child ``name``; its stdout and stderr are echoed line by line."""
+        process = subprocess.Popen(  # noqa: S603 - our own commands, no shell
+            argv,
+            cwd=self._cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            # Its own session: Ctrl-C reaches only us, and we stop the children in order.
+            start_new_session=True,
+        )
+        assert process.stdout is not None  # stdout=PIPE
+        pump = threading.Thread(
+            target=self._copy_output,
+            args=(name, process.stdout),
+            name=f"output-{name}",
+            daemon=True,
+        )
+        pump.start()
+        child = Child(name, process, pump)
+        self.children.append(child)
+        return child
+
+    def _copy_output(self, name: str, stream: IO[bytes]) -> None:
+        prefix = f"{name:<{self._width}} | "
+        with stream:
+            for raw in iter(stream.readline, b""):
+                self._echo(prefix + raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+
+    def first_exited(self) -> Child | None:
+        """The first child (in start order) that is no longer running, if any."""
+        return next((c for c in self.children if c.process.poll() is not None), None)
+
+    def stop_all(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM every running child, wait up to ``timeout`` in all, then SIGKILL the rest."""
+        running = [child for child in self.children if child.process.poll() is None]
+        for child in running:
+            with contextlib.suppress(ProcessLookupError):
+                child.process.terminate()
+        deadline = time.monotonic() + timeout
+        for child in running:
+            try:
+                child.process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self._echo(f"{child.name} did not stop within {timeout:g} s: killing it")
+                # The whole group: a killed master cannot take its own workers down.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+        for child in self.children:
+            # A grandchild that outlived its parent may hold the pipe open: do not hang on it.
+            child.pump.join(timeout=2.0)
+
+
+def wait_until_answers(
+    http: httpx.Client,
+    url: str,
+    *,
+    name: str,
+    supervisor: Supervisor,
+    stop: threading.Event,
+    timeout: float = READY_TIMEOUT,
+) -> None:
+    """Return once GET ``url`` succeeds; DevServerError if a child dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if stop.is_set():
+            raise StopRequested
+        exited = supervisor.first_exited()
+        if exited is not None:
+            raise DevServerError(
+                f"{exited.name} exited with code {exited.process.returncode} while starting"
+            )
+        with contextlib.suppress(httpx.HTTPError):
+            if http.get(url).is_success:
+                return
+        if time.monotonic() >= deadline:
+            raise DevServerError(f"{name} did not answer {url} within {timeout:g} s")
+        stop.wait(0.2)
+
+
+# --- the banner --------------------------------------------------------------------------
+
+
+def build_banner(
+    *,
+    ports: DevPorts,
+    redis_url: str,
+    database_url: str,
+    flower_password: str,
+    connection: DemoConnection,
+    socialbridge_command: str,
+) -> str:
+    """What `make run` prints once everything answers: where to look, and what to try."""
+    webhook_url = f"{ports.web_url}/webhooks/crm/{connection.id}"
+    sends = "\n".join(f"    {socialbridge_command} demo send {kind}" for kind in DEMO_EVENT_TYPES)
+    rule = "=" * 72
+    text = f"""
+{rule}
+socialbridge is running.
+
+  Overview page     {ports.web_url}/
+  Web health        {ports.web_url}/healthz
+  Sandbox CRM page  {ports.crm_url}/
+  Sandbox GHL       {ports.ghl_url}/
+  Flower            {ports.flower_url}/   user {FLOWER_USER}, password {flower_password}
+  Redis             {redis_url}
+  Database          {database_url}
+
+  Demo connection   {connection.id} (location {DEMO_LOCATION_ID})
+  Its webhook URL   {webhook_url}
+  Its write-backs   {connection.crm_url}
+
+Next steps, in another terminal:
+{sends}
+  then open the sandbox CRM page, {ports.crm_url}/, to see what was written back.
+
+Ctrl-C stops everything.
+{rule}"""
+    if connection.crm_url != demo_crm_url(ports):
+        text += (
+            f"\nNote: the demo connection writes back to {connection.crm_url}, not to this "
+            f"run's sandbox CRM ({demo_crm_url(ports)}); delete var/ to recreate it."
+        )
+    return text
+
+
+# --- the whole run -----------------------------------------------------------------------
+
+
+class _LockedEcho:
+    """One line at a time: the output threads of all children share the terminal."""
+
+    def __init__(self, echo: Echo) -> None:
+        self._echo = echo
+        self._lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        with self._lock:
+            self._echo(line)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into ``stop.set()`` while inside the block."""
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        # Signal handlers can only be set from the main thread (tests call run_dev elsewhere).
+        yield
+        return
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _supervise(
+    supervisor: Supervisor, redis: EmbeddedRedis, stop: threading.Event, echo: Echo
+) -> int:
+    """Wait for Ctrl-C/SIGTERM (0) or for a process to exit on its own (1)."""
+    while not stop.wait(0.25):
+        exited = supervisor.first_exited()
+        if exited is not None:
+            echo(f"{exited.name} exited with code {exited.process.returncode}: stopping everything")
+            return 1
+        code = redis.poll()
+        if code is not None:
+            echo(f"redis exited with code {code} (see {redis.log_file}): stopping everything")
+            return 1
+    echo("stopping (up to 15 s) ...")
+    return 0
+
+
+def _start_everything(
+    *,
+    paths: DevPaths,
+    ports: DevPorts,
+    redis: EmbeddedRedis,
+    supervisor: Supervisor,
+    stop: threading.Event,
+    echo: Echo,
+) -> int:
+    from store import migrate
+
+    secret_key = read_or_create_secret(paths.secret_key)
+    flower_password = read_or_create_secret(paths.flower_password)
+
+    echo(f"starting Redis (data in {paths.redis_dir}) ...")
+    redis.start()
+    echo(f"migrating {paths.database_url} ...")
+    migrate.upgrade(paths.database_url)
+
+    env = dev_environment(
+        paths=paths,
+        ports=ports,
+        redis_url=redis.url,
+        secret_key=secret_key,
+        flower_password=flower_password,
+    )
+    write_env_file(paths.env_file, env)
+    # Unbuffered: each child's lines reach the terminal when written, not when a buffer fills.
+    child_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+
+    with httpx.Client(timeout=2.0) as http:
+        supervisor.start("ghl", sandbox_command("ghl", ports.ghl), child_env)
+        supervisor.start("crm", sandbox_command("crm", ports.crm), child_env)
+
+        def wait_for(name: str, url: str) -> None:
+            wait_until_answers(http, url, name=name, supervisor=supervisor, stop=stop)
+
+        wait_for("ghl", f"{ports.ghl_url}/_sandbox/health")
+        wait_for("crm", f"{ports.crm_url}/")
+
+        connection = ensure_demo_connection(paths.database_url, secret_key, demo_crm_url(ports))
+        register_demo_account(http, ports.crm_url, connection.crm_secret)
+
+        for name, argv in app_commands(ports, flower_password).items():
+            supervisor.start(name, argv, child_env)
+        wait_for("web", f"{ports.web_url}/healthz")
+
+    echo(
+        build_banner(
+            ports=ports,
+            redis_url=redis.url,
+            database_url=paths.database_url,
+            flower_password=flower_password,
+            connection=connection,
+            socialbridge_command=display_path(console_script("socialbridge"), paths.root),
+        )
+    )
+    return _supervise(supervisor, redis, stop, echo)
+
+
+def run_dev(
+    *,
+    root: Path,
+    web_port: int = 8000,
+    ghl_port: int = 8010,
+    crm_port: int = 8020,
+    flower_port: int = 5555,
+    echo: Echo = click.echo,
+) -> int:
+    """Run every process of socialbridge from the project folder ``root`` until Ctrl-C.
+
+    Returns 0 after a requested stop, 1 when something failed to start or exited on its own.
+    """
+    ports = DevPorts(web=web_port, ghl=ghl_port, crm=crm_port, flower=flower_port)
+    paths = DevPaths.under(root)
+    say = _LockedEcho(echo)
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        try:
+            check_ports_free(ports)
+        except DevServerError as error:
+            say(f"error: {error}")
+            return 1
+        redis = EmbeddedRedis(paths.redis_dir)
+        supervisor = Supervisor(say, cwd=paths.root)
+        try:
+            return _start_everything(
+                paths=paths, ports=ports, redis=redis, supervisor=supervisor, stop=stop, echo=say
+            )
+        except StopRequested:
+            say("stopping (up to 15 s) ...")
+            return 0
+        except (DevServerError, EmbeddedRedisError) as error:
+            say(f"error: {error}")
+            return 1
+        finally:
+            supervisor.stop_all()
+            # Last: the worker and beat must not lose their broker while finishing up.
+            redis.stop()

@@ -1,0 +1,89 @@
+"""Start the whole system once per database kind (SQLite, and PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.crm.app import create_sandbox_crm_app
+from sandbox.ghl.app import create_sandbox_ghl_app
+from sandbox.server import ServerThread
+from socialbridge.config import Settings
+from socialbridge.embedded_redis import EmbeddedRedis
+from store import Store
+from tests.dbutil import database_kinds, temporary_database
+from tests.functional.harness import System, Worker
+from tests.functional.spec_check import assert_journal_conforms
+from webapp import create_app
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sandboxes() -> Iterator[tuple[str, str]]:
+    with (
+        ServerThread(create_sandbox_ghl_app()) as ghl,
+        ServerThread(create_sandbox_crm_app()) as crm,
+    ):
+        yield ghl.url, crm.url
+
+
+@pytest.fixture(scope="session", params=database_kinds())
+def system(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_server: EmbeddedRedis,
+    sandboxes: tuple[str, str],
+) -> Iterator[System]:
+    kind: str = request.param
+    tmp: Path = tmp_path_factory.mktemp(f"system-{kind}")
+    ghl_url, crm_url = sandboxes
+    with temporary_database(kind, tmp, upgrade=True) as (database_url, engine_options):
+        settings = Settings.from_mapping(
+            {
+                "database_url": database_url,
+                "redis_url": redis_server.url,
+                "secret_key": "functional-tests-secret-key",
+                "ghl_base_url": ghl_url,
+                # Short waits so retries happen within a test; the logic is the production one.
+                "retry_backoff_base": 0.2,
+                "retry_backoff_max": 2.0,
+                "max_attempts": 4,
+                "ghl_timeout": 10.0,
+                "crm_timeout": 10.0,
+            }
+        )
+        store = Store(database_url, settings.secret_key, engine_options=engine_options)
+        app = create_app(settings)
+        worker = Worker(settings, tmp / "worker.log")
+        worker.start()
+        with ServerThread(app) as web:
+            yield System(
+                settings=settings.replace(public_url=web.url),
+                store=store,
+                web_url=web.url,
+                ghl_url=ghl_url,
+                crm_url=crm_url,
+                worker=worker,
+            )
+        worker.stop()
+        store.dispose()
+
+
+@pytest.fixture
+def bridge(system: System) -> Iterator[System]:
+    """The system with clean sandbox faults and journal; every GHL exchange checked against the spec."""
+    system.reset_sandboxes()
+    yield system
+    assert_journal_conforms(system.ghl_journal())
+    system.reset_sandboxes()

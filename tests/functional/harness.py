@@ -1,0 +1,212 @@
+"""The whole system on real parts, for functional tests.
+
+Embedded Redis, the sandbox GHL and CRM and the web app each serve real HTTP / RESP on
+127.0.0.1; the worker is a real `celery worker` subprocess (prefork, one child) so it can be
+killed. Only the timings are shortened (retry backoff), through the same settings users set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from standardwebhooks import Webhook
+
+from socialbridge.config import Settings
+from store import ConnectionRecord, EventRecord, Store
+
+ROOT = Path(__file__).resolve().parents[2]
+FINAL = ("done", "dead")
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    """The environment a process needs to run with these settings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("COV_")}
+    for name, value in vars(settings).items():
+        env[name.upper()] = str(value)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Worker:
+    """`celery -A workers worker` as a subprocess, with its log kept for the failure report."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, timeout: float = 30.0) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "celery", "-A", "workers", "worker",
+                    "--pool", "prefork", "--concurrency", "1", "--queues", "socialbridge",
+                    "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+                    "--hostname", f"test-{secrets.token_hex(3)}@%h",
+                ],
+                cwd=ROOT,
+                env=worker_environment(self.settings),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log_tail()}")
+            if " ready." in self.log_path.read_text(errors="replace"):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"worker not ready after {timeout} s:\n{self.log_tail()}")
+
+    def children(self) -> list[psutil.Process]:
+        assert self.process is not None
+        return psutil.Process(self.process.pid).children()
+
+    def kill_child(self) -> int:
+        """SIGKILL the pool process running the task, as the OOM killer would."""
+        (child,) = self.children()
+        child.send_signal(signal.SIGKILL)
+        return int(child.pid)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class System:
+    """Handles on every running part, and the moves a test makes with them."""
+
+    settings: Settings
+    store: Store
+    web_url: str
+    ghl_url: str
+    crm_url: str
+    worker: Worker
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
+
+    # --- connections -----------------------------------------------------------------------
+    def new_connection(self, **overrides: Any) -> ConnectionRecord:
+        """A fresh connection to the demo location, with its own account on the sandbox CRM."""
+        account = overrides.pop("account", f"acct_{secrets.token_hex(4)}")
+        values: dict[str, Any] = {
+            "name": f"test-{account}",
+            "location_id": "loc_demo",
+            "ghl_token": "pit-sandbox-demo",
+            "crm_url": f"{self.crm_url}/hooks/{account}",
+        }
+        values.update(overrides)
+        connection = self.store.create_connection(**values)
+        self.http.post(
+            f"{self.crm_url}/_sandbox/accounts",
+            json={"account": account, "secret": connection.crm_secret},
+        ).raise_for_status()
+        return connection
+
+    # --- sending events ----------------------------------------------------------------------
+    def send(
+        self,
+        connection: ConnectionRecord,
+        event_type: str,
+        data: Mapping[str, Any],
+        *,
+        webhook_id: str | None = None,
+        secret: str | None = None,
+        timestamp: dt.datetime | None = None,
+        body: bytes | None = None,
+    ) -> httpx.Response:
+        """POST a Standard-Webhooks-signed event, as a CRM does."""
+        raw = body if body is not None else json.dumps(
+            {"type": event_type, "timestamp": _now().isoformat(), "data": dict(data)}
+        ).encode()
+        msg_id = webhook_id or f"msg_{secrets.token_hex(8)}"
+        when = timestamp or _now()
+        signature = Webhook(secret or connection.webhook_secrets[0]).sign(
+            msg_id, when, raw.decode()
+        )
+        return self.http.post(
+            f"{self.web_url}/webhooks/crm/{connection.id}",
+            content=raw,
+            headers={
+                "content-type": "application/json",
+                "webhook-id": msg_id,
+                "webhook-timestamp": str(int(when.timestamp())),
+                "webhook-signature": signature,
+            },
+        )
+
+    def wait_for(
+        self,
+        event_id: str,
+        until: Callable[[EventRecord], bool] = lambda e: e.status in FINAL,
+        timeout: float = 45.0,
+    ) -> EventRecord:
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.store.get_event(event_id)
+            if event is not None and until(event):
+                return event
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"event {event_id} stuck at {event}\n--- worker log ---\n"
+                    f"{self.worker.log_tail()}"
+                )
+            time.sleep(0.1)
+
+    # --- the sandboxes ----------------------------------------------------------------------
+    def ghl_fault(self, **fault: Any) -> None:
+        self.http.post(f"{self.ghl_url}/_sandbox/faults", json=fault).raise_for_status()
+
+    def crm_fault(self, **fault: Any) -> None:
+        self.http.post(f"{self.crm_url}/_sandbox/faults", json=fault).raise_for_status()
+
+    def ghl_journal(self) -> list[dict[str, Any]]:
+        journal: list[dict[str, Any]] = self.http.get(f"{self.ghl_url}/_sandbox/journal").json()
+        return journal
+
+    def crm_deliveries(self, account_of: ConnectionRecord | None = None) -> list[dict[str, Any]]:
+        deliveries: list[dict[str, Any]] = self.http.get(
+            f"{self.crm_url}/_sandbox/deliveries"
+        ).json()
+        if account_of is None:
+            return deliveries
+        account = account_of.crm_url.rsplit("/", 1)[-1]
+        return [d for d in deliveries if d.get("account") == account]
+
+    def crm_get(self, connection: ConnectionRecord, path: str) -> Any:
+        account = connection.crm_url.rsplit("/", 1)[-1]
+        response = self.http.get(f"{self.crm_url}/_sandbox/accounts/{account}/{path}")
+        response.raise_for_status()
+        return response.json()
+
+    def reset_sandboxes(self) -> None:
+        for url in (self.ghl_url, self.crm_url):
+            self.http.delete(f"{url}/_sandbox/faults").raise_for_status()
+        self.http.delete(f"{self.ghl_url}/_sandbox/journal").raise_for_status()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

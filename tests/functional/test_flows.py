@@ -1,0 +1,94 @@
+"""Each flow end to end: signed webhook -> web -> Redis -> worker -> sandbox GHL -> sandbox CRM."""
+
+from __future__ import annotations
+
+from sandbox.ghl.seed import seed_location
+from tests.functional.harness import System
+
+DEMO = seed_location("loc_demo")
+
+
+def test_post_published_writes_every_tag_and_the_posts_own_tags(bridge: System) -> None:
+    connection = bridge.new_connection()
+    post = DEMO.posts[0]
+
+    answer = bridge.send(
+        connection, "post.published", {"post_id": "crm-1", "ghl_post_id": post.id, "title": "Hi"}
+    )
+
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "queued"
+    event = bridge.wait_for(answer.json()["event_id"])
+    assert event.status == "done", event.last_error
+    assert event.attempts == 1
+    record = bridge.crm_get(connection, "posts/crm-1")
+    assert [t["id"] for t in record["tags"]] == [t.id for t in DEMO.tags]  # all 250: 3 pages
+    assert {t["name"] for t in record["tags"]} == {t.name for t in DEMO.tags}
+    assert [t["id"] for t in record["post_tags"]] == list(post.tag_ids)
+    assert record["ghl_post_id"] == post.id
+    stored = bridge.store.get_post(connection.id, "crm-1")
+    assert stored is not None
+    assert len(stored.tags) == len(DEMO.tags)
+    tag_pages = [
+        r for r in bridge.ghl_journal() if r["path"].endswith("/tags") and r["method"] == "GET"
+    ]
+    assert len(tag_pages) == 3
+
+
+def test_tag_details_requested_attaches_the_full_tag_objects(bridge: System) -> None:
+    connection = bridge.new_connection()
+    wanted = [DEMO.tags[5].id, DEMO.tags[7].id]
+
+    answer = bridge.send(
+        connection, "tag.details_requested", {"post_id": "crm-2", "tag_ids": wanted}
+    )
+
+    assert answer.status_code == 202, answer.text
+    event = bridge.wait_for(answer.json()["event_id"])
+    assert event.status == "done", event.last_error
+    record = bridge.crm_get(connection, "posts/crm-2")
+    assert record["tag_ids"] == wanted
+    assert [t["_id"] for t in record["tag_details"]] == wanted
+    assert record["tag_details"][0]["tag"] == DEMO.tags[5].name
+    details_calls = [r for r in bridge.ghl_journal() if r["path"].endswith("/tags/details")]
+    assert [c["response_status"] for c in details_calls] == [201]
+
+
+def test_statistics_requested_writes_a_snapshot_of_every_profile(bridge: System) -> None:
+    connection = bridge.new_connection()
+    profiles = [a.profile_id for a in DEMO.accounts if a.profile_id]
+
+    answer = bridge.send(connection, "statistics.requested", {})
+
+    assert answer.status_code == 202, answer.text
+    event = bridge.wait_for(answer.json()["event_id"])
+    assert event.status == "done", event.last_error
+    (snapshot,) = bridge.crm_get(connection, "statistics")
+    assert snapshot["profile_ids"] == profiles
+    assert snapshot["location_id"] == "loc_demo"
+    assert snapshot["totals"]["posts"] > 0
+    assert set(snapshot["platforms"]) <= {"facebook", "instagram", "linkedin", "google", "tiktok"}
+    assert len(snapshot["daily"]["day_range"]) == 7
+    ours = bridge.store.latest_snapshot(connection.id)
+    assert ours is not None
+    assert ours.totals == snapshot["totals"]
+    stats_calls = [r for r in bridge.ghl_journal() if r["path"].endswith("/statistics")]
+    assert len(stats_calls) == 1
+    assert stats_calls[0]["body"]["profileIds"] == profiles
+
+
+def test_a_duplicate_delivery_runs_once(bridge: System) -> None:
+    connection = bridge.new_connection()
+    data = {"post_id": "crm-dup"}
+
+    first = bridge.send(connection, "post.published", data, webhook_id="msg_same")
+    second = bridge.send(connection, "post.published", data, webhook_id="msg_same")
+
+    assert first.status_code == 202
+    assert second.status_code == 200
+    assert second.json() == {"event_id": first.json()["event_id"], "status": "duplicate"}
+    event = bridge.wait_for(first.json()["event_id"])
+    assert event.status == "done"
+    assert len(bridge.store.list_events(connection_id=connection.id)) == 1
+    stored = [d for d in bridge.crm_deliveries(connection) if d["outcome"] == "stored"]
+    assert len(stored) == 1

@@ -1,0 +1,274 @@
+"""Write-back schemas: what socialbridge may send, and what a CRM accepts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from marshmallow import ValidationError
+
+from schemas.writebacks import (
+    STATISTICS_SYNCED,
+    TAG_DETAILS_ATTACHED,
+    TAGS_SYNCED,
+    WRITEBACK_SCHEMAS,
+    WRITEBACK_TYPES,
+    StatisticsSynced,
+    TagDetailsAttached,
+    TagRef,
+    TagsSynced,
+    dump_writeback,
+    load_writeback,
+    writeback_json,
+)
+
+SENT_AT = dt.datetime(2026, 11, 23, 10, 0, 5, tzinfo=dt.UTC)
+
+
+def tags_synced(**changes: Any) -> dict[str, Any]:
+    return {
+        "post_id": "crm-post-1",
+        "location_id": "loc-1",
+        "ghl_post_id": "ghl-post-1",
+        "tags": [{"id": "t1", "name": "Listing"}, {"id": "t2", "name": "Open house"}],
+        "post_tags": [{"id": "t1", "name": "Listing"}],
+        "synced_at": "2026-11-23T10:00:00Z",
+        **changes,
+    }
+
+
+def tag_details(**changes: Any) -> dict[str, Any]:
+    return {
+        "post_id": "crm-post-1",
+        "location_id": "loc-1",
+        "tag_ids": ["t1"],
+        "tags": [{"_id": "t1", "tag": "Listing", "locationId": "loc-1", "deleted": False}],
+        "synced_at": "2026-11-23T10:00:00Z",
+        **changes,
+    }
+
+
+def statistics(**changes: Any) -> dict[str, Any]:
+    return {
+        "location_id": "loc-1",
+        "start_date": "2026-11-16",
+        "end_date": "2026-11-22",
+        "profile_ids": ["p1", "p2"],
+        "totals": {"posts": 4, "likes": 12, "impressions": 830.5},
+        "platforms": {"facebook": {"likes": 10}, "instagram": {"likes": 2}},
+        "daily": {"day_range": ["Mon", "Tue", "Wed"], "likes": [1, 5, 6], "posts": [0, 2, 2]},
+        "synced_at": "2026-11-23T10:00:00Z",
+        **changes,
+    }
+
+
+def messages_of(type_: str, data: dict[str, Any]) -> Any:
+    with pytest.raises(ValidationError) as caught:
+        dump_writeback(type_, data)
+    return caught.value.messages
+
+
+def test_every_type_has_a_schema() -> None:
+    assert set(WRITEBACK_SCHEMAS) == set(WRITEBACK_TYPES)
+
+
+def test_tags_synced_dumps_the_envelope() -> None:
+    envelope = dump_writeback(TAGS_SYNCED, tags_synced(), timestamp=SENT_AT)
+
+    assert envelope == {
+        "type": TAGS_SYNCED,
+        "timestamp": "2026-11-23T10:00:05Z",
+        "data": tags_synced(),
+    }
+    # Only JSON primitives: the envelope goes straight to json.dumps.
+    assert json.loads(json.dumps(envelope)) == envelope
+
+
+def test_tags_synced_without_a_ghl_post_has_no_post_tags() -> None:
+    data = tags_synced()
+    del data["ghl_post_id"], data["post_tags"]
+
+    envelope = dump_writeback(TAGS_SYNCED, data)
+
+    assert envelope["data"]["ghl_post_id"] is None
+    assert envelope["data"]["post_tags"] == []
+
+
+def test_python_values_are_accepted_and_written_in_utc() -> None:
+    paris = dt.timezone(dt.timedelta(hours=1))
+    data = statistics(
+        start_date=dt.date(2026, 11, 16),
+        end_date=dt.date(2026, 11, 22),
+        synced_at=dt.datetime(2026, 11, 23, 11, 0, tzinfo=paris),
+    )
+
+    envelope = dump_writeback(STATISTICS_SYNCED, data, timestamp=SENT_AT)
+
+    assert envelope["data"]["start_date"] == "2026-11-16"
+    assert envelope["data"]["synced_at"] == "2026-11-23T10:00:00Z"
+
+
+def test_numbers_keep_their_kind() -> None:
+    envelope = dump_writeback(STATISTICS_SYNCED, statistics())
+
+    assert envelope["data"]["totals"] == {"posts": 4, "likes": 12, "impressions": 830.5}
+    assert isinstance(envelope["data"]["totals"]["posts"], int)
+
+
+def test_tag_details_keep_ghl_tag_objects_as_sent() -> None:
+    envelope = dump_writeback(TAG_DETAILS_ATTACHED, tag_details())
+
+    assert envelope["data"]["tags"] == tag_details()["tags"]
+
+
+def test_unknown_type_is_named() -> None:
+    messages = messages_of("post.deleted", tags_synced())
+
+    assert "type" in messages
+    assert "post.tags_synced" in messages["type"][0]
+
+
+@pytest.mark.parametrize(
+    ("type_", "data", "expected"),
+    [
+        (
+            TAGS_SYNCED,
+            tags_synced(tags=[{"name": "Listing"}]),
+            {"tags": {0: {"id": ["Missing data for required field."]}}},
+        ),
+        (TAGS_SYNCED, tags_synced(colour="red"), {"colour": ["Unknown field."]}),
+        (TAGS_SYNCED, tags_synced(post_id=""), {"post_id": ["Length must be between 1 and 200."]}),
+        (TAGS_SYNCED, tags_synced(synced_at="yesterday"), {"synced_at": ["Not a valid datetime."]}),
+        (
+            TAG_DETAILS_ATTACHED,
+            tag_details(tag_ids=[]),
+            {"tag_ids": ["Give at least 1 tag id."]},
+        ),
+        (
+            TAG_DETAILS_ATTACHED,
+            tag_details(tags=["t1"]),
+            {"tags": {0: ["Not a valid mapping type."]}},
+        ),
+        (
+            STATISTICS_SYNCED,
+            statistics(totals={"likes": "12"}),
+            {"totals": {"likes": {"value": ["Not a valid number."]}}},
+        ),
+        (
+            STATISTICS_SYNCED,
+            statistics(totals={"likes": True}),
+            {"totals": {"likes": {"value": ["Not a valid number."]}}},
+        ),
+        (
+            STATISTICS_SYNCED,
+            statistics(start_date="2026-11-16T00:00:00Z"),
+            {"start_date": ["Not a valid date."]},
+        ),
+        (
+            STATISTICS_SYNCED,
+            statistics(start_date="2026-11-23", end_date="2026-11-22"),
+            {"end_date": ["end_date must not be before start_date."]},
+        ),
+        (
+            STATISTICS_SYNCED,
+            statistics(platforms={"facebook": {"likes": None}}),
+            {
+                "platforms": {
+                    "facebook": {"value": {"likes": {"value": ["Field may not be null."]}}}
+                }
+            },
+        ),
+    ],
+)
+def test_invalid_data_names_the_field(type_: str, data: dict[str, Any], expected: Any) -> None:
+    assert messages_of(type_, data) == expected
+
+
+@pytest.mark.parametrize(
+    ("daily", "expected"),
+    [
+        ({"likes": [1, 2, 3]}, {"day_range": ["Missing data for required field."]}),
+        (
+            {"day_range": "Mon", "likes": [1]},
+            {"day_range": ["Expected a list of day labels (strings)."]},
+        ),
+        (
+            {"day_range": ["Mon", "Tue"], "likes": [1]},
+            {"likes": ["Expected one number per day of day_range (2); got 1."]},
+        ),
+        ({"day_range": ["Mon"], "likes": ["1"]}, {"likes": {0: ["Not a valid number."]}}),
+        (
+            {"day_range": ["Mon"], "likes": 1},
+            {"likes": ["Expected a list of numbers, one per day of day_range."]},
+        ),
+        ([1, 2], ["Not a valid mapping type."]),
+    ],
+)
+def test_daily_series_line_up_with_the_days(daily: Any, expected: Any) -> None:
+    assert messages_of(STATISTICS_SYNCED, statistics(daily=daily)) == {"daily": expected}
+
+
+def test_load_writeback_returns_values() -> None:
+    envelope = load_writeback(dump_writeback(TAGS_SYNCED, tags_synced(), timestamp=SENT_AT))
+
+    assert envelope.type == TAGS_SYNCED
+    assert envelope.timestamp == SENT_AT
+    assert envelope.data == TagsSynced(
+        post_id="crm-post-1",
+        location_id="loc-1",
+        ghl_post_id="ghl-post-1",
+        tags=(TagRef("t1", "Listing"), TagRef("t2", "Open house")),
+        post_tags=(TagRef("t1", "Listing"),),
+        synced_at=dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC),
+    )
+
+
+@pytest.mark.parametrize(
+    ("type_", "data", "value_type"),
+    [
+        (TAGS_SYNCED, tags_synced(), TagsSynced),
+        (TAG_DETAILS_ATTACHED, tag_details(), TagDetailsAttached),
+        (STATISTICS_SYNCED, statistics(), StatisticsSynced),
+    ],
+)
+def test_what_is_dumped_loads_back_unchanged(
+    type_: str, data: dict[str, Any], value_type: type
+) -> None:
+    sent = dump_writeback(type_, data, timestamp=SENT_AT)
+
+    received = load_writeback(json.loads(json.dumps(sent)))
+
+    assert isinstance(received.data, value_type)
+    assert writeback_json(received) == sent
+
+
+def test_load_writeback_nests_data_errors_under_data() -> None:
+    payload = {"type": TAGS_SYNCED, "timestamp": "2026-11-23T10:00:05Z", "data": {"post_id": "p"}}
+
+    with pytest.raises(ValidationError) as caught:
+        load_writeback(payload)
+
+    assert caught.value.messages == {
+        "data": {
+            "location_id": ["Missing data for required field."],
+            "tags": ["Missing data for required field."],
+            "synced_at": ["Missing data for required field."],
+        }
+    }
+
+
+def test_load_writeback_reports_only_the_unknown_type() -> None:
+    payload = {"type": "ping", "timestamp": "2026-11-23T10:00:05Z", "data": {}}
+
+    with pytest.raises(ValidationError) as caught:
+        load_writeback(payload)
+
+    assert list(caught.value.messages) == ["type"]
+
+
+@pytest.mark.parametrize("payload", [[], "text", None])
+def test_load_writeback_wants_an_object(payload: Any) -> None:
+    with pytest.raises(ValidationError, match="Expected a JSON object"):
+        load_writeback(payload)

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from socialbridge.config import SETTINGS, ConfigError, Settings, read_env_file
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
+
+
+def test_defaults_need_nothing_but_a_secret_key_to_run() -> None:
+    settings = Settings.from_env({})
+    assert settings.ghl_base_url == "https://services.leadconnectorhq.com"
+    assert settings.ghl_api_version == "2021-07-28"
+    with pytest.raises(ConfigError, match="SECRET_KEY: not set"):
+        settings.require_secret_key()
+
+
+def test_environment_values_are_typed() -> None:
+    settings = Settings.from_env({"PORT": "9000", "GHL_TIMEOUT": "2.5", "SECRET_KEY": "k"})
+    assert settings.port == 9000
+    assert settings.ghl_timeout == 2.5
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORT": "eighty"}, "PORT: expected int, got 'eighty'"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL: expected a sqlite:// or postgresql://"),
+        ({"REDIS_URL": "localhost"}, "REDIS_URL: expected redis://"),
+        ({"RETRY_BACKOFF_MAX": "4000"}, "RETRY_BACKOFF_MAX: must be below BROKER_VISIBILITY"),
+        ({"TASK_SOFT_TIME_LIMIT": "500"}, "TASK_SOFT_TIME_LIMIT: must be below TASK_TIME_LIMIT"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT: expected text or json"),
+    ],
+)
+def test_a_bad_value_names_the_setting(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        Settings.from_env(env)
+
+
+def test_unknown_setting_in_a_mapping_is_refused() -> None:
+    with pytest.raises(ConfigError, match="DATABSE_URL: unknown setting"):
+        Settings.from_mapping({"databse_url": "sqlite://"})
+
+
+def test_env_file_fills_in_and_the_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / "socialbridge.env"
+    env_file.write_text("# made by make run\n\nPORT=8100\nSECRET_KEY=from-file\n")
+    settings = Settings.from_env({"SECRET_KEY": "from-env"}, env_file=env_file)
+    assert settings.port == 8100
+    assert settings.secret_key == "from-env"
+
+
+def test_a_malformed_env_file_line_is_located(tmp_path: Path) -> None:
+    env_file = tmp_path / "bad.env"
+    env_file.write_text("PORT=1\nnonsense\n")
+    with pytest.raises(ConfigError, match=r"bad.env:2: expected KEY=VALUE, got 'nonsense'"):
+        read_env_file(env_file)
+
+
+def test_every_setting_is_documented() -> None:
+    text = DOCS.read_text()
+    missing = [name for name, _, _ in SETTINGS if f"`{name}`" not in text]
+    assert missing == []

@@ -1,0 +1,237 @@
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, date
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from store import (
+    ConnectionRecord,
+    ConnectionStatus,
+    DuplicateName,
+    NotFound,
+    SecretUnreadable,
+    Store,
+)
+from store.engine import make_engine
+
+Database = tuple[str, dict[str, Any]]
+
+INBOUND = "whsec_" + base64.b64encode(b"i" * 24).decode()
+OUTBOUND = "whsec_" + base64.b64encode(b"o" * 24).decode()
+
+
+def _add(store: Store, name: str, **extra: Any) -> ConnectionRecord:
+    return store.create_connection(
+        name=name, location_id=f"loc_{name}", ghl_token=f"token-{name}", crm_url="http://crm.test", **extra
+    )
+
+
+def test_create_connection_generates_ids_and_secrets(store: Store) -> None:
+    created = store.create_connection(
+        name="acme", location_id="loc_1", ghl_token="ghl-token", crm_url="http://crm.test/h"
+    )
+    assert re.fullmatch(r"con_[0-9a-f]{16}", created.id)
+    assert created.ghl_token == "ghl-token"
+    assert created.crm_secret.startswith("whsec_")
+    assert len(created.webhook_secrets) == 1
+    assert created.webhook_secrets[0].startswith("whsec_")
+    assert created.webhook_secrets[0] != created.crm_secret
+    assert (created.crm_kind, created.stats_interval_seconds) == ("webhook", 86400)
+    assert created.status == ConnectionStatus.ACTIVE
+    assert created.is_active
+    assert created.status_reason is None
+    assert created.created_at.tzinfo == UTC
+    assert created.created_at == created.updated_at
+    assert store.get_connection(created.id) == created
+
+
+def test_given_secrets_and_options_are_kept(store: Store) -> None:
+    created = store.create_connection(
+        name="acme",
+        location_id="loc_1",
+        ghl_token="ghl-token",
+        crm_url="http://crm.test/h",
+        crm_secret=OUTBOUND,
+        webhook_secret=INBOUND,
+        stats_interval_seconds=3600,
+    )
+    loaded = store.get_connection(created.id)
+    assert loaded is not None
+    assert (loaded.crm_secret, loaded.webhook_secrets) == (OUTBOUND, (INBOUND,))
+    assert loaded.stats_interval_seconds == 3600
+
+
+def test_a_crm_secret_of_another_kind_of_crm_is_not_a_webhook_secret(store: Store) -> None:
+    created = _add(store, "office", crm_kind="smartoffice", crm_secret="a password")
+    assert created.crm_secret == "a password"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"webhook_secret": "plain"}, {"crm_secret": "plain"}, {"name": " "}, {"stats_interval_seconds": 0}],
+    ids=["webhook_secret", "crm_secret", "name", "interval"],
+)
+def test_bad_values_are_refused(store: Store, extra: dict[str, Any]) -> None:
+    values: dict[str, Any] = {
+        "name": "acme",
+        "location_id": "loc_1",
+        "ghl_token": "t",
+        "crm_url": "http://crm.test",
+    }
+    with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
+        store.create_connection(**{**values, **extra})
+    assert store.list_connections() == []
+
+
+def test_names_are_unique(store: Store, connection: ConnectionRecord) -> None:
+    with pytest.raises(DuplicateName, match="acme"):
+        _add(store, connection.name)
+    assert [found.id for found in store.list_connections()] == [connection.id]
+
+
+def test_find_connection_by_id_or_name(store: Store, connection: ConnectionRecord) -> None:
+    assert store.find_connection(connection.id) == connection
+    assert store.find_connection("acme") == connection
+    assert store.find_connection("nobody") is None
+    assert store.get_connection("con_0000000000000000") is None
+
+
+def test_an_id_wins_over_a_name_that_looks_like_an_id(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    impostor = _add(store, connection.id)
+    assert store.find_connection(connection.id) == connection
+    assert store.find_connection(impostor.id) == impostor
+
+
+def test_list_connections_by_name(store: Store) -> None:
+    for name in ("zeta", "alpha", "mid"):
+        _add(store, name)
+    assert [found.name for found in store.list_connections()] == ["alpha", "mid", "zeta"]
+
+
+def test_secrets_are_encrypted_at_rest(database: Database, store: Store) -> None:
+    created = store.create_connection(
+        name="acme",
+        location_id="loc_1",
+        ghl_token="ghl-plaintext-token",
+        crm_url="http://crm.test",
+        crm_secret=OUTBOUND,
+        webhook_secret=INBOUND,
+    )
+    store.add_webhook_secret(created.id)
+    url, engine_options = database
+    engine = make_engine(url, engine_options)
+    try:
+        with engine.connect() as raw:
+            row = raw.execute(text("SELECT * FROM connections")).mappings().one()
+    finally:
+        engine.dispose()
+    stored = " ".join(str(value) for value in row.values())
+    rotated = store.get_connection(created.id)
+    assert rotated is not None
+    for plaintext in ("ghl-plaintext-token", OUTBOUND, INBOUND, *rotated.webhook_secrets):
+        assert plaintext not in stored
+        assert plaintext.removeprefix("whsec_") not in stored
+
+
+def test_another_secret_key_cannot_read_the_secrets(
+    database: Database, connection: ConnectionRecord
+) -> None:
+    url, engine_options = database
+    other = Store(url, "a different secret key", engine_options=engine_options)
+    try:
+        with pytest.raises(SecretUnreadable, match="SECRET_KEY changed"):
+            other.get_connection(connection.id)
+    finally:
+        other.dispose()
+
+
+def test_park_and_activate(store: Store, connection: ConnectionRecord) -> None:
+    store.park_connection(connection.id, "GHL refused the token")
+    parked = store.get_connection(connection.id)
+    assert parked is not None
+    assert (parked.status, parked.status_reason) == ("parked", "GHL refused the token")
+    assert not parked.is_active
+    assert parked.updated_at > connection.updated_at
+
+    store.activate_connection(connection.id)
+    active = store.get_connection(connection.id)
+    assert active is not None
+    assert (active.status, active.status_reason) == ("active", None)
+
+
+def test_park_and_activate_an_unknown_connection(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.park_connection("con_0000000000000000", "why")
+    with pytest.raises(NotFound):
+        store.activate_connection("con_0000000000000000")
+
+
+def test_webhook_secret_rotation_prepends_the_new_secret(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    (first,) = connection.webhook_secrets
+    generated = store.add_webhook_secret(connection.id)
+    assert generated.startswith("whsec_")
+    assert store.add_webhook_secret(connection.id, INBOUND) == INBOUND
+
+    rotated = store.get_connection(connection.id)
+    assert rotated is not None
+    assert rotated.webhook_secrets == (INBOUND, generated, first)
+    # Adding a secret that is already active moves it to the front instead of doubling it.
+    store.add_webhook_secret(connection.id, first)
+    again = store.get_connection(connection.id)
+    assert again is not None
+    assert again.webhook_secrets == (first, INBOUND, generated)
+
+    assert store.retire_webhook_secrets(connection.id) == (first,)
+    retired = store.get_connection(connection.id)
+    assert retired is not None
+    assert retired.webhook_secrets == (first,)
+
+
+def test_rotation_checks_its_input(store: Store, connection: ConnectionRecord) -> None:
+    with pytest.raises(ValueError, match="webhook secret"):
+        store.add_webhook_secret(connection.id, "plain")
+    with pytest.raises(ValueError, match="at least one"):
+        store.retire_webhook_secrets(connection.id, keep=0)
+    with pytest.raises(NotFound):
+        store.add_webhook_secret("con_0000000000000000")
+
+
+def test_delete_connection_removes_everything_of_it(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    other = _add(store, "other")
+    for owner in (connection, other):
+        store.record_event(connection_id=owner.id, type="post.published", payload={}, webhook_id="w1")
+        store.save_post_tags(
+            connection_id=owner.id, crm_post_id="p1", location_id="loc", tags=[], post_tags=[]
+        )
+        store.save_snapshot(
+            connection_id=owner.id,
+            location_id="loc",
+            start_date=date(2025, 1, 1),
+            end_date=date(2025, 1, 7),
+            profile_ids=[],
+            totals={},
+            platforms={},
+            daily={},
+            day_range=[],
+        )
+
+    assert store.delete_connection(connection.id) is True
+
+    assert store.get_connection(connection.id) is None
+    assert store.list_events(connection_id=connection.id) == []
+    assert store.list_posts(connection.id) == []
+    assert store.list_snapshots(connection.id) == []
+    assert len(store.list_events(connection_id=other.id)) == 1
+    assert len(store.list_posts(other.id)) == 1
+    assert len(store.list_snapshots(other.id)) == 1
+    assert store.delete_connection(connection.id) is False

@@ -1,0 +1,253 @@
+from __future__ import annotations
+
+import re
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from store import ConnectionRecord, EventRecord, EventStatus, NotFound, Store
+
+PAYLOAD = {
+    "type": "post.published",
+    "timestamp": "2025-01-01T10:00:00+00:00",
+    "data": {"post_id": "p1", "tags": ["a", "b"], "count": 2, "nested": {"ok": True}},
+}
+
+
+def _record(
+    store: Store, connection: ConnectionRecord, webhook_id: str | None = None, **extra: str
+) -> EventRecord:
+    event, created = store.record_event(
+        connection_id=connection.id,
+        type=extra.pop("type", "post.published"),
+        payload=PAYLOAD,
+        webhook_id=webhook_id,
+        **extra,
+    )
+    assert created
+    return event
+
+
+def test_record_event_logs_a_queued_event(store: Store, connection: ConnectionRecord) -> None:
+    event, created = store.record_event(
+        connection_id=connection.id, type="post.published", payload=PAYLOAD, webhook_id="msg_1"
+    )
+    assert created is True
+    assert re.fullmatch(r"evt_[0-9a-f]{24}", event.id)
+    assert (event.status, event.attempts, event.source) == ("queued", 0, "webhook")
+    assert (event.webhook_id, event.type, event.payload) == ("msg_1", "post.published", PAYLOAD)
+    assert event.last_error is event.task_id is event.started_at is event.finished_at is None
+    assert event.created_at.tzinfo == UTC
+    assert store.get_event(event.id) == event
+
+
+def test_the_same_webhook_id_is_recorded_once(store: Store, connection: ConnectionRecord) -> None:
+    first = _record(store, connection, "msg_1")
+    again, created = store.record_event(
+        connection_id=connection.id, type="post.published", payload={"other": 1}, webhook_id="msg_1"
+    )
+    assert created is False
+    assert again == first
+    assert len(store.list_events()) == 1
+
+
+def test_webhook_ids_are_scoped_to_their_connection(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    other = store.create_connection(
+        name="other", location_id="loc_2", ghl_token="t", crm_url="http://crm.test"
+    )
+    _record(store, connection, "msg_1")
+    _record(store, other, "msg_1")
+    assert len(store.list_events()) == 2
+
+
+def test_events_without_webhook_id_never_collide(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    scheduled = _record(store, connection, type="statistics.requested", source="schedule")
+    from_cli = _record(store, connection, type="statistics.requested", source="cli")
+    assert scheduled.webhook_id is from_cli.webhook_id is None
+    assert (scheduled.source, from_cli.source) == ("schedule", "cli")
+    assert len(store.list_events()) == 2
+
+
+def test_record_event_checks_connection_and_source(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    with pytest.raises(NotFound):
+        store.record_event(
+            connection_id="con_0000000000000000", type="t", payload={}, webhook_id="msg_1"
+        )
+    with pytest.raises(ValueError, match="source"):
+        store.record_event(connection_id=connection.id, type="t", payload={}, source="fax")
+    assert store.list_events() == []
+
+
+def test_concurrent_deliveries_of_one_webhook_create_one_event(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    threads_per_delivery, deliveries = 4, 5
+    results: list[tuple[str, EventRecord, bool]] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(threads_per_delivery * deliveries)
+
+    def deliver(webhook_id: str) -> None:
+        try:
+            barrier.wait()
+            event, created = store.record_event(
+                connection_id=connection.id,
+                type="post.published",
+                payload=PAYLOAD,
+                webhook_id=webhook_id,
+            )
+            results.append((webhook_id, event, created))
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=deliver, args=(f"msg_{n}",))
+        for n in range(deliveries)
+        for _ in range(threads_per_delivery)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    for n in range(deliveries):
+        mine = [(event, created) for webhook_id, event, created in results if webhook_id == f"msg_{n}"]
+        assert len(mine) == threads_per_delivery
+        assert sum(created for _, created in mine) == 1
+        assert len({event.id for event, _ in mine}) == 1
+    assert len(store.list_events(limit=100)) == deliveries
+
+
+def test_discard_event_lets_the_retried_delivery_in(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    first = _record(store, connection, "msg_1")
+    store.discard_event(first.id)
+    assert store.get_event(first.id) is None
+    store.discard_event(first.id)  # nothing to discard: no error
+
+    retried = _record(store, connection, "msg_1")
+    assert retried.id != first.id
+
+
+def test_list_events_filters_newest_first(store: Store, connection: ConnectionRecord) -> None:
+    other = store.create_connection(
+        name="other", location_id="loc_2", ghl_token="t", crm_url="http://crm.test"
+    )
+    a = _record(store, connection, "a")
+    b = _record(store, connection, "b", type="tag.details_requested")
+    c = _record(store, other, "c")
+    store.start_attempt(b.id, None)
+
+    assert [e.id for e in store.list_events()] == [c.id, b.id, a.id]
+    assert [e.id for e in store.list_events(limit=2)] == [c.id, b.id]
+    assert [e.id for e in store.list_events(connection_id=connection.id)] == [b.id, a.id]
+    assert [e.id for e in store.list_events(status="queued")] == [c.id, a.id]
+    assert [e.id for e in store.list_events(type="tag.details_requested")] == [b.id]
+    assert store.list_events(connection_id=other.id, status="processing") == []
+    with pytest.raises(ValueError, match="limit"):
+        store.list_events(limit=0)
+
+
+def test_an_event_goes_through_its_life(store: Store, connection: ConnectionRecord) -> None:
+    event = _record(store, connection, "msg_1")
+
+    started = store.start_attempt(event.id, "task-1")
+    assert (started.status, started.attempts, started.task_id) == ("processing", 1, "task-1")
+    assert started.started_at is not None
+    assert started.started_at.tzinfo == UTC
+
+    later = datetime(2030, 1, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    retrying = store.mark_retrying(event.id, "ghl: unavailable (HTTP 503)", later)
+    assert (retrying.status, retrying.last_error) == ("retrying", "ghl: unavailable (HTTP 503)")
+    assert retrying.next_attempt_at == later
+    assert retrying.next_attempt_at is not None
+    assert retrying.next_attempt_at.tzinfo == UTC
+    assert retrying.attempts == 1
+
+    again = store.start_attempt(event.id, "task-2")
+    assert (again.status, again.attempts, again.task_id) == ("processing", 2, "task-2")
+    assert again.next_attempt_at is None
+
+    dead = store.mark_dead(event.id, "ghl: bad request (HTTP 422)")
+    assert (dead.status, dead.last_error, dead.attempts) == ("dead", "ghl: bad request (HTTP 422)", 2)
+    assert dead.finished_at is not None
+
+    replayed = store.requeue(event.id)
+    assert (replayed.status, replayed.attempts) == ("queued", 0)
+    assert replayed.last_error == "ghl: bad request (HTTP 422)"
+    assert replayed.finished_at is replayed.started_at is replayed.task_id is None
+
+    store.start_attempt(event.id, "task-3")
+    done = store.mark_done(event.id)
+    assert (done.status, done.attempts) == ("done", 1)
+    assert done.finished_at is not None
+    assert done.updated_at >= done.created_at
+    assert store.get_event(event.id) == done
+
+
+def test_status_changes_of_an_unknown_event(store: Store) -> None:
+    missing = "evt_000000000000000000000000"
+    with pytest.raises(NotFound):
+        store.start_attempt(missing, None)
+    with pytest.raises(NotFound):
+        store.mark_done(missing)
+    with pytest.raises(NotFound):
+        store.mark_retrying(missing, "e", datetime.now(UTC))
+    with pytest.raises(NotFound):
+        store.mark_dead(missing, "e")
+    with pytest.raises(NotFound):
+        store.requeue(missing)
+    assert store.get_event(missing) is None
+
+
+def test_naive_datetimes_are_refused(store: Store, connection: ConnectionRecord) -> None:
+    event = _record(store, connection)
+    with pytest.raises(ValueError, match="timezone"):
+        store.mark_retrying(event.id, "e", datetime(2030, 1, 1))  # noqa: DTZ001
+    unchanged = store.get_event(event.id)
+    assert unchanged is not None
+    assert unchanged.status == "queued"
+
+
+def test_concurrent_attempts_count_every_attempt(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    event = _record(store, connection)
+    barrier = threading.Barrier(6)
+
+    def attempt() -> None:
+        barrier.wait()
+        store.start_attempt(event.id, None)
+
+    threads = [threading.Thread(target=attempt) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    counted = store.get_event(event.id)
+    assert counted is not None
+    assert counted.attempts == 6
+
+
+def test_count_events_by_status(store: Store, connection: ConnectionRecord) -> None:
+    assert store.count_events_by_status() == {status.value: 0 for status in EventStatus}
+    first = _record(store, connection, "a")
+    _record(store, connection, "b")
+    dead = _record(store, connection, "c")
+    store.start_attempt(first.id, None)
+    store.mark_dead(dead.id, "e")
+    assert store.count_events_by_status() == {
+        "queued": 1,
+        "processing": 1,
+        "done": 0,
+        "retrying": 0,
+        "dead": 1,
+    }

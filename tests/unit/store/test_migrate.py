@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from store import Store, StoreUnavailable, migrate
+from store.engine import make_engine
+from store.models import Base
+from tests.dbutil import POSTGRESQL, database_kinds, postgresql_url, sqlite_url
+
+Database = tuple[str, dict[str, Any]]
+
+TABLES = {"connections", "events", "posts", "snapshots"}
+
+
+def _tables(url: str, engine_options: dict[str, Any]) -> set[str]:
+    engine = make_engine(url, engine_options)
+    try:
+        with engine.connect() as connection:
+            return set(inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _differences(url: str, engine_options: dict[str, Any]) -> list[Any]:
+    engine = make_engine(url, engine_options)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, Base.metadata))
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_empty_builds_exactly_the_models(empty_database: Database) -> None:
+    url, engine_options = empty_database
+    assert migrate.current_revision(url, engine_options=engine_options) is None
+
+    migrate.upgrade(url, engine_options=engine_options)
+
+    assert migrate.current_revision(url, engine_options=engine_options) == migrate.head_revision()
+    assert _tables(url, engine_options) == TABLES | {"alembic_version"}
+    assert _differences(url, engine_options) == []
+
+
+def test_upgrading_twice_changes_nothing(empty_database: Database) -> None:
+    url, engine_options = empty_database
+    migrate.upgrade(url, engine_options=engine_options)
+    migrate.upgrade(url, engine_options=engine_options)
+    assert migrate.current_revision(url, engine_options=engine_options) == migrate.head_revision()
+    assert _differences(url, engine_options) == []
+
+
+def test_downgrade_to_base_removes_every_table_and_upgrade_comes_back(
+    empty_database: Database,
+) -> None:
+    url, engine_options = empty_database
+    migrate.upgrade(url, engine_options=engine_options)
+    migrate.downgrade(url, "base", engine_options=engine_options)
+    assert _tables(url, engine_options) == {"alembic_version"}
+    assert migrate.current_revision(url, engine_options=engine_options) is None
+
+    migrate.upgrade(url, engine_options=engine_options)
+    assert _tables(url, engine_options) == TABLES | {"alembic_version"}
+
+
+def test_upgrade_creates_the_folder_of_a_sqlite_file(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "not" / "there")
+    migrate.upgrade(url)
+    assert (tmp_path / "not" / "there" / "var" / "socialbridge.db").is_file()
+
+
+def test_a_store_on_a_database_never_migrated_says_to_run_db_upgrade(
+    empty_database: Database,
+) -> None:
+    url, engine_options = empty_database
+    store = Store(url, "key", engine_options=engine_options)
+    try:
+        with pytest.raises(StoreUnavailable, match="socialbridge db upgrade"):
+            store.list_connections()
+    finally:
+        store.dispose()
+
+
+def test_the_migrations_folder_ships_next_to_the_module() -> None:
+    assert (migrate.MIGRATIONS / "env.py").is_file()
+    assert migrate.head_revision() == "0001"
+
+
+def test_postgresql_is_tested_when_configured() -> None:
+    if POSTGRESQL not in database_kinds():
+        pytest.skip("TEST_DATABASE_URL is not set: the store was tested on SQLite only")
+    server = postgresql_url()
+    assert server is not None
+    store = Store(server, "key")
+    try:
+        store.ping()
+    finally:
+        store.dispose()

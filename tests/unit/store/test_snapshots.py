@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import re
+from datetime import UTC, date
+from typing import Any
+
+import pytest
+
+from store import ConnectionRecord, NotFound, SnapshotRecord, Store
+
+STATS: dict[str, Any] = {
+    "profile_ids": ["prof_1", "prof_2"],
+    "totals": {"posts": 12.0, "likes": 340.0, "impressions": 10250.5},
+    "platforms": {"facebook": {"posts": 8.0, "likes": 300.0}, "instagram": {"posts": 4.0}},
+    "daily": {"likes": [10.0, 20.0, 30.5], "posts": [1.0, 0.0, 2.0]},
+    "day_range": ["2025-01-01", "2025-01-02", "2025-01-03"],
+}
+
+
+def _save(
+    store: Store,
+    connection: ConnectionRecord,
+    start: date = date(2025, 1, 1),
+    end: date = date(2025, 1, 3),
+    location_id: str = "loc_acme",
+    **changes: Any,
+) -> SnapshotRecord:
+    return store.save_snapshot(
+        connection_id=connection.id,
+        location_id=location_id,
+        start_date=start,
+        end_date=end,
+        **{**STATS, **changes},
+    )
+
+
+def test_save_snapshot_keeps_every_figure(store: Store, connection: ConnectionRecord) -> None:
+    saved = _save(store, connection)
+    assert re.fullmatch(r"snp_[0-9a-f]{24}", saved.id)
+    assert (saved.start_date, saved.end_date) == (date(2025, 1, 1), date(2025, 1, 3))
+    assert saved.location_id == "loc_acme"
+    assert saved.profile_ids == STATS["profile_ids"]
+    assert saved.totals == STATS["totals"]
+    assert saved.platforms == STATS["platforms"]
+    assert saved.daily == STATS["daily"]
+    assert saved.day_range == STATS["day_range"]
+    assert saved.created_at.tzinfo == UTC
+    assert store.get_snapshot(saved.id) == saved
+    assert store.get_snapshot("snp_000000000000000000000000") is None
+
+
+def test_saving_the_same_range_again_updates_it(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    first = _save(store, connection)
+    second = _save(store, connection, totals={"posts": 13.0})
+    assert second.id == first.id
+    assert second.created_at == first.created_at
+    assert second.totals == {"posts": 13.0}
+    assert store.list_snapshots(connection.id) == [second]
+
+
+def test_latest_snapshot_is_the_last_saved(store: Store, connection: ConnectionRecord) -> None:
+    assert store.latest_snapshot(connection.id) is None
+    week = _save(store, connection, date(2025, 1, 1), date(2025, 1, 7))
+    month = _save(store, connection, date(2025, 1, 1), date(2025, 1, 31))
+    assert store.latest_snapshot(connection.id) == month
+    week_again = _save(store, connection, date(2025, 1, 1), date(2025, 1, 7))
+    assert week_again.id == week.id
+    assert store.latest_snapshot(connection.id) == week_again
+    assert [s.id for s in store.list_snapshots(connection.id)] == [week.id, month.id]
+    assert [s.id for s in store.list_snapshots(connection.id, limit=1)] == [week.id]
+    with pytest.raises(ValueError, match="limit"):
+        store.list_snapshots(connection.id, limit=0)
+
+
+def test_a_snapshot_links_the_posts_of_its_location(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    for crm_post_id, location_id in (("p1", "loc_acme"), ("p2", "loc_acme"), ("p3", "loc_other")):
+        store.save_post_tags(
+            connection_id=connection.id,
+            crm_post_id=crm_post_id,
+            location_id=location_id,
+            tags=[],
+            post_tags=[],
+        )
+    snapshot = _save(store, connection)
+    linked = {post.crm_post_id: post.snapshot_id for post in store.list_posts(connection.id)}
+    assert linked == {"p1": snapshot.id, "p2": snapshot.id, "p3": None}
+
+
+def test_snapshot_dates_and_connection_are_checked(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    with pytest.raises(ValueError, match="before"):
+        _save(store, connection, date(2025, 1, 7), date(2025, 1, 1))
+    with pytest.raises(NotFound):
+        store.save_snapshot(
+            connection_id="con_0000000000000000",
+            location_id="loc",
+            start_date=date(2025, 1, 1),
+            end_date=date(2025, 1, 1),
+            **STATS,
+        )
+    assert store.list_snapshots(connection.id) == []
