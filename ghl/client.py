@@ -111,8 +111,8 @@ class GHLClient:
             raise ValueError("page_size must be at least 1")
         tags: list[Tag] = []
         seen: set[str] = set()
+        skip = 0
         while True:
-            skip = len(tags)
             page = self._call(
                 endpoints.TAGS,
                 {"locationId": location_id},
@@ -120,13 +120,16 @@ class GHLClient:
                 load=load_tags_page,
                 what="tags",
             )
+            # The offset follows the server's pages, not our count: a tag repeated across
+            # pages (the list changed during the walk) is kept once and shifts nothing.
+            skip += len(page.tags)
             new = [tag for tag in page.tags if tag.id not in seen]
             seen.update(tag.id for tag in new)
             tags.extend(new)
             if len(page.tags) < page_size or not new:
                 break
             total = page.count
-            if total is not None and total > len(page.tags) and len(tags) >= total:
+            if total is not None and total > len(page.tags) and skip >= total:
                 break
         return tags
 
@@ -223,7 +226,8 @@ class GHLClient:
                 elapsed_ms=_elapsed_ms(started),
                 error=type(exc).__name__,
             )
-            raise error_for_exception(exc, what=f"{endpoint.method} {path}") from exc
+            # Not chained: the httpx exception holds the request, and with it the token.
+            raise error_for_exception(exc, what=f"{endpoint.method} {path}") from None
 
         body = _json_or_none(response)
         trace_id = trace_id_of(response.headers, body)

@@ -156,7 +156,9 @@ DATA_SCHEMAS: dict[str, type[Schema]] = {
 class EnvelopeSchema(_Strict):
     type = fields.String(
         required=True,
-        validate=validate.OneOf(EVENT_TYPES, error="Unknown event type; expected one of: {choices}."),
+        validate=validate.OneOf(
+            EVENT_TYPES, error="Unknown event type; expected one of: {choices}."
+        ),
     )
     timestamp = fields.AwareDateTime(required=True, default_timezone=dt.UTC)
     data = fields.Dict(required=True)
@@ -170,7 +172,7 @@ def load_event(payload: Any) -> CrmEvent:
     try:
         data = DATA_SCHEMAS[envelope["type"]]().load(envelope["data"])
     except ValidationError as exc:
-        raise ValidationError(_prefixed("data", exc.normalized_messages())) from None
+        raise ValidationError(_prefixed("data", exc.messages)) from None
     return CrmEvent(type=envelope["type"], timestamp=envelope["timestamp"], data=data)
 
 

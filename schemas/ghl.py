@@ -94,6 +94,8 @@ class _GHLSchema(Schema):
 
 
 class TagSchema(_GHLSchema):
+    """`SocialMediaTagSchema` -> Tag."""
+
     id = fields.String(required=True, data_key="_id", validate=_NON_EMPTY)
     name = fields.String(load_default="", data_key="tag")
 
@@ -103,6 +105,8 @@ class TagSchema(_GHLSchema):
 
 
 class AccountSchema(_GHLSchema):
+    """`GetAccountSchema` -> Account."""
+
     id = fields.String(required=True, validate=_NON_EMPTY)
     profile_id = fields.String(load_default=None, allow_none=True, data_key="profileId")
     platform = fields.String(load_default="")
@@ -121,6 +125,8 @@ class AccountSchema(_GHLSchema):
 
 
 class PostSchema(_GHLSchema):
+    """`GetPostFormattedSchema` -> Post."""
+
     id = fields.String(required=True, data_key="_id", validate=_NON_EMPTY)
     tag_ids = fields.List(fields.String(), load_default=None, allow_none=True, data_key="tags")
 

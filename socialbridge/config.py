@@ -58,9 +58,7 @@ class Settings:
     webhook_max_bytes: int = _setting(
         256 * 1024, "Largest inbound webhook body accepted, in bytes (larger: 413)."
     )
-    max_attempts: int = _setting(
-        8, "Attempts of one event before it is parked as `dead`."
-    )
+    max_attempts: int = _setting(8, "Attempts of one event before it is parked as `dead`.")
     retry_backoff_base: float = _setting(
         2.0, "First retry delay ceiling in seconds; doubles each attempt (full jitter)."
     )
@@ -126,7 +124,8 @@ class Settings:
         """Raise ConfigError naming the first setting that cannot work."""
         if not self.database_url.startswith(("sqlite", "postgresql")):
             raise ConfigError(
-                f"DATABASE_URL: expected a sqlite:// or postgresql:// URL, got {self.database_url!r}"
+                "DATABASE_URL: expected a sqlite:// or postgresql:// URL, "
+                f"got {self.database_url!r}"
             )
         if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(
@@ -189,6 +188,4 @@ def _convert(name: str, annotation: Any, value: Any) -> Any:
     try:
         return kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(
-            f"{name.upper()}: expected {kind.__name__}, got {value!r}"
-        ) from None
+        raise ConfigError(f"{name.upper()}: expected {kind.__name__}, got {value!r}") from None

@@ -36,9 +36,7 @@ class EventLogger:
     def __init__(self, logger: logging.Logger) -> None:
         self._logger = logger
 
-    def _log(
-        self, level: int, event: str, fields: dict[str, Any], exc_info: bool = False
-    ) -> None:
+    def _log(self, level: int, event: str, fields: dict[str, Any], exc_info: bool = False) -> None:
         if self._logger.isEnabledFor(level):
             merged = _redact({**_bound.get(), **fields})
             self._logger.log(level, event, extra={"event_fields": merged}, exc_info=exc_info)
@@ -101,3 +99,6 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request's full URL at INFO; a CRM URL may carry a token in its path.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -5,12 +5,13 @@
         with temporary_database(request.param, tmp_path, upgrade=True) as (url, engine_options):
             yield url, engine_options
 
-Migrating takes a moment: a session-scoped database emptied by ``clear_database`` before
-each test is quicker when there are many tests.
+Without TEST_DATABASE_URL only SQLite is used. For PostgreSQL every call gets a fresh schema
+``sbtest_<random>``, dropped afterwards. The schema is selected with libpq's ``options`` both
+in the URL and in ``engine_options``, so the URL alone also works for a subprocess that is
+given it as DATABASE_URL.
 
-Without TEST_DATABASE_URL, only SQLite is used. For PostgreSQL every call gets a fresh schema ``sbtest_<random>``, dropped afterwards. The
-schema is selected with libpq's ``options`` both in the URL and in ``engine_options``, so the
-URL alone also works for a subprocess given it as DATABASE_URL.
+Migrating takes a moment: with many tests, a session-scoped database emptied by
+``clear_database`` before each test is quicker than a new one per test.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from store.models import Base
 TEST_DATABASE_URL = "TEST_DATABASE_URL"
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
+
+Database = tuple[str, dict[str, Any]]
+"""(database_url, engine_options), as ``Store`` and ``store.migrate`` take them."""
 
 
 def postgresql_url() -> str | None:
@@ -66,47 +70,27 @@ def database_urls(tmp_path: Path) -> dict[str, str]:
 
 
 def sqlite_url(tmp_path: Path) -> str:
-    """A SQLite file URL under ``tmp_path`` (the folder is created on first connect)."""
+    """A SQLite file URL under ``tmp_path`` (its folder is created on first connect)."""
     return f"sqlite:///{tmp_path / 'var' / 'socialbridge.db'}"
 
 
 @contextmanager
-def temporary_database(
-    kind: str, tmp_path: Path, *, upgrade: bool = False
-) -> Iterator[tuple[str, dict[str, Any]]]:
+def temporary_database(kind: str, tmp_path: Path, *, upgrade: bool = False) -> Iterator[Database]:
     """``(database_url, engine_options)`` of an empty database of ``kind``, removed afterwards.
 
-    ``upgrade=True`` runs the migrations first. For PostgreSQL, TEST_DATABASE_URL must be set.
+    ``upgrade=True`` runs the migrations first. PostgreSQL needs TEST_DATABASE_URL (the test
+    is skipped without it).
     """
     if kind == SQLITE:
-        url, options = sqlite_url(tmp_path), {}
-        if upgrade:
-            migrate.upgrade(url)
-        yield url, options
-        return
-    if kind != POSTGRESQL:
+        database = _sqlite_database(tmp_path)
+    elif kind == POSTGRESQL:
+        database = _postgresql_database()
+    else:
         raise ValueError(f"unknown database kind {kind!r}")
-    server = postgresql_url()
-    if server is None:
-        pytest.skip(f"{TEST_DATABASE_URL} is not set")
-    schema = f"sbtest_{secrets.token_hex(6)}"
-    admin = create_engine(normalise_url(server))
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        search_path = f"-csearch_path={schema}"
-        url = normalise_url(server).update_query_dict({"options": search_path})
-        options: dict[str, Any] = {"connect_args": {"options": search_path}}
-        url_text = url.render_as_string(hide_password=False)
-        try:
-            if upgrade:
-                migrate.upgrade(url_text, engine_options=options)
-            yield url_text, options
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    with database as (url, engine_options):
+        if upgrade:
+            migrate.upgrade(url, engine_options=engine_options)
+        yield url, engine_options
 
 
 def clear_database(database_url: str, engine_options: dict[str, Any] | None = None) -> None:
@@ -118,3 +102,32 @@ def clear_database(database_url: str, engine_options: dict[str, Any] | None = No
                 connection.execute(delete(table))
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _sqlite_database(tmp_path: Path) -> Iterator[Database]:
+    yield sqlite_url(tmp_path), {}  # tmp_path is pytest's to remove
+
+
+@contextmanager
+def _postgresql_database() -> Iterator[Database]:
+    server = postgresql_url()
+    if server is None:
+        pytest.skip(f"{TEST_DATABASE_URL} is not set")
+    schema = f"sbtest_{secrets.token_hex(6)}"
+    search_path = f"-csearch_path={schema}"
+    url = normalise_url(server).update_query_dict({"options": search_path})
+    admin = create_engine(normalise_url(server))
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            yield (
+                url.render_as_string(hide_password=False),
+                {"connect_args": {"options": search_path}},
+            )
+        finally:
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        admin.dispose()

@@ -17,7 +17,10 @@ from workers.services import Services
 def create_app(
     config: Settings | Mapping[str, Any] | None = None, *, services: Services | None = None
 ) -> Flask:
-    """Build the web app. ``config``: Settings, a mapping of settings (tests), or None (environment)."""
+    """Build the web app.
+
+    ``config`` is a Settings, a mapping of settings (tests), or None (the environment).
+    """
     if isinstance(config, Settings):
         settings = config
     elif config is None:

@@ -1,4 +1,7 @@
-"""Errors -> HTTP, in one place. Every error answer is JSON with a message that says what is wrong."""
+"""Errors -> HTTP, in one place.
+
+Every error answer is JSON with a message that says what is wrong.
+"""
 
 from __future__ import annotations
 
@@ -32,4 +35,6 @@ def register(app: Flask) -> None:
     @app.errorhandler(StoreUnavailable)
     def _store(exc: StoreUnavailable) -> Any:
         log.error("store.unavailable", path=request.path, error=str(exc))
-        return jsonify(error_body("unavailable", "The event store is unavailable; retry later.")), 503
+        return jsonify(
+            error_body("unavailable", "The event store is unavailable; retry later.")
+        ), 503

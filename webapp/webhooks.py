@@ -48,7 +48,7 @@ def receive(connection_id: str) -> Any:
         try:
             event = load_event(json.loads(body))
         except ValidationError as exc:
-            return _invalid(flatten_errors(exc.normalized_messages()))
+            return _invalid(flatten_errors(exc.messages))
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both are
             return _invalid({"_body": [f"Body is not valid JSON: {exc}"]})
 
@@ -78,9 +78,7 @@ def receive(connection_id: str) -> Any:
             # Nothing half-accepted: forget the event so the CRM's retry is a first delivery.
             store.discard_event(record.id)
             log.error("webhook.enqueue_failed", event_id=record.id, error=str(exc))
-            return jsonify(
-                error_body("unavailable", "The queue is unavailable; retry later.")
-            ), 503
+            return jsonify(error_body("unavailable", "The queue is unavailable; retry later.")), 503
         log.info("webhook.accepted", event_id=record.id, event_type=event.type, task_id=task_id)
         return jsonify({"event_id": record.id, "status": "queued"}), 202
 
@@ -93,7 +91,9 @@ def _invalid(errors: dict[str, list[str]]) -> tuple[Any, int]:
 def _verify(connection: ConnectionRecord, body: bytes, headers: dict[str, str]) -> str | None:
     """None when one of the connection's active secrets signed the body; else why not."""
     lowered = {key.lower() for key in headers}
-    missing = [h for h in ("webhook-id", "webhook-timestamp", "webhook-signature") if h not in lowered]
+    missing = [
+        h for h in ("webhook-id", "webhook-timestamp", "webhook-signature") if h not in lowered
+    ]
     if missing:
         return f"Missing header(s): {', '.join(missing)}."
     reason = "No signature matches this connection's webhook secrets."

@@ -13,10 +13,13 @@ QUEUE = "socialbridge"
 
 
 def make_celery(settings: Settings, *, services: Services | None = None) -> Celery:
-    """Build the Celery app for these settings; its tasks reach their dependencies via `app.services`."""
+    """Build the Celery app for these settings.
+
+    Its tasks reach their dependencies through `app.services`.
+    """
     app = Celery("socialbridge", set_as_current=False)
     app.conf.update(celery_config(settings))
-    app.services = services or Services(settings)  # type: ignore[attr-defined]
+    app.services = services or Services(settings)
     # Importing the task modules registers the shared tasks with every app.
     import workers.schedules
     import workers.tasks  # noqa: F401

@@ -141,9 +141,7 @@ def _retry_or_die(
         server_delay=server_delay,
         rng=rng,
     )
-    updated = services.store.mark_retrying(
-        event.id, error, now + dt.timedelta(seconds=delay)
-    )
+    updated = services.store.mark_retrying(event.id, error, now + dt.timedelta(seconds=delay))
     log.warning("event.retrying", attempt=event.attempts, retry_in=round(delay, 3), error=error)
     return Outcome(RETRY, updated, error=error, retry_in=delay)
 

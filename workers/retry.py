@@ -21,7 +21,7 @@ def retry_delay(
     settings keep below the broker's visibility timeout.
     """
     ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
-    delay = (rng or random).uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+    delay = (rng or random).uniform(0, ceiling)
     if server_delay is not None:
         delay = max(delay, server_delay)
     return min(delay, cap)

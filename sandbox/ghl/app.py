@@ -16,6 +16,15 @@ limit (429 with `Retry-After`). Every answer carries the `X-RateLimit-*` headers
 `traceId`; every request is journaled with the ways it departs from the spec.
 
 The admin API under `/_sandbox/` is not HighLevel's: plain JSON, never validated or journaled.
+
+    POST   /_sandbox/faults     {"path_contains", "status"|null, "times", "delay_ms",
+                                 "retry_after", "method"}  queue an injected answer or delay
+    GET    /_sandbox/faults     {"faults": [...]} still pending;  DELETE: {"cleared": n}
+    GET    /_sandbox/journal    [{method, path, query, headers, body, response_status,
+                                  response_headers, response_body, spec_errors, trace_id}]
+    DELETE /_sandbox/journal    {"cleared": n}
+    POST   /_sandbox/locations  {"location_id", "token", "tags"}  201 new, 200 known, 409
+    GET    /_sandbox/health     {"status": "ok", "locations": [...]}
 """
 
 from __future__ import annotations
@@ -123,7 +132,7 @@ class SandboxGHL:
     # -- every GHL request ------------------------------------------------------------------
 
     def before_request(self) -> Response | None:
-        """Journal bookkeeping, then the checks; an answer here stops the request."""
+        """Note what the journal needs, then run the checks; an answer here ends the request."""
         if _is_admin_request():
             return None
         g.trace_id = str(uuid.uuid4())

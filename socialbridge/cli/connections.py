@@ -47,23 +47,51 @@ def _secret(_: click.Context, __: click.Parameter, value: str | None) -> str | N
 
 @group.command("add")
 @click.option("--name", required=True, callback=_not_blank, help="Unique name, e.g. the agency.")
-@click.option("--location-id", required=True, callback=_not_blank, help="GHL location (sub-account) id.")
-@click.option("--ghl-token", required=True, callback=_not_blank, help="GHL Private Integration token of the location.")
+@click.option(
+    "--location-id", required=True, callback=_not_blank, help="GHL location (sub-account) id."
+)
+@click.option(
+    "--ghl-token",
+    required=True,
+    callback=_not_blank,
+    help="GHL Private Integration token of the location.",
+)
 @click.option("--crm-url", required=True, callback=_http_url, help="Where write-backs are POSTed.")
-@click.option("--crm-secret", callback=_secret, help="whsec_ secret that signs write-backs (generated if omitted).")
+@click.option(
+    "--crm-secret",
+    callback=_secret,
+    help="whsec_ secret that signs write-backs (generated if omitted).",
+)
 @click.option("--crm-kind", type=click.Choice(KINDS), default="webhook", show_default=True)
-@click.option("--stats-interval", type=click.IntRange(min=300), default=None,
-              help="Seconds between scheduled statistics syncs [default: STATS_INTERVAL_SECONDS].")
+@click.option(
+    "--stats-interval",
+    type=click.IntRange(min=300),
+    default=None,
+    help="Seconds between scheduled statistics syncs [default: STATS_INTERVAL_SECONDS].",
+)
 @json_option
 @pass_runtime
-def add(runtime: Runtime, name: str, location_id: str, ghl_token: str, crm_url: str,
-        crm_secret: str | None, crm_kind: str, stats_interval: int | None, as_json: bool) -> None:
+def add(
+    runtime: Runtime,
+    name: str,
+    location_id: str,
+    ghl_token: str,
+    crm_url: str,
+    crm_secret: str | None,
+    crm_kind: str,
+    stats_interval: int | None,
+    as_json: bool,
+) -> None:
     """Create a connection; print its webhook URL and the secret the CRM signs with."""
     with store_errors():
         try:
             connection = runtime.store.create_connection(
-                name=name, location_id=location_id, ghl_token=ghl_token, crm_url=crm_url,
-                crm_secret=crm_secret, crm_kind=crm_kind,
+                name=name,
+                location_id=location_id,
+                ghl_token=ghl_token,
+                crm_url=crm_url,
+                crm_secret=crm_secret,
+                crm_kind=crm_kind,
                 stats_interval_seconds=stats_interval or runtime.settings.stats_interval_seconds,
             )
         except DuplicateName:
@@ -80,7 +108,10 @@ def add(runtime: Runtime, name: str, location_id: str, ghl_token: str, crm_url: 
     click.echo(f"  webhook URL:     {result['webhook_url']}")
     click.echo(f"  webhook secret:  {result['webhook_secret']}   (the CRM signs events with it)")
     click.echo(f"  CRM secret:      {connection.crm_secret}   (write-backs are signed with it)")
-    click.echo(f"  statistics sync: every {connection.stats_interval_seconds} s (beat picks it up within a minute)")
+    click.echo(
+        f"  statistics sync: every {connection.stats_interval_seconds} s "
+        "(beat picks it up within a minute)"
+    )
 
 
 @group.command("list")
@@ -94,7 +125,10 @@ def list_(runtime: Runtime, as_json: bool) -> None:
         emit_json([public_view(runtime, c) for c in connections])
         return
     emit_table(
-        [(c.id, c.name, c.location_id, c.crm_kind, c.status, c.stats_interval_seconds) for c in connections],
+        [
+            (c.id, c.name, c.location_id, c.crm_kind, c.status, c.stats_interval_seconds)
+            for c in connections
+        ],
         ["ID", "NAME", "LOCATION", "CRM", "STATUS", "STATS EVERY (s)"],
     )
 

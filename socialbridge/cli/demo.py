@@ -29,17 +29,38 @@ def group() -> None:
 @click.argument("event_type", metavar="TYPE", type=click.Choice(EVENT_TYPES))
 @click.option("--connection", default="demo", show_default=True, help="Connection id or name.")
 @click.option("--post-id", default="crm-post-1", show_default=True, help="The CRM's post id.")
-@click.option("--ghl-post-id", default="post_demo_1", show_default=True,
-              help="GHL post named by post.published ('' for none).")
-@click.option("--tag-id", "tag_ids", multiple=True,
-              help="Tag ids for tag.details_requested [default: the first 3 tags of the location].")
-@click.option("--wait/--no-wait", default=True, show_default=True,
-              help="Follow the event until it is done or dead.")
+@click.option(
+    "--ghl-post-id",
+    default="post_demo_1",
+    show_default=True,
+    help="GHL post named by post.published ('' for none).",
+)
+@click.option(
+    "--tag-id",
+    "tag_ids",
+    multiple=True,
+    help="Tag ids for tag.details_requested [default: the first 3 tags of the location].",
+)
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Follow the event until it is done or dead.",
+)
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait.")
 @json_option
 @pass_runtime
-def send(runtime: Runtime, event_type: str, connection: str, post_id: str, ghl_post_id: str,
-         tag_ids: tuple[str, ...], wait: bool, timeout: float, as_json: bool) -> None:
+def send(
+    runtime: Runtime,
+    event_type: str,
+    connection: str,
+    post_id: str,
+    ghl_post_id: str,
+    tag_ids: tuple[str, ...],
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
     """Send a signed TYPE event to this connection's webhook URL and follow it."""
     with store_errors():
         record = runtime.connection(connection)
@@ -60,9 +81,7 @@ def send(runtime: Runtime, event_type: str, connection: str, post_id: str, ghl_p
     try:
         response = httpx.post(url, content=body, headers=headers, timeout=15)
     except httpx.HTTPError as exc:
-        raise click.ClickException(
-            f"could not reach {url}: {exc}. Is `make run` running?"
-        ) from exc
+        raise click.ClickException(f"could not reach {url}: {exc}. Is `make run` running?") from exc
     answer = _json(response)
     if not as_json:
         click.echo(f"POST {url}  ->  {response.status_code} {answer}")
@@ -77,20 +96,37 @@ def send(runtime: Runtime, event_type: str, connection: str, post_id: str, ghl_p
         return
     event = _follow(runtime, event_id, timeout, quiet=as_json)
     if as_json:
-        emit_json({"event_id": event_id, "status": event.status, "attempts": event.attempts,
-                   "last_error": event.last_error})
+        emit_json(
+            {
+                "event_id": event_id,
+                "status": event.status,
+                "attempts": event.attempts,
+                "last_error": event.last_error,
+            }
+        )
     elif event.status == "done":
-        click.echo("done. See the write-back on the sandbox CRM page, or: "
-                   f"socialbridge events show {event_id}")
+        click.echo(
+            "done. See the write-back on the sandbox CRM page, or: "
+            f"socialbridge events show {event_id}"
+        )
     if event.status != "done":
         raise SystemExit(1)
 
 
-def _data(runtime: Runtime, record: ConnectionRecord, event_type: str, post_id: str,
-          ghl_post_id: str | None, tag_ids: tuple[str, ...]) -> dict[str, Any]:
+def _data(
+    runtime: Runtime,
+    record: ConnectionRecord,
+    event_type: str,
+    post_id: str,
+    ghl_post_id: str | None,
+    tag_ids: tuple[str, ...],
+) -> dict[str, Any]:
     if event_type == POST_PUBLISHED:
-        data: dict[str, Any] = {"post_id": post_id, "title": "Open house this Saturday",
-                                "published_at": _now().isoformat()}
+        data: dict[str, Any] = {
+            "post_id": post_id,
+            "title": "Open house this Saturday",
+            "published_at": _now().isoformat(),
+        }
         if ghl_post_id:
             data["ghl_post_id"] = ghl_post_id
         return data
@@ -120,7 +156,9 @@ def _follow(runtime: Runtime, event_id: str, timeout: float, *, quiet: bool) -> 
             raise click.ClickException(f"event {event_id} is not in the log")
         state = f"{event.status} (attempt {event.attempts})"
         if state != last and not quiet:
-            click.echo(f"  {event_id}: {state}" + (f": {event.last_error}" if event.last_error else ""))
+            click.echo(
+                f"  {event_id}: {state}" + (f": {event.last_error}" if event.last_error else "")
+            )
             last = state
         if event.status in FINAL:
             return event

@@ -32,8 +32,14 @@ def group() -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @json_option
 @pass_runtime
-def list_(runtime: Runtime, status: str | None, connection: str | None, event_type: str | None,
-          limit: int, as_json: bool) -> None:
+def list_(
+    runtime: Runtime,
+    status: str | None,
+    connection: str | None,
+    event_type: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
     """Newest events first."""
     with store_errors():
         connection_id = runtime.connection(connection).id if connection else None
@@ -44,8 +50,18 @@ def list_(runtime: Runtime, status: str | None, connection: str | None, event_ty
         emit_json([dataclasses.asdict(e) for e in events])
         return
     emit_table(
-        [(e.id, e.type, e.source, e.status, e.attempts, e.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
-          _short(e.last_error)) for e in events],
+        [
+            (
+                e.id,
+                e.type,
+                e.source,
+                e.status,
+                e.attempts,
+                e.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+                _short(e.last_error),
+            )
+            for e in events
+        ],
         ["ID", "TYPE", "SOURCE", "STATUS", "ATTEMPTS", "UPDATED (UTC)", "LAST ERROR"],
     )
 

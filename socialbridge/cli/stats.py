@@ -20,7 +20,9 @@ def group() -> None:
 
 @group.command("sync")
 @click.argument("connection")
-@click.option("--enqueue", is_flag=True, help="Hand the run to the workers instead of running it here.")
+@click.option(
+    "--enqueue", is_flag=True, help="Hand the run to the workers instead of running it here."
+)
 @json_option
 @pass_runtime
 def sync(runtime: Runtime, connection: str, enqueue: bool, as_json: bool) -> None:
@@ -51,7 +53,9 @@ def sync(runtime: Runtime, connection: str, enqueue: bool, as_json: bool) -> Non
     if outcome.status == DONE and isinstance(outcome.result, SnapshotRecord):
         snapshot = outcome.result
         if as_json:
-            emit_json({"event_id": event.id, "status": "done", "snapshot": dataclasses.asdict(snapshot)})
+            emit_json(
+                {"event_id": event.id, "status": "done", "snapshot": dataclasses.asdict(snapshot)}
+            )
             return
         click.echo(f"done: snapshot {snapshot.id} for {snapshot.start_date}..{snapshot.end_date}")
         for metric, value in sorted(snapshot.totals.items()):
@@ -64,7 +68,9 @@ def sync(runtime: Runtime, connection: str, enqueue: bool, as_json: bool) -> Non
                 "flows.sync_statistics", args=[event.id, event.payload], countdown=outcome.retry_in
             )
         except Exception as exc:
-            raise click.ClickException(f"{outcome.error}; and it could not be queued: {exc}") from exc
+            raise click.ClickException(
+                f"{outcome.error}; and it could not be queued: {exc}"
+            ) from exc
         message = f"not yet: {outcome.error}; the workers retry in {outcome.retry_in:.0f} s"
     else:
         message = f"{outcome.status}: {outcome.error}"

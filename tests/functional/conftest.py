@@ -82,7 +82,10 @@ def system(
 
 @pytest.fixture
 def bridge(system: System) -> Iterator[System]:
-    """The system with clean sandbox faults and journal; every GHL exchange checked against the spec."""
+    """The system with clean sandbox faults and journal.
+
+    Afterwards every GHL exchange of the test is checked against the official spec.
+    """
     system.reset_sandboxes()
     yield system
     assert_journal_conforms(system.ghl_journal())

@@ -52,10 +52,24 @@ class Worker:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
-                    sys.executable, "-m", "celery", "-A", "workers", "worker",
-                    "--pool", "prefork", "--concurrency", "1", "--queues", "socialbridge",
-                    "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-                    "--hostname", f"test-{secrets.token_hex(3)}@%h",
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers",
+                    "worker",
+                    "--pool",
+                    "prefork",
+                    "--concurrency",
+                    "1",
+                    "--queues",
+                    "socialbridge",
+                    "--loglevel",
+                    "INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--hostname",
+                    f"test-{secrets.token_hex(3)}@%h",
                 ],
                 cwd=ROOT,
                 env=worker_environment(self.settings),
@@ -139,9 +153,13 @@ class System:
         body: bytes | None = None,
     ) -> httpx.Response:
         """POST a Standard-Webhooks-signed event, as a CRM does."""
-        raw = body if body is not None else json.dumps(
-            {"type": event_type, "timestamp": _now().isoformat(), "data": dict(data)}
-        ).encode()
+        raw = (
+            body
+            if body is not None
+            else json.dumps(
+                {"type": event_type, "timestamp": _now().isoformat(), "data": dict(data)}
+            ).encode()
+        )
         msg_id = webhook_id or f"msg_{secrets.token_hex(8)}"
         when = timestamp or _now()
         signature = Webhook(secret or connection.webhook_secrets[0]).sign(

@@ -54,7 +54,9 @@ def test_a_rotated_secret_and_the_previous_one_both_verify(bridge: System) -> No
     assert rotated is not None
 
     with_new = bridge.send(rotated, "statistics.requested", {}, secret=new_secret)
-    with_old = bridge.send(rotated, "statistics.requested", {}, secret=connection.webhook_secrets[0])
+    with_old = bridge.send(
+        rotated, "statistics.requested", {}, secret=connection.webhook_secrets[0]
+    )
 
     assert with_new.status_code == 202
     assert with_old.status_code == 202
@@ -105,8 +107,11 @@ def test_unknown_connection_is_404(bridge: System) -> None:
 def test_a_body_over_256_kib_is_413(bridge: System) -> None:
     connection = bridge.new_connection()
     big = json.dumps(
-        {"type": "post.published", "timestamp": "2026-01-01T00:00:00Z",
-         "data": {"post_id": "p", "title": "x" * (300 * 1024)}}
+        {
+            "type": "post.published",
+            "timestamp": "2026-01-01T00:00:00Z",
+            "data": {"post_id": "p", "title": "x" * (300 * 1024)},
+        }
     ).encode()
 
     answer = bridge.send(connection, "post.published", {}, body=big)
@@ -128,8 +133,12 @@ def test_when_the_queue_is_down_the_answer_is_503_and_nothing_is_kept(
     app = create_app(bridge.settings.replace(redis_url=redis.url))
     with ServerThread(app) as web:
         system = System(
-            settings=bridge.settings, store=bridge.store, web_url=web.url,
-            ghl_url=bridge.ghl_url, crm_url=bridge.crm_url, worker=bridge.worker,
+            settings=bridge.settings,
+            store=bridge.store,
+            web_url=web.url,
+            ghl_url=bridge.ghl_url,
+            crm_url=bridge.crm_url,
+            worker=bridge.worker,
             http=httpx.Client(timeout=30),
         )
         answer = system.send(connection, "post.published", {"post_id": "p"}, webhook_id="msg_q")

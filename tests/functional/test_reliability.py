@@ -105,8 +105,12 @@ def test_events_replay_brings_a_dead_event_back(bridge: System) -> None:
 
     replay = subprocess.run(
         [sys.executable, "-m", "socialbridge", "events", "replay", event.id],
-        cwd=ROOT, env={**worker_environment(bridge.settings), "NO_COLOR": "1"},
-        capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT,
+        env={**worker_environment(bridge.settings), "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
     assert replay.returncode == 0, replay.stderr

@@ -1,4 +1,7 @@
-"""`statistics.requested` and the schedules: accounts -> profileIds -> statistics -> snapshot -> CRM."""
+"""`statistics.requested` and the schedules.
+
+accounts -> profileIds -> statistics (batches of 100) -> snapshot -> CRM.
+"""
 
 from __future__ import annotations
 

@@ -547,3 +547,51 @@ def test_the_fake_rejects_a_request_off_the_spec(http: httpx.Client) -> None:
 
     with pytest.raises(SpecViolation, match="Version"):
         ghl.list_accounts(LOCATION)
+
+
+def test_no_httpx_exception_hides_in_the_chain(client: GHLClient, fake: FakeGHL) -> None:
+    fake.queue(httpx.ConnectError("connection refused"))
+
+    with pytest.raises(RetryableError) as caught:
+        client.list_accounts(LOCATION)
+
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+
+
+def test_list_tags_keeps_a_tag_repeated_across_pages_once(client: GHLClient, fake: FakeGHL) -> None:
+    # A tag created while we read moves the rest one place down: tag_100 shows up twice.
+    fake.queue(
+        json_response(
+            200,
+            {
+                "success": True,
+                "statusCode": 200,
+                "message": "ok",
+                "results": {"tags": [tag_json(i) for i in range(1, 101)], "count": 201},
+            },
+        ),
+        json_response(
+            200,
+            {
+                "success": True,
+                "statusCode": 200,
+                "message": "ok",
+                "results": {"tags": [tag_json(i) for i in range(100, 200)], "count": 201},
+            },
+        ),
+        json_response(
+            200,
+            {
+                "success": True,
+                "statusCode": 200,
+                "message": "ok",
+                "results": {"tags": [tag_json(200), tag_json(201)], "count": 201},
+            },
+        ),
+    )
+
+    tags = client.list_tags(LOCATION)
+
+    assert [tag.id for tag in tags] == [f"tag_{index:03d}" for index in range(1, 202)]
+    assert [r.url.params["skip"] for r in fake.requests] == ["0", "100", "200"]

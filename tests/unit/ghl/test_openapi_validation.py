@@ -114,7 +114,7 @@ def test_accepts_the_documented_answer_and_rejects_a_wrong_shape() -> None:
 
 def test_rejects_a_status_the_operation_does_not_have() -> None:
     # Version 2021-07-28 answers statistics with 201, v3 with 200.
-    body = {"results": {"dayRange": []}}
+    body: dict[str, object] = {"results": {"dayRange": []}}
     with pytest.raises(SpecViolation, match="Unknown response http status: 200"):
         validate_response("POST", STATS_URL, 200, {}, body)
     validate_response("POST", STATS_URL, 201, {}, body)

@@ -31,9 +31,11 @@ def free_port() -> int:
 
 def test_it_serves_the_app_over_http_on_a_port_chosen_by_the_system() -> None:
     with ServerThread(hello_app) as server:
-        answer = httpx.get(f"{server.url}/there")
+        url = server.url
+        answer = httpx.get(f"{url}/there")
 
-    assert server.url.startswith("http://127.0.0.1:")
+    assert url.startswith("http://127.0.0.1:")
+    assert url == f"http://127.0.0.1:{int(url.rsplit(':', 1)[1])}"
     assert answer.status_code == 200
     assert answer.text == "hello /there"
 
@@ -59,9 +61,10 @@ def test_it_listens_on_the_port_it_is_given() -> None:
     port = free_port()
 
     with ServerThread(hello_app, port=port) as server:
+        bound = server.port
         answer = httpx.get(f"http://127.0.0.1:{port}/")
 
-    assert server.port == port
+    assert bound == port
     assert answer.text == "hello /"
 
 

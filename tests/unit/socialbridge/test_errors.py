@@ -12,7 +12,9 @@ def test_errors_read_as_one_line_with_system_status_and_trace() -> None:
 
 def test_the_tree_has_three_leaves() -> None:
     assert {cls.__name__ for cls in IntegrationError.__subclasses__()} == {
-        "RetryableError", "AuthError", "PermanentError"
+        "RetryableError",
+        "AuthError",
+        "PermanentError",
     }
     assert str(AuthError("no", system="crm")) == "crm: no"
     assert str(PermanentError("bad", system="ghl", status=422)) == "ghl: bad (HTTP 422)"

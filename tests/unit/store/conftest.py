@@ -6,16 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from store import ConnectionRecord, Store
-from tests.dbutil import clear_database, database_params, temporary_database
+from tests.dbutil import Database, clear_database, database_params, temporary_database
 
 SECRET_KEY = "unit-test-secret-key"
-
-Database = tuple[str, dict[str, Any]]
 
 
 @pytest.fixture(params=database_params())

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 from datetime import UTC, date
 from typing import Any
 
@@ -26,7 +27,11 @@ OUTBOUND = "whsec_" + base64.b64encode(b"o" * 24).decode()
 
 def _add(store: Store, name: str, **extra: Any) -> ConnectionRecord:
     return store.create_connection(
-        name=name, location_id=f"loc_{name}", ghl_token=f"token-{name}", crm_url="http://crm.test", **extra
+        name=name,
+        location_id=f"loc_{name}",
+        ghl_token=f"token-{name}",
+        crm_url="http://crm.test",
+        **extra,
     )
 
 
@@ -72,7 +77,12 @@ def test_a_crm_secret_of_another_kind_of_crm_is_not_a_webhook_secret(store: Stor
 
 @pytest.mark.parametrize(
     "extra",
-    [{"webhook_secret": "plain"}, {"crm_secret": "plain"}, {"name": " "}, {"stats_interval_seconds": 0}],
+    [
+        {"webhook_secret": "plain"},
+        {"crm_secret": "plain"},
+        {"name": " "},
+        {"stats_interval_seconds": 0},
+    ],
     ids=["webhook_secret", "crm_secret", "name", "interval"],
 )
 def test_bad_values_are_refused(store: Store, extra: dict[str, Any]) -> None:
@@ -209,7 +219,9 @@ def test_delete_connection_removes_everything_of_it(
 ) -> None:
     other = _add(store, "other")
     for owner in (connection, other):
-        store.record_event(connection_id=owner.id, type="post.published", payload={}, webhook_id="w1")
+        store.record_event(
+            connection_id=owner.id, type="post.published", payload={}, webhook_id="w1"
+        )
         store.save_post_tags(
             connection_id=owner.id, crm_post_id="p1", location_id="loc", tags=[], post_tags=[]
         )
@@ -235,3 +247,27 @@ def test_delete_connection_removes_everything_of_it(
     assert len(store.list_posts(other.id)) == 1
     assert len(store.list_snapshots(other.id)) == 1
     assert store.delete_connection(connection.id) is False
+
+
+def test_concurrent_creations_of_one_name_make_one_connection(store: Store) -> None:
+    workers = 6
+    barrier = threading.Barrier(workers)
+    created: list[ConnectionRecord] = []
+    refused: list[BaseException] = []
+
+    def create() -> None:
+        try:
+            barrier.wait()
+            created.append(_add(store, "acme"))
+        except BaseException as error:  # reported by the main thread
+            refused.append(error)
+
+    threads = [threading.Thread(target=create) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(created) == 1
+    assert len(refused) == workers - 1
+    assert all(isinstance(error, DuplicateName) for error in refused)
+    assert store.list_connections() == created

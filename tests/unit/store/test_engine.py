@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.pool import QueuePool
 
 from store.engine import SQLITE_BUSY_TIMEOUT_MS, make_engine, normalise_url
 
@@ -62,10 +63,16 @@ def test_a_forked_child_does_not_reuse_the_parents_connections(tmp_path: Path) -
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         parent_pool = engine.pool
+        assert isinstance(parent_pool, QueuePool)
         assert parent_pool.checkedin() == 1
         pid = os.fork()
         if pid == 0:  # the child: report through the exit status only
-            ok = engine.pool is not parent_pool and engine.pool.checkedin() == 0
+            child_pool = engine.pool
+            ok = (
+                child_pool is not parent_pool
+                and isinstance(child_pool, QueuePool)
+                and child_pool.checkedin() == 0
+            )
             os._exit(0 if ok else 1)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0

@@ -37,7 +37,9 @@ def test_record_event_logs_a_queued_event(store: Store, connection: ConnectionRe
     assert re.fullmatch(r"evt_[0-9a-f]{24}", event.id)
     assert (event.status, event.attempts, event.source) == ("queued", 0, "webhook")
     assert (event.webhook_id, event.type, event.payload) == ("msg_1", "post.published", PAYLOAD)
-    assert event.last_error is event.task_id is event.started_at is event.finished_at is None
+    assert event.last_error is None
+    assert event.task_id is None
+    assert event.started_at is event.finished_at is event.next_attempt_at is None
     assert event.created_at.tzinfo == UTC
     assert store.get_event(event.id) == event
 
@@ -118,7 +120,9 @@ def test_concurrent_deliveries_of_one_webhook_create_one_event(
 
     assert errors == []
     for n in range(deliveries):
-        mine = [(event, created) for webhook_id, event, created in results if webhook_id == f"msg_{n}"]
+        mine = [
+            (event, created) for webhook_id, event, created in results if webhook_id == f"msg_{n}"
+        ]
         assert len(mine) == threads_per_delivery
         assert sum(created for _, created in mine) == 1
         assert len({event.id for event, _ in mine}) == 1
@@ -177,13 +181,18 @@ def test_an_event_goes_through_its_life(store: Store, connection: ConnectionReco
     assert again.next_attempt_at is None
 
     dead = store.mark_dead(event.id, "ghl: bad request (HTTP 422)")
-    assert (dead.status, dead.last_error, dead.attempts) == ("dead", "ghl: bad request (HTTP 422)", 2)
+    assert (dead.status, dead.last_error, dead.attempts) == (
+        "dead",
+        "ghl: bad request (HTTP 422)",
+        2,
+    )
     assert dead.finished_at is not None
 
     replayed = store.requeue(event.id)
     assert (replayed.status, replayed.attempts) == ("queued", 0)
     assert replayed.last_error == "ghl: bad request (HTTP 422)"
-    assert replayed.finished_at is replayed.started_at is replayed.task_id is None
+    assert replayed.finished_at is replayed.started_at is None
+    assert replayed.task_id is None
 
     store.start_attempt(event.id, "task-3")
     done = store.mark_done(event.id)
@@ -211,7 +220,7 @@ def test_status_changes_of_an_unknown_event(store: Store) -> None:
 def test_naive_datetimes_are_refused(store: Store, connection: ConnectionRecord) -> None:
     event = _record(store, connection)
     with pytest.raises(ValueError, match="timezone"):
-        store.mark_retrying(event.id, "e", datetime(2030, 1, 1))  # noqa: DTZ001
+        store.mark_retrying(event.id, "e", datetime(2030, 1, 1))
     unchanged = store.get_event(event.id)
     assert unchanged is not None
     assert unchanged.status == "queued"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, date
 from typing import Any
 
@@ -49,9 +50,7 @@ def test_save_snapshot_keeps_every_figure(store: Store, connection: ConnectionRe
     assert store.get_snapshot("snp_000000000000000000000000") is None
 
 
-def test_saving_the_same_range_again_updates_it(
-    store: Store, connection: ConnectionRecord
-) -> None:
+def test_saving_the_same_range_again_updates_it(store: Store, connection: ConnectionRecord) -> None:
     first = _save(store, connection)
     second = _save(store, connection, totals={"posts": 13.0})
     assert second.id == first.id
@@ -104,3 +103,28 @@ def test_snapshot_dates_and_connection_are_checked(
             **STATS,
         )
     assert store.list_snapshots(connection.id) == []
+
+
+def test_concurrent_saves_of_one_range_make_one_snapshot(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    workers = 6
+    barrier = threading.Barrier(workers)
+    saved: list[SnapshotRecord] = []
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            barrier.wait()
+            saved.append(_save(store, connection))
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=save) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len({snapshot.id for snapshot in saved}) == 1
+    assert [snapshot.id for snapshot in store.list_snapshots(connection.id)] == [saved[0].id]
