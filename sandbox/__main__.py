@@ -37,7 +37,9 @@ APPS: dict[str, Callable[[], Flask]] = {"ghl": _ghl_app, "crm": _crm_app}
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line: which sandbox, and where it listens."""
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox", description="Serve a sandbox over HTTP until SIGTERM or Ctrl-C."
+    )
     parser.add_argument("which", choices=sorted(APPS), help="the sandbox to serve")
     parser.add_argument("--port", type=int, required=True, help="TCP port to listen on")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

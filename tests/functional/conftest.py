@@ -22,14 +22,6 @@ pytestmark = pytest.mark.functional
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
 def sandboxes() -> Iterator[tuple[str, str]]:
     with (
         ServerThread(create_sandbox_ghl_app()) as ghl,
@@ -77,6 +69,7 @@ def system(
                 worker=worker,
             )
         worker.stop()
+        app.extensions["socialbridge"].dispose()
         store.dispose()
 
 

@@ -142,6 +142,7 @@ def test_when_the_queue_is_down_the_answer_is_503_and_nothing_is_kept(
             http=httpx.Client(timeout=30),
         )
         answer = system.send(connection, "post.published", {"post_id": "p"}, webhook_id="msg_q")
+    app.extensions["socialbridge"].dispose()
 
     assert answer.status_code == 503
     assert answer.json()["message"] == "The queue is unavailable; retry later."

@@ -30,7 +30,7 @@ def listening_socket() -> Iterator[socket.socket]:
         yield server
 
 
-def client_for(server: EmbeddedRedis) -> redis.Redis:
+def client_for(server: EmbeddedRedis) -> redis.Redis[bytes]:
     return redis.Redis.from_url(server.url, socket_timeout=5)
 
 
