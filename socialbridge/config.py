@@ -168,17 +168,24 @@ SETTINGS: tuple[tuple[str, str, str], ...] = tuple(
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines; blank lines and # comments are skipped."""
-    values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+    """KEY=VALUE lines of ``path``; blank lines and ``#`` comments are skipped.
+
+    An ``export`` prefix and quotes around a value are allowed, as shells write them.
+    """
+    env: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
             continue
-        key, sep, value = stripped.partition("=")
-        if not sep:
-            raise ConfigError(f"{path}:{number}: expected KEY=VALUE, got {stripped!r}")
-        values[key.strip()] = value.strip()
-    return values
+        key, separator, value = line.partition("=")
+        key = key.removeprefix("export ").strip()
+        if not separator or not key:
+            raise ConfigError(f"{path}:{number}: expected KEY=VALUE, got {raw!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        env[key] = value
+    return env
 
 
 def _convert(name: str, annotation: Any, value: Any) -> Any:

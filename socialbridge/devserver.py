@@ -219,24 +219,6 @@ def write_env_file(path: Path, env: Mapping[str, str]) -> None:
     write_private_file(path, "\n".join(lines) + "\n")
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of ``path``; blank lines and ``#`` comments are skipped."""
-    env: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text().splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, separator, value = line.partition("=")
-        key = key.removeprefix("export ").strip()
-        if not separator or not key:
-            raise ValueError(f"{path}:{number}: expected KEY=VALUE, got {raw!r}")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        env[key] = value
-    return env
-
-
 # --- the demo connection -----------------------------------------------------------------
 
 

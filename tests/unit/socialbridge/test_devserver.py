@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from socialbridge.config import Settings
+from socialbridge.config import Settings, read_env_file
 from socialbridge.devserver import (
     DEMO_EVENT_TYPES,
     DemoConnection,
@@ -27,7 +27,6 @@ from socialbridge.devserver import (
     demo_crm_url,
     dev_environment,
     ensure_demo_connection,
-    read_env_file,
     read_or_create_secret,
     register_demo_account,
     run_dev,

@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import secrets
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +128,7 @@ class Bridge:
         ).get_json()
         return found
 
+    @contextmanager
     def context(
         self,
         connection: ConnectionRecord,
@@ -135,7 +137,7 @@ class Bridge:
         ghl_transport: httpx.BaseTransport | None = None,
         progress: list[str] | None = None,
     ) -> Iterator[FlowContext]:
-        """A FlowContext as execute_event builds it (a generator: clients closed after)."""
+        """A FlowContext as execute_event builds it; its clients are closed afterwards."""
         services = self.services
         if ghl_transport is not None:
             services = Services(
