@@ -122,7 +122,7 @@ class Settings:
 
     def validate(self) -> None:
         """Raise ConfigError naming the first setting that cannot work."""
-        if not self.database_url.startswith(("sqlite", "postgresql")):
+        if not self.database_url.startswith(("sqlite", "postgres")):
             raise ConfigError(
                 "DATABASE_URL: expected a sqlite:// or postgresql:// URL, "
                 f"got {self.database_url!r}"

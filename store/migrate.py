@@ -94,6 +94,12 @@ def _configured(database_url: str, engine_options: Mapping[str, Any] | None) -> 
     engine = make_engine(database_url, engine_options)
     try:
         with engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                # A batch migration drops and re-creates a table; with foreign keys on, SQLite
+                # would run ON DELETE CASCADE and empty the tables that refer to it. The pragma
+                # only works outside a transaction, hence before Alembic begins its own.
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
             config = alembic_config()
             config.attributes["connection"] = connection
             yield config

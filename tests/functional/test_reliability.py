@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from sandbox.ghl.seed import seed_location
 from tests.functional.harness import ROOT, System, worker_environment
 
@@ -38,6 +40,7 @@ def test_ghl_500_is_retried_until_it_succeeds(bridge: System) -> None:
     assert event.attempts == 3
 
 
+@pytest.mark.slow
 def test_ghl_500_past_the_attempt_limit_leaves_the_event_dead(bridge: System) -> None:
     connection = bridge.new_connection()
     bridge.ghl_fault(path_contains="/accounts", status=500, times=10)
@@ -65,6 +68,7 @@ def test_the_crm_down_then_back_gets_the_write_once(bridge: System) -> None:
     assert [d["outcome"] for d in deliveries].count("stored") == 1
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_task_runs_it_again_and_the_crm_sees_one_write(
     bridge: System,
 ) -> None:

@@ -102,3 +102,25 @@ def test_postgresql_is_tested_when_configured() -> None:
         store.ping()
     finally:
         store.dispose()
+
+
+def test_sqlite_migrations_run_without_foreign_keys(tmp_path: Path) -> None:
+    # Else re-creating `connections` in a batch migration would cascade into `events`.
+    with migrate._configured(sqlite_url(tmp_path), None) as config:
+        connection = config.attributes["connection"]
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+
+
+def test_migrations_keep_the_rows(database: Database) -> None:
+    url, engine_options = database
+    store = Store(url, "key", engine_options=engine_options)
+    try:
+        created = store.create_connection(
+            name="acme", location_id="loc", ghl_token="t", crm_url="http://crm.test"
+        )
+        store.record_event(connection_id=created.id, type="t", payload={}, webhook_id="w")
+        migrate.upgrade(url, engine_options=engine_options)
+        assert store.get_connection(created.id) == created
+        assert len(store.list_events()) == 1
+    finally:
+        store.dispose()

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from celery import Celery
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -24,8 +25,10 @@ from sandbox.crm import create_sandbox_crm_app
 from sandbox.ghl import DEFAULT_LOCATION, DEFAULT_TOKEN, create_sandbox_ghl_app
 from schemas.events import dump_event, load_event
 from socialbridge.config import Settings
+from socialbridge.embedded_redis import free_port
 from store import ConnectionRecord, EventRecord, Store
 from tests.dbutil import Database, clear_database, database_params, temporary_database
+from workers.celery_app import make_celery
 from workers.flows import FlowContext
 from workers.services import Services
 
@@ -212,3 +215,20 @@ def bridge(store: Store, migrated_database: Database) -> Bridge:
     return Bridge(
         settings=settings, store=store, services=services, ghl_app=ghl_app, crm_app=crm_app
     )
+
+
+@pytest.fixture
+def celery(bridge: Bridge, redis_url: str) -> Iterator[Celery]:
+    """The Celery app of the bridge's services, on the unit tests' Redis database."""
+    app = make_celery(bridge.settings.replace(redis_url=redis_url), services=bridge.services)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def celery_without_redis(bridge: Bridge) -> Iterator[Celery]:
+    """A Celery app whose Redis does not answer (nothing listens on its port)."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    app = make_celery(bridge.settings.replace(redis_url=url), services=bridge.services)
+    yield app
+    app.close()

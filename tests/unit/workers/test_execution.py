@@ -1,0 +1,376 @@
+"""execute_event: one attempt of a recorded event, and what becomes of the event."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+
+from store import SnapshotRecord, StoreUnavailable
+from tests.unit.workers.conftest import NOW, Bridge, crm_secret
+from workers.execution import DEAD, DONE, RETRY, SKIPPED, execute_event
+
+
+class Interrupted(Exception):
+    """Stands for the task layer's SoftTimeLimitExceeded."""
+
+
+def test_a_successful_attempt_is_done(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-1"})
+    assert event.status == "queued"
+
+    outcome = execute_event(bridge.services, event.id, task_id="task-1", now=NOW)
+
+    assert outcome.status == DONE
+    assert outcome.error is None
+    assert outcome.retry_in is None
+    assert outcome.event is not None
+    assert outcome.event.status == "done"
+    assert outcome.event.attempts == 1
+    assert outcome.event.task_id == "task-1"
+    assert outcome.event.last_error is None
+    assert outcome.event.started_at is not None
+    assert outcome.event.finished_at is not None
+    assert outcome.event.next_attempt_at is None
+    assert bridge.store.get_event(event.id) == outcome.event
+    assert outcome.result == bridge.store.get_post(connection.id, "crm-1")
+
+
+def test_the_stored_payload_is_used_unless_one_is_given(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "from-the-log"})
+    delivered = {**event.payload, "data": {"post_id": "from-the-broker"}}
+
+    outcome = execute_event(bridge.services, event.id, payload=delivered)
+
+    assert outcome.status == DONE
+    assert bridge.store.get_post(connection.id, "from-the-broker") is not None
+    assert bridge.store.get_post(connection.id, "from-the-log") is None
+
+
+def test_every_event_type_runs_its_flow(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    stats = bridge.record(connection, "statistics.requested", {})
+    details = bridge.record(
+        connection, "tag.details_requested", {"post_id": "crm-2", "tag_ids": ["x"]}
+    )
+
+    stats_outcome = execute_event(bridge.services, stats.id, now=NOW)
+    details_outcome = execute_event(bridge.services, details.id, now=NOW)
+
+    assert stats_outcome.status == DONE
+    assert isinstance(stats_outcome.result, SnapshotRecord)
+    assert details_outcome.status == DONE
+    assert [d["type"] for d in bridge.deliveries(connection)] == [
+        "location.statistics_synced",
+        "post.tag_details_attached",
+    ]
+
+
+def test_progress_lines_reach_the_caller(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-3"})
+    lines: list[str] = []
+
+    execute_event(bridge.services, event.id, progress=lines.append)
+
+    assert lines == [
+        "fetched 250 tags of location loc_demo",
+        "wrote post.tags_synced for CRM post crm-3",
+    ]
+
+
+# --- retry ----------------------------------------------------------------------------------
+
+
+def test_a_rate_limited_attempt_retries_no_sooner_than_ghl_asked(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-4"})
+    bridge.ghl_fault(path_contains="/tags", status=429, retry_after=30)
+
+    outcome = execute_event(bridge.services, event.id, now=NOW, rng=random.Random(7))
+
+    assert outcome.status == RETRY
+    # Backoff of a first attempt is at most RETRY_BACKOFF_BASE (2 s): GHL's 30 s wins.
+    assert outcome.retry_in == 30
+    assert outcome.error is not None
+    assert outcome.error.startswith("ghl: ")
+    assert "(HTTP 429)" in outcome.error
+    assert outcome.event is not None
+    assert outcome.event.status == "retrying"
+    assert outcome.event.attempts == 1
+    assert outcome.event.last_error == outcome.error
+    assert outcome.event.next_attempt_at == NOW + dt.timedelta(seconds=30)
+    assert outcome.event.finished_at is None
+    assert bridge.deliveries(connection) == []
+
+
+def test_a_server_error_retries_with_jittered_backoff(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-5"})
+    bridge.ghl_fault(path_contains="/tags", status=503, times=2)
+
+    first = execute_event(bridge.services, event.id, now=NOW, rng=random.Random(1))
+    second = execute_event(bridge.services, event.id, now=NOW, rng=random.Random(1))
+
+    assert first.status == second.status == RETRY
+    assert first.retry_in is not None
+    assert second.retry_in is not None
+    # Full jitter below base * 2**(attempt-1): 2 s, then 4 s.
+    assert 0 <= first.retry_in <= 2.0
+    assert 0 <= second.retry_in <= 4.0
+    assert second.event is not None
+    assert second.event.attempts == 2
+
+
+def test_a_retry_succeeds_with_the_same_write_back_id(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-6"})
+    # The CRM stores the write-back but answers 503: the retry must be recognised there.
+    bridge.crm_fault(status=503, after_store=True)
+
+    first = execute_event(bridge.services, event.id, now=NOW)
+    second = execute_event(bridge.services, event.id, now=NOW)
+
+    assert first.status == RETRY
+    assert first.error is not None
+    assert first.error.startswith("crm: ")
+    assert second.status == DONE
+    assert second.event is not None
+    assert second.event.attempts == 2
+    # The error met on the way stays visible on the finished event.
+    assert second.event.last_error == first.error
+    deliveries = bridge.deliveries(connection)
+    assert [d["webhook_id"] for d in deliveries] == [f"{event.id}.post.tags_synced"] * 2
+    assert [d["outcome"] for d in deliveries] == ["stored", "duplicate"]
+    assert len(bridge.crm_posts(connection)) == 1
+
+
+def test_an_event_is_dead_after_max_attempts(bridge: Bridge) -> None:
+    assert bridge.settings.max_attempts == 3
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-7"})
+    bridge.ghl_fault(path_contains="/tags", status=500, times=3)
+
+    outcomes = [execute_event(bridge.services, event.id, now=NOW) for _ in range(3)]
+
+    assert [o.status for o in outcomes] == [RETRY, RETRY, DEAD]
+    last = outcomes[-1]
+    assert last.error is not None
+    assert last.error.startswith("gave up after 3 attempts: ghl: ")
+    assert last.retry_in is None
+    assert last.event is not None
+    assert last.event.status == "dead"
+    assert last.event.attempts == 3
+    assert last.event.last_error == last.error
+    assert last.event.finished_at is not None
+    assert last.event.next_attempt_at is None
+
+
+def test_an_unexpected_exception_is_retried(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-8"})
+
+    def explode(_: str) -> None:
+        raise KeyError("surprise")
+
+    outcome = execute_event(bridge.services, event.id, progress=explode, now=NOW)
+
+    assert outcome.status == RETRY
+    assert outcome.error == "unexpected error: KeyError('surprise')"
+
+
+def test_the_callers_retryable_exceptions_retry_as_timeouts(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-9"})
+
+    def interrupt(_: str) -> None:
+        raise Interrupted("soft time limit")
+
+    outcome = execute_event(
+        bridge.services, event.id, progress=interrupt, retryable=(Interrupted,), now=NOW
+    )
+
+    assert outcome.status == RETRY
+    assert outcome.error == "timed out: Interrupted('soft time limit')"
+
+
+def test_a_store_outage_inside_the_flow_propagates(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-10"})
+
+    def store_down(_: str) -> None:
+        raise StoreUnavailable("the database is unavailable: gone")
+
+    with pytest.raises(StoreUnavailable):
+        execute_event(bridge.services, event.id, progress=store_down)
+
+    # Nothing was recorded about the attempt's end: the task layer retries the message.
+    stored = bridge.store.get_event(event.id)
+    assert stored is not None
+    assert stored.status == "processing"
+
+
+# --- dead at once ---------------------------------------------------------------------------
+
+
+def test_a_permanent_error_is_dead_at_once(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(
+        connection, "post.published", {"post_id": "crm-11", "ghl_post_id": "post_demo_99"}
+    )
+
+    outcome = execute_event(bridge.services, event.id, now=NOW)
+
+    assert outcome.status == DEAD
+    assert outcome.error is not None
+    assert outcome.error.startswith("ghl: Post with id post_demo_99 not found (HTTP 400)")
+    assert outcome.event is not None
+    assert outcome.event.attempts == 1
+    assert outcome.event.last_error == outcome.error
+    refreshed = bridge.store.get_connection(connection.id)
+    assert refreshed is not None
+    assert refreshed.status == "active"
+
+
+def test_a_crm_refusing_the_write_back_is_dead_at_once(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-12"})
+    bridge.crm_fault(status=400)
+
+    outcome = execute_event(bridge.services, event.id, now=NOW)
+
+    assert outcome.status == DEAD
+    assert outcome.error is not None
+    assert outcome.error.startswith("crm: ")
+
+
+def test_an_invalid_payload_is_dead(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-13"})
+    broken = {**event.payload, "data": {"post_id": ""}}
+
+    outcome = execute_event(bridge.services, event.id, payload=broken)
+
+    assert outcome.status == DEAD
+    assert outcome.error == (
+        "invalid payload: {'data.post_id': ['Length must be between 1 and 200.']}"
+    )
+    assert bridge.journal() == []
+
+
+def test_another_location_in_the_payload_is_dead_without_calling_ghl(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(
+        connection, "post.published", {"post_id": "crm-14", "location_id": "loc_other"}
+    )
+
+    outcome = execute_event(bridge.services, event.id)
+
+    assert outcome.status == DEAD
+    assert outcome.error == (
+        "socialbridge: data.location_id 'loc_other' is not this connection's location 'loc_demo'"
+    )
+    assert bridge.journal() == []
+
+
+def test_refused_ghl_credentials_kill_the_event_and_park_the_connection(bridge: Bridge) -> None:
+    connection = bridge.connection(ghl_token="pit-revoked")
+    event = bridge.record(connection, "post.published", {"post_id": "crm-15"})
+
+    outcome = execute_event(bridge.services, event.id, now=NOW)
+
+    assert outcome.status == DEAD
+    assert outcome.error is not None
+    assert outcome.error.startswith("ghl: Invalid JWT (HTTP 401)")
+    parked = bridge.store.get_connection(connection.id)
+    assert parked is not None
+    assert parked.status == "parked"
+    assert parked.status_reason == f"credentials refused: {outcome.error}"
+
+
+def test_a_crm_refusing_our_signature_parks_the_connection(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    # The CRM was re-keyed without telling us.
+    account = connection.crm_url.rsplit("/", 1)[-1]
+    rekeyed = bridge.crm_admin.post(
+        "/_sandbox/accounts", json={"account": account, "secret": crm_secret("rekeyed")}
+    )
+    assert rekeyed.status_code == 200
+    event = bridge.record(connection, "post.published", {"post_id": "crm-16"})
+
+    outcome = execute_event(bridge.services, event.id, now=NOW)
+
+    assert outcome.status == DEAD
+    assert outcome.error is not None
+    assert outcome.error.startswith("crm: the CRM refused our signature")
+    parked = bridge.store.get_connection(connection.id)
+    assert parked is not None
+    assert parked.status == "parked"
+
+
+def test_a_parked_connection_kills_its_events_without_calling_ghl(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    bridge.store.park_connection(connection.id, "token revoked by the agency")
+    event = bridge.record(connection, "post.published", {"post_id": "crm-17"})
+
+    outcome = execute_event(bridge.services, event.id, now=NOW)
+
+    assert outcome.status == DEAD
+    assert outcome.error == "connection is parked: token revoked by the agency"
+    assert outcome.event is not None
+    assert outcome.event.status == "dead"
+    assert outcome.event.attempts == 0
+    assert bridge.journal() == []
+    assert bridge.deliveries() == []
+
+
+# --- skipped --------------------------------------------------------------------------------
+
+
+def test_a_done_event_is_not_run_again(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-18"})
+    done = execute_event(bridge.services, event.id, now=NOW)
+    calls = len(bridge.journal())
+
+    again = execute_event(bridge.services, event.id, now=NOW)
+
+    assert again.status == SKIPPED
+    assert again.event == done.event
+    assert again.error is None
+    assert len(bridge.journal()) == calls
+    assert len(bridge.deliveries(connection)) == 1
+
+
+def test_an_unknown_event_is_skipped(bridge: Bridge) -> None:
+    outcome = execute_event(bridge.services, "evt_does_not_exist")
+
+    assert outcome.status == SKIPPED
+    assert outcome.event is None
+    assert outcome.error == "event not found"
+    assert bridge.journal() == []
+
+
+def test_a_connection_whose_crm_cannot_be_reached_by_url_kills_the_event(bridge: Bridge) -> None:
+    # KNOWN BUG (workers/execution.py:84-85): the CRM connector is built outside the try, so
+    # its ValueError escapes execute_event and the event stays "processing" for ever. The CLI
+    # lets such a URL in (`connections add --crm-url http://:80/hooks/x`: a netloc, no host).
+    connection = bridge.store.create_connection(
+        name="hostless",
+        location_id="loc_demo",
+        ghl_token="pit-sandbox-demo",
+        crm_url="http://:80/hooks/hostless",
+    )
+    event = bridge.record(connection, "post.published", {"post_id": "crm-19"})
+
+    outcome = execute_event(bridge.services, event.id, now=NOW)
+
+    assert outcome.status == DEAD
+    assert outcome.error is not None
+    assert "CRM URL" in outcome.error
+    stored = bridge.store.get_event(event.id)
+    assert stored is not None
+    assert stored.status == "dead"
