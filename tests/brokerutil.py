@@ -1,7 +1,7 @@
 """What is waiting on the Celery queue in Redis, read the way a worker would find it.
 
-    [task] = queued_tasks(redis_url)
-    assert task.name == "flows.sync_post_tags" and task.args == [event.id, payload]
+[task] = queued_tasks(redis_url)
+assert task.name == "flows.sync_post_tags" and task.args == [event.id, payload]
 """
 
 from __future__ import annotations

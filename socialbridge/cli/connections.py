@@ -183,6 +183,21 @@ def check(runtime: Runtime, connection: str) -> None:
         raise SystemExit(1)
 
 
+@group.command("activate")
+@click.argument("connection")
+@pass_runtime
+def activate(runtime: Runtime, connection: str) -> None:
+    """Un-park a connection (after its credentials were fixed on the GHL or CRM side)."""
+    with store_errors():
+        record = runtime.connection(connection)
+        if record.status == "active":
+            click.echo(f"{record.id} ({record.name}) is active already")
+            return
+        runtime.store.activate_connection(record.id)
+    click.echo(f"{record.id} ({record.name}) is active again (was parked: {record.status_reason})")
+    click.echo("replay its dead events with: socialbridge events replay --dead")
+
+
 @group.command("remove")
 @click.argument("connection")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

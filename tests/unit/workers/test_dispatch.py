@@ -1,0 +1,69 @@
+"""enqueue_event: a recorded event onto the real Redis queue, as the worker will find it."""
+
+from __future__ import annotations
+
+import pytest
+from celery import Celery
+
+from schemas.events import EVENT_TYPES
+from tests.brokerutil import queued_tasks
+from tests.unit.workers.conftest import Bridge
+from workers.dispatch import TASK_FOR_EVENT, EnqueueError, enqueue_event
+
+
+def test_every_event_type_has_a_registered_task(celery: Celery) -> None:
+    assert set(TASK_FOR_EVENT) == set(EVENT_TYPES)
+    for task_name in TASK_FOR_EVENT.values():
+        assert task_name in celery.tasks
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "task_name"),
+    [
+        ("post.published", {"post_id": "crm-1"}, "flows.sync_post_tags"),
+        (
+            "tag.details_requested",
+            {"post_id": "crm-1", "tag_ids": ["t1"]},
+            "flows.attach_tag_details",
+        ),
+        ("statistics.requested", {}, "flows.sync_statistics"),
+    ],
+)
+def test_the_event_goes_to_its_task_with_only_json(
+    bridge: Bridge,
+    celery: Celery,
+    redis_url: str,
+    event_type: str,
+    data: dict[str, object],
+    task_name: str,
+) -> None:
+    event = bridge.record(bridge.connection(), event_type, data)
+
+    task_id = enqueue_event(celery, event)
+
+    assert task_id == f"{event.id}.0"
+    [task] = queued_tasks(redis_url)
+    assert task.name == task_name
+    assert task.id == task_id
+    assert task.args == [event.id, event.payload]
+    assert task.kwargs == {}
+    assert task.eta is None
+
+
+def test_the_task_id_follows_the_attempts(bridge: Bridge, celery: Celery) -> None:
+    event = bridge.record(bridge.connection(), "statistics.requested", {})
+    started = bridge.store.start_attempt(event.id, None)
+
+    assert enqueue_event(celery, started) == f"{event.id}.1"
+
+
+def test_a_broker_that_does_not_answer_is_an_enqueue_error(
+    bridge: Bridge, celery_without_redis: Celery
+) -> None:
+    event = bridge.record(bridge.connection(), "statistics.requested", {})
+
+    with pytest.raises(EnqueueError, match=f"^could not enqueue {event.id}: "):
+        enqueue_event(celery_without_redis, event)
+
+    # Dispatch only reports; whoever recorded the event decides what to do with it.
+    assert bridge.store.get_event(event.id) == event
