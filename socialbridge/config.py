@@ -92,13 +92,12 @@ class Settings:
         ``env_file`` (KEY=VALUE lines, as `make run` writes to var/socialbridge.env) supplies
         values the environment does not set; the environment always wins.
         """
-        env = dict(os.environ if environ is None else environ)
+        # An empty variable counts as unset, so it neither wins over the file nor the default.
+        env = {k: v for k, v in (os.environ if environ is None else environ).items() if v != ""}
         if env_file is not None and env_file.is_file():
             env = {**read_env_file(env_file), **env}
         values = {
-            f.name: env[f.name.upper()]
-            for f in dataclasses.fields(cls)
-            if f.name.upper() in env and env[f.name.upper()] != ""
+            f.name: env[f.name.upper()] for f in dataclasses.fields(cls) if f.name.upper() in env
         }
         return cls.from_mapping(values)
 
@@ -165,6 +164,15 @@ SETTINGS: tuple[tuple[str, str, str], ...] = tuple(
     (f.name.upper(), repr(f.default), f.metadata["doc"]) for f in dataclasses.fields(Settings)
 )
 """(environment variable, default, documentation) for every setting."""
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The environment variables that give another process these settings."""
+    return {
+        f.name.upper(): str(getattr(settings, f.name))
+        for f in dataclasses.fields(settings)
+        if getattr(settings, f.name) != ""
+    }
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -283,7 +283,7 @@ def sandbox_command(which: str, port: int) -> list[str]:
     return [sys.executable, "-m", "sandbox", which, "--port", str(port), "--host", HOST]
 
 
-def app_commands(ports: DevPorts, flower_password: str) -> dict[str, list[str]]:
+def app_commands(ports: DevPorts) -> dict[str, list[str]]:
     """The Procfile's processes as `make run` starts them (local binds, small pools)."""
     celery = console_script("celery")
     return {
@@ -302,11 +302,11 @@ def app_commands(ports: DevPorts, flower_password: str) -> dict[str, list[str]]:
             "--hostname", "worker1@%h",
         ],
         "beat": [celery, "-A", "workers", "beat", "--loglevel", "INFO"],
+        # `socialbridge flower` reads FLOWER_USER/FLOWER_PASSWORD from the environment file.
         "flower": [
-            celery, "-A", "workers", "flower",
-            f"--address={HOST}",
-            f"--port={ports.flower}",
-            f"--basic-auth={FLOWER_USER}:{flower_password}",
+            console_script("socialbridge"), "flower",
+            "--address", HOST,
+            "--port", str(ports.flower),
         ],
     }  # fmt: skip
 
@@ -551,7 +551,7 @@ def _start_everything(
         connection = ensure_demo_connection(paths.database_url, secret_key, demo_crm_url(ports))
         register_demo_account(http, ports.crm_url, connection.crm_secret)
 
-        for name, argv in app_commands(ports, flower_password).items():
+        for name, argv in app_commands(ports).items():
             supervisor.start(name, argv, child_env)
         wait_for("web", f"{ports.web_url}/healthz")
 

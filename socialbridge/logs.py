@@ -25,7 +25,11 @@ _SECRET_WORDS = ("token", "secret", "password", "authorization")
 
 def _redact(fields: dict[str, Any]) -> dict[str, Any]:
     return {
-        key: "***" if any(word in key.lower() for word in _SECRET_WORDS) else value
+        key: "***"
+        if any(word in str(key).lower() for word in _SECRET_WORDS)
+        else _redact(value)
+        if isinstance(value, dict)
+        else value
         for key, value in fields.items()
     }
 

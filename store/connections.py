@@ -112,6 +112,55 @@ class ConnectionsMixin:
             session.delete(row)
             return True
 
+    def update_connection(
+        self,
+        connection_id: str,
+        *,
+        name: str | None = None,
+        ghl_token: str | None = None,
+        crm_url: str | None = None,
+        crm_secret: str | None = None,
+        stats_interval_seconds: int | None = None,
+    ) -> ConnectionRecord:
+        """Change the fields given (None: keep); ``updated_at`` becomes now.
+
+        Checked as by ``create_connection``: DuplicateName when another connection has
+        ``name``, ValueError on an empty name, a non-positive interval or, for a webhook CRM,
+        a ``crm_secret`` not of the ``whsec_`` form; NotFound for an unknown id.
+        """
+        if name is not None and not name.strip():
+            raise ValueError("a connection needs a name")
+        if stats_interval_seconds is not None and stats_interval_seconds <= 0:
+            raise ValueError("stats_interval_seconds must be positive")
+        try:
+            with self._database.transaction() as session:
+                row = _connection_row(session, connection_id, for_update=True)
+                if crm_secret is not None:
+                    # Only the CRM kind decides the secret's form, and it is the stored one.
+                    if row.crm_kind == "webhook":
+                        check_webhook_secret(crm_secret)
+                    row.crm_secret_encrypted = self._box.encrypt(crm_secret)
+                if name is not None and name != row.name:
+                    taken = session.scalar(
+                        select(ConnectionRow.id).where(
+                            ConnectionRow.name == name, ConnectionRow.id != connection_id
+                        )
+                    )
+                    if taken:
+                        raise DuplicateName(f"a connection named {name!r} exists already")
+                    row.name = name
+                if ghl_token is not None:
+                    row.ghl_token_encrypted = self._box.encrypt(ghl_token)
+                if crm_url is not None:
+                    row.crm_url = crm_url
+                if stats_interval_seconds is not None:
+                    row.stats_interval_seconds = stats_interval_seconds
+                row.updated_at = datetime.now(UTC)
+        except IntegrityError:
+            # Another process took the name between our check and our update.
+            raise DuplicateName(f"a connection named {name!r} exists already") from None
+        return self._connection_record(row)
+
     def park_connection(self, connection_id: str, reason: str) -> None:
         """Stop work for this connection (e.g. GHL refused its token) and say why."""
         with self._database.transaction() as session:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,6 +58,7 @@ class EventsMixin:
             payload=payload,
             status=EventStatus.QUEUED.value,
             attempts=0,
+            replays=0,
             last_error=None,
             task_id=None,
             created_at=now,
@@ -164,17 +165,80 @@ class EventsMixin:
         )
 
     def requeue(self, event_id: str) -> EventRecord:
-        """Replay: ``queued`` again with a fresh attempt budget; ``last_error`` is kept."""
+        """Replay: ``queued`` again with a fresh attempt budget and one more ``replays``;
+        ``last_error`` is kept.
+
+        The replay count lets the worker write back under a new webhook-id and run under a
+        task id that differs from the earlier runs'.
+        """
         return self._change(
             event_id,
             status=EventStatus.QUEUED.value,
             attempts=0,
+            replays=EventRow.replays + 1,
             task_id=None,
             started_at=None,
             finished_at=None,
             next_attempt_at=None,
             updated_at=datetime.now(UTC),
         )
+
+    def touch_event(self, event_id: str) -> EventRecord:
+        """Set ``updated_at`` to now and change nothing else.
+
+        The recovery sweep calls it after re-enqueueing an event so that the next sweep does
+        not pick the same event again before the worker had a chance to run it.
+        """
+        return self._change(event_id, updated_at=datetime.now(UTC))
+
+    def find_stale_events(
+        self,
+        *,
+        processing_started_before: datetime,
+        queued_before: datetime,
+        retrying_due_before: datetime,
+        limit: int = 100,
+    ) -> list[EventRecord]:
+        """Events that should be moving but apparently are not, oldest first (``created_at``).
+
+        - ``processing`` since before ``processing_started_before`` (``started_at``): the
+          worker was killed hard, or its message was lost;
+        - ``queued`` and unchanged since before ``queued_before`` (``updated_at``): the broker
+          lost the message, or it was never sent;
+        - ``retrying`` with ``next_attempt_at`` before ``retrying_due_before``: the delayed
+          retry never arrived.
+
+        Each kind must also be unchanged (``updated_at``) since before its own limit, which
+        the untouched event always is (every state change sets ``updated_at`` together with
+        the time tested); after ``touch_event`` it is not, so a re-enqueued event is not swept
+        again until its limit passes once more.
+        """
+        if limit <= 0:
+            raise ValueError("limit must be positive")
+        for moment in (processing_started_before, queued_before, retrying_due_before):
+            if moment.tzinfo is None:
+                raise ValueError("find_stale_events takes timezone-aware datetimes")
+        stale = or_(
+            and_(
+                EventRow.status == EventStatus.PROCESSING.value,
+                EventRow.started_at < processing_started_before,
+                EventRow.updated_at < processing_started_before,
+            ),
+            and_(
+                EventRow.status == EventStatus.QUEUED.value,
+                EventRow.updated_at < queued_before,
+            ),
+            and_(
+                EventRow.status == EventStatus.RETRYING.value,
+                EventRow.next_attempt_at < retrying_due_before,
+                EventRow.updated_at < retrying_due_before,
+            ),
+        )
+        statement = (
+            select(EventRow).where(stale).order_by(EventRow.created_at, EventRow.id).limit(limit)
+        )
+        with self._database.transaction() as session:
+            return [_event_record(row) for row in session.scalars(statement)]
 
     def count_events_by_status(self) -> dict[str, int]:
         """How many events are in each status, every status present (zero included)."""
@@ -222,6 +286,7 @@ def _event_record(row: EventRow) -> EventRecord:
         payload=dict(row.payload),
         status=row.status,
         attempts=row.attempts,
+        replays=row.replays,
         last_error=row.last_error,
         task_id=row.task_id,
         created_at=row.created_at,

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -94,6 +95,8 @@ class EventRow(Base):
         Index("ix_events_connection_id_created_at", "connection_id", "created_at"),
         Index("ix_events_status_created_at", "status", "created_at"),
         Index("ix_events_created_at", "created_at"),
+        # The recovery sweep looks for events left `queued` (or stuck) since long ago.
+        Index("ix_events_status_updated_at", "status", "updated_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -106,6 +109,9 @@ class EventRow(Base):
     payload: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer)
+    # How many times the event was replayed: a replay writes back under a new webhook-id and
+    # runs under a new task id, both derived from it. A server default fills existing rows.
+    replays: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)
     task_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]

@@ -81,6 +81,9 @@ class EventRecord:
     started_at: datetime | None
     finished_at: datetime | None
     next_attempt_at: datetime | None
+    # Times the event was replayed (``Store.requeue``); last, with a default, so that records
+    # built by keyword elsewhere stay valid.
+    replays: int = 0
 
 
 @dataclass(frozen=True)

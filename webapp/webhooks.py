@@ -28,6 +28,9 @@ from workers.dispatch import EnqueueError, enqueue_event
 log = get_logger(__name__)
 bp = Blueprint("webhooks", __name__)
 
+# The event log keeps webhook-ids in a 255-character column; Standard Webhooks ids are short.
+MAX_WEBHOOK_ID = 255
+
 
 @bp.post("/webhooks/crm/<connection_id>")
 def receive(connection_id: str) -> Any:
@@ -96,6 +99,11 @@ def _verify(connection: ConnectionRecord, body: bytes, headers: dict[str, str]) 
     ]
     if missing:
         return f"Missing header(s): {', '.join(missing)}."
+    lowered_headers = {key.lower(): value for key, value in headers.items()}
+    if not lowered_headers["webhook-timestamp"].strip().isdigit():
+        return "webhook-timestamp must be whole seconds since the Unix epoch."
+    if len(lowered_headers["webhook-id"]) > MAX_WEBHOOK_ID:
+        return f"webhook-id is longer than {MAX_WEBHOOK_ID} characters."
     reason = "No signature matches this connection's webhook secrets."
     for secret in connection.webhook_secrets:
         try:

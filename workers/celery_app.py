@@ -72,12 +72,19 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # only the one holding the lock sends.
         "beat_scheduler": "redbeat.RedBeatScheduler",
         "redbeat_redis_url": settings.redis_url,
+        # Plain redis-py client arguments: RedBeat stops borrowing the broker's options in 2.5.
+        "redbeat_redis_options": {"socket_connect_timeout": 3, "socket_timeout": 10},
         "redbeat_key_prefix": "socialbridge:redbeat:",
         "redbeat_lock_timeout": 60,
         "beat_max_loop_interval": 5,
         "beat_schedule": {
             "reconcile-statistics-schedules": {
                 "task": "schedules.reconcile",
+                "schedule": 60.0,
+                "options": {"expires": 55},
+            },
+            "recover-stale-events": {
+                "task": "schedules.recover_stale",
                 "schedule": 60.0,
                 "options": {"expires": 55},
             },

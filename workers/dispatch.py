@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from celery import Celery
@@ -27,8 +28,9 @@ def enqueue_event(celery: Celery, event: EventRecord) -> str:
         result: Any = celery.send_task(
             TASK_FOR_EVENT[event.type],
             args=[event.id, event.payload],
-            # An id derived from the event makes the task easy to find in Flower.
-            task_id=f"{event.id}.{event.attempts}",
+            # An id that starts with the event's makes the task easy to find in Flower; the
+            # random tail keeps a replay's task apart from the first run's.
+            task_id=f"{event.id}-{secrets.token_hex(4)}",
         )
     except Exception as exc:  # kombu/redis raise many types; all mean "not enqueued"
         raise EnqueueError(f"could not enqueue {event.id}: {exc!r}") from exc

@@ -7,6 +7,7 @@ The task layer turns an `Outcome` into an acknowledgement or a `retry(countdown=
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 from schemas.events import flatten_errors, load_event
+from socialbridge.config import ConfigError
 from socialbridge.errors import AuthError, PermanentError, RetryableError
 from socialbridge.logs import bind, get_logger
 from store import EventRecord, StoreUnavailable
@@ -81,9 +83,18 @@ def execute_event(
             return _dead(services, event, f"invalid payload: {flatten_errors(exc.messages)}")
 
         clock = now or dt.datetime.now(dt.UTC)
-        ghl = services.ghl_for(connection)
-        crm = services.crm_for(connection)
-        try:
+        with contextlib.ExitStack() as clients:
+            try:
+                ghl = clients.enter_context(services.ghl_for(connection))
+                crm = services.crm_for(connection)
+                clients.callback(crm.close)
+            except (ValueError, ConfigError) as exc:
+                # The connection itself is unusable (a CRM URL or secret the connector refuses):
+                # every event would fail the same way, so park it until it is fixed.
+                reason = f"connection cannot be used: {exc}"
+                store.park_connection(connection.id, reason)
+                log.error("connection.parked", reason=reason)
+                return _dead(services, event, reason)
             ctx = FlowContext(
                 connection=connection,
                 event_id=event.id,
@@ -91,32 +102,33 @@ def execute_event(
                 crm=crm,
                 store=store,
                 now=clock,
+                replays=event.replays,
                 progress=progress or (lambda _: None),
             )
-            result = FLOWS[crm_event.type](ctx, crm_event.data)
-        except RetryableError as exc:
-            return _retry_or_die(services, event, str(exc), exc.retry_after, rng, clock)
-        except AuthError as exc:
-            # A Private Integration token cannot be refreshed: park the connection so its next
-            # events wait for new credentials instead of failing one by one.
-            reason = f"credentials refused: {exc}"
-            store.park_connection(connection.id, reason)
-            log.error("connection.parked", reason=reason)
-            return _dead(services, event, str(exc))
-        except PermanentError as exc:
-            return _dead(services, event, str(exc))
-        except StoreUnavailable:
-            raise
-        except retryable as exc:
-            return _retry_or_die(services, event, f"timed out: {exc!r}", None, rng, clock)
-        except Exception as exc:
-            # An unexpected failure may be transient (a dropped DB connection); retry it within
-            # the attempt limit, and keep the traceback in the log.
-            log.error("event.crashed", error=repr(exc), exc_info=True)
-            return _retry_or_die(services, event, f"unexpected error: {exc!r}", None, rng, clock)
-        finally:
-            ghl.close()
-            crm.close()
+            try:
+                result = FLOWS[crm_event.type](ctx, crm_event.data)
+            except RetryableError as exc:
+                return _retry_or_die(services, event, str(exc), exc.retry_after, rng, clock)
+            except AuthError as exc:
+                # A Private Integration token cannot be refreshed: park the connection so its
+                # next events wait for new credentials instead of failing one by one.
+                reason = f"credentials refused: {exc}"
+                store.park_connection(connection.id, reason)
+                log.error("connection.parked", reason=reason)
+                return _dead(services, event, str(exc))
+            except PermanentError as exc:
+                return _dead(services, event, str(exc))
+            except StoreUnavailable:
+                raise
+            except retryable as exc:
+                return _retry_or_die(services, event, f"timed out: {exc!r}", None, rng, clock)
+            except Exception as exc:
+                # An unexpected failure may be transient (a dropped DB connection); retry it
+                # within the attempt limit, and keep the traceback in the log.
+                log.error("event.crashed", error=repr(exc), exc_info=True)
+                return _retry_or_die(
+                    services, event, f"unexpected error: {exc!r}", None, rng, clock
+                )
 
         done = store.mark_done(event.id)
         log.info("event.done", attempt=done.attempts)

@@ -4,6 +4,10 @@ Beat runs `schedules.reconcile` every minute; it makes the RedBeat entries match
 connections in the store (new connection: entry added; interval changed: updated; removed or
 parked: deleted). Each entry fires `schedules.sync_statistics`, which records an event and
 queues the same statistics flow a webhook would.
+
+Beat also runs `schedules.recover_stale` every minute: an event whose message was lost (a task
+killed by the hard time limit is acknowledged by Celery; Redis can lose its data) would stay
+`queued`, `processing` or `retrying` for ever; the sweep puts it back on the queue.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from redbeat import RedBeatSchedulerEntry
 from redbeat.schedulers import get_redis
 
 from schemas.events import STATISTICS_REQUESTED, CrmEvent, StatisticsRequested, dump_event
+from socialbridge.config import Settings
 from socialbridge.logs import get_logger
 from store import ConnectionRecord, EventRecord, Store
 from workers.dispatch import enqueue_event
@@ -83,6 +88,43 @@ def record_statistics_event(store: Store, connection_id: str, source: str) -> Ev
         source=source,
     )
     return record
+
+
+# How long past its deadline an event must be before the sweep believes its message is gone.
+STALE_GRACE = dt.timedelta(minutes=5)
+
+
+def recover_stale_events(
+    app: Celery, store: Store, settings: Settings, *, now: dt.datetime | None = None
+) -> list[str]:
+    """Re-enqueue events nothing will run any more; return their ids.
+
+    Deadlines: a `processing` attempt cannot outlive TASK_TIME_LIMIT; a `queued` or due
+    `retrying` message not taken within BROKER_VISIBILITY_TIMEOUT was lost. Running an event
+    twice is safe (flows are idempotent, a done event is skipped), losing it is not.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    lost_after = dt.timedelta(seconds=settings.broker_visibility_timeout) + STALE_GRACE
+    stale = store.find_stale_events(
+        processing_started_before=now
+        - dt.timedelta(seconds=settings.task_time_limit)
+        - STALE_GRACE,
+        queued_before=now - lost_after,
+        retrying_due_before=now - lost_after,
+    )
+    recovered = []
+    for event in stale:
+        enqueue_event(app, event)
+        store.touch_event(event.id)
+        recovered.append(event.id)
+        log.warning("event.recovered", event_id=event.id, status=event.status)
+    return recovered
+
+
+@shared_task(bind=True, name="schedules.recover_stale", acks_late=True, soft_time_limit=50)
+def recover_stale(self: Task) -> list[str]:
+    services = self.app.services
+    return recover_stale_events(self.app, services.store, services.settings)
 
 
 @shared_task(bind=True, name="schedules.reconcile", acks_late=True, soft_time_limit=50)

@@ -28,7 +28,7 @@ def group() -> None:
 
 def _http_url(_: click.Context, __: click.Parameter, value: str) -> str:
     parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise click.BadParameter(f"expected an http(s) URL, got {value!r}")
     return value
 
@@ -96,6 +96,8 @@ def add(
             )
         except DuplicateName:
             raise click.ClickException(f"a connection named {name!r} exists already") from None
+        except ValueError as exc:  # the store's own checks, e.g. a malformed secret
+            raise click.ClickException(str(exc)) from None
     result = {
         "id": connection.id,
         "webhook_url": webhook_url(runtime, connection),
@@ -181,6 +183,95 @@ def check(runtime: Runtime, connection: str) -> None:
         crm.close()
     if failures:
         raise SystemExit(1)
+
+
+@group.command("update")
+@click.argument("connection")
+@click.option("--name", callback=lambda c, p, v: None if v is None else _not_blank(c, p, v))
+@click.option("--ghl-token", help="A new Private Integration token.")
+@click.option("--crm-url", callback=lambda c, p, v: None if v is None else _http_url(c, p, v))
+@click.option("--crm-secret", callback=_secret, help="A new whsec_ secret for write-backs.")
+@click.option("--stats-interval", type=click.IntRange(min=300), help="Seconds between syncs.")
+@json_option
+@pass_runtime
+def update(
+    runtime: Runtime,
+    connection: str,
+    name: str | None,
+    ghl_token: str | None,
+    crm_url: str | None,
+    crm_secret: str | None,
+    stats_interval: int | None,
+    as_json: bool,
+) -> None:
+    """Change a connection's name, credentials, CRM URL or schedule; the rest stays."""
+    changes = {
+        "name": name,
+        "ghl_token": ghl_token,
+        "crm_url": crm_url,
+        "crm_secret": crm_secret,
+        "stats_interval_seconds": stats_interval,
+    }
+    given = {key: value for key, value in changes.items() if value is not None}
+    if not given:
+        raise click.UsageError(
+            "give at least one of --name, --ghl-token, --crm-url, --crm-secret, --stats-interval"
+        )
+    with store_errors():
+        record = runtime.connection(connection)
+        try:
+            updated = runtime.store.update_connection(
+                record.id,
+                name=name,
+                ghl_token=ghl_token,
+                crm_url=crm_url,
+                crm_secret=crm_secret,
+                stats_interval_seconds=stats_interval,
+            )
+        except DuplicateName:
+            raise click.ClickException(f"a connection named {name!r} exists already") from None
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        emit_json(public_view(runtime, updated))
+        return
+    click.echo(f"updated {updated.id} ({updated.name}): {', '.join(sorted(given))}")
+    if updated.status != "active":
+        click.echo(
+            f"it is still {updated.status}; un-park it with: "
+            f"socialbridge connections activate {updated.name}"
+        )
+
+
+@group.command("rotate-secret")
+@click.argument("connection")
+@click.option(
+    "--retire",
+    is_flag=True,
+    help="Instead: keep only the newest secret, once the CRM signs with it.",
+)
+@json_option
+@pass_runtime
+def rotate_secret(runtime: Runtime, connection: str, retire: bool, as_json: bool) -> None:
+    """Add a new webhook secret; both verify until the old one is retired."""
+    with store_errors():
+        record = runtime.connection(connection)
+        if retire:
+            kept = runtime.store.retire_webhook_secrets(record.id, keep=1)
+            if as_json:
+                emit_json({"id": record.id, "webhook_secrets": len(kept)})
+            else:
+                click.echo(f"{record.id}: only the newest webhook secret verifies now")
+            return
+        secret = runtime.store.add_webhook_secret(record.id)
+    if as_json:
+        emit_json({"id": record.id, "webhook_secret": secret})
+        return
+    click.echo(f"new webhook secret of {record.id}: {secret}")
+    click.echo(
+        "give it to the CRM; the old one keeps working until: "
+        f"socialbridge connections rotate-secret {record.name} --retire"
+    )
 
 
 @group.command("activate")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
 
 from socialbridge.cli import connections, demo, events, stats
 from socialbridge.cli.runtime import Runtime, pass_runtime
+from socialbridge.config import settings_environment
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,6 +44,33 @@ def dev(web_port: int, ghl_port: int, crm_port: int, flower_port: int) -> None:
         flower_port=flower_port,
     )
     raise SystemExit(code)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--address", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=int, default=5555, show_default=True, help="Port to bind.")
+@click.argument("flower_args", nargs=-1, type=click.UNPROCESSED)
+@pass_runtime
+def flower(runtime: Runtime, address: str, port: int, flower_args: tuple[str, ...]) -> None:
+    """Run Flower on the broker, always behind basic auth (FLOWER_USER, FLOWER_PASSWORD).
+
+    Extra arguments go to `celery flower` as they are.
+    """
+    settings = runtime.settings
+    if not settings.flower_password:
+        raise click.ClickException(
+            "FLOWER_PASSWORD: not set; Flower shows task arguments and is never served without"
+            " a password"
+        )
+    env = {
+        **os.environ,
+        **settings_environment(settings),
+        # Through the environment, not argv, so the password does not show in `ps`.
+        "FLOWER_BASIC_AUTH": f"{settings.flower_user}:{settings.flower_password}",
+    }
+    argv = [sys.executable, "-m", "celery", "-A", "workers", "flower",
+            f"--address={address}", f"--port={port}", *flower_args]  # fmt: skip
+    os.execve(sys.executable, argv, env)  # noqa: S606 - argv is ours, no shell on purpose
 
 
 @main.group()

@@ -18,7 +18,13 @@ from tests.functional.harness import System, Worker
 from tests.functional.spec_check import assert_journal_conforms
 from webapp import create_app
 
-pytestmark = pytest.mark.functional
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark everything in this folder, so `-m functional` / `-m "not functional"` select it."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.functional)
 
 
 @pytest.fixture(scope="session")

@@ -123,3 +123,26 @@ def test_events_replay_brings_a_dead_event_back(bridge: System) -> None:
     assert again.status == "done", again.last_error
     assert again.attempts == 1
     assert [d["outcome"] for d in bridge.crm_deliveries(connection)] == ["stored"]
+
+
+def test_replaying_a_done_event_writes_again_under_a_new_webhook_id(bridge: System) -> None:
+    connection = bridge.new_connection()
+    answer = bridge.send(connection, "post.published", {"post_id": "p-again"})
+    first = bridge.wait_for(answer.json()["event_id"])
+    assert first.status == "done"
+
+    replay = subprocess.run(
+        [sys.executable, "-m", "socialbridge", "events", "replay", first.id, "--json"],
+        cwd=ROOT, env=worker_environment(bridge.settings),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert replay.returncode == 0, replay.stderr
+    again = bridge.wait_for(first.id, lambda e: e.status == "done" and e.replays == 1)
+
+    assert again.attempts == 1
+    deliveries = bridge.crm_deliveries(connection)
+    assert [d["outcome"] for d in deliveries] == ["stored", "stored"]
+    assert [d["webhook_id"] for d in deliveries] == [
+        f"{first.id}.post.tags_synced",
+        f"{first.id}.r1.post.tags_synced",
+    ]

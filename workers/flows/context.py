@@ -24,6 +24,7 @@ class FlowContext:
     crm: CRMConnector
     store: Store
     now: dt.datetime
+    replays: int = 0
     progress: Callable[[str], None] = field(default=_quiet)
 
     @property
@@ -31,7 +32,13 @@ class FlowContext:
         return self.now.astimezone(dt.UTC).date()
 
     def idempotency_key(self, writeback_type: str) -> str:
-        """One stable webhook-id per write of an event: retries and redeliveries reuse it."""
+        """One stable webhook-id per write of an event: retries and redeliveries reuse it.
+
+        A replay (`events replay`) is a deliberate second write, so it gets a new id that a
+        de-duplicating CRM does not drop.
+        """
+        if self.replays:
+            return f"{self.event_id}.r{self.replays}.{writeback_type}"
         return f"{self.event_id}.{writeback_type}"
 
     def location_for(self, requested: str | None) -> str:

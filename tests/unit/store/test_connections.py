@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 import threading
 from datetime import UTC, date
@@ -271,3 +272,130 @@ def test_concurrent_creations_of_one_name_make_one_connection(store: Store) -> N
     assert len(refused) == workers - 1
     assert all(isinstance(error, DuplicateName) for error in refused)
     assert store.list_connections() == created
+
+
+def test_update_connection_changes_only_the_fields_given(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    renamed = store.update_connection(connection.id, name="acme-renamed")
+    assert renamed.updated_at > connection.updated_at
+    assert renamed == dataclasses.replace(
+        connection, name="acme-renamed", updated_at=renamed.updated_at
+    )
+    assert store.get_connection(connection.id) == renamed
+
+    interval = store.update_connection(connection.id, stats_interval_seconds=600)
+    assert interval == dataclasses.replace(
+        renamed, stats_interval_seconds=600, updated_at=interval.updated_at
+    )
+    assert interval.updated_at > renamed.updated_at
+
+
+def test_update_connection_changes_every_field_and_encrypts_the_secrets(
+    database: Database, store: Store, connection: ConnectionRecord
+) -> None:
+    store.park_connection(connection.id, "GHL refused the token")
+    updated = store.update_connection(
+        connection.id,
+        name="renamed",
+        ghl_token="ghl-new-plaintext-token",
+        crm_url="http://crm.test/new",
+        crm_secret=OUTBOUND,
+        stats_interval_seconds=3600,
+    )
+    assert (updated.name, updated.ghl_token, updated.crm_url) == (
+        "renamed",
+        "ghl-new-plaintext-token",
+        "http://crm.test/new",
+    )
+    assert (updated.crm_secret, updated.stats_interval_seconds) == (OUTBOUND, 3600)
+    # Neither the inbound secrets nor the status are this method's business.
+    assert updated.webhook_secrets == connection.webhook_secrets
+    assert (updated.status, updated.status_reason) == ("parked", "GHL refused the token")
+    assert (updated.id, updated.location_id, updated.crm_kind, updated.created_at) == (
+        connection.id,
+        connection.location_id,
+        connection.crm_kind,
+        connection.created_at,
+    )
+    assert store.get_connection(connection.id) == updated
+
+    url, engine_options = database
+    engine = make_engine(url, engine_options)
+    try:
+        with engine.connect() as raw:
+            row = raw.execute(text("SELECT * FROM connections")).mappings().one()
+    finally:
+        engine.dispose()
+    stored = " ".join(str(value) for value in row.values())
+    for plaintext in ("ghl-new-plaintext-token", OUTBOUND, OUTBOUND.removeprefix("whsec_")):
+        assert plaintext not in stored
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"crm_secret": "plain"},
+        {"crm_secret": "whsec_not base64"},
+        {"name": " "},
+        {"name": ""},
+        {"stats_interval_seconds": 0},
+        {"stats_interval_seconds": -5},
+    ],
+    ids=["crm_secret", "crm_secret_base64", "blank_name", "empty_name", "zero", "negative"],
+)
+def test_update_connection_refuses_bad_values(
+    store: Store, connection: ConnectionRecord, change: dict[str, Any]
+) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
+        store.update_connection(connection.id, ghl_token="not kept", **change)
+    assert store.get_connection(connection.id) == connection
+
+
+def test_update_connection_checks_the_crm_secret_by_the_kind_of_crm(store: Store) -> None:
+    office = _add(store, "office", crm_kind="smartoffice", crm_secret="a password")
+    updated = store.update_connection(office.id, crm_secret="another password")
+    assert updated.crm_secret == "another password"
+
+
+def test_update_connection_refuses_a_taken_name(store: Store, connection: ConnectionRecord) -> None:
+    other = _add(store, "other")
+    with pytest.raises(DuplicateName, match="acme"):
+        store.update_connection(other.id, name=connection.name, crm_url="http://not.kept")
+    assert store.get_connection(other.id) == other
+    # Its own name is not taken by someone else.
+    same = store.update_connection(connection.id, name=connection.name)
+    assert same.name == connection.name
+
+
+def test_update_an_unknown_connection(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.update_connection("con_0000000000000000", name="x")
+    assert store.list_connections() == []
+
+
+def test_concurrent_renames_to_one_name_rename_one_connection(store: Store) -> None:
+    workers = 6
+    connections = [_add(store, f"c{n}") for n in range(workers)]
+    barrier = threading.Barrier(workers)
+    renamed: list[ConnectionRecord] = []
+    refused: list[BaseException] = []
+
+    def rename(connection_id: str) -> None:
+        try:
+            barrier.wait()
+            renamed.append(store.update_connection(connection_id, name="same"))
+        except BaseException as error:  # reported by the main thread
+            refused.append(error)
+
+    threads = [threading.Thread(target=rename, args=(c.id,)) for c in connections]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(renamed) == 1
+    assert len(refused) == workers - 1
+    assert all(isinstance(error, DuplicateName) for error in refused)
+    names = sorted(found.name for found in store.list_connections())
+    assert names.count("same") == 1
+    assert len(names) == workers

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from datetime import UTC, datetime, timedelta, timezone
@@ -36,6 +37,8 @@ def test_record_event_logs_a_queued_event(store: Store, connection: ConnectionRe
     assert created is True
     assert re.fullmatch(r"evt_[0-9a-f]{24}", event.id)
     assert (event.status, event.attempts, event.source) == ("queued", 0, "webhook")
+    assert event.replays == 0
+    assert event.updated_at == event.created_at
     assert (event.webhook_id, event.type, event.payload) == ("msg_1", "post.published", PAYLOAD)
     assert event.last_error is None
     assert event.task_id is None
@@ -260,3 +263,154 @@ def test_count_events_by_status(store: Store, connection: ConnectionRecord) -> N
         "retrying": 0,
         "dead": 1,
     }
+
+
+# The recovery sweep (find_stale_events, touch_event) and the replay count.
+
+MICROSECOND = timedelta(microseconds=1)
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _stale(
+    store: Store,
+    *,
+    processing: datetime = LONG_AGO,
+    queued: datetime = LONG_AGO,
+    retrying: datetime = LONG_AGO,
+    limit: int = 100,
+) -> list[str]:
+    found = store.find_stale_events(
+        processing_started_before=processing,
+        queued_before=queued,
+        retrying_due_before=retrying,
+        limit=limit,
+    )
+    return [event.id for event in found]
+
+
+def test_every_replay_counts(store: Store, connection: ConnectionRecord) -> None:
+    event = _record(store, connection, "msg_1")
+    store.start_attempt(event.id, "task-1")
+    store.mark_dead(event.id, "e")
+
+    first = store.requeue(event.id)
+    assert (first.replays, first.attempts, first.status) == (1, 0, "queued")
+    store.start_attempt(event.id, "task-2")
+    assert store.mark_done(event.id).replays == 1  # other changes keep the count
+    second = store.requeue(event.id)
+    assert second.replays == 2
+    assert store.get_event(event.id) == second
+
+
+def test_concurrent_replays_count_every_replay(store: Store, connection: ConnectionRecord) -> None:
+    event = _record(store, connection)
+    barrier = threading.Barrier(5)
+
+    def replay() -> None:
+        barrier.wait()
+        store.requeue(event.id)
+
+    threads = [threading.Thread(target=replay) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    replayed = store.get_event(event.id)
+    assert replayed is not None
+    assert replayed.replays == 5
+
+
+def test_state_changes_move_updated_at(store: Store, connection: ConnectionRecord) -> None:
+    event = _record(store, connection)
+    started = store.start_attempt(event.id, "task-1")
+    assert started.updated_at == started.started_at
+    assert started.updated_at > event.updated_at
+    retrying = store.mark_retrying(event.id, "e", datetime.now(UTC) + timedelta(minutes=1))
+    assert retrying.updated_at > started.updated_at
+    dead = store.mark_dead(event.id, "e")
+    assert dead.updated_at > retrying.updated_at
+    requeued = store.requeue(event.id)
+    assert requeued.updated_at > dead.updated_at
+
+
+def test_touch_event_moves_only_updated_at(store: Store, connection: ConnectionRecord) -> None:
+    event = _record(store, connection, "msg_1")
+    started = store.start_attempt(event.id, "task-1")
+
+    touched = store.touch_event(event.id)
+
+    assert touched.updated_at > started.updated_at
+    assert touched == dataclasses.replace(started, updated_at=touched.updated_at)
+    assert store.get_event(event.id) == touched
+    with pytest.raises(NotFound):
+        store.touch_event("evt_000000000000000000000000")
+
+
+def test_find_stale_events_takes_each_status_by_its_own_time(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    queued = _record(store, connection, "queued")
+    processing = store.start_attempt(_record(store, connection, "processing").id, "task-p")
+    due = datetime.now(UTC) + timedelta(minutes=5)
+    retrying = store.mark_retrying(_record(store, connection, "retrying").id, "e", due)
+    store.mark_done(_record(store, connection, "done").id)
+    store.mark_dead(_record(store, connection, "dead").id, "e")
+    assert processing.started_at is not None
+
+    assert _stale(store) == []
+    # Strictly before: an event changed exactly at the limit is not stale yet.
+    assert _stale(store, queued=queued.updated_at) == []
+    assert _stale(store, queued=queued.updated_at + MICROSECOND) == [queued.id]
+    assert _stale(store, processing=processing.started_at) == []
+    assert _stale(store, processing=processing.started_at + MICROSECOND) == [processing.id]
+    assert _stale(store, retrying=due) == []
+    assert _stale(store, retrying=due + MICROSECOND) == [retrying.id]
+
+    later = due + timedelta(days=1)
+    everything = _stale(store, processing=later, queued=later, retrying=later)
+    assert everything == [queued.id, processing.id, retrying.id]  # oldest first
+    assert _stale(store, processing=later, queued=later, retrying=later, limit=2) == [
+        queued.id,
+        processing.id,
+    ]
+
+
+def test_a_retrying_event_is_stale_only_once_due(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    # The retry time is what counts, not when the attempt failed.
+    event = _record(store, connection)
+    store.start_attempt(event.id, None)
+    retrying = store.mark_retrying(event.id, "e", datetime(2030, 1, 1, tzinfo=UTC))
+    soon = retrying.updated_at + timedelta(hours=1)
+    assert _stale(store, processing=soon, queued=soon, retrying=soon) == []
+    assert _stale(store, retrying=datetime(2030, 1, 1, 0, 1, tzinfo=UTC)) == [event.id]
+
+
+def test_a_touched_event_is_not_stale_again_at_once(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    queued = _record(store, connection, "queued")
+    processing = store.start_attempt(_record(store, connection, "processing").id, None)
+    # Due already: the delayed retry should have run.
+    retrying = store.mark_retrying(
+        _record(store, connection, "retrying").id, "e", datetime.now(UTC)
+    )
+    limit = datetime.now(UTC)  # after every change above, before the touches below
+    stale = [queued.id, processing.id, retrying.id]
+    assert _stale(store, processing=limit, queued=limit, retrying=limit) == stale
+
+    touched = [store.touch_event(event_id) for event_id in stale]
+
+    # The sweep re-enqueued them after `limit`: the same limits no longer find them ...
+    assert _stale(store, processing=limit, queued=limit, retrying=limit) == []
+    # ... until the limit passes the touch too (the new task never ran).
+    again = max(event.updated_at for event in touched) + MICROSECOND
+    assert _stale(store, processing=again, queued=again, retrying=again) == stale
+
+
+def test_find_stale_events_checks_its_arguments(store: Store) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        _stale(store, limit=0)
+    with pytest.raises(ValueError, match="timezone"):
+        _stale(store, queued=datetime(2030, 1, 1))

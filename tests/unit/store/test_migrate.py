@@ -1,16 +1,18 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from store import Store, StoreUnavailable, migrate
 from store.engine import make_engine
-from store.models import Base
+from store.models import Base, UTCDateTime
 from tests.dbutil import POSTGRESQL, database_kinds, postgresql_url, sqlite_url
 
 Database = tuple[str, dict[str, Any]]
@@ -89,7 +91,7 @@ def test_a_store_on_a_database_never_migrated_says_to_run_db_upgrade(
 
 def test_the_migrations_folder_ships_next_to_the_module() -> None:
     assert (migrate.MIGRATIONS / "env.py").is_file()
-    assert migrate.head_revision() == "0001"
+    assert migrate.head_revision() == "0002"
 
 
 def test_postgresql_is_tested_when_configured() -> None:
@@ -124,3 +126,114 @@ def test_migrations_keep_the_rows(database: Database) -> None:
         assert len(store.list_events()) == 1
     finally:
         store.dispose()
+
+
+# The events table as revision 0001 made it (the models describe head, not 0001).
+EVENTS_0001 = sa.table(
+    "events",
+    sa.column("id", sa.String),
+    sa.column("connection_id", sa.String),
+    sa.column("webhook_id", sa.String),
+    sa.column("source", sa.String),
+    sa.column("type", sa.String),
+    sa.column("payload", sa.JSON),
+    sa.column("status", sa.String),
+    sa.column("attempts", sa.Integer),
+    sa.column("created_at", UTCDateTime()),
+    sa.column("updated_at", UTCDateTime()),
+)
+
+
+def _insert_0001_event(url: str, engine_options: dict[str, Any], connection_id: str) -> None:
+    now = datetime.now(UTC)
+    engine = make_engine(url, engine_options)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                EVENTS_0001.insert().values(
+                    id="evt_000000000000000000000001",
+                    connection_id=connection_id,
+                    webhook_id="w",
+                    source="webhook",
+                    type="post.published",
+                    payload={"k": "v"},
+                    status="dead",
+                    attempts=3,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def _event_columns_and_indexes(
+    url: str, engine_options: dict[str, Any]
+) -> tuple[set[str], set[str]]:
+    engine = make_engine(url, engine_options)
+    try:
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            columns = {column["name"] for column in inspector.get_columns("events")}
+            indexes = {str(index["name"]) for index in inspector.get_indexes("events")}
+            return columns, indexes
+    finally:
+        engine.dispose()
+
+
+def test_0002_gives_existing_events_zero_replays(empty_database: Database) -> None:
+    url, engine_options = empty_database
+    migrate.upgrade(url, "0001", engine_options=engine_options)
+    store = Store(url, "key", engine_options=engine_options)
+    try:
+        # The connections table is the same in 0001 and head, so the store can write it.
+        created = store.create_connection(
+            name="acme", location_id="loc", ghl_token="t", crm_url="http://crm.test"
+        )
+        _insert_0001_event(url, engine_options, created.id)
+
+        migrate.upgrade(url, engine_options=engine_options)
+
+        (event,) = store.list_events()
+        assert (event.id, event.status, event.attempts, event.replays) == (
+            "evt_000000000000000000000001",
+            "dead",
+            3,
+            0,
+        )
+        assert event.payload == {"k": "v"}
+        assert store.get_connection(created.id) == created
+        assert store.requeue(event.id).replays == 1
+    finally:
+        store.dispose()
+    assert _differences(url, engine_options) == []
+
+
+def test_0002_downgrades_to_0001_keeping_the_rows(empty_database: Database) -> None:
+    url, engine_options = empty_database
+    migrate.upgrade(url, engine_options=engine_options)
+    store = Store(url, "key", engine_options=engine_options)
+    try:
+        created = store.create_connection(
+            name="acme", location_id="loc", ghl_token="t", crm_url="http://crm.test"
+        )
+        event, _ = store.record_event(connection_id=created.id, type="t", payload={})
+        store.requeue(event.id)
+
+        migrate.downgrade(url, "0001", engine_options=engine_options)
+        columns, indexes = _event_columns_and_indexes(url, engine_options)
+        assert "replays" not in columns
+        assert "ix_events_status_updated_at" not in indexes
+        assert "ix_events_status_created_at" in indexes
+
+        migrate.upgrade(url, engine_options=engine_options)
+        back = store.get_event(event.id)
+        assert back is not None
+        assert back.replays == 0  # the count went with the column
+        assert store.get_connection(created.id) == created
+    finally:
+        store.dispose()
+    columns, indexes = _event_columns_and_indexes(url, engine_options)
+    assert "replays" in columns
+    assert "ix_events_status_updated_at" in indexes
+    assert _differences(url, engine_options) == []

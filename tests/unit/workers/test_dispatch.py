@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from celery import Celery
 
@@ -41,7 +43,7 @@ def test_the_event_goes_to_its_task_with_only_json(
 
     task_id = enqueue_event(celery, event)
 
-    assert task_id == f"{event.id}.0"
+    assert re.fullmatch(rf"{event.id}-[0-9a-f]{{8}}", task_id)
     [task] = queued_tasks(redis_url)
     assert task.name == task_name
     assert task.id == task_id
@@ -50,11 +52,15 @@ def test_the_event_goes_to_its_task_with_only_json(
     assert task.eta is None
 
 
-def test_the_task_id_follows_the_attempts(bridge: Bridge, celery: Celery) -> None:
+def test_each_enqueue_of_an_event_is_its_own_task(bridge: Bridge, celery: Celery) -> None:
+    # A replay must not look like the first run in Flower.
     event = bridge.record(bridge.connection(), "statistics.requested", {})
-    started = bridge.store.start_attempt(event.id, None)
 
-    assert enqueue_event(celery, started) == f"{event.id}.1"
+    first, second = enqueue_event(celery, event), enqueue_event(celery, event)
+
+    assert first != second
+    assert first.startswith(f"{event.id}-")
+    assert second.startswith(f"{event.id}-")
 
 
 def test_a_broker_that_does_not_answer_is_an_enqueue_error(

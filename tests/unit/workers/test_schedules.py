@@ -4,21 +4,38 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import warnings
 
 import pytest
 import redis
 from celery import Celery
 from celery.schedules import schedule
 from redbeat import RedBeatSchedulerEntry
+from redbeat.schedulers import get_redis
 
 from schemas.events import StatisticsRequested, load_event
 from store import ConnectionRecord
 from tests.brokerutil import queued_tasks
 from tests.unit.workers.conftest import Bridge
 from workers.dispatch import EnqueueError
-from workers.schedules import entry_name, reconcile_schedules, record_statistics_event
+from workers.schedules import (
+    entry_name,
+    reconcile_schedules,
+    record_statistics_event,
+    recover_stale_events,
+)
 
 PREFIX = "socialbridge:redbeat:"
+
+
+def test_redbeat_gets_its_own_redis_options(celery: Celery) -> None:
+    # Without `redbeat_redis_options`, celery-redbeat 2.4 falls back to the broker's transport
+    # options with a DeprecationWarning; 2.5 drops the fallback.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        get_redis(celery).ping()
+
+    assert [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)] == []
 
 
 def stats_keys(redis_url: str) -> set[str]:
@@ -159,7 +176,7 @@ def test_a_scheduled_run_records_and_enqueues_a_statistics_event(
     [event] = bridge.store.list_events(connection_id=connection.id)
     assert event.source == "schedule"
     assert event.type == "statistics.requested"
-    assert task_id == f"{event.id}.0"
+    assert task_id.startswith(f"{event.id}-")
     [task] = queued_tasks(redis_url)
     assert task.name == "flows.sync_statistics"
     assert task.args == [event.id, event.payload]
@@ -191,3 +208,53 @@ def test_a_scheduled_run_that_cannot_be_enqueued_leaves_no_event(
 
     assert isinstance(result.result, EnqueueError)
     assert bridge.store.list_events() == []
+
+
+def test_the_sweep_requeues_events_nothing_will_run_any_more(
+    bridge: Bridge, celery: Celery, redis_url: str
+) -> None:
+    connection = bridge.connection()
+    queued = record_statistics_event(bridge.store, connection.id, source="cli")
+    running = record_statistics_event(bridge.store, connection.id, source="cli")
+    bridge.store.start_attempt(running.id, "task-1")
+    finished = record_statistics_event(bridge.store, connection.id, source="cli")
+    bridge.store.mark_done(finished.id)
+    settings = bridge.settings
+    # Seen from well past every deadline: the queued message and the running attempt are lost.
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(
+        seconds=settings.broker_visibility_timeout + settings.task_time_limit + 600
+    )
+
+    recovered = recover_stale_events(celery, bridge.store, settings, now=later)
+
+    assert sorted(recovered) == sorted([queued.id, running.id])
+    assert sorted(t.args[0] for t in queued_tasks(redis_url)) == sorted(recovered)
+
+
+def test_the_sweep_leaves_events_within_their_deadlines_alone(
+    bridge: Bridge, celery: Celery, redis_url: str
+) -> None:
+    connection = bridge.connection()
+    record_statistics_event(bridge.store, connection.id, source="cli")
+    running = record_statistics_event(bridge.store, connection.id, source="cli")
+    bridge.store.start_attempt(running.id, "task-1")
+
+    recovered = recover_stale_events(celery, bridge.store, bridge.settings)
+
+    assert recovered == []
+    assert queued_tasks(redis_url) == []
+
+
+def test_a_swept_event_starts_a_new_deadline(bridge: Bridge, celery: Celery) -> None:
+    connection = bridge.connection()
+    event = record_statistics_event(bridge.store, connection.id, source="cli")
+    settings = bridge.settings
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.broker_visibility_timeout + 600)
+
+    recover_stale_events(celery, bridge.store, settings, now=later)
+
+    swept = bridge.store.get_event(event.id)
+    assert swept is not None
+    assert swept.status == "queued"
+    # The next sweep measures from this moment, not from when the CRM sent the event.
+    assert swept.updated_at > event.updated_at

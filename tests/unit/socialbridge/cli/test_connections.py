@@ -1,0 +1,360 @@
+"""`socialbridge connections add|list|show|check|remove`."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from socialbridge.embedded_redis import free_port
+from tests.unit.socialbridge.cli.conftest import PUBLIC_URL, Cli, columns, lines
+
+ADD = (
+    "connections",
+    "add",
+    "--name",
+    "acme",
+    "--location-id",
+    "loc_demo",
+    "--ghl-token",
+    "pit-sandbox-demo",
+    "--crm-url",
+    "https://crm.example/hooks/acme",
+)
+
+PUBLIC_FIELDS = {
+    "id",
+    "name",
+    "location_id",
+    "crm_kind",
+    "crm_url",
+    "stats_interval_seconds",
+    "status",
+    "status_reason",
+    "created_at",
+    "updated_at",
+    "webhook_url",
+}
+
+
+# --- add ------------------------------------------------------------------------------------
+
+
+def test_add_prints_the_webhook_url_and_both_secrets(cli: Cli) -> None:
+    result = cli(*ADD)
+
+    assert result.exit_code == 0, result.output
+    [connection] = cli.store.list_connections()
+    assert lines(result.output) == [
+        f"created connection {connection.id} (acme)",
+        f"  webhook URL:     {PUBLIC_URL}/webhooks/crm/{connection.id}",
+        f"  webhook secret:  {connection.webhook_secrets[0]}   (the CRM signs events with it)",
+        f"  CRM secret:      {connection.crm_secret}   (write-backs are signed with it)",
+        "  statistics sync: every 86400 s (beat picks it up within a minute)",
+    ]
+    assert connection.location_id == "loc_demo"
+    assert connection.ghl_token == "pit-sandbox-demo"
+    assert connection.crm_url == "https://crm.example/hooks/acme"
+    assert connection.crm_kind == "webhook"
+    assert connection.webhook_secrets[0].startswith("whsec_")
+
+
+def test_add_json_is_what_a_program_needs(cli: Cli) -> None:
+    result = cli(*ADD, "--json")
+
+    assert result.exit_code == 0, result.output
+    [connection] = cli.store.list_connections()
+    assert json.loads(result.output) == {
+        "id": connection.id,
+        "webhook_url": f"{PUBLIC_URL}/webhooks/crm/{connection.id}",
+        "webhook_secret": connection.webhook_secrets[0],
+    }
+
+
+def test_add_keeps_a_given_crm_secret_and_interval(cli: Cli) -> None:
+    secret = "whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
+
+    result = cli(*ADD, "--crm-secret", secret, "--stats-interval", "3600")
+
+    assert result.exit_code == 0, result.output
+    [connection] = cli.store.list_connections()
+    assert connection.crm_secret == secret
+    assert connection.stats_interval_seconds == 3600
+    assert "  statistics sync: every 3600 s (beat picks it up within a minute)" in lines(
+        result.output
+    )
+
+
+def test_add_takes_the_default_interval_from_the_settings(cli: Cli) -> None:
+    result = cli(*ADD, STATS_INTERVAL_SECONDS="7200")
+
+    assert result.exit_code == 0, result.output
+    assert cli.store.list_connections()[0].stats_interval_seconds == 7200
+
+
+def test_add_refuses_a_name_in_use(cli: Cli) -> None:
+    cli.connection("acme")
+
+    result = cli(*ADD)
+
+    assert result.exit_code == 1
+    assert result.stderr == "Error: a connection named 'acme' exists already\n"
+    assert len(cli.store.list_connections()) == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--crm-url", "ftp://crm.example/x", "expected an http(s) URL, got 'ftp://crm.example/x'"),
+        ("--crm-url", "crm.example/x", "expected an http(s) URL, got 'crm.example/x'"),
+        ("--crm-secret", "hunter2", "expected a Standard Webhooks secret starting with whsec_"),
+        ("--name", "   ", "must not be empty"),
+        ("--location-id", "", "must not be empty"),
+        ("--stats-interval", "60", "60 is not in the range x>=300."),
+        ("--crm-kind", "salesforce", "'salesforce' is not 'webhook'."),
+    ],
+)
+def test_add_refuses_bad_options_naming_them(
+    cli: Cli, option: str, value: str, message: str
+) -> None:
+    result = cli(*ADD, option, value)
+
+    assert result.exit_code == 2
+    assert lines(result.stderr)[-1] == f"Error: Invalid value for '{option}': {message}"
+    assert cli.store.list_connections() == []
+
+
+def test_add_refuses_a_crm_url_without_a_host(cli: Cli) -> None:
+    # KNOWN BUG (socialbridge/cli/connections.py:31): `_http_url` checks `netloc`, which is
+    # ":80" here, so the URL is stored; the webhook connector then refuses it with ValueError
+    # on every event (see tests/unit/workers/test_execution.py). Fix: check parsed.hostname.
+    result = cli(*ADD[:-1], "http://:80/hooks/acme")
+
+    assert result.exit_code == 2
+    assert cli.store.list_connections() == []
+
+
+def test_add_names_a_missing_option(cli: Cli) -> None:
+    result = cli("connections", "add", "--name", "acme")
+
+    assert result.exit_code == 2
+    assert lines(result.stderr)[-1] == "Error: Missing option '--location-id'."
+
+
+# --- list and show --------------------------------------------------------------------------
+
+
+def test_list_without_connections_says_none(cli: Cli) -> None:
+    result = cli("connections", "list")
+
+    assert result.exit_code == 0
+    assert result.output == "(none)\n"
+
+
+def test_list_is_a_table_by_name(cli: Cli) -> None:
+    zeta = cli.connection("zeta")
+    acme = cli.connection("acme", stats_interval_seconds=3600)
+    cli.store.park_connection(zeta.id, "token refused")
+
+    result = cli("connections", "list")
+
+    assert result.exit_code == 0
+    header, *rows = lines(result.output)
+    assert columns(header) == ["ID", "NAME", "LOCATION", "CRM", "STATUS", "STATS EVERY (s)"]
+    assert [columns(row) for row in rows] == [
+        [acme.id, "acme", "loc_demo", "webhook", "active", "3600"],
+        [zeta.id, "zeta", "loc_demo", "webhook", "parked", "86400"],
+    ]
+
+
+def test_list_json_leaves_the_secrets_out(cli: Cli) -> None:
+    connection = cli.connection("acme")
+
+    result = cli("connections", "list", "--json")
+
+    assert result.exit_code == 0
+    [listed] = json.loads(result.output)
+    assert set(listed) == PUBLIC_FIELDS
+    assert listed["id"] == connection.id
+    assert listed["webhook_url"] == f"{PUBLIC_URL}/webhooks/crm/{connection.id}"
+    for secret in (connection.ghl_token, connection.crm_secret, *connection.webhook_secrets):
+        assert secret not in result.output
+
+
+@pytest.mark.parametrize("by", ["name", "id"])
+def test_show_finds_a_connection_by_name_or_id(cli: Cli, by: str) -> None:
+    connection = cli.connection("acme")
+
+    result = cli("connections", "show", connection.name if by == "name" else connection.id)
+
+    assert result.exit_code == 0
+    assert f"{'id:':<24}{connection.id}" in lines(result.output)
+    assert f"{'status:':<24}active" in lines(result.output)
+    assert f"{'webhook_url:':<24}{PUBLIC_URL}/webhooks/crm/{connection.id}" in lines(result.output)
+    assert connection.ghl_token not in result.output
+    assert connection.crm_secret not in result.output
+
+
+def test_show_secrets_prints_them_on_request(cli: Cli) -> None:
+    connection = cli.connection("acme")
+
+    result = cli("connections", "show", "acme", "--secrets", "--json")
+
+    assert result.exit_code == 0
+    shown = json.loads(result.output)
+    assert set(shown) == PUBLIC_FIELDS | {"ghl_token", "crm_secret", "webhook_secrets"}
+    assert shown["ghl_token"] == connection.ghl_token
+    assert shown["crm_secret"] == connection.crm_secret
+    assert shown["webhook_secrets"] == list(connection.webhook_secrets)
+
+
+def test_show_of_an_unknown_connection_lists_those_that_exist(cli: Cli) -> None:
+    cli.connection("acme")
+    cli.connection("zeta")
+
+    result = cli("connections", "show", "nope")
+
+    assert result.exit_code == 2
+    assert lines(result.stderr)[-1] == (
+        "Error: Invalid value for CONNECTION: no connection 'nope' (connections: acme, zeta)"
+    )
+
+
+# --- check ----------------------------------------------------------------------------------
+
+
+def test_check_calls_ghl_and_reaches_the_crm(cli: Cli) -> None:
+    connection = cli.connection("acme")
+    origin = cli.sandboxes.crm_url
+
+    result = cli("connections", "check", connection.name)
+
+    assert result.exit_code == 0, result.output
+    assert lines(result.stdout)[0] == "GHL  ok: location loc_demo, 6 social accounts"
+    assert re.fullmatch(
+        rf"CRM  ok: {re.escape(origin)} is reachable \(GET answered HTTP 405 in \d+ ms\)",
+        lines(result.stdout)[1],
+    )
+    assert result.stderr == ""
+
+
+def test_check_reports_each_failure_and_exits_1(cli: Cli) -> None:
+    port = free_port()
+    cli.connection("acme", ghl_token="pit-revoked", crm_url=f"http://127.0.0.1:{port}/hooks/a")
+
+    result = cli("connections", "check", "acme")
+
+    assert result.exit_code == 1
+    ghl_line, crm_line = lines(result.stderr)
+    assert ghl_line.startswith("GHL  FAILED: ghl: Invalid JWT (HTTP 401) [traceId ")
+    assert crm_line.startswith(f"CRM  FAILED: crm: http://127.0.0.1:{port} is unreachable: ")
+    assert "pit-revoked" not in result.output
+
+
+# --- remove ---------------------------------------------------------------------------------
+
+
+def test_remove_yes_deletes_without_asking(cli: Cli) -> None:
+    connection = cli.connection("acme")
+    cli.store.record_event(connection_id=connection.id, type="statistics.requested", payload={})
+
+    result = cli("connections", "remove", "acme", "--yes")
+
+    assert result.exit_code == 0
+    assert result.output == (
+        f"removed {connection.id} (acme); its schedule stops within a minute\n"
+    )
+    assert cli.store.list_connections() == []
+    assert cli.store.list_events() == []
+
+
+def test_remove_asks_first_and_a_no_keeps_the_connection(cli: Cli) -> None:
+    connection = cli.connection("acme")
+
+    result = cli("connections", "remove", "acme", input="n\n")
+
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"Delete acme ({connection.id}) with its event log and records? [y/N]: n\n"
+    )
+    assert "Aborted!" in result.output
+    assert cli.store.list_connections() == [connection]
+
+
+def test_remove_asks_first_and_a_yes_deletes(cli: Cli) -> None:
+    cli.connection("acme")
+
+    result = cli("connections", "remove", "acme", input="y\n")
+
+    assert result.exit_code == 0
+    assert cli.store.list_connections() == []
+
+
+def test_update_changes_only_what_is_given(cli: Cli) -> None:
+    before = cli.connection()
+
+    result = cli(
+        "connections", "update", "acme", "--ghl-token", "pit-new", "--stats-interval", "3600"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert lines(result.output) == [
+        f"updated {before.id} (acme): ghl_token, stats_interval_seconds"
+    ]
+    after = cli.store.get_connection(before.id)
+    assert after is not None
+    assert (after.ghl_token, after.stats_interval_seconds) == ("pit-new", 3600)
+    assert (after.crm_url, after.crm_secret, after.webhook_secrets) == (
+        before.crm_url,
+        before.crm_secret,
+        before.webhook_secrets,
+    )
+
+
+def test_update_of_a_parked_connection_says_how_to_activate_it(cli: Cli) -> None:
+    before = cli.connection()
+    cli.store.park_connection(before.id, "credentials refused")
+
+    result = cli("connections", "update", "acme", "--ghl-token", "pit-new")
+
+    assert result.exit_code == 0, result.output
+    assert lines(result.output)[-1] == (
+        "it is still parked; un-park it with: socialbridge connections activate acme"
+    )
+
+
+def test_update_without_a_change_is_a_usage_error(cli: Cli) -> None:
+    cli.connection()
+
+    result = cli("connections", "update", "acme")
+
+    assert result.exit_code == 2
+    assert "give at least one of --name, --ghl-token, --crm-url" in result.stderr
+
+
+def test_update_refuses_a_malformed_crm_secret(cli: Cli) -> None:
+    cli.connection()
+
+    result = cli("connections", "update", "acme", "--crm-secret", "not-a-secret")
+
+    assert result.exit_code == 2
+    assert "expected a Standard Webhooks secret starting with whsec_" in result.stderr
+
+
+def test_rotate_secret_adds_one_and_retire_keeps_only_it(cli: Cli) -> None:
+    before = cli.connection()
+
+    added = cli("connections", "rotate-secret", "acme", "--json")
+    rotated = cli.store.get_connection(before.id)
+    retired = cli("connections", "rotate-secret", "acme", "--retire")
+    after = cli.store.get_connection(before.id)
+
+    assert added.exit_code == 0, added.output
+    new_secret = json.loads(added.output)["webhook_secret"]
+    assert rotated is not None
+    assert rotated.webhook_secrets == (new_secret, before.webhook_secrets[0])
+    assert retired.exit_code == 0, retired.output
+    assert retired.output == f"{before.id}: only the newest webhook secret verifies now\n"
+    assert after is not None
+    assert after.webhook_secrets == (new_secret,)

@@ -1,0 +1,219 @@
+"""`socialbridge events list|show|replay`."""
+
+from __future__ import annotations
+
+import json
+
+from socialbridge.embedded_redis import free_port
+from store import ConnectionRecord, EventRecord
+from tests.brokerutil import queue_length, queued_tasks
+from tests.unit.socialbridge.cli.conftest import Cli, columns, lines
+
+LONG_ERROR = "ghl: " + "the server said something long " * 5
+
+
+def record(
+    cli: Cli,
+    connection: ConnectionRecord,
+    event_type: str = "post.published",
+    status: str = "queued",
+    error: str = "gave up",
+) -> EventRecord:
+    data = {"post_id": "crm-1"} if event_type == "post.published" else {}
+    payload = {"type": event_type, "timestamp": "2026-11-23T10:00:00+00:00", "data": data}
+    event, _ = cli.store.record_event(connection_id=connection.id, type=event_type, payload=payload)
+    if status == "dead":
+        event = cli.store.mark_dead(event.id, error)
+    elif status == "done":
+        cli.store.start_attempt(event.id, None)
+        event = cli.store.mark_done(event.id)
+    return event
+
+
+# --- list -----------------------------------------------------------------------------------
+
+
+def test_list_without_events_says_none(cli: Cli) -> None:
+    result = cli("events", "list")
+
+    assert result.exit_code == 0
+    assert result.output == "(none)\n"
+
+
+def test_list_is_a_table_newest_first_with_short_errors(cli: Cli) -> None:
+    connection = cli.connection()
+    older = record(cli, connection, "statistics.requested", "done")
+    newer = record(cli, connection, status="dead", error=LONG_ERROR)
+
+    result = cli("events", "list")
+
+    assert result.exit_code == 0
+    header, *rows = lines(result.output)
+    assert columns(header) == [
+        "ID",
+        "TYPE",
+        "SOURCE",
+        "STATUS",
+        "ATTEMPTS",
+        "UPDATED (UTC)",
+        "LAST ERROR",
+    ]
+    first, second = (columns(row) for row in rows)
+    assert first[:5] == [newer.id, "post.published", "webhook", "dead", "0"]
+    assert first[5] == newer.updated_at.strftime("%Y-%m-%d %H:%M:%S")
+    assert first[6] == LONG_ERROR[:59] + "…"
+    assert second[:5] == [older.id, "statistics.requested", "webhook", "done", "1"]
+
+
+def test_list_filters_by_status_connection_and_type(cli: Cli) -> None:
+    acme = cli.connection("acme")
+    zeta = cli.connection("zeta")
+    dead = record(cli, acme, status="dead")
+    stats = record(cli, acme, "statistics.requested")
+    other = record(cli, zeta)
+
+    def ids(*args: str) -> list[str]:
+        result = cli("events", "list", "--json", *args)
+        assert result.exit_code == 0, result.output
+        return [event["id"] for event in json.loads(result.output)]
+
+    assert ids("--status", "dead") == [dead.id]
+    assert ids("--connection", "zeta") == [other.id]
+    assert ids("--connection", acme.id, "--type", "statistics.requested") == [stats.id]
+    assert ids("--limit", "1") == [other.id]
+
+
+def test_list_json_has_every_field(cli: Cli) -> None:
+    event = record(cli, cli.connection())
+
+    result = cli("events", "list", "--json")
+
+    [listed] = json.loads(result.output)
+    assert listed["id"] == event.id
+    assert listed["payload"] == event.payload
+    assert listed["status"] == "queued"
+    assert listed["attempts"] == 0
+    assert listed["created_at"] == str(event.created_at)
+
+
+def test_list_refuses_an_unknown_status_or_connection(cli: Cli) -> None:
+    bad_status = cli("events", "list", "--status", "lost")
+    bad_connection = cli("events", "list", "--connection", "nope")
+
+    assert bad_status.exit_code == 2
+    assert "Invalid value for '--status'" in bad_status.stderr
+    assert bad_connection.exit_code == 2
+    assert lines(bad_connection.stderr)[-1] == (
+        "Error: Invalid value for CONNECTION: no connection 'nope' (connections: none yet)"
+    )
+
+
+# --- show -----------------------------------------------------------------------------------
+
+
+def test_show_prints_every_field(cli: Cli) -> None:
+    event = record(cli, cli.connection(), status="dead", error="ghl: gone (HTTP 400)")
+
+    result = cli("events", "show", event.id)
+
+    assert result.exit_code == 0
+    shown = lines(result.output)
+    assert shown[0] == f"{'id:':<18}{event.id}"
+    assert f"{'status:':<18}dead" in shown
+    assert f"{'last_error:':<18}ghl: gone (HTTP 400)" in shown
+    assert f"{'payload:':<18}{event.payload}" in shown
+
+
+def test_show_json_parses(cli: Cli) -> None:
+    event = record(cli, cli.connection())
+
+    result = cli("events", "show", event.id, "--json")
+
+    shown = json.loads(result.output)
+    assert shown["id"] == event.id
+    assert shown["type"] == "post.published"
+    assert shown["finished_at"] is None
+
+
+def test_show_of_an_unknown_event_is_a_usage_error(cli: Cli) -> None:
+    result = cli("events", "show", "evt_nope")
+
+    assert result.exit_code == 2
+    assert lines(result.stderr)[-1] == "Error: Invalid value for EVENT_ID: no event 'evt_nope'"
+
+
+# --- replay ---------------------------------------------------------------------------------
+
+
+def test_replay_queues_a_dead_event_again_with_a_fresh_budget(cli: Cli) -> None:
+    event = record(cli, cli.connection(), status="dead", error="ghl: down")
+
+    result = cli("events", "replay", event.id)
+
+    assert result.exit_code == 0, result.output
+    assert result.output == f"{event.id}: queued again (post.published, was dead)\n"
+    replayed = cli.store.get_event(event.id)
+    assert replayed is not None
+    assert replayed.status == "queued"
+    assert replayed.attempts == 0
+    assert replayed.last_error == "ghl: down"
+    [task] = queued_tasks(cli.env["REDIS_URL"] or "")
+    assert task.name == "flows.sync_post_tags"
+    assert task.args == [event.id, event.payload]
+
+
+def test_replay_dead_takes_every_dead_event_and_json_lists_them(cli: Cli) -> None:
+    connection = cli.connection()
+    dead = [record(cli, connection, status="dead") for _ in range(2)]
+    record(cli, connection, status="done")
+
+    result = cli("events", "replay", "--dead", "--json")
+
+    assert result.exit_code == 0, result.output
+    replayed = json.loads(result.output)
+    assert sorted(r["event_id"] for r in replayed) == sorted(e.id for e in dead)
+    assert {r["status"] for r in replayed} == {"queued"}
+    assert all(r["task_id"].startswith(f"{r['event_id']}-") for r in replayed)
+    assert queue_length(cli.env["REDIS_URL"] or "") == 2
+
+
+def test_replay_runs_a_done_event_again_on_purpose(cli: Cli) -> None:
+    event = record(cli, cli.connection(), status="done")
+
+    result = cli("events", "replay", event.id)
+
+    assert result.exit_code == 0
+    assert result.output == f"{event.id}: queued again (post.published, was done)\n"
+
+
+def test_replay_leaves_an_event_in_flight_alone(cli: Cli) -> None:
+    event = record(cli, cli.connection())
+
+    result = cli("events", "replay", event.id)
+
+    assert result.exit_code == 0
+    assert result.stderr == f"{event.id}: still queued, left alone\n"
+    assert result.stdout == "nothing to replay\n"
+    assert queue_length(cli.env["REDIS_URL"] or "") == 0
+
+
+def test_replay_needs_ids_or_dead(cli: Cli) -> None:
+    result = cli("events", "replay")
+
+    assert result.exit_code == 2
+    assert lines(result.stderr)[-1] == "Error: name one or more EVENT_IDS, or give --dead"
+
+
+def test_replay_that_cannot_be_enqueued_leaves_the_event_dead(cli: Cli) -> None:
+    event = record(cli, cli.connection(), status="dead")
+
+    result = cli("events", "replay", event.id, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {event.id}: could not enqueue {event.id}: ")
+    assert result.stderr.endswith("(left dead; try again)\n")
+    after = cli.store.get_event(event.id)
+    assert after is not None
+    assert after.status == "dead"
+    assert after.last_error is not None
+    assert after.last_error.startswith("replay could not be enqueued: ")

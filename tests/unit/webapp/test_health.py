@@ -1,0 +1,76 @@
+"""/healthz, /readyz and /metrics, with the store and Redis up or down."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from socialbridge.embedded_redis import free_port
+from store import ConnectionRecord, Store
+from tests.unit.webapp.conftest import AppFactory
+
+
+def test_healthz_answers_while_the_process_lives(client: FlaskClient) -> None:
+    answer = client.get("/healthz")
+
+    assert answer.status_code == 200
+    assert answer.get_json() == {"status": "ok"}
+
+
+def test_readyz_is_ok_when_the_store_and_redis_answer(client: FlaskClient) -> None:
+    answer = client.get("/readyz")
+
+    assert answer.status_code == 200
+    assert answer.get_json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "redis": "ok"},
+    }
+
+
+def test_readyz_is_503_and_names_redis_when_redis_is_down(make_app: AppFactory) -> None:
+    down = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0").test_client()
+
+    answer = down.get("/readyz")
+
+    assert answer.status_code == 503
+    assert answer.get_json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "redis": "unavailable: ConnectionError"},
+    }
+
+
+def test_readyz_is_503_and_names_the_database_when_it_is_down(make_app: AppFactory) -> None:
+    url = f"postgresql+psycopg://bridge:pw@127.0.0.1:{free_port()}/bridge"
+    down = make_app(database_url=url).test_client()
+
+    answer = down.get("/readyz")
+
+    assert answer.status_code == 503
+    assert answer.get_json() == {
+        "status": "unavailable",
+        "checks": {"database": "unavailable: StoreUnavailable", "redis": "ok"},
+    }
+
+
+def test_metrics_count_the_events_by_status(
+    client: FlaskClient, store: Store, connection: ConnectionRecord
+) -> None:
+    for webhook_id in ("msg_a", "msg_b", "msg_c", "msg_d"):
+        event, _ = store.record_event(
+            connection_id=connection.id, type="post.published", payload={}, webhook_id=webhook_id
+        )
+    store.mark_dead(event.id, "gave up")
+
+    answer = client.get("/metrics")
+
+    assert answer.status_code == 200
+    assert answer.mimetype == "text/plain"
+    assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert answer.get_data(as_text=True) == (
+        "# HELP socialbridge_events Events in the log, by status.\n"
+        "# TYPE socialbridge_events gauge\n"
+        'socialbridge_events{status="queued"} 3\n'
+        'socialbridge_events{status="processing"} 0\n'
+        'socialbridge_events{status="retrying"} 0\n'
+        'socialbridge_events{status="done"} 0\n'
+        'socialbridge_events{status="dead"} 1\n'
+    )

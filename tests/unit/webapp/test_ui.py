@@ -1,0 +1,56 @@
+"""The read-only overview page."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from store import ConnectionRecord, Store
+from tests.unit.webapp.conftest import PUBLIC_URL
+
+
+def test_an_empty_bridge_says_how_to_start(client: FlaskClient) -> None:
+    answer = client.get("/")
+
+    assert answer.status_code == 200
+    assert answer.mimetype == "text/html"
+    page = answer.get_data(as_text=True)
+    assert "No connection yet: <code>socialbridge connections add --help</code>" in page
+    assert "No event yet: <code>socialbridge demo send post.published</code>" in page
+    assert '<span class="queued">queued: 0</span>' in page
+
+
+def test_connections_events_and_counts_are_listed(
+    client: FlaskClient, store: Store, connection: ConnectionRecord
+) -> None:
+    event, _ = store.record_event(
+        connection_id=connection.id, type="post.published", payload={}, webhook_id="msg_1"
+    )
+    store.mark_dead(event.id, "ghl: Invalid JWT (HTTP 401)")
+    store.park_connection(connection.id, "credentials refused")
+
+    page = client.get("/").get_data(as_text=True)
+
+    assert f"<code>{connection.id}</code>" in page
+    assert f"<code>{PUBLIC_URL}/webhooks/crm/{connection.id}</code>" in page
+    assert '<td class="parked">parked: credentials refused</td>' in page
+    assert f"<code>{event.id}</code>" in page
+    assert "ghl: Invalid JWT (HTTP 401)" in page
+    assert '<span class="dead">dead: 1</span>' in page
+    # Secrets never reach the page.
+    assert connection.ghl_token not in page
+    assert connection.webhook_secrets[0] not in page
+    assert connection.crm_secret not in page
+
+
+def test_names_are_escaped(client: FlaskClient, store: Store) -> None:
+    store.create_connection(
+        name="<script>alert(1)</script>",
+        location_id="loc_x",
+        ghl_token="t",
+        crm_url="http://crm.example/x",
+    )
+
+    page = client.get("/").get_data(as_text=True)
+
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
