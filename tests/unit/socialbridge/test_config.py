@@ -59,7 +59,11 @@ def test_a_malformed_env_file_line_is_located(tmp_path: Path) -> None:
         read_env_file(env_file)
 
 
-def test_every_setting_is_documented() -> None:
+def test_every_setting_is_documented_with_its_default() -> None:
     text = DOCS.read_text()
-    missing = [name for name, _, _ in SETTINGS if f"`{name}`" not in text]
+    missing = [
+        name
+        for name, default, _ in SETTINGS
+        if f"| `{name}` | `{default if default != repr('') else '(empty)'}` |" not in text
+    ]
     assert missing == []
