@@ -12,10 +12,10 @@ and may add a standard `Retry-After` (seconds or an HTTP date) to a 429 or 503.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from socialbridge.httputil import parse_retry_after
 
 
 @dataclass(frozen=True)
@@ -54,30 +54,6 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit:
         daily_limit=_int(lowered.get("x-ratelimit-limit-daily")),
         daily_remaining=_int(lowered.get("x-ratelimit-daily-remaining")),
     )
-
-
-def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` value: delta-seconds or an HTTP date (RFC 9110).
-
-    A date in the past means "now" (0.0); a value that is neither form is ignored (None).
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # HTTP dates are GMT by definition
-        when = when.replace(tzinfo=dt.UTC)
-    current = now or dt.datetime.now(dt.UTC)
-    return max((when - current).total_seconds(), 0.0)
 
 
 def seconds_to_utc_midnight(now: dt.datetime | None = None) -> float:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import (
-    RAISE,
     Schema,
     ValidationError,
     fields,
@@ -24,6 +23,8 @@ from marshmallow import (
     validate,
     validates_schema,
 )
+
+from schemas.base import ID, StrictSchema
 
 POST_PUBLISHED = "post.published"
 TAG_DETAILS_REQUESTED = "tag.details_requested"
@@ -40,8 +41,6 @@ STATISTICS_PLATFORMS = (
     "youtube",
     "tiktok",
 )
-
-_ID = validate.Length(min=1, max=200)
 
 
 @dataclass(frozen=True)
@@ -84,15 +83,10 @@ class CrmEvent:
     data: EventData
 
 
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-class PostPublishedSchema(_Strict):
-    post_id = fields.String(required=True, validate=_ID)
-    location_id = fields.String(load_default=None, validate=_ID)
-    ghl_post_id = fields.String(load_default=None, validate=_ID)
+class PostPublishedSchema(StrictSchema):
+    post_id = fields.String(required=True, validate=ID)
+    location_id = fields.String(load_default=None, validate=ID)
+    ghl_post_id = fields.String(load_default=None, validate=ID)
     published_at = fields.AwareDateTime(load_default=None, default_timezone=dt.UTC)
     title = fields.String(load_default=None, validate=validate.Length(max=500))
 
@@ -101,14 +95,14 @@ class PostPublishedSchema(_Strict):
         return PostPublished(**data)
 
 
-class TagDetailsRequestedSchema(_Strict):
-    post_id = fields.String(required=True, validate=_ID)
+class TagDetailsRequestedSchema(StrictSchema):
+    post_id = fields.String(required=True, validate=ID)
     tag_ids = fields.List(
-        fields.String(validate=_ID),
+        fields.String(validate=ID),
         required=True,
         validate=validate.Length(min=1, max=500, error="Give between {min} and {max} tag ids."),
     )
-    location_id = fields.String(load_default=None, validate=_ID)
+    location_id = fields.String(load_default=None, validate=ID)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> TagDetailsRequested:
@@ -117,11 +111,11 @@ class TagDetailsRequestedSchema(_Strict):
         return TagDetailsRequested(**data)
 
 
-class StatisticsRequestedSchema(_Strict):
+class StatisticsRequestedSchema(StrictSchema):
     start_date = fields.Date(load_default=None)
     end_date = fields.Date(load_default=None)
     profile_ids = fields.List(
-        fields.String(validate=_ID), load_default=None, validate=validate.Length(min=1)
+        fields.String(validate=ID), load_default=None, validate=validate.Length(min=1)
     )
     platforms = fields.List(
         fields.String(validate=validate.OneOf(STATISTICS_PLATFORMS)),
@@ -153,7 +147,7 @@ DATA_SCHEMAS: dict[str, type[Schema]] = {
 }
 
 
-class EnvelopeSchema(_Strict):
+class EnvelopeSchema(StrictSchema):
     type = fields.String(
         required=True,
         validate=validate.OneOf(

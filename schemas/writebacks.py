@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from marshmallow import (
-    RAISE,
     Schema,
     ValidationError,
     fields,
@@ -32,12 +31,13 @@ from marshmallow import (
     validates_schema,
 )
 
+from schemas.base import ID, StrictSchema
+
 TAGS_SYNCED = "post.tags_synced"
 TAG_DETAILS_ATTACHED = "post.tag_details_attached"
 STATISTICS_SYNCED = "location.statistics_synced"
 WRITEBACK_TYPES = (TAGS_SYNCED, TAG_DETAILS_ATTACHED, STATISTICS_SYNCED)
 
-_ID = validate.Length(min=1, max=200)
 _NAME = validate.Length(min=1, max=200)
 
 
@@ -187,13 +187,8 @@ def _numbers() -> fields.Dict:
 # --- schemas ------------------------------------------------------------------------------
 
 
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-class TagRefSchema(_Strict):
-    id = fields.String(required=True, validate=_ID)
+class TagRefSchema(StrictSchema):
+    id = fields.String(required=True, validate=ID)
     name = fields.String(required=True, validate=validate.Length(max=500))
 
     @post_load
@@ -201,10 +196,10 @@ class TagRefSchema(_Strict):
         return TagRef(**data)
 
 
-class TagsSyncedSchema(_Strict):
-    post_id = fields.String(required=True, validate=_ID)
-    location_id = fields.String(required=True, validate=_ID)
-    ghl_post_id = fields.String(load_default=None, allow_none=True, validate=_ID)
+class TagsSyncedSchema(StrictSchema):
+    post_id = fields.String(required=True, validate=ID)
+    location_id = fields.String(required=True, validate=ID)
+    ghl_post_id = fields.String(load_default=None, allow_none=True, validate=ID)
     tags = fields.List(fields.Nested(TagRefSchema), required=True)
     post_tags = fields.List(fields.Nested(TagRefSchema), load_default=list)
     synced_at = UtcDateTime(required=True)
@@ -216,11 +211,11 @@ class TagsSyncedSchema(_Strict):
         return TagsSynced(**data)
 
 
-class TagDetailsAttachedSchema(_Strict):
-    post_id = fields.String(required=True, validate=_ID)
-    location_id = fields.String(required=True, validate=_ID)
+class TagDetailsAttachedSchema(StrictSchema):
+    post_id = fields.String(required=True, validate=ID)
+    location_id = fields.String(required=True, validate=ID)
     tag_ids = fields.List(
-        fields.String(validate=_ID),
+        fields.String(validate=ID),
         required=True,
         validate=validate.Length(min=1, error="Give at least {min} tag id."),
     )
@@ -235,11 +230,11 @@ class TagDetailsAttachedSchema(_Strict):
         return TagDetailsAttached(**data)
 
 
-class StatisticsSyncedSchema(_Strict):
-    location_id = fields.String(required=True, validate=_ID)
+class StatisticsSyncedSchema(StrictSchema):
+    location_id = fields.String(required=True, validate=ID)
     start_date = IsoDate(required=True)
     end_date = IsoDate(required=True)
-    profile_ids = fields.List(fields.String(validate=_ID), required=True)
+    profile_ids = fields.List(fields.String(validate=ID), required=True)
     totals = _numbers()
     platforms = fields.Dict(
         keys=fields.String(validate=_NAME),
@@ -287,7 +282,7 @@ class _WritebackDataField(fields.Field[WritebackData]):
         return loaded
 
 
-class WritebackEnvelopeSchema(_Strict):
+class WritebackEnvelopeSchema(StrictSchema):
     type = fields.String(
         required=True,
         validate=validate.OneOf(

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import email.utils
 import json
-import math
 import time
 from collections.abc import Callable
 from importlib import metadata
@@ -42,6 +40,7 @@ from standardwebhooks import Webhook
 from crm.connector import WriteBack
 from schemas.writebacks import dump_writeback
 from socialbridge.errors import AuthError, IntegrationError, PermanentError, RetryableError
+from socialbridge.httputil import parse_retry_after
 from socialbridge.logs import get_logger
 
 log = get_logger(__name__)
@@ -215,7 +214,7 @@ def _error_for(response: httpx.Response) -> IntegrationError | None:
             system=SYSTEM,
             status=status,
             trace_id=trace_id,
-            retry_after=_retry_after(response.headers.get("retry-after")),
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
     if 300 <= status < 400:
         message = f"the CRM answered a redirect; configure the final URL ({message})"
@@ -237,26 +236,6 @@ def _message_of(response: httpx.Response) -> str:
                 break
     text = text or response.reason_phrase or f"HTTP {response.status_code}"
     return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + "…"
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def _describe(exc: httpx.TransportError) -> str:

@@ -2,12 +2,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from ghl.ratelimit import (
     RateLimit,
     parse_rate_limit,
-    parse_retry_after,
     retry_delay,
     seconds_to_utc_midnight,
 )
@@ -31,24 +28,6 @@ def test_parse_rate_limit_ignores_absent_and_garbled_values() -> None:
     assert (
         parse_rate_limit({"X-RateLimit-Remaining": "lots", "X-RateLimit-Max": "-1"}) == RateLimit()
     )
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [
-        ("120", 120.0),
-        (" 1.5 ", 1.5),
-        ("-3", 0.0),
-        ("Sun, 02 Mar 2025 00:00:00 GMT", 60.0),
-        ("Sat, 01 Mar 2025 12:00:00 GMT", 0.0),  # already past
-        ("soon", None),
-        ("", None),
-        (None, None),
-        ("nan", None),
-    ],
-)
-def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(value, now=NOW) == seconds
 
 
 def test_seconds_to_utc_midnight() -> None:

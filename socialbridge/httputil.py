@@ -1,0 +1,31 @@
+"""HTTP facts both outside-system clients need."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import math
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` value: delta-seconds or an HTTP date (RFC 9110).
+
+    A date in the past means "now" (0.0); a value that is neither form is ignored (None).
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # HTTP dates are GMT by definition
+        when = when.replace(tzinfo=dt.UTC)
+    current = now or dt.datetime.now(dt.UTC)
+    return max((when - current).total_seconds(), 0.0)
