@@ -75,6 +75,15 @@ def execute_event(
                 services, event, f"connection is {connection.status}: {connection.status_reason}"
             )
 
+        if event.attempts >= services.settings.max_attempts:
+            # Only an attempt that never finished gets here (killed by the hard time limit, or
+            # lost with its worker): the limit must hold for those too.
+            return _dead(
+                services,
+                event,
+                f"gave up after {event.attempts} attempts: the last one never finished "
+                f"(last error: {event.last_error})",
+            )
         event = store.start_attempt(event.id, task_id)
         log.info("event.started", attempt=event.attempts, task_id=task_id)
         try:

@@ -166,21 +166,22 @@ def check(runtime: Runtime, connection: str) -> None:
     with store_errors():
         record = runtime.connection(connection)
     failures = 0
-    with runtime.services.ghl_for(record) as ghl:
-        try:
-            accounts = ghl.list_accounts(record.location_id)
-            click.echo(f"GHL  ok: location {record.location_id}, {len(accounts)} social accounts")
-        except IntegrationError as exc:
-            failures += 1
-            click.echo(f"GHL  FAILED: {exc}", err=True)
-    crm = runtime.services.crm_for(record)
     try:
-        click.echo(f"CRM  ok: {crm.check()}")
-    except IntegrationError as exc:
+        with runtime.services.ghl_for(record) as ghl:
+            accounts = ghl.list_accounts(record.location_id)
+        click.echo(f"GHL  ok: location {record.location_id}, {len(accounts)} social accounts")
+    except (IntegrationError, ValueError) as exc:
+        failures += 1
+        click.echo(f"GHL  FAILED: {exc}", err=True)
+    try:
+        crm = runtime.services.crm_for(record)
+        try:
+            click.echo(f"CRM  ok: {crm.check()}")
+        finally:
+            crm.close()
+    except (IntegrationError, ValueError) as exc:  # ValueError: a URL or secret it refuses
         failures += 1
         click.echo(f"CRM  FAILED: {exc}", err=True)
-    finally:
-        crm.close()
     if failures:
         raise SystemExit(1)
 
@@ -188,7 +189,11 @@ def check(runtime: Runtime, connection: str) -> None:
 @group.command("update")
 @click.argument("connection")
 @click.option("--name", callback=lambda c, p, v: None if v is None else _not_blank(c, p, v))
-@click.option("--ghl-token", help="A new Private Integration token.")
+@click.option(
+    "--ghl-token",
+    callback=lambda c, p, v: None if v is None else _not_blank(c, p, v),
+    help="A new Private Integration token.",
+)
 @click.option("--crm-url", callback=lambda c, p, v: None if v is None else _http_url(c, p, v))
 @click.option("--crm-secret", callback=_secret, help="A new whsec_ secret for write-backs.")
 @click.option("--stats-interval", type=click.IntRange(min=300), help="Seconds between syncs.")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask.testing import FlaskClient
 
 from socialbridge.embedded_redis import free_port
 from store import ConnectionRecord, Store
+from store.migrate import head_revision, upgrade
 from tests.unit.webapp.conftest import AppFactory
 
 
@@ -47,7 +50,7 @@ def test_readyz_is_503_and_names_the_database_when_it_is_down(make_app: AppFacto
     assert answer.status_code == 503
     assert answer.get_json() == {
         "status": "unavailable",
-        "checks": {"database": "unavailable: StoreUnavailable", "redis": "ok"},
+        "checks": {"database": "unavailable: OperationalError", "redis": "ok"},
     }
 
 
@@ -73,4 +76,19 @@ def test_metrics_count_the_events_by_status(
         'socialbridge_events{status="retrying"} 0\n'
         'socialbridge_events{status="done"} 0\n'
         'socialbridge_events{status="dead"} 1\n'
+    )
+
+
+def test_readyz_is_503_on_a_schema_of_an_older_release(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0001")
+    old = make_app(database_url=url).test_client()
+
+    answer = old.get("/readyz")
+
+    assert answer.status_code == 503
+    assert answer.get_json()["checks"]["database"] == (
+        f"schema at 0001, expected {head_revision()}: run socialbridge db upgrade"
     )

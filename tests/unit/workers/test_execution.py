@@ -355,9 +355,8 @@ def test_an_unknown_event_is_skipped(bridge: Bridge) -> None:
 
 
 def test_a_connection_whose_crm_cannot_be_reached_by_url_kills_the_event(bridge: Bridge) -> None:
-    # KNOWN BUG (workers/execution.py:84-85): the CRM connector is built outside the try, so
-    # its ValueError escapes execute_event and the event stays "processing" for ever. The CLI
-    # lets such a URL in (`connections add --crm-url http://:80/hooks/x`: a netloc, no host).
+    # The connector refuses the URL when it is built: the event dies and, since every event of
+    # the connection would fail the same way, the connection is parked.
     connection = bridge.store.create_connection(
         name="hostless",
         location_id="loc_demo",
@@ -374,3 +373,25 @@ def test_a_connection_whose_crm_cannot_be_reached_by_url_kills_the_event(bridge:
     stored = bridge.store.get_event(event.id)
     assert stored is not None
     assert stored.status == "dead"
+    parked = bridge.store.get_connection(connection.id)
+    assert parked is not None
+    assert parked.status == "parked"
+    assert parked.status_reason == outcome.error
+
+
+def test_an_attempt_that_never_finished_counts_towards_the_limit(bridge: Bridge) -> None:
+    # An attempt killed by the hard time limit leaves the event `processing`; the recovery
+    # sweep queues it again, and the limit must still end it.
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-20"})
+    for number in range(bridge.settings.max_attempts):
+        bridge.store.start_attempt(event.id, f"killed-{number}")
+
+    outcome = execute_event(bridge.services, event.id, now=NOW)
+
+    assert outcome.status == DEAD
+    assert outcome.error == (
+        f"gave up after {bridge.settings.max_attempts} attempts: the last one never finished "
+        "(last error: None)"
+    )
+    assert bridge.journal() == []

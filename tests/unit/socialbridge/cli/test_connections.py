@@ -252,6 +252,20 @@ def test_check_reports_each_failure_and_exits_1(cli: Cli) -> None:
     assert "pit-revoked" not in result.output
 
 
+def test_check_names_a_connector_that_cannot_be_built(cli: Cli) -> None:
+    cli.store.create_connection(
+        name="hostless", location_id="loc_demo", ghl_token="pit-sandbox-demo",
+        crm_url="http://:80/hooks/hostless",
+    )  # fmt: skip
+
+    result = cli("connections", "check", "hostless")
+
+    assert result.exit_code == 1
+    assert lines(result.stdout) == ["GHL  ok: location loc_demo, 6 social accounts"]
+    [crm_line] = lines(result.stderr)
+    assert crm_line.startswith("CRM  FAILED: CRM URL")
+
+
 # --- remove ---------------------------------------------------------------------------------
 
 
@@ -331,6 +345,18 @@ def test_update_without_a_change_is_a_usage_error(cli: Cli) -> None:
 
     assert result.exit_code == 2
     assert "give at least one of --name, --ghl-token, --crm-url" in result.stderr
+
+
+def test_update_refuses_a_blank_token(cli: Cli) -> None:
+    before = cli.connection()
+
+    result = cli("connections", "update", "acme", "--ghl-token", "  ")
+
+    assert result.exit_code == 2
+    assert "Invalid value for '--ghl-token': must not be empty" in result.stderr
+    after = cli.store.get_connection(before.id)
+    assert after is not None
+    assert after.ghl_token == before.ghl_token
 
 
 def test_update_refuses_a_malformed_crm_secret(cli: Cli) -> None:
