@@ -56,10 +56,10 @@ MAX_TOTAL_REQUESTS = 20_000
 # (label, file suffix, function) whose cumulative time the profile reports.
 PROFILED = (
     ("signature check (_verify)", "webapp/webhooks.py", "_verify"),
-    ("connection lookup + decrypt", "store/connections.py", "get_connection"),
+    ("connection: SELECT + decrypt secrets", "store/connections.py", "get_connection"),
     ("parse + validate (load_event)", "schemas/events.py", "load_event"),
-    ("record event (SQLite INSERT)", "store/events.py", "record_event"),
-    ("enqueue (Redis, send_task)", "workers/dispatch.py", "enqueue_event"),
+    ("record event: SQLite look-up + INSERT", "store/events.py", "record_event"),
+    ("enqueue: Celery send_task to Redis", "workers/dispatch.py", "enqueue_event"),
 )
 
 
@@ -137,7 +137,9 @@ def profile_in_process(stack: Stack, connection: ConnectionRecord, count: int) -
         plain = build_requests(connection, count, "inproc-plain")
         began = time.perf_counter()
         for request in plain:
-            assert client.post(request.path, data=request.body, headers=request.headers).status_code == 202
+            answer = client.post(request.path, data=request.body, headers=request.headers)
+            if answer.status_code != 202:
+                raise RuntimeError(f"in-process delivery answered {answer.status_code}")
         mean_ms = (time.perf_counter() - began) / count * 1000
 
         profiled = build_requests(connection, count, "inproc-profiled")
@@ -154,16 +156,18 @@ def profile_in_process(stack: Stack, connection: ConnectionRecord, count: int) -
 
     stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     view = _cumulative(stats, "webapp/webhooks.py", "receive")
-    rows = []
-    for label, suffix, function in PROFILED:
-        seconds = _cumulative(stats, suffix, function)
-        rows.append({"part": label, "share_of_view": seconds / view if view else 0.0})
-    listed = sum(row["share_of_view"] for row in rows)
-    rows.append({"part": "rest of the view (logging, JSON answer, ...)", "share_of_view": 1 - listed})
+    shares = {
+        label: _cumulative(stats, suffix, function) / view if view else 0.0
+        for label, suffix, function in PROFILED
+    }
+    shares["rest of the view (logging, JSON answer, ...)"] = 1 - sum(shares.values())
+    rows = [{"part": label, "share_of_view": share} for label, share in shares.items()]
     return {"requests": count, "mean_ms_unprofiled": mean_ms, "breakdown": rows}
 
 
-def _cumulative(stats: dict[tuple[str, int, str], tuple[Any, ...]], suffix: str, name: str) -> float:
+def _cumulative(
+    stats: dict[tuple[str, int, str], tuple[Any, ...]], suffix: str, name: str
+) -> float:
     return sum(
         float(values[3])
         for (filename, _, function), values in stats.items()
@@ -172,13 +176,27 @@ def _cumulative(stats: dict[tuple[str, int, str], tuple[Any, ...]], suffix: str,
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.receiver", description=__doc__.split("\n")[0])
-    parser.add_argument("--clients", default="1,4,16", help="concurrent clients per step (default 1,4,16)")
-    parser.add_argument("--requests", type=int, default=200, help="deliveries per client (default 200)")
-    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn sync workers (default 2, as make run)")
-    parser.add_argument("--warmup", type=int, default=100, help="deliveries before measuring (default 100)")
-    parser.add_argument("--profile-requests", type=int, default=300, help="in-process profile size (0: skip)")
-    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON (- for stdout)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.receiver", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--clients", default="1,4,16", help="concurrent clients per step (default 1,4,16)"
+    )
+    parser.add_argument(
+        "--requests", type=int, default=400, help="deliveries per client (default 400)"
+    )
+    parser.add_argument(
+        "--web-workers", type=int, default=2, help="gunicorn sync workers (default 2, as make run)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=100, help="deliveries before measuring (default 100)"
+    )
+    parser.add_argument(
+        "--profile-requests", type=int, default=300, help="in-process profile size (0: skip)"
+    )
+    parser.add_argument(
+        "--json", metavar="FILE", help="also write the results as JSON (- for stdout)"
+    )
     return parser.parse_args(argv)
 
 
@@ -197,9 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         "requests_per_client": args.requests,
         "levels": [],
     }
-    with tempfile.TemporaryDirectory(prefix="socialbridge-bench-") as tmp, Stack(
-        Path(tmp), sandboxes=False, web_workers=args.web_workers
-    ) as stack:
+    with (
+        tempfile.TemporaryDirectory(prefix="socialbridge-bench-") as tmp,
+        Stack(Path(tmp), sandboxes=False, web_workers=args.web_workers) as stack,
+    ):
         connection = stack.new_connection("bench", "loc_bench", "pit-unused")
         warm = build_requests(connection, args.warmup, "warm")
         run_level(stack.web_url, [warm[i::4] for i in range(4)])
@@ -207,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
 
         rows = []
         for clients in levels:
-            batches = [build_requests(connection, args.requests, f"c{clients}-{i}") for i in range(clients)]
+            batches = [
+                build_requests(connection, args.requests, f"c{clients}-{i}") for i in range(clients)
+            ]
             before = stack.cpu_snapshot()
             level = run_level(stack.web_url, batches)
             after = stack.cpu_snapshot()
@@ -229,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                     level["p95_ms"],
                     level["p99_ms"],
                     level["max_ms"],
+                    1000 * level["cpu_seconds"]["web (gunicorn)"] / level["requests"],
                     ", ".join(f"{k}: {v}" for k, v in sorted(level["statuses"].items())),
                     queued,
                 ]
@@ -236,10 +258,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{clients} client(s): CPU used during the step ({level['wall_s']:.1f} s)")
             print(cpu_table(before, after, level["wall_s"]))
 
-        print(f"\nWebhook intake, gunicorn {args.web_workers} sync workers, embedded Redis, SQLite:")
+        print(
+            f"\nWebhook intake, gunicorn {args.web_workers} sync workers, embedded Redis, SQLite:"
+        )
         print(
             format_table(
-                ["clients", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "answers", "queued"],
+                [
+                    "clients",
+                    "requests",
+                    "req/s",
+                    "p50 ms",
+                    "p95 ms",
+                    "p99 ms",
+                    "max ms",
+                    "web CPU ms/req",
+                    "answers",
+                    "queued",
+                ],
                 rows,
             )
         )
@@ -249,8 +284,9 @@ def main(argv: list[str] | None = None) -> int:
             stack.purge_queue()
             results["in_process_profile"] = profile
             print(
-                f"\nIn process (Flask test client, no HTTP): {profile['mean_ms_unprofiled']:.2f} ms "
-                f"per delivery over {profile['requests']}; share of the view's time under cProfile:"
+                "\nIn process (Flask test client, no HTTP): "
+                f"{profile['mean_ms_unprofiled']:.2f} ms per delivery over {profile['requests']}; "
+                "share of the view's time under cProfile:"
             )
             print(
                 format_table(

