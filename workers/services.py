@@ -2,6 +2,10 @@
 
 Tests hand in httpx transports (for example `httpx.WSGITransport` around a sandbox app) so the
 same code runs against in-process sandboxes, real sandbox servers or the real services.
+
+Without one, every client of the process shares one pooled transport per outside system:
+building an httpx client loads the CA bundle (20-37 ms, most of an event's own time in
+docs/benchmarks.md), and a pool keeps connections to GHL alive between events.
 """
 
 from __future__ import annotations
@@ -15,6 +19,19 @@ from crm.registry import build_connector
 from ghl.client import GHLClient
 from socialbridge.config import Settings
 from store import ConnectionRecord, Store
+
+
+class SharedTransport(httpx.BaseTransport):
+    """A transport that many short-lived clients use: closing one of them leaves it open."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        """Left to the owner (Services.dispose), not to each client."""
 
 
 class Services:
@@ -33,6 +50,7 @@ class Services:
         self._lock = threading.Lock()
         self.ghl_transport = ghl_transport
         self.crm_transport = crm_transport
+        self._pools: dict[str, SharedTransport] = {}
 
     @property
     def store(self) -> Store:
@@ -45,7 +63,7 @@ class Services:
     def ghl_for(self, connection: ConnectionRecord) -> GHLClient:
         """A GHL client authorized as this connection (close it when done)."""
         return GHLClient.from_settings(
-            self.settings, connection.ghl_token, transport=self.ghl_transport
+            self.settings, connection.ghl_token, transport=self.ghl_transport or self._pool("ghl")
         )
 
     def crm_for(self, connection: ConnectionRecord) -> CRMConnector:
@@ -55,9 +73,20 @@ class Services:
             url=connection.crm_url,
             secret=connection.crm_secret,
             settings=self.settings,
-            transport=self.crm_transport,
+            transport=self.crm_transport or self._pool("crm"),
         )
+
+    def _pool(self, system: str) -> SharedTransport:
+        # Built on first use, like the store, so that each forked worker child has its own.
+        with self._lock:
+            if system not in self._pools:
+                self._pools[system] = SharedTransport(httpx.HTTPTransport())
+            return self._pools[system]
 
     def dispose(self) -> None:
         if self._store is not None:
             self._store.dispose()
+        with self._lock:
+            for pool in self._pools.values():
+                pool.inner.close()
+            self._pools.clear()
