@@ -78,11 +78,11 @@ def execute_event(
         if event.attempts >= services.settings.max_attempts:
             # Only an attempt that never finished gets here (killed by the hard time limit, or
             # lost with its worker): the limit must hold for those too.
+            before = f" (last error: {event.last_error})" if event.last_error else ""
             return _dead(
                 services,
                 event,
-                f"gave up after {event.attempts} attempts: the last one never finished "
-                f"(last error: {event.last_error})",
+                f"gave up after {event.attempts} attempts: the last one never finished{before}",
             )
         event = store.start_attempt(event.id, task_id)
         log.info("event.started", attempt=event.attempts, task_id=task_id)
@@ -101,9 +101,7 @@ def execute_event(
                 # The connection itself is unusable (a CRM URL or secret the connector refuses):
                 # every event would fail the same way, so park it until it is fixed.
                 reason = f"connection cannot be used: {exc}"
-                store.park_connection(connection.id, reason)
-                log.error("connection.parked", reason=reason)
-                return _dead(services, event, reason)
+                return _park(services, event, reason, error=reason)
             ctx = FlowContext(
                 connection=connection,
                 event_id=event.id,
@@ -121,10 +119,7 @@ def execute_event(
             except AuthError as exc:
                 # A Private Integration token cannot be refreshed: park the connection so its
                 # next events wait for new credentials instead of failing one by one.
-                reason = f"credentials refused: {exc}"
-                store.park_connection(connection.id, reason)
-                log.error("connection.parked", reason=reason)
-                return _dead(services, event, str(exc))
+                return _park(services, event, f"credentials refused: {exc}", error=str(exc))
             except PermanentError as exc:
                 return _dead(services, event, str(exc))
             except StoreUnavailable:
@@ -165,6 +160,13 @@ def _retry_or_die(
     updated = services.store.mark_retrying(event.id, error, now + dt.timedelta(seconds=delay))
     log.warning("event.retrying", attempt=event.attempts, retry_in=round(delay, 3), error=error)
     return Outcome(RETRY, updated, error=error, retry_in=delay)
+
+
+def _park(services: Services, event: EventRecord, reason: str, *, error: str) -> Outcome:
+    """Park the event's connection (its next events wait for a fix) and end this event."""
+    services.store.park_connection(event.connection_id, reason)
+    log.error("connection.parked", reason=reason)
+    return _dead(services, event, error)
 
 
 def _dead(services: Services, event: EventRecord, error: str) -> Outcome:
