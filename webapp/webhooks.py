@@ -93,18 +93,16 @@ def _invalid(errors: dict[str, list[str]]) -> tuple[Any, int]:
 
 def _verify(connection: ConnectionRecord, body: bytes, headers: dict[str, str]) -> str | None:
     """None when one of the connection's active secrets signed the body; else why not."""
-    lowered = {key.lower() for key in headers}
+    lowered = {key.lower(): value for key, value in headers.items()}
     missing = [
         h for h in ("webhook-id", "webhook-timestamp", "webhook-signature") if h not in lowered
     ]
     if missing:
         return f"Missing header(s): {', '.join(missing)}."
-    lowered_headers = {key.lower(): value for key, value in headers.items()}
-    if not lowered_headers["webhook-timestamp"].strip().isdigit():
+    if not lowered["webhook-timestamp"].strip().isdigit():
         return "webhook-timestamp must be whole seconds since the Unix epoch."
-    if len(lowered_headers["webhook-id"]) > MAX_WEBHOOK_ID:
+    if len(lowered["webhook-id"]) > MAX_WEBHOOK_ID:
         return f"webhook-id is longer than {MAX_WEBHOOK_ID} characters."
-    reason = "No signature matches this connection's webhook secrets."
     for secret in connection.webhook_secrets:
         try:
             Webhook(secret).verify(body, headers, json_parse=False)
@@ -117,4 +115,4 @@ def _verify(connection: ConnectionRecord, body: bytes, headers: dict[str, str]) 
             return "Malformed webhook-signature or body encoding."
         else:
             return None
-    return reason
+    return "No signature matches this connection's webhook secrets."
