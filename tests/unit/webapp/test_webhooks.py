@@ -209,6 +209,28 @@ def test_a_malformed_signature_header_is_401(
     assert answer.get_json()["message"] == "Malformed webhook-signature or body encoding."
 
 
+def test_a_timestamp_that_is_not_whole_seconds_is_named(
+    client: FlaskClient, connection: ConnectionRecord, store: Store
+) -> None:
+    answer = send(client, connection, headers={"webhook-timestamp": "2026-11-23T10:00:00Z"})
+
+    assert answer.status_code == 401
+    assert answer.get_json()["message"] == (
+        "webhook-timestamp must be whole seconds since the Unix epoch."
+    )
+    assert store.list_events(connection_id=connection.id) == []
+
+
+def test_a_webhook_id_longer_than_the_log_keeps_is_refused(
+    client: FlaskClient, connection: ConnectionRecord, store: Store
+) -> None:
+    answer = send(client, connection, webhook_id="m" * 256)
+
+    assert answer.status_code == 401
+    assert answer.get_json()["message"] == "webhook-id is longer than 255 characters."
+    assert send(client, connection, webhook_id="m" * 255).status_code == 202
+
+
 def test_during_a_rotation_both_secrets_verify_and_after_it_only_the_new_one(
     client: FlaskClient, connection: ConnectionRecord, store: Store
 ) -> None:
