@@ -64,10 +64,8 @@ def sync(runtime: Runtime, connection: str, enqueue: bool, as_json: bool) -> Non
     if outcome.status == RETRY:
         # Leave the retry to the workers, with the delay the flow asked for.
         try:
-            runtime.celery.send_task(
-                "flows.sync_statistics", args=[event.id, event.payload], countdown=outcome.retry_in
-            )
-        except Exception as exc:
+            enqueue_event(runtime.celery, event, countdown=outcome.retry_in)
+        except EnqueueError as exc:
             raise click.ClickException(
                 f"{outcome.error}; and it could not be queued: {exc}"
             ) from exc

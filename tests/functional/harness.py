@@ -24,7 +24,7 @@ import httpx
 import psutil
 from standardwebhooks import Webhook
 
-from socialbridge.config import Settings
+from socialbridge.config import Settings, settings_environment
 from store import ConnectionRecord, EventRecord, Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,10 +34,7 @@ FINAL = ("done", "dead")
 def worker_environment(settings: Settings) -> dict[str, str]:
     """The environment a process needs to run with these settings."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("COV_")}
-    for name, value in vars(settings).items():
-        env[name.upper()] = str(value)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return {**env, **settings_environment(settings), "PYTHONUNBUFFERED": "1"}
 
 
 class Worker:
