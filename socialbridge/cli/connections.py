@@ -26,14 +26,21 @@ def group() -> None:
     """CRM <-> GHL location connections."""
 
 
-def _http_url(_: click.Context, __: click.Parameter, value: str) -> str:
+# The checks pass None through: an option `update` was not given stays unchanged.
+
+
+def _http_url(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise click.BadParameter(f"expected an http(s) URL, got {value!r}")
     return value
 
 
-def _not_blank(_: click.Context, __: click.Parameter, value: str) -> str:
+def _not_blank(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
     if not value.strip():
         raise click.BadParameter("must not be empty")
     return value.strip()
@@ -188,13 +195,13 @@ def check(runtime: Runtime, connection: str) -> None:
 
 @group.command("update")
 @click.argument("connection")
-@click.option("--name", callback=lambda c, p, v: None if v is None else _not_blank(c, p, v))
+@click.option("--name", callback=_not_blank)
 @click.option(
     "--ghl-token",
-    callback=lambda c, p, v: None if v is None else _not_blank(c, p, v),
+    callback=_not_blank,
     help="A new Private Integration token.",
 )
-@click.option("--crm-url", callback=lambda c, p, v: None if v is None else _http_url(c, p, v))
+@click.option("--crm-url", callback=_http_url)
 @click.option("--crm-secret", callback=_secret, help="A new whsec_ secret for write-backs.")
 @click.option("--stats-interval", type=click.IntRange(min=300), help="Seconds between syncs.")
 @json_option
