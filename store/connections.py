@@ -16,6 +16,73 @@ from store.ids import new_connection_id
 from store.models import ConnectionRow, EventRow, PostRow, SnapshotRow
 from store.records import ConnectionRecord, ConnectionStatus
 
+# A statistics sync more often than every 5 minutes spends the location's GHL rate budget on
+# numbers that have barely moved; one rarer than monthly is no schedule, and the huge values
+# past it overflow the scheduler's date arithmetic. Both bounds are inclusive.
+STATS_INTERVAL_MIN_SECONDS = 300
+STATS_INTERVAL_MAX_SECONDS = 31 * 24 * 3600  # 2,678,400
+
+# As wide as the columns (store/models.py): PostgreSQL refuses longer values, SQLite would not.
+NAME_MAX_LENGTH = 200
+LOCATION_ID_MAX_LENGTH = 100
+CRM_KIND_MAX_LENGTH = 50
+
+# What every connection id starts with (store/ids.py). Commands take an id or a name in the
+# same place, so a name like an id could make `remove NAME` pick another connection.
+CONNECTION_ID_PREFIX = "con_"
+
+
+def check_name(name: str) -> str:
+    """``name`` unchanged when it may name a connection, else ValueError saying why."""
+    check_text("name", name, max_length=NAME_MAX_LENGTH)
+    if name.strip().lower().startswith(CONNECTION_ID_PREFIX):
+        raise ValueError(
+            f"name: {name!r} looks like a connection id ({CONNECTION_ID_PREFIX}…); "
+            "choose a name that does not start with it"
+        )
+    return name
+
+
+def check_stats_interval(seconds: int) -> int:
+    """``seconds`` unchanged when it is an allowed statistics interval, else ValueError."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        raise ValueError(f"stats_interval_seconds: expected whole seconds, got {seconds!r}")
+    if not STATS_INTERVAL_MIN_SECONDS <= seconds <= STATS_INTERVAL_MAX_SECONDS:
+        raise ValueError(
+            f"stats_interval_seconds: {seconds} is out of range: from "
+            f"{STATS_INTERVAL_MIN_SECONDS} (5 minutes) to {STATS_INTERVAL_MAX_SECONDS} (31 days)"
+        )
+    return seconds
+
+
+def check_text(
+    field: str, value: str, *, max_length: int | None = None, secret: bool = False
+) -> str:
+    """``value`` unchanged when it is storable text for ``field``, else ValueError naming it.
+
+    Refused: empty or blank; a lone surrogate (what undecodable bytes on a command line turn
+    into; it cannot be encoded for the database or encrypted); control characters such as NUL
+    (PostgreSQL refuses NUL; the others are typing accidents) unless ``secret`` (encrypted, so
+    any text is storable); more than ``max_length`` characters.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{field}: expected text, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{field}: must not be empty")
+    for position, character in enumerate(value):
+        if "\ud800" <= character <= "\udfff":
+            raise ValueError(
+                f"{field}: not valid text: a lone surrogate {character!r} at position "
+                f"{position} (bytes that are not UTF-8?)"
+            )
+        if not secret and (character < " " or "\x7f" <= character <= "\x9f"):
+            raise ValueError(
+                f"{field}: control character {character!r} at position {position} is not allowed"
+            )
+    if max_length is not None and len(value) > max_length:
+        raise ValueError(f"{field}: at most {max_length} characters, got {len(value)}")
+    return value
+
 
 class ConnectionsMixin:
     """The connection methods of Store."""
@@ -37,16 +104,22 @@ class ConnectionsMixin:
     ) -> ConnectionRecord:
         """Store a new, active connection; secrets left out are generated (``whsec_…``).
 
-        Raises DuplicateName when ``name`` is taken, ValueError on a malformed secret.
+        Raises DuplicateName when ``name`` is taken; ValueError naming the field on a malformed
+        secret, a name like a connection id (``con_…``), text that cannot be stored (empty,
+        control characters, too long) or an interval outside 300 s to 31 days.
         """
-        if not name.strip():
-            raise ValueError("a connection needs a name")
-        if stats_interval_seconds <= 0:
-            raise ValueError("stats_interval_seconds must be positive")
+        check_name(name)
+        check_text("location_id", location_id, max_length=LOCATION_ID_MAX_LENGTH)
+        check_text("ghl_token", ghl_token, secret=True)
+        check_text("crm_url", crm_url)
+        check_text("crm_kind", crm_kind, max_length=CRM_KIND_MAX_LENGTH)
+        check_stats_interval(stats_interval_seconds)
         if crm_secret is None:
             crm_secret = new_webhook_secret()
-        elif crm_kind == "webhook":
-            check_webhook_secret(crm_secret)
+        else:
+            check_text("crm_secret", crm_secret, secret=True)
+            if crm_kind == "webhook":
+                check_webhook_secret(crm_secret)
         inbound = new_webhook_secret() if webhook_secret is None else webhook_secret
         check_webhook_secret(inbound)
         now = datetime.now(UTC)
@@ -125,13 +198,20 @@ class ConnectionsMixin:
         """Change the fields given (None: keep); ``updated_at`` becomes now.
 
         Checked as by ``create_connection``: DuplicateName when another connection has
-        ``name``, ValueError on an empty name, a non-positive interval or, for a webhook CRM,
-        a ``crm_secret`` not of the ``whsec_`` form; NotFound for an unknown id.
+        ``name``; ValueError naming the field on a name like a connection id, text that cannot
+        be stored, an interval outside 300 s to 31 days or, for a webhook CRM, a
+        ``crm_secret`` not of the ``whsec_`` form; NotFound for an unknown id.
         """
-        if name is not None and not name.strip():
-            raise ValueError("a connection needs a name")
-        if stats_interval_seconds is not None and stats_interval_seconds <= 0:
-            raise ValueError("stats_interval_seconds must be positive")
+        if name is not None:
+            check_name(name)
+        if ghl_token is not None:
+            check_text("ghl_token", ghl_token, secret=True)
+        if crm_url is not None:
+            check_text("crm_url", crm_url)
+        if crm_secret is not None:
+            check_text("crm_secret", crm_secret, secret=True)
+        if stats_interval_seconds is not None:
+            check_stats_interval(stats_interval_seconds)
         try:
             with self._database.transaction() as session:
                 row = _connection_row(session, connection_id, for_update=True)

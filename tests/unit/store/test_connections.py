@@ -76,26 +76,90 @@ def test_a_crm_secret_of_another_kind_of_crm_is_not_a_webhook_secret(store: Stor
     assert created.crm_secret == "a password"
 
 
-@pytest.mark.parametrize(
-    "extra",
-    [
-        {"webhook_secret": "plain"},
-        {"crm_secret": "plain"},
-        {"name": " "},
+# Each bad value, and the start of the message that names its field.
+BAD_VALUES = [
+    pytest.param({"name": " "}, "name: must not be empty", id="blank-name"),
+    pytest.param(
+        {"name": "con_0123456789abcdef"},
+        "name: 'con_0123456789abcdef' looks like a connection id (con_…)",
+        id="id-like-name",
+    ),
+    pytest.param({"name": "CON_acme"}, "name: 'CON_acme' looks like", id="id-like-upper"),
+    pytest.param({"name": " Con_x"}, "name: ' Con_x' looks like", id="id-like-spaced"),
+    pytest.param({"name": "a" * 201}, "name: at most 200 characters, got 201", id="long-name"),
+    pytest.param(
+        {"name": "ac\x00me"}, "name: control character '\\x00' at position 2", id="nul-in-name"
+    ),
+    pytest.param(
+        {"name": "ac\udcffme"}, "name: not valid text: a lone surrogate", id="surrogate-in-name"
+    ),
+    pytest.param(
+        {"location_id": "l" * 101}, "location_id: at most 100 characters", id="long-location"
+    ),
+    pytest.param({"location_id": ""}, "location_id: must not be empty", id="empty-location"),
+    pytest.param({"ghl_token": "  "}, "ghl_token: must not be empty", id="blank-token"),
+    pytest.param({"ghl_token": "pit-\ud800"}, "ghl_token: not valid text", id="surrogate-token"),
+    pytest.param(
+        {"crm_url": "http://crm.test/\n"}, "crm_url: control character '\\n'", id="newline-in-url"
+    ),
+    pytest.param({"crm_secret": "plain"}, "a webhook secret starts with", id="crm_secret"),
+    pytest.param({"webhook_secret": "plain"}, "a webhook secret starts with", id="webhook_secret"),
+    pytest.param(
         {"stats_interval_seconds": 0},
-    ],
-    ids=["webhook_secret", "crm_secret", "name", "interval"],
-)
-def test_bad_values_are_refused(store: Store, extra: dict[str, Any]) -> None:
+        "stats_interval_seconds: 0 is out of range: from 300 (5 minutes) to 2678400 (31 days)",
+        id="zero",
+    ),
+    pytest.param(
+        {"stats_interval_seconds": 299}, "stats_interval_seconds: 299 is out of range", id="below"
+    ),
+    pytest.param(
+        {"stats_interval_seconds": 2_678_401},
+        "stats_interval_seconds: 2678401 is out of range",
+        id="above",
+    ),
+    pytest.param(
+        {"stats_interval_seconds": 9_223_372_036_854_775_807},
+        "stats_interval_seconds: 9223372036854775807 is out of range",
+        id="int64-max",
+    ),
+    pytest.param({"stats_interval_seconds": 10**20}, "stats_interval_seconds: 1000", id="huge"),
+    pytest.param(
+        {"stats_interval_seconds": 600.0},
+        "stats_interval_seconds: expected whole seconds, got 600.0",
+        id="float",
+    ),
+    pytest.param(
+        {"stats_interval_seconds": True}, "stats_interval_seconds: expected whole", id="bool"
+    ),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), BAD_VALUES)
+def test_bad_values_are_refused_naming_the_field(
+    store: Store, extra: dict[str, Any], message: str
+) -> None:
     values: dict[str, Any] = {
         "name": "acme",
         "location_id": "loc_1",
         "ghl_token": "t",
         "crm_url": "http://crm.test",
     }
-    with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
         store.create_connection(**{**values, **extra})
     assert store.list_connections() == []
+
+
+@pytest.mark.parametrize("seconds", [300, 2_678_400], ids=["5-minutes", "31-days"])
+def test_the_interval_bounds_are_inclusive(store: Store, seconds: int) -> None:
+    created = _add(store, "acme", stats_interval_seconds=seconds)
+    assert created.stats_interval_seconds == seconds
+    updated = store.update_connection(created.id, stats_interval_seconds=seconds)
+    assert updated.stats_interval_seconds == seconds
+
+
+def test_names_that_merely_contain_the_id_prefix_are_fine(store: Store) -> None:
+    for name in ("acme con_1", "icon_set", "con-acme", "con"):
+        assert _add(store, name).name == name
 
 
 def test_names_are_unique(store: Store, connection: ConnectionRecord) -> None:
@@ -112,11 +176,24 @@ def test_find_connection_by_id_or_name(store: Store, connection: ConnectionRecor
 
 
 def test_an_id_wins_over_a_name_that_looks_like_an_id(
-    store: Store, connection: ConnectionRecord
+    database: Database, store: Store, connection: ConnectionRecord
 ) -> None:
-    impostor = _add(store, connection.id)
+    # Such names are refused now; one stored before that is still never taken for an id.
+    impostor = _add(store, "impostor")
+    url, engine_options = database
+    engine = make_engine(url, engine_options)
+    try:
+        with engine.begin() as raw:
+            raw.execute(
+                text("UPDATE connections SET name = :name WHERE id = :id"),
+                {"name": connection.id, "id": impostor.id},
+            )
+    finally:
+        engine.dispose()
     assert store.find_connection(connection.id) == connection
-    assert store.find_connection(impostor.id) == impostor
+    renamed = store.find_connection(impostor.id)
+    assert renamed is not None
+    assert (renamed.id, renamed.name) == (impostor.id, connection.id)
 
 
 def test_list_connections_by_name(store: Store) -> None:
@@ -332,23 +409,30 @@ def test_update_connection_changes_every_field_and_encrypts_the_secrets(
         assert plaintext not in stored
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"crm_secret": "plain"},
+UPDATE_ONLY = [
+    pytest.param(
         {"crm_secret": "whsec_not base64"},
-        {"name": " "},
-        {"name": ""},
-        {"stats_interval_seconds": 0},
-        {"stats_interval_seconds": -5},
-    ],
-    ids=["crm_secret", "crm_secret_base64", "blank_name", "empty_name", "zero", "negative"],
+        "a webhook secret is 'whsec_' followed by base64",
+        id="crm_secret_base64",
+    ),
+    pytest.param({"name": ""}, "name: must not be empty", id="empty_name"),
+    pytest.param(
+        {"stats_interval_seconds": -5}, "stats_interval_seconds: -5 is out of range", id="negative"
+    ),
+]
+UPDATABLE = ("name", "ghl_token", "crm_url", "crm_secret", "stats_interval_seconds")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [*[case for case in BAD_VALUES if set(case.values[0]) <= set(UPDATABLE)], *UPDATE_ONLY],
 )
 def test_update_connection_refuses_bad_values(
-    store: Store, connection: ConnectionRecord, change: dict[str, Any]
+    store: Store, connection: ConnectionRecord, change: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
-        store.update_connection(connection.id, ghl_token="not kept", **change)
+    changes = {"ghl_token": "not kept", **change}
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        store.update_connection(connection.id, **changes)
     assert store.get_connection(connection.id) == connection
 
 
