@@ -1,7 +1,7 @@
 """Serve a sandbox over HTTP until SIGTERM or Ctrl-C.
 
     python -m sandbox ghl --port 8010 [--host 127.0.0.1]
-    python -m sandbox crm --port 8020 [--host 127.0.0.1]
+    python -m sandbox crm --port 8020 [--host 127.0.0.1] [--data-dir DIR]
 
 `make run` starts both as child processes; one line on stdout gives the URL once listening.
 """
@@ -13,26 +13,27 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 
 from flask import Flask
 from werkzeug.serving import make_server
 
 
-def _ghl_app() -> Flask:
+def _ghl_app(args: argparse.Namespace) -> Flask:
     from sandbox.ghl.app import create_sandbox_ghl_app
 
     return create_sandbox_ghl_app()
 
 
-def _crm_app() -> Flask:
+def _crm_app(args: argparse.Namespace) -> Flask:
     from sandbox.crm.app import create_sandbox_crm_app
 
-    return create_sandbox_crm_app()
+    return create_sandbox_crm_app(data_dir=args.data_dir)
 
 
 # Imported on demand: the CRM sandbox should not pay for loading the GHL OpenAPI files.
-APPS: dict[str, Callable[[], Flask]] = {"ghl": _ghl_app, "crm": _crm_app}
+APPS: dict[str, Callable[[argparse.Namespace], Flask]] = {"ghl": _ghl_app, "crm": _crm_app}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -43,13 +44,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("which", choices=sorted(APPS), help="the sandbox to serve")
     parser.add_argument("--port", type=int, required=True, help="TCP port to listen on")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="crm only: keep accounts, records and the webhook-ids seen in this folder, "
+        "across restarts (default: in memory)",
+    )
+    args = parser.parse_args(argv)
+    if args.data_dir is not None and args.which != "crm":
+        parser.error("--data-dir: only the crm sandbox keeps data")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve the chosen sandbox (threaded werkzeug) until SIGTERM or SIGINT; return 0."""
     args = parse_args(argv)
-    app = APPS[args.which]()
+    app = APPS[args.which](args)
     server = make_server(args.host, args.port, app, threaded=True)
     stopping = threading.Event()
 

@@ -23,6 +23,11 @@ Faults are taken one delivery at a time, in the order they were posted. Without
 ``after_store`` they act before anything is checked (``delay_ms``, then ``status`` instead of
 storing); with it, the write-back is stored first and the answer is late (``delay_ms``) or
 wrong (``status``): the CRM has the data but socialbridge does not know it.
+
+Given a data folder (``python -m sandbox crm --data-dir DIR``), the sandbox keeps its accounts,
+records, deliveries and the webhook-ids it has stored on disk (`sandbox.crm.state_file`) and
+reads them back when it starts: killed and started again, it still answers "duplicate" to a
+write-back it stored before, as a real CRM would. Pending faults are not kept.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, abort, jsonify, render_template, request
@@ -43,6 +49,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from crm.webhook.connector import signer_for
+from sandbox.crm.state_file import STATE_FILE_NAME, StateFile, StateFileError
 from schemas.events import flatten_errors
 from schemas.writebacks import (
     STATISTICS_SYNCED,
@@ -82,22 +89,33 @@ class Fault:
 
 
 class CrmState:
-    """Everything the sandbox CRM holds; every read and write goes through ``lock``."""
+    """Everything the sandbox CRM holds; every read and write goes through ``lock``.
 
-    def __init__(self, secrets: Mapping[str, str]) -> None:
+    With a ``state_file`` each change is written there before it is applied, and what the
+    file holds is applied first: accounts, stored write-backs (so the webhook-ids seen) and
+    deliveries survive a restart. Pending faults do not: a restarted CRM behaves again.
+    """
+
+    def __init__(self, secrets: Mapping[str, str], state_file: StateFile | None = None) -> None:
         self.lock = threading.Lock()
+        self.state_file = state_file
         self.secrets: dict[str, str] = {}
         self.seen: set[tuple[str, str]] = set()
         self.posts: dict[tuple[str, str], dict[str, Any]] = {}
         self.statistics: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         self.deliveries: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
+        if state_file is not None:
+            for entry in state_file.load():
+                self._replay(entry)
         for account, secret in secrets.items():
             self.add_account(account, secret)
 
     def reset(self) -> None:
         """Forget every delivery, record and fault; registered accounts stay."""
         with self.lock:
+            if self.state_file is not None:
+                self.state_file.rewrite(_account_entry(a, s) for a, s in self.secrets.items())
             self.seen.clear()
             self.posts.clear()
             self.statistics.clear()
@@ -108,6 +126,9 @@ class CrmState:
         errors = account_errors(account, secret)
         if errors:
             raise ValueError(f"sandbox CRM account {account!r}: {errors}")
+        if self.secrets.get(account) == secret:
+            return
+        self._persist(_account_entry(account, secret))
         self.secrets[account] = secret
 
     def take_fault(self) -> Fault | None:
@@ -121,38 +142,98 @@ class CrmState:
             return fault
 
     def record(self, **delivery: Any) -> None:
-        """Log one delivery; the caller holds the lock."""
-        delivery["received_at"] = _now()
-        delivery["seq"] = len(self.deliveries) + 1
-        self.deliveries.append(delivery)
-        log.info("sandbox_crm.delivery", **{k: v for k, v in delivery.items() if k != "reason"})
+        """Log one delivery that stored nothing; the caller holds the lock."""
+        entry = self._delivery(delivery)
+        self._persist({"kind": "delivery", "delivery": entry})
+        self._apply_delivery(entry)
+        log.info("sandbox_crm.delivery", **{k: v for k, v in entry.items() if k != "reason"})
 
-    def store(self, account: str, webhook_id: str, envelope: WritebackEnvelope) -> None:
-        """Apply one write-back; the caller holds the lock."""
+    def store(
+        self, account: str, webhook_id: str, envelope: WritebackEnvelope, status: int
+    ) -> None:
+        """Apply one write-back and log its delivery (answered ``status``); the caller holds
+        the lock. Both reach the state file in one write, so a kill keeps both or neither."""
         body = writeback_json(envelope)
+        received_at = _now()
+        delivery = self._delivery(
+            {
+                "account": account,
+                "webhook_id": webhook_id,
+                "type": envelope.type,
+                "status": status,
+                "outcome": "stored",
+            }
+        )
+        self._persist(
+            {
+                "kind": "writeback",
+                "account": account,
+                "webhook_id": webhook_id,
+                "body": body,
+                "received_at": received_at,
+            },
+            {"kind": "delivery", "delivery": delivery},
+        )
+        self._apply_writeback(account, webhook_id, body, received_at)
+        self._apply_delivery(delivery)
+        log.info("sandbox_crm.delivery", **delivery)
+
+    def _delivery(self, delivery: Mapping[str, Any]) -> dict[str, Any]:
+        return {**delivery, "received_at": _now(), "seq": len(self.deliveries) + 1}
+
+    def _persist(self, *entries: Mapping[str, Any]) -> None:
+        # Written before it is applied: a failed write leaves memory as the disk is.
+        if self.state_file is not None:
+            self.state_file.append(entries)
+
+    def _replay(self, entry: Mapping[str, Any]) -> None:
+        kind = entry["kind"]
+        if kind == "account":
+            self.secrets[entry["account"]] = entry["secret"]
+        elif kind == "writeback":
+            self._apply_writeback(
+                entry["account"], entry["webhook_id"], entry["body"], entry["received_at"]
+            )
+        elif kind == "delivery":
+            self._apply_delivery(entry["delivery"])
+        else:
+            raise StateFileError(f"unknown entry kind {kind!r} in the sandbox CRM's state file")
+
+    def _apply_delivery(self, delivery: dict[str, Any]) -> None:
+        self.deliveries.append(delivery)
+
+    def _apply_writeback(
+        self, account: str, webhook_id: str, body: Mapping[str, Any], received_at: str
+    ) -> None:
+        self.seen.add((account, webhook_id))
         data = body["data"]
-        if envelope.type == STATISTICS_SYNCED:
+        if body["type"] == STATISTICS_SYNCED:
             key = (account, data["location_id"], data["start_date"], data["end_date"])
             self.statistics[key] = {
                 **data,
                 "account": account,
                 "webhook_id": webhook_id,
-                "received_at": _now(),
+                "received_at": received_at,
             }
             return
         record = self.posts.setdefault((account, data["post_id"]), _empty_post(account, data))
         record["location_id"] = data["location_id"]
-        if envelope.type == TAGS_SYNCED:
+        if body["type"] == TAGS_SYNCED:
             record["ghl_post_id"] = data["ghl_post_id"]
             record["tags"] = data["tags"]
             record["post_tags"] = data["post_tags"]
             record["tags_synced_at"] = data["synced_at"]
-        elif envelope.type == TAG_DETAILS_ATTACHED:
+        elif body["type"] == TAG_DETAILS_ATTACHED:
             record["tag_ids"] = data["tag_ids"]
             record["tag_details"] = data["tags"]
+            record["missing_tag_ids"] = data["missing_tag_ids"]
             record["tag_details_synced_at"] = data["synced_at"]
         record["webhook_ids"].append(webhook_id)
-        record["updated_at"] = _now()
+        record["updated_at"] = received_at
+
+
+def _account_entry(account: str, secret: str) -> dict[str, Any]:
+    return {"kind": "account", "account": account, "secret": secret}
 
 
 def _empty_post(account: str, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,6 +247,7 @@ def _empty_post(account: str, data: Mapping[str, Any]) -> dict[str, Any]:
         "tags_synced_at": None,
         "tag_ids": [],
         "tag_details": [],
+        "missing_tag_ids": [],
         "tag_details_synced_at": None,
         "webhook_ids": [],
         "updated_at": None,
@@ -208,12 +290,20 @@ class FaultSchema(Schema):
 # --- the app ------------------------------------------------------------------------------
 
 
-def create_sandbox_crm_app(*, secrets: Mapping[str, str] | None = None) -> Flask:
-    """The sandbox CRM; ``secrets`` maps account -> ``whsec_`` secret (more at run time)."""
+def create_sandbox_crm_app(
+    *, secrets: Mapping[str, str] | None = None, data_dir: Path | None = None
+) -> Flask:
+    """The sandbox CRM; ``secrets`` maps account -> ``whsec_`` secret (more at run time).
+
+    With ``data_dir`` it keeps its accounts, records, deliveries and the webhook-ids it has
+    stored in ``data_dir/sandbox-crm.jsonl`` and reads them back when started again;
+    without, it keeps them in memory only.
+    """
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.jinja_env.filters["pretty"] = _pretty
-    state = CrmState(secrets or {})
+    state_file = None if data_dir is None else StateFile(Path(data_dir) / STATE_FILE_NAME)
+    state = CrmState(secrets or {}, state_file)
     app.extensions["sandbox_crm"] = state
 
     @app.post("/hooks/<account>")
@@ -278,16 +368,8 @@ def create_sandbox_crm_app(*, secrets: Mapping[str, str] | None = None) -> Flask
                     outcome="duplicate",
                 )
                 return jsonify(status="duplicate", webhook_id=webhook_id), 200
-            state.store(account, webhook_id, envelope)
-            state.seen.add((account, webhook_id))
             answer = fault.status if fault is not None and fault.status is not None else 200
-            state.record(
-                account=account,
-                webhook_id=webhook_id,
-                type=kind,
-                status=answer,
-                outcome="stored",
-            )
+            state.store(account, webhook_id, envelope, answer)
         if fault is not None:
             # Stored, and now late or wrong: what a worker killed mid-request leaves behind.
             if fault.delay_ms:

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from crm.connector import CRMConnector, WriteBack
 from crm.registry import build_connector
 from crm.webhook import WebhookConnector
 from sandbox.crm import create_sandbox_crm_app
+from sandbox.crm.state_file import STATE_FILE_NAME
 from sandbox.server import ServerThread
 from socialbridge.config import Settings
 from socialbridge.errors import AuthError, PermanentError, RetryableError
@@ -422,3 +424,78 @@ def test_unknown_post_is_not_found(sandbox: httpx.Client) -> None:
 def test_a_bad_configured_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="secret"):
         create_sandbox_crm_app(secrets={"acme": "plain-password"})
+
+
+# --- kept on disk --------------------------------------------------------------------------
+
+
+def test_a_restarted_crm_still_knows_what_it_stored(tmp_path: Path) -> None:
+    with ServerThread(create_sandbox_crm_app(data_dir=tmp_path)) as first:
+        httpx.post(
+            f"{first.url}/_sandbox/accounts", json={"account": "acme", "secret": SECRET}
+        ).raise_for_status()
+        connector = connect(first)
+        connector.write(tags_synced())
+        connector.write(statistics())
+        connector.close()
+
+    # Started again on the same folder: the account registered at run time, the records and
+    # the webhook-ids are back, so a redelivery is recognised.
+    with ServerThread(create_sandbox_crm_app(data_dir=tmp_path)) as second:
+        connector = connect(second)
+        connector.write(tags_synced())
+        connector.close()
+        with httpx.Client(base_url=second.url, timeout=5) as sandbox:
+            [post] = sandbox.get("/_sandbox/accounts/acme/posts").json()
+            [snapshot] = sandbox.get("/_sandbox/accounts/acme/statistics").json()
+            log = deliveries(sandbox)
+
+    assert post["webhook_ids"] == ["wb-tags-1"]
+    assert snapshot["webhook_id"] == "wb-stats-1"
+    assert [(d["outcome"], d["webhook_id"], d["seq"]) for d in log] == [
+        ("stored", "wb-tags-1", 1),
+        ("stored", "wb-stats-1", 2),
+        ("duplicate", "wb-tags-1", 3),
+    ]
+
+
+def test_a_reset_is_kept_on_disk_and_keeps_the_accounts(tmp_path: Path) -> None:
+    with ServerThread(create_sandbox_crm_app(secrets={"acme": SECRET}, data_dir=tmp_path)) as one:
+        connector = connect(one)
+        connector.write(tags_synced())
+        connector.close()
+        httpx.delete(f"{one.url}/_sandbox/deliveries").raise_for_status()
+
+    with ServerThread(create_sandbox_crm_app(data_dir=tmp_path)) as two:
+        connector = connect(two)
+        connector.write(tags_synced())  # new again after the reset
+        connector.close()
+        with httpx.Client(base_url=two.url, timeout=5) as sandbox:
+            assert outcomes(sandbox) == [("stored", 200)]
+
+
+def test_a_write_cut_short_by_a_kill_never_happened(tmp_path: Path) -> None:
+    with ServerThread(create_sandbox_crm_app(secrets={"acme": SECRET}, data_dir=tmp_path)) as one:
+        connector = connect(one)
+        connector.write(tags_synced())
+        connector.close()
+    state_file = tmp_path / STATE_FILE_NAME
+    with state_file.open("ab") as file:  # what a SIGKILL in the middle of a write leaves
+        file.write(b'{"kind":"writeback","account":"acme","webhook_id":"wb-tor')
+
+    with ServerThread(create_sandbox_crm_app(data_dir=tmp_path)) as two:
+        connector = connect(two)
+        connector.write(tags_synced("wb-tags-2", post_id="crm-post-2"))
+        connector.close()
+        with httpx.Client(base_url=two.url, timeout=5) as sandbox:
+            posts = sandbox.get("/_sandbox/accounts/acme/posts").json()
+
+    assert sorted(p["post_id"] for p in posts) == ["crm-post-1", "crm-post-2"]
+    assert state_file.read_bytes().endswith(b"\n")
+    assert b"wb-tor" not in state_file.read_bytes()
+
+
+def test_the_state_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    create_sandbox_crm_app(secrets={"acme": SECRET}, data_dir=tmp_path)
+
+    assert (tmp_path / STATE_FILE_NAME).stat().st_mode & 0o777 == 0o600
