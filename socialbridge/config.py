@@ -66,12 +66,34 @@ class Settings:
     retry_backoff_base: float = _setting(
         5.0, "First retry delay ceiling in seconds; doubles each attempt (full jitter)."
     )
-    retry_backoff_max: float = _setting(
-        900.0, "Largest retry delay in seconds. Must stay below BROKER_VISIBILITY_TIMEOUT."
+    retry_backoff_max: float = _setting(900.0, "Largest retry delay in seconds.")
+    unexpected_max_attempts: int = _setting(
+        3,
+        "Attempts that may end in an unexpected error (a bug, not an outage) before the event "
+        "is `dead`; outages keep the larger MAX_ATTEMPTS budget.",
+    )
+    sweep_interval: float = _setting(
+        5.0,
+        "Seconds between recovery sweeps. Every worker and beat process runs the sweep (one at "
+        "a time, under a Redis lock): it enqueues retries that are due, attempts whose lease "
+        "ran out and queued events whose message was lost.",
+    )
+    lease_seconds: int = _setting(
+        20,
+        "Lease of a running attempt, renewed every third of it. An attempt whose lease ran out "
+        "(its worker died or lost Redis) is re-enqueued by the next sweep.",
+    )
+    queued_lost_after: int = _setting(
+        60,
+        "Seconds a `queued` event may wait before the sweep takes its message for lost and "
+        "enqueues it again; only when Redis holds fewer messages than there are events in "
+        "flight, so that a long backlog is not sent twice.",
     )
     broker_visibility_timeout: int = _setting(
-        3600,
-        "Seconds a task may stay unacknowledged before Redis redelivers it to another worker.",
+        60,
+        "Seconds a task may stay unacknowledged before Redis gives it to another worker: how "
+        "soon a message held by a dead worker comes back. A redelivery of an attempt still "
+        "running finds its lease alive and does nothing.",
     )
     task_soft_time_limit: int = _setting(
         120, "Seconds before a running task is asked to stop (SoftTimeLimitExceeded)."
@@ -136,14 +158,22 @@ class Settings:
             )
         if not self.ghl_base_url.startswith(("http://", "https://")):
             raise ConfigError(f"GHL_BASE_URL: expected an http(s) URL, got {self.ghl_base_url!r}")
-        for name in ("port", "webhook_max_bytes", "max_attempts", "task_time_limit"):
+        for name in (
+            "port",
+            "webhook_max_bytes",
+            "max_attempts",
+            "unexpected_max_attempts",
+            "task_time_limit",
+            "sweep_interval",
+            "queued_lost_after",
+            "broker_visibility_timeout",
+            "retry_backoff_max",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()}: must be a positive number")
-        if self.retry_backoff_max >= self.broker_visibility_timeout:
-            raise ConfigError(
-                "RETRY_BACKOFF_MAX: must be below BROKER_VISIBILITY_TIMEOUT, or Redis would "
-                "deliver a delayed retry twice"
-            )
+        if self.lease_seconds < 3:
+            # Renewed every third of the lease: anything shorter would expire between renewals.
+            raise ConfigError("LEASE_SECONDS: must be at least 3")
         if self.task_soft_time_limit >= self.task_time_limit:
             raise ConfigError("TASK_SOFT_TIME_LIMIT: must be below TASK_TIME_LIMIT")
         if self.log_format not in ("text", "json"):

@@ -8,9 +8,11 @@ The schema is created and upgraded by ``store.migrate.upgrade(database_url)``.
 
 from store.crypto import SecretBox
 from store.errors import DuplicateName, NotFound, SecretUnreadable, StoreError, StoreUnavailable
+from store.events import due_for_attempt
 from store.records import (
     ConnectionRecord,
     ConnectionStatus,
+    ErrorKind,
     EventRecord,
     EventSource,
     EventStatus,
@@ -23,6 +25,7 @@ __all__ = [
     "ConnectionRecord",
     "ConnectionStatus",
     "DuplicateName",
+    "ErrorKind",
     "EventRecord",
     "EventSource",
     "EventStatus",
@@ -34,4 +37,5 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "due_for_attempt",
 ]

@@ -6,10 +6,10 @@ changes are single UPDATE statements, so two workers touching one event never lo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Result, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,9 +17,10 @@ from store.database import Database, require_connection
 from store.errors import NotFound
 from store.ids import new_event_id
 from store.models import EventRow
-from store.records import EventRecord, EventSource, EventStatus
+from store.records import ErrorKind, EventRecord, EventSource, EventStatus
 
 _SOURCES = frozenset(source.value for source in EventSource)
+_ERROR_KINDS = frozenset(kind.value for kind in ErrorKind)
 
 
 class EventsMixin:
@@ -66,6 +67,9 @@ class EventsMixin:
             started_at=None,
             finished_at=None,
             next_attempt_at=None,
+            error_kind=None,
+            lease_expires_at=None,
+            unexpected_errors=0,
         )
         try:
             with self._database.transaction() as session:
@@ -114,19 +118,61 @@ class EventsMixin:
         with self._database.transaction() as session:
             return [_event_record(row) for row in session.scalars(statement)]
 
-    def start_attempt(self, event_id: str, task_id: str | None) -> EventRecord:
-        """A worker begins: ``processing``, one more attempt, ``started_at`` now."""
+    def start_attempt(
+        self, event_id: str, task_id: str | None, *, lease_seconds: float
+    ) -> EventRecord | None:
+        """Claim the event for one attempt: ``processing``, one more attempt, a lease.
+
+        Only an event that is due may be claimed: ``queued``, ``retrying`` whose
+        ``next_attempt_at`` has come, or ``processing`` whose lease ran out (its attempt
+        died). Anything else (done, dead, not yet due, running elsewhere) gives None and
+        changes nothing: a redelivered or duplicated message then does no work. The claim is
+        one conditional UPDATE, so two workers can never both start the same event.
+        """
         now = datetime.now(UTC)
-        return self._change(
-            event_id,
-            status=EventStatus.PROCESSING.value,
-            attempts=EventRow.attempts + 1,
-            task_id=task_id,
-            started_at=now,
-            finished_at=None,
-            next_attempt_at=None,
-            updated_at=now,
+        claimable = or_(
+            EventRow.status == EventStatus.QUEUED.value,
+            and_(
+                EventRow.status == EventStatus.RETRYING.value,
+                or_(EventRow.next_attempt_at.is_(None), EventRow.next_attempt_at <= now),
+            ),
+            and_(EventRow.status == EventStatus.PROCESSING.value, _lease_lost(now)),
         )
+        with self._database.transaction() as session:
+            result = session.execute(
+                update(EventRow)
+                .where(EventRow.id == event_id, claimable)
+                .values(
+                    status=EventStatus.PROCESSING.value,
+                    attempts=EventRow.attempts + 1,
+                    task_id=task_id,
+                    started_at=now,
+                    finished_at=None,
+                    next_attempt_at=None,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            row = _event_row(session, event_id)  # NotFound for an unknown event
+            return None if _rowcount(result) == 0 else _event_record(row)
+
+    def renew_lease(self, event_id: str, task_id: str | None, *, lease_seconds: float) -> bool:
+        """Extend the running attempt's lease; False when the attempt no longer owns the event
+        (it finished, or the sweep gave the event to another attempt)."""
+        now = datetime.now(UTC)
+        with self._database.transaction() as session:
+            result = session.execute(
+                update(EventRow)
+                .where(
+                    EventRow.id == event_id,
+                    EventRow.status == EventStatus.PROCESSING.value,
+                    EventRow.task_id == task_id,
+                )
+                .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(result) == 1
 
     def mark_done(self, event_id: str) -> EventRecord:
         """The event was processed; ``last_error`` keeps what earlier attempts met."""
@@ -134,13 +180,19 @@ class EventsMixin:
         return self._change(
             event_id,
             status=EventStatus.DONE.value,
+            error_kind=None,
             finished_at=now,
             next_attempt_at=None,
+            lease_expires_at=None,
             updated_at=now,
         )
 
-    def mark_retrying(self, event_id: str, error: str, next_attempt_at: datetime) -> EventRecord:
-        """The attempt failed and another is scheduled at ``next_attempt_at`` (aware)."""
+    def mark_retrying(
+        self, event_id: str, error: str, next_attempt_at: datetime, *, unexpected: bool = False
+    ) -> EventRecord:
+        """The attempt failed and another is due at ``next_attempt_at`` (aware); the recovery
+        sweep enqueues it then. ``unexpected`` counts the failure against the small budget of
+        unexpected errors."""
         if next_attempt_at.tzinfo is None:
             raise ValueError("next_attempt_at must be timezone-aware")
         return self._change(
@@ -148,19 +200,25 @@ class EventsMixin:
             status=EventStatus.RETRYING.value,
             last_error=error,
             next_attempt_at=next_attempt_at,
+            lease_expires_at=None,
+            unexpected_errors=EventRow.unexpected_errors + (1 if unexpected else 0),
             finished_at=None,
             updated_at=datetime.now(UTC),
         )
 
-    def mark_dead(self, event_id: str, error: str) -> EventRecord:
-        """No more attempts: the event waits for ``events replay``."""
+    def mark_dead(self, event_id: str, error: str, kind: str) -> EventRecord:
+        """No more attempts: the event waits for ``events replay``. ``kind`` is an ErrorKind."""
+        if kind not in _ERROR_KINDS:
+            raise ValueError(f"unknown error kind {kind!r}")
         now = datetime.now(UTC)
         return self._change(
             event_id,
             status=EventStatus.DEAD.value,
             last_error=error,
+            error_kind=kind,
             finished_at=now,
             next_attempt_at=None,
+            lease_expires_at=None,
             updated_at=now,
         )
 
@@ -175,70 +233,87 @@ class EventsMixin:
             event_id,
             status=EventStatus.QUEUED.value,
             attempts=0,
+            unexpected_errors=0,
             replays=EventRow.replays + 1,
+            error_kind=None,
             task_id=None,
             started_at=None,
             finished_at=None,
             next_attempt_at=None,
+            lease_expires_at=None,
             updated_at=datetime.now(UTC),
         )
 
-    def touch_event(self, event_id: str) -> EventRecord:
-        """Set ``updated_at`` to now and change nothing else.
-
-        The recovery sweep calls it after re-enqueueing an event so that the next sweep does
-        not pick the same event again before the worker had a chance to run it.
-        """
-        return self._change(event_id, updated_at=datetime.now(UTC))
-
-    def find_stale_events(
+    def claim_for_sweep(
         self,
         *,
-        processing_started_before: datetime,
-        queued_before: datetime,
-        retrying_due_before: datetime,
-        limit: int = 100,
+        now: datetime,
+        queued_before: datetime | None,
+        limit: int = 500,
     ) -> list[EventRecord]:
-        """Events that should be moving but apparently are not, oldest first (``created_at``).
+        """Take the events that nothing will run unless they are enqueued again, oldest first,
+        and mark them ``queued`` (``updated_at`` now): the caller enqueues each.
 
-        - ``processing`` since before ``processing_started_before`` (``started_at``): the
-          worker was killed hard, or its message was lost;
-        - ``queued`` and unchanged since before ``queued_before`` (``updated_at``): the broker
-          lost the message, or it was never sent;
-        - ``retrying`` with ``next_attempt_at`` before ``retrying_due_before``: the delayed
-          retry never arrived.
+        - ``retrying`` whose ``next_attempt_at`` has come: the store owns retries;
+        - ``processing`` whose lease ran out: the attempt died with its worker or lost its
+          broker connection;
+        - with ``queued_before``: ``queued`` and unchanged since then, its message
+          apparently lost (Redis lost data, or a worker died holding it).
 
-        Each kind must also be unchanged (``updated_at``) since before its own limit, which
-        the untouched event always is (every state change sets ``updated_at`` together with
-        the time tested); after ``touch_event`` it is not, so a re-enqueued event is not swept
-        again until its limit passes once more.
+        The UPDATE repeats the conditions, so two sweepers running at once never both take
+        one event; a taken event is not taken again until it is stale once more.
         """
         if limit <= 0:
             raise ValueError("limit must be positive")
-        for moment in (processing_started_before, queued_before, retrying_due_before):
-            if moment.tzinfo is None:
-                raise ValueError("find_stale_events takes timezone-aware datetimes")
-        stale = or_(
-            and_(
-                EventRow.status == EventStatus.PROCESSING.value,
-                EventRow.started_at < processing_started_before,
-                EventRow.updated_at < processing_started_before,
-            ),
-            and_(
-                EventRow.status == EventStatus.QUEUED.value,
-                EventRow.updated_at < queued_before,
-            ),
+        for moment in (now, queued_before):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("claim_for_sweep takes timezone-aware datetimes")
+        due = or_(
             and_(
                 EventRow.status == EventStatus.RETRYING.value,
-                EventRow.next_attempt_at < retrying_due_before,
-                EventRow.updated_at < retrying_due_before,
+                or_(EventRow.next_attempt_at.is_(None), EventRow.next_attempt_at <= now),
             ),
+            and_(EventRow.status == EventStatus.PROCESSING.value, _lease_lost(now)),
         )
-        statement = (
-            select(EventRow).where(stale).order_by(EventRow.created_at, EventRow.id).limit(limit)
+        if queued_before is not None:
+            due = or_(
+                due,
+                and_(
+                    EventRow.status == EventStatus.QUEUED.value,
+                    EventRow.updated_at < queued_before,
+                ),
+            )
+        candidates = (
+            select(EventRow.id).where(due).order_by(EventRow.created_at, EventRow.id).limit(limit)
         )
         with self._database.transaction() as session:
-            return [_event_record(row) for row in session.scalars(statement)]
+            ids = list(session.scalars(candidates))
+            if not ids:
+                return []
+            claimed = session.scalars(
+                update(EventRow)
+                .where(EventRow.id.in_(ids), due)
+                .values(
+                    status=EventStatus.QUEUED.value,
+                    lease_expires_at=None,
+                    next_attempt_at=None,
+                    updated_at=now,
+                )
+                .returning(EventRow.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+            rows = session.scalars(
+                select(EventRow).where(EventRow.id.in_(claimed)).order_by(EventRow.created_at)
+            )
+            return [_event_record(row) for row in rows]
+
+    def count_in_flight(self) -> int:
+        """Events that should have a message on the broker: ``queued`` or ``processing``."""
+        statement = select(func.count()).where(
+            EventRow.status.in_((EventStatus.QUEUED.value, EventStatus.PROCESSING.value))
+        )
+        with self._database.transaction() as session:
+            return int(session.scalar(statement) or 0)
 
     def count_events_by_status(self) -> dict[str, int]:
         """How many events are in each status, every status present (zero included)."""
@@ -294,4 +369,29 @@ def _event_record(row: EventRow) -> EventRecord:
         started_at=row.started_at,
         finished_at=row.finished_at,
         next_attempt_at=row.next_attempt_at,
+        error_kind=row.error_kind,
+        lease_expires_at=row.lease_expires_at,
+        unexpected_errors=row.unexpected_errors,
     )
+
+
+def due_for_attempt(event: EventRecord, now: datetime) -> bool:
+    """Whether ``Store.start_attempt`` would claim this event now (the same conditions, read
+    from a record, so that a worker can tell a stale message from work before claiming)."""
+    if event.status == EventStatus.QUEUED:
+        return True
+    if event.status == EventStatus.RETRYING:
+        return event.next_attempt_at is None or event.next_attempt_at <= now
+    if event.status == EventStatus.PROCESSING:
+        return event.lease_expires_at is None or event.lease_expires_at < now
+    return False
+
+
+def _lease_lost(now: datetime) -> ColumnElement[bool]:
+    """A ``processing`` attempt is dead when its lease ran out. Attempts started before leases
+    existed have none: they count as dead, and running such an event again is safe."""
+    return or_(EventRow.lease_expires_at.is_(None), EventRow.lease_expires_at < now)
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return int(getattr(result, "rowcount", 0))

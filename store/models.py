@@ -119,6 +119,9 @@ class EventRow(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
+    error_kind: Mapped[str | None] = mapped_column(String(30))
+    lease_expires_at: Mapped[datetime | None]
+    unexpected_errors: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class SnapshotRow(Base):

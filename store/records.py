@@ -13,13 +13,26 @@ from typing import Any
 
 
 class EventStatus(StrEnum):
-    """Life of an event: queued -> processing -> done | retrying | dead."""
+    """Life of an event: queued -> processing -> done | retrying | dead.
+
+    A ``retrying`` event goes back to ``queued`` when the recovery sweep enqueues it (its
+    ``next_attempt_at`` came), and so does a ``processing`` one whose lease ran out.
+    """
 
     QUEUED = "queued"
     PROCESSING = "processing"
     DONE = "done"
     RETRYING = "retrying"
     DEAD = "dead"
+
+
+class ErrorKind(StrEnum):
+    """Why a dead event is dead, for people and programs deciding what to do about it."""
+
+    RETRYABLE_EXHAUSTED = "retryable_exhausted"  # kept failing on retry: an outage, a bug
+    PERMANENT = "permanent"  # refused for good (a 4xx, a connection that is gone or unusable)
+    AUTH = "auth"  # credentials refused: the connection is parked until they are fixed
+    INVALID = "invalid"  # the event itself cannot work (its payload, its encoding)
 
 
 class EventSource(StrEnum):
@@ -84,6 +97,13 @@ class EventRecord:
     # Times the event was replayed (``Store.requeue``); last, with a default, so that records
     # built by keyword elsewhere stay valid.
     replays: int = 0
+    # Set on dead events only: one of ErrorKind.
+    error_kind: str | None = None
+    # While ``processing``: the running attempt renews it; once it passes, the attempt is
+    # taken for dead and the recovery sweep enqueues the event again.
+    lease_expires_at: datetime | None = None
+    # Attempts that ended in an unexpected exception: they have a small budget of their own.
+    unexpected_errors: int = 0
 
 
 @dataclass(frozen=True)

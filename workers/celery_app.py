@@ -22,6 +22,7 @@ def make_celery(settings: Settings, *, services: Services | None = None) -> Cele
     app.services = services or Services(settings)
     # Importing the task modules registers the shared tasks with every app.
     import workers.schedules
+    import workers.sweeper
     import workers.tasks  # noqa: F401
 
     return app
@@ -32,10 +33,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return {
         "broker_url": settings.redis_url,
         "broker_connection_retry_on_startup": True,
-        # Redis redelivers an unacknowledged task after this long; every countdown stays below it
-        # (Settings.validate makes RETRY_BACKOFF_MAX smaller) so a delayed retry runs once.
+        # Redis gives a message that a worker took and never acknowledged (the worker died)
+        # to another one after the visibility timeout; kombu looks for such messages every
+        # `unacked_restore_interval` seconds (every scan: throttle 1). No countdown outlives
+        # it: retries wait in the store (workers/sweeper.py), not in a worker.
         "broker_transport_options": {
             "visibility_timeout": settings.broker_visibility_timeout,
+            "unacked_restore_interval": 5,
+            "unacked_restore_throttle": 1,
             "socket_connect_timeout": 3,
             "socket_timeout": 10,
         },
@@ -80,11 +85,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "beat_schedule": {
             "reconcile-statistics-schedules": {
                 "task": "schedules.reconcile",
-                "schedule": 60.0,
-                "options": {"expires": 55},
-            },
-            "recover-stale-events": {
-                "task": "schedules.recover_stale",
                 "schedule": 60.0,
                 "options": {"expires": 55},
             },

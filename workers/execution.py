@@ -2,7 +2,12 @@
 
 This is the bookkeeping around a flow (status, attempts, last error, parking a connection),
 kept free of Celery so the CLI can run an event inline and tests can run it as a function.
-The task layer turns an `Outcome` into an acknowledgement or a `retry(countdown=…)`.
+
+The store owns what happens next: a failed attempt leaves the event `retrying` with its
+`next_attempt_at`, and the recovery sweep (workers/sweeper.py) enqueues it when that comes.
+A running attempt holds a lease it renews (workers/lease.py); an attempt that dies stops
+renewing, and the sweep enqueues its event again within seconds. A message that finds its
+event done, dead, not yet due or running elsewhere does nothing.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from schemas.events import flatten_errors, load_event
+from schemas.events import CrmEvent, flatten_errors, load_event
 from socialbridge.config import ConfigError
 from socialbridge.errors import AuthError, PermanentError, RetryableError
 from socialbridge.logs import bind, get_logger
-from store import EventRecord, StoreUnavailable
+from store import ConnectionRecord, ErrorKind, EventRecord, StoreUnavailable, due_for_attempt
 from workers.flows import FLOWS, FlowContext
+from workers.lease import LeaseKeeper
 from workers.retry import retry_delay
 from workers.services import Services
 
@@ -58,85 +64,167 @@ def execute_event(
     a retryable failure of the attempt.
     """
     store = services.store
+    settings = services.settings
     event = store.get_event(event_id)
     if event is None:
         log.warning("event.missing", event_id=event_id)
         return Outcome(SKIPPED, None, error="event not found")
     with bind(event_id=event.id, event_type=event.type, connection_id=event.connection_id):
-        if event.status == "done":
-            # A redelivery after the work finished (lost ack): nothing runs twice.
-            log.info("event.already_done")
+        if not due_for_attempt(event, dt.datetime.now(dt.UTC)):
+            # A redelivered or duplicated message: the event is done, dead, not yet due or
+            # running elsewhere under a live lease. Nothing runs twice at once.
+            log.info("event.not_due", status=event.status)
             return Outcome(SKIPPED, event)
         connection = store.get_connection(event.connection_id)
         if connection is None:
-            return _dead(services, event, "connection no longer exists")
+            return _dead(services, event, "connection no longer exists", ErrorKind.PERMANENT)
         if connection.status != "active":
             return _dead(
-                services, event, f"connection is {connection.status}: {connection.status_reason}"
+                services,
+                event,
+                f"connection is {connection.status}: {connection.status_reason}",
+                ErrorKind.AUTH,
             )
 
-        if event.attempts >= services.settings.max_attempts:
-            # Only an attempt that never finished gets here (killed by the hard time limit, or
-            # lost with its worker): the limit must hold for those too.
+        if event.attempts >= settings.max_attempts:
+            # Only an attempt that never finished gets here (its worker died, or the hard time
+            # limit killed it): the limit must hold for those too.
             before = f" (last error: {event.last_error})" if event.last_error else ""
             return _dead(
                 services,
                 event,
                 f"gave up after {event.attempts} attempts: the last one never finished{before}",
+                ErrorKind.RETRYABLE_EXHAUSTED,
             )
-        event = store.start_attempt(event.id, task_id)
+        claimed = store.start_attempt(event.id, task_id, lease_seconds=settings.lease_seconds)
+        if claimed is None:
+            log.info("event.taken_elsewhere")
+            return Outcome(SKIPPED, event)
+        event = claimed
         log.info("event.started", attempt=event.attempts, task_id=task_id)
         try:
             crm_event = load_event(payload if payload is not None else event.payload)
         except ValidationError as exc:
-            return _dead(services, event, f"invalid payload: {flatten_errors(exc.messages)}")
+            return _dead(
+                services,
+                event,
+                f"invalid payload: {flatten_errors(exc.messages)}",
+                ErrorKind.INVALID,
+            )
+
+        def renew() -> bool:
+            return store.renew_lease(event.id, task_id, lease_seconds=settings.lease_seconds)
 
         clock = now or dt.datetime.now(dt.UTC)
-        with contextlib.ExitStack() as clients:
-            try:
-                ghl = clients.enter_context(services.ghl_for(connection))
-                crm = services.crm_for(connection)
-                clients.callback(crm.close)
-            except (ValueError, ConfigError) as exc:
-                # The connection itself is unusable (a CRM URL or secret the connector refuses):
-                # every event would fail the same way, so park it until it is fixed.
-                reason = f"connection cannot be used: {exc}"
-                return _park(services, event, reason, error=reason)
-            ctx = FlowContext(
-                connection=connection,
-                event_id=event.id,
-                ghl=ghl,
-                crm=crm,
-                store=store,
+        with LeaseKeeper(renew, every=settings.lease_seconds / 3):
+            ran = _run_flow(
+                services,
+                event,
+                connection,
+                crm_event,
+                retryable=retryable,
+                progress=progress,
                 now=clock,
-                replays=event.replays,
-                progress=progress or (lambda _: None),
             )
-            try:
-                result = FLOWS[crm_event.type](ctx, crm_event.data)
-            except RetryableError as exc:
-                return _retry_or_die(services, event, str(exc), exc.retry_after, rng, clock)
-            except AuthError as exc:
-                # A Private Integration token cannot be refreshed: park the connection so its
-                # next events wait for new credentials instead of failing one by one.
-                return _park(services, event, f"credentials refused: {exc}", error=str(exc))
-            except PermanentError as exc:
-                return _dead(services, event, str(exc))
-            except StoreUnavailable:
-                raise
-            except retryable as exc:
-                return _retry_or_die(services, event, f"timed out: {exc!r}", None, rng, clock)
-            except Exception as exc:
-                # An unexpected failure may be transient (a dropped DB connection); retry it
-                # within the attempt limit, and keep the traceback in the log.
-                log.error("event.crashed", error=repr(exc), exc_info=True)
-                return _retry_or_die(
-                    services, event, f"unexpected error: {exc!r}", None, rng, clock
-                )
-
+        if isinstance(ran, _Failure):
+            return _after_failure(services, event, ran, rng, clock)
         done = store.mark_done(event.id)
         log.info("event.done", attempt=done.attempts)
-        return Outcome(DONE, done, result=result)
+        return Outcome(DONE, done, result=ran)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """How an attempt failed; `_after_failure` decides between retry, dead and parking."""
+
+    error: str
+    kind: str  # an ErrorKind, or RETRYABLE for a failure worth another attempt
+    server_delay: float | None = None
+    unexpected: bool = False
+    park: str | None = None  # park the connection with this reason
+
+
+RETRYABLE = "retryable"
+
+
+def _run_flow(
+    services: Services,
+    event: EventRecord,
+    connection: ConnectionRecord,
+    crm_event: CrmEvent,
+    *,
+    retryable: tuple[type[BaseException], ...],
+    progress: Callable[[str], None] | None,
+    now: dt.datetime,
+) -> object:
+    """The flow's result, or a `_Failure` saying what went wrong."""
+    with contextlib.ExitStack() as clients:
+        try:
+            ghl = clients.enter_context(services.ghl_for(connection))
+            crm = services.crm_for(connection)
+            clients.callback(crm.close)
+        except (ValueError, ConfigError) as exc:
+            # The connection itself is unusable (a CRM URL or secret the connector refuses):
+            # every event would fail the same way, so park it until it is fixed.
+            reason = f"connection cannot be used: {exc}"
+            return _Failure(reason, ErrorKind.PERMANENT, park=reason)
+        ctx = FlowContext(
+            connection=connection,
+            event_id=event.id,
+            ghl=ghl,
+            crm=crm,
+            store=services.store,
+            now=now,
+            replays=event.replays,
+            progress=progress or (lambda _: None),
+        )
+        try:
+            return FLOWS[crm_event.type](ctx, crm_event.data)
+        except RetryableError as exc:
+            return _Failure(str(exc), RETRYABLE, server_delay=exc.retry_after)
+        except AuthError as exc:
+            # A Private Integration token cannot be refreshed: park the connection so its
+            # next events wait for new credentials instead of failing one by one.
+            return _Failure(str(exc), ErrorKind.AUTH, park=f"credentials refused: {exc}")
+        except PermanentError as exc:
+            return _Failure(str(exc), ErrorKind.PERMANENT)
+        except UnicodeError as exc:
+            # Text that cannot be encoded fails the same way on every attempt.
+            return _Failure(f"cannot encode the event's text: {exc}", ErrorKind.INVALID)
+        except StoreUnavailable:
+            raise
+        except retryable as exc:
+            return _Failure(f"timed out: {exc!r}", RETRYABLE)
+        except Exception as exc:
+            # An unexpected failure may be transient (a dropped DB connection); retry it
+            # within its own small budget, and keep the traceback in the log.
+            log.error("event.crashed", error=repr(exc), exc_info=True)
+            return _Failure(f"unexpected error: {exc!r}", RETRYABLE, unexpected=True)
+
+
+def _after_failure(
+    services: Services,
+    event: EventRecord,
+    failure: _Failure,
+    rng: random.Random | None,
+    now: dt.datetime,
+) -> Outcome:
+    if failure.park is not None:
+        services.store.park_connection(event.connection_id, failure.park)
+        log.error("connection.parked", reason=failure.park)
+    if failure.kind != RETRYABLE:
+        return _dead(services, event, failure.error, failure.kind)
+    settings = services.settings
+    if failure.unexpected and event.unexpected_errors + 1 >= settings.unexpected_max_attempts:
+        return _dead(
+            services,
+            event,
+            f"gave up after {event.unexpected_errors + 1} unexpected errors: {failure.error}",
+            ErrorKind.RETRYABLE_EXHAUSTED,
+        )
+    return _retry_or_die(
+        services, event, failure.error, failure.server_delay, rng, now, failure.unexpected
+    )
 
 
 def _retry_or_die(
@@ -146,10 +234,16 @@ def _retry_or_die(
     server_delay: float | None,
     rng: random.Random | None,
     now: dt.datetime,
+    unexpected: bool,
 ) -> Outcome:
     settings = services.settings
     if event.attempts >= settings.max_attempts:
-        return _dead(services, event, f"gave up after {event.attempts} attempts: {error}")
+        return _dead(
+            services,
+            event,
+            f"gave up after {event.attempts} attempts: {error}",
+            ErrorKind.RETRYABLE_EXHAUSTED,
+        )
     delay = retry_delay(
         event.attempts,
         base=settings.retry_backoff_base,
@@ -157,19 +251,16 @@ def _retry_or_die(
         server_delay=server_delay,
         rng=rng,
     )
-    updated = services.store.mark_retrying(event.id, error, now + dt.timedelta(seconds=delay))
+    # The store owns the retry: the sweep enqueues the event once next_attempt_at comes, so
+    # no delayed message waits in a worker's memory.
+    updated = services.store.mark_retrying(
+        event.id, error, now + dt.timedelta(seconds=delay), unexpected=unexpected
+    )
     log.warning("event.retrying", attempt=event.attempts, retry_in=round(delay, 3), error=error)
     return Outcome(RETRY, updated, error=error, retry_in=delay)
 
 
-def _park(services: Services, event: EventRecord, reason: str, *, error: str) -> Outcome:
-    """Park the event's connection (its next events wait for a fix) and end this event."""
-    services.store.park_connection(event.connection_id, reason)
-    log.error("connection.parked", reason=reason)
-    return _dead(services, event, error)
-
-
-def _dead(services: Services, event: EventRecord, error: str) -> Outcome:
-    dead = services.store.mark_dead(event.id, error)
-    log.error("event.dead", attempt=dead.attempts, error=error)
+def _dead(services: Services, event: EventRecord, error: str, kind: str) -> Outcome:
+    dead = services.store.mark_dead(event.id, error, kind)
+    log.error("event.dead", attempt=dead.attempts, error=error, error_kind=kind)
     return Outcome(DEAD, dead, error=error)

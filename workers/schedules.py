@@ -2,12 +2,12 @@
 
 Beat runs `schedules.reconcile` every minute; it makes the RedBeat entries match the active
 connections in the store (new connection: entry added; interval changed: updated; removed or
-parked: deleted). Each entry fires `schedules.sync_statistics`, which records an event and
-queues the same statistics flow a webhook would.
+parked: deleted). Each connection is reconciled on its own: one that cannot be scheduled is
+logged and skipped, and never holds up the others. Each entry fires
+`schedules.sync_statistics`, which records an event and queues the same statistics flow a
+webhook would.
 
-Beat also runs `schedules.recover_stale` every minute: an event whose message was lost (a task
-killed by the hard time limit is acknowledged by Celery; Redis can lose its data) would stay
-`queued`, `processing` or `retrying` for ever; the sweep puts it back on the queue.
+Lost messages and due retries are the recovery sweep's (workers/sweeper.py), not beat's.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from redbeat import RedBeatSchedulerEntry
 from redbeat.schedulers import get_redis
 
 from schemas.events import STATISTICS_REQUESTED, CrmEvent, StatisticsRequested, dump_event
-from socialbridge.config import Settings
 from socialbridge.logs import get_logger
 from store import ConnectionRecord, EventRecord, Store
 from workers.dispatch import enqueue_event
@@ -45,33 +44,51 @@ def reconcile_schedules(app: Celery, connections: Iterable[ConnectionRecord]) ->
         key.decode() if isinstance(key, bytes) else key
         for key in redis.scan_iter(match=f"{prefix}{ENTRY_PREFIX}*")
     }
-    changes = {"added": 0, "updated": 0, "removed": 0}
+    changes = {"added": 0, "updated": 0, "removed": 0, "failed": 0}
     for key in existing:
         name = key[len(prefix) :]
         if name not in wanted:
-            RedBeatSchedulerEntry.from_key(key, app=app).delete()
+            try:
+                RedBeatSchedulerEntry.from_key(key, app=app).delete()
+            except Exception as exc:  # an entry RedBeat cannot read must not stop the rest
+                changes["failed"] += 1
+                log.error("schedules.remove_failed", entry=name, error=repr(exc))
+                continue
             changes["removed"] += 1
     for name, connection in wanted.items():
-        interval = dt.timedelta(seconds=connection.stats_interval_seconds)
-        key = f"{prefix}{name}"
-        if key in existing:
-            current = RedBeatSchedulerEntry.from_key(key, app=app)
-            if current.schedule.run_every == interval:
-                continue
-            changes["updated"] += 1
-        else:
-            changes["added"] += 1
-        RedBeatSchedulerEntry(
-            name=name,
-            task="schedules.sync_statistics",
-            schedule=schedule(run_every=interval),
-            args=[connection.id],
-            options={"expires": max(60, connection.stats_interval_seconds // 2)},
-            app=app,
-        ).save()
+        try:
+            change = _reconcile_one(app, f"{prefix}{name}", name, connection, existing)
+        except Exception as exc:  # e.g. an interval no schedule can hold: skip this one only
+            changes["failed"] += 1
+            log.error("schedules.reconcile_failed", connection_id=connection.id, error=repr(exc))
+            continue
+        if change is not None:
+            changes[change] += 1
     if any(changes.values()):
         log.info("schedules.reconciled", **changes)
     return changes
+
+
+def _reconcile_one(
+    app: Celery, key: str, name: str, connection: ConnectionRecord, existing: set[str]
+) -> str | None:
+    """Make one connection's entry right; return "added", "updated" or None (unchanged)."""
+    interval = dt.timedelta(seconds=connection.stats_interval_seconds)
+    change = "added"
+    if key in existing:
+        current = RedBeatSchedulerEntry.from_key(key, app=app)
+        if current.schedule.run_every == interval:
+            return None
+        change = "updated"
+    RedBeatSchedulerEntry(
+        name=name,
+        task="schedules.sync_statistics",
+        schedule=schedule(run_every=interval),
+        args=[connection.id],
+        options={"expires": max(60, connection.stats_interval_seconds // 2)},
+        app=app,
+    ).save()
+    return change
 
 
 def record_statistics_event(store: Store, connection_id: str, source: str) -> EventRecord:
@@ -88,43 +105,6 @@ def record_statistics_event(store: Store, connection_id: str, source: str) -> Ev
         source=source,
     )
     return record
-
-
-# How long past its deadline an event must be before the sweep believes its message is gone.
-STALE_GRACE = dt.timedelta(minutes=5)
-
-
-def recover_stale_events(
-    app: Celery, store: Store, settings: Settings, *, now: dt.datetime | None = None
-) -> list[str]:
-    """Re-enqueue events nothing will run any more; return their ids.
-
-    Deadlines: a `processing` attempt cannot outlive TASK_TIME_LIMIT; a `queued` or due
-    `retrying` message not taken within BROKER_VISIBILITY_TIMEOUT was lost. Running an event
-    twice is safe (flows are idempotent, a done event is skipped), losing it is not.
-    """
-    now = now or dt.datetime.now(dt.UTC)
-    lost_after = dt.timedelta(seconds=settings.broker_visibility_timeout) + STALE_GRACE
-    stale = store.find_stale_events(
-        processing_started_before=now
-        - dt.timedelta(seconds=settings.task_time_limit)
-        - STALE_GRACE,
-        queued_before=now - lost_after,
-        retrying_due_before=now - lost_after,
-    )
-    recovered = []
-    for event in stale:
-        enqueue_event(app, event)
-        store.touch_event(event.id)
-        recovered.append(event.id)
-        log.warning("event.recovered", event_id=event.id, status=event.status)
-    return recovered
-
-
-@shared_task(bind=True, name="schedules.recover_stale", acks_late=True, soft_time_limit=50)
-def recover_stale(self: Task) -> list[str]:
-    services = self.app.services
-    return recover_stale_events(self.app, services.store, services.settings)
 
 
 @shared_task(bind=True, name="schedules.reconcile", acks_late=True, soft_time_limit=50)

@@ -1,4 +1,4 @@
-"""Celery tasks: thin, named, and only translating an `Outcome` into ack or retry."""
+"""Celery tasks: thin and named; each runs one attempt of a recorded event."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from store import StoreUnavailable
-from workers.execution import RETRY, execute_event
+from workers.execution import execute_event
 from workers.retry import retry_delay
 from workers.services import Services
 
@@ -21,8 +21,14 @@ TASK_OPTIONS: dict[str, Any] = {
 }
 
 
+# While the store is down nothing can be recorded, so the message itself carries the retry;
+# its countdown stays this short so that no delayed message waits long in a worker's memory.
+STORE_DOWN_RETRY_MAX = 5.0
+
+
 def run_event_task(task: Task, event_id: str, payload: dict[str, Any]) -> str:
-    """Run one attempt; raise Retry (a new delayed message) when the outcome asks for one."""
+    """Run one attempt. A failed attempt leaves its retry to the store and the recovery sweep;
+    only a store outage retries through the broker."""
     services: Services = task.app.services
     try:
         outcome = execute_event(
@@ -33,16 +39,8 @@ def run_event_task(task: Task, event_id: str, payload: dict[str, Any]) -> str:
             retryable=(SoftTimeLimitExceeded,),
         )
     except StoreUnavailable as exc:
-        # Nothing could be recorded, so the message itself must carry the retry.
-        settings = services.settings
-        countdown = retry_delay(
-            task.request.retries + 1,
-            base=settings.retry_backoff_base,
-            cap=settings.retry_backoff_max,
-        )
+        countdown = retry_delay(task.request.retries + 1, base=1.0, cap=STORE_DOWN_RETRY_MAX)
         raise task.retry(countdown=countdown, exc=exc) from exc
-    if outcome.status == RETRY:
-        raise task.retry(countdown=outcome.retry_in)
     return outcome.status
 
 

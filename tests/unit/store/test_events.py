@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import re
 import threading
 from datetime import UTC, datetime, timedelta, timezone
@@ -9,6 +8,7 @@ import pytest
 
 from store import ConnectionRecord, EventRecord, EventStatus, NotFound, Store
 
+LEASE = 20
 PAYLOAD = {
     "type": "post.published",
     "timestamp": "2025-01-01T10:00:00+00:00",
@@ -151,7 +151,7 @@ def test_list_events_filters_newest_first(store: Store, connection: ConnectionRe
     a = _record(store, connection, "a")
     b = _record(store, connection, "b", type="tag.details_requested")
     c = _record(store, other, "c")
-    store.start_attempt(b.id, None)
+    store.start_attempt(b.id, None, lease_seconds=LEASE)
 
     assert [e.id for e in store.list_events()] == [c.id, b.id, a.id]
     assert [e.id for e in store.list_events(limit=2)] == [c.id, b.id]
@@ -166,7 +166,8 @@ def test_list_events_filters_newest_first(store: Store, connection: ConnectionRe
 def test_an_event_goes_through_its_life(store: Store, connection: ConnectionRecord) -> None:
     event = _record(store, connection, "msg_1")
 
-    started = store.start_attempt(event.id, "task-1")
+    started = store.start_attempt(event.id, "task-1", lease_seconds=LEASE)
+    assert started is not None
     assert (started.status, started.attempts, started.task_id) == ("processing", 1, "task-1")
     assert started.started_at is not None
     assert started.started_at.tzinfo == UTC
@@ -179,25 +180,34 @@ def test_an_event_goes_through_its_life(store: Store, connection: ConnectionReco
     assert retrying.next_attempt_at.tzinfo == UTC
     assert retrying.attempts == 1
 
-    again = store.start_attempt(event.id, "task-2")
+    # Not due before 2030: a message arriving now claims nothing.
+    assert store.start_attempt(event.id, "task-early", lease_seconds=LEASE) is None
+    store.mark_retrying(event.id, "ghl: unavailable (HTTP 503)", datetime.now(UTC))
+    again = store.start_attempt(event.id, "task-2", lease_seconds=LEASE)
+    assert again is not None
     assert (again.status, again.attempts, again.task_id) == ("processing", 2, "task-2")
     assert again.next_attempt_at is None
+    assert again.lease_expires_at is not None
+    assert again.lease_expires_at > datetime.now(UTC) + timedelta(seconds=LEASE - 5)
 
-    dead = store.mark_dead(event.id, "ghl: bad request (HTTP 422)")
-    assert (dead.status, dead.last_error, dead.attempts) == (
+    dead = store.mark_dead(event.id, "ghl: bad request (HTTP 422)", "permanent")
+    assert (dead.status, dead.last_error, dead.error_kind, dead.attempts) == (
         "dead",
         "ghl: bad request (HTTP 422)",
+        "permanent",
         2,
     )
     assert dead.finished_at is not None
+    assert dead.lease_expires_at is None
 
     replayed = store.requeue(event.id)
     assert (replayed.status, replayed.attempts) == ("queued", 0)
     assert replayed.last_error == "ghl: bad request (HTTP 422)"
     assert replayed.finished_at is replayed.started_at is None
     assert replayed.task_id is None
+    assert replayed.error_kind is None
 
-    store.start_attempt(event.id, "task-3")
+    store.start_attempt(event.id, "task-3", lease_seconds=LEASE)
     done = store.mark_done(event.id)
     assert (done.status, done.attempts) == ("done", 1)
     assert done.finished_at is not None
@@ -208,13 +218,15 @@ def test_an_event_goes_through_its_life(store: Store, connection: ConnectionReco
 def test_status_changes_of_an_unknown_event(store: Store) -> None:
     missing = "evt_000000000000000000000000"
     with pytest.raises(NotFound):
-        store.start_attempt(missing, None)
+        store.start_attempt(missing, None, lease_seconds=LEASE)
     with pytest.raises(NotFound):
         store.mark_done(missing)
     with pytest.raises(NotFound):
         store.mark_retrying(missing, "e", datetime.now(UTC))
     with pytest.raises(NotFound):
-        store.mark_dead(missing, "e")
+        store.mark_dead(missing, "e", "permanent")
+    with pytest.raises(ValueError, match="error kind"):
+        store.mark_dead(missing, "e", "bad luck")
     with pytest.raises(NotFound):
         store.requeue(missing)
     assert store.get_event(missing) is None
@@ -229,24 +241,62 @@ def test_naive_datetimes_are_refused(store: Store, connection: ConnectionRecord)
     assert unchanged.status == "queued"
 
 
-def test_concurrent_attempts_count_every_attempt(
+def test_concurrent_attempts_claim_the_event_once(
     store: Store, connection: ConnectionRecord
 ) -> None:
+    # Six deliveries of one message at once (a redelivery racing the first run): one works.
     event = _record(store, connection)
     barrier = threading.Barrier(6)
+    claimed: list[EventRecord | None] = []
 
-    def attempt() -> None:
+    def attempt(number: int) -> None:
         barrier.wait()
-        store.start_attempt(event.id, None)
+        claimed.append(store.start_attempt(event.id, f"task-{number}", lease_seconds=LEASE))
 
-    threads = [threading.Thread(target=attempt) for _ in range(6)]
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    winners = [record for record in claimed if record is not None]
+    assert len(winners) == 1
     counted = store.get_event(event.id)
     assert counted is not None
-    assert counted.attempts == 6
+    assert counted.attempts == 1
+    assert counted.task_id == winners[0].task_id
+
+
+def test_an_attempt_whose_lease_ran_out_can_be_claimed_again(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    event = _record(store, connection)
+    store.start_attempt(event.id, "task-1", lease_seconds=LEASE)
+    assert store.start_attempt(event.id, "task-2", lease_seconds=LEASE) is None
+
+    # Let the lease lapse, as it does when the worker dies and stops renewing it.
+    store.renew_lease(event.id, "task-1", lease_seconds=-1)
+    taken = store.start_attempt(event.id, "task-3", lease_seconds=LEASE)
+    assert taken is not None
+    assert (taken.attempts, taken.task_id) == (2, "task-3")
+    # The dead attempt's keeper learns it lost the event.
+    assert not store.renew_lease(event.id, "task-1", lease_seconds=LEASE)
+
+
+def test_done_and_dead_events_are_never_claimed(store: Store, connection: ConnectionRecord) -> None:
+    done, dead = _record(store, connection, "a"), _record(store, connection, "b")
+    store.mark_done(done.id)
+    store.mark_dead(dead.id, "e", "permanent")
+    assert store.start_attempt(done.id, "t", lease_seconds=LEASE) is None
+    assert store.start_attempt(dead.id, "t", lease_seconds=LEASE) is None
+
+
+def test_unexpected_errors_are_counted_apart(store: Store, connection: ConnectionRecord) -> None:
+    event = _record(store, connection)
+    soon = datetime.now(UTC)
+    store.mark_retrying(event.id, "GHL 500", soon)
+    crashed = store.mark_retrying(event.id, "unexpected error: KeyError()", soon, unexpected=True)
+    assert crashed.unexpected_errors == 1
+    assert store.requeue(event.id).unexpected_errors == 0
 
 
 def test_count_events_by_status(store: Store, connection: ConnectionRecord) -> None:
@@ -254,8 +304,8 @@ def test_count_events_by_status(store: Store, connection: ConnectionRecord) -> N
     first = _record(store, connection, "a")
     _record(store, connection, "b")
     dead = _record(store, connection, "c")
-    store.start_attempt(first.id, None)
-    store.mark_dead(dead.id, "e")
+    store.start_attempt(first.id, None, lease_seconds=LEASE)
+    store.mark_dead(dead.id, "e", "permanent")
     assert store.count_events_by_status() == {
         "queued": 1,
         "processing": 1,
@@ -265,37 +315,26 @@ def test_count_events_by_status(store: Store, connection: ConnectionRecord) -> N
     }
 
 
-# The recovery sweep (find_stale_events, touch_event) and the replay count.
+# The recovery sweep's claim, and the replay count.
 
-MICROSECOND = timedelta(microseconds=1)
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def _stale(
-    store: Store,
-    *,
-    processing: datetime = LONG_AGO,
-    queued: datetime = LONG_AGO,
-    retrying: datetime = LONG_AGO,
-    limit: int = 100,
+def _claim(
+    store: Store, *, now: datetime, queued_before: datetime | None = None, limit: int = 100
 ) -> list[str]:
-    found = store.find_stale_events(
-        processing_started_before=processing,
-        queued_before=queued,
-        retrying_due_before=retrying,
-        limit=limit,
-    )
+    found = store.claim_for_sweep(now=now, queued_before=queued_before, limit=limit)
     return [event.id for event in found]
 
 
 def test_every_replay_counts(store: Store, connection: ConnectionRecord) -> None:
     event = _record(store, connection, "msg_1")
-    store.start_attempt(event.id, "task-1")
-    store.mark_dead(event.id, "e")
+    store.start_attempt(event.id, "task-1", lease_seconds=LEASE)
+    store.mark_dead(event.id, "e", "permanent")
 
     first = store.requeue(event.id)
     assert (first.replays, first.attempts, first.status) == (1, 0, "queued")
-    store.start_attempt(event.id, "task-2")
+    store.start_attempt(event.id, "task-2", lease_seconds=LEASE)
     assert store.mark_done(event.id).replays == 1  # other changes keep the count
     second = store.requeue(event.id)
     assert second.replays == 2
@@ -322,95 +361,51 @@ def test_concurrent_replays_count_every_replay(store: Store, connection: Connect
 
 def test_state_changes_move_updated_at(store: Store, connection: ConnectionRecord) -> None:
     event = _record(store, connection)
-    started = store.start_attempt(event.id, "task-1")
+    started = store.start_attempt(event.id, "task-1", lease_seconds=LEASE)
     assert started.updated_at == started.started_at
     assert started.updated_at > event.updated_at
     retrying = store.mark_retrying(event.id, "e", datetime.now(UTC) + timedelta(minutes=1))
     assert retrying.updated_at > started.updated_at
-    dead = store.mark_dead(event.id, "e")
+    dead = store.mark_dead(event.id, "e", "permanent")
     assert dead.updated_at > retrying.updated_at
     requeued = store.requeue(event.id)
     assert requeued.updated_at > dead.updated_at
 
 
-def test_touch_event_moves_only_updated_at(store: Store, connection: ConnectionRecord) -> None:
-    event = _record(store, connection, "msg_1")
-    started = store.start_attempt(event.id, "task-1")
-
-    touched = store.touch_event(event.id)
-
-    assert touched.updated_at > started.updated_at
-    assert touched == dataclasses.replace(started, updated_at=touched.updated_at)
-    assert store.get_event(event.id) == touched
-    with pytest.raises(NotFound):
-        store.touch_event("evt_000000000000000000000000")
-
-
-def test_find_stale_events_takes_each_status_by_its_own_time(
+def test_the_sweep_claims_each_status_by_its_own_rule(
     store: Store, connection: ConnectionRecord
 ) -> None:
     queued = _record(store, connection, "queued")
-    processing = store.start_attempt(_record(store, connection, "processing").id, "task-p")
+    processing = _record(store, connection, "processing")
+    store.start_attempt(processing.id, "task-p", lease_seconds=LEASE)
     due = datetime.now(UTC) + timedelta(minutes=5)
     retrying = store.mark_retrying(_record(store, connection, "retrying").id, "e", due)
     store.mark_done(_record(store, connection, "done").id)
-    store.mark_dead(_record(store, connection, "dead").id, "e")
-    assert processing.started_at is not None
+    store.mark_dead(_record(store, connection, "dead").id, "e", "permanent")
+    now = datetime.now(UTC)
 
-    assert _stale(store) == []
-    # Strictly before: an event changed exactly at the limit is not stale yet.
-    assert _stale(store, queued=queued.updated_at) == []
-    assert _stale(store, queued=queued.updated_at + MICROSECOND) == [queued.id]
-    assert _stale(store, processing=processing.started_at) == []
-    assert _stale(store, processing=processing.started_at + MICROSECOND) == [processing.id]
-    assert _stale(store, retrying=due) == []
-    assert _stale(store, retrying=due + MICROSECOND) == [retrying.id]
-
-    later = due + timedelta(days=1)
-    everything = _stale(store, processing=later, queued=later, retrying=later)
-    assert everything == [queued.id, processing.id, retrying.id]  # oldest first
-    assert _stale(store, processing=later, queued=later, retrying=later, limit=2) == [
-        queued.id,
-        processing.id,
-    ]
+    assert _claim(store, now=now, queued_before=LONG_AGO) == []
+    # Due retries and lapsed leases are taken; queued events only when asked for.
+    later = due + timedelta(seconds=1)
+    assert _claim(store, now=later, limit=1) == [processing.id]  # oldest first
+    assert _claim(store, now=later) == [retrying.id]
+    assert _claim(store, now=later, queued_before=later) == [queued.id]
+    # Each is queued now, from `later` on: nothing is taken twice.
+    statuses = {e.id: e.status for e in store.list_events()}
+    assert [statuses[e.id] for e in (queued, processing, retrying)] == ["queued"] * 3
+    assert _claim(store, now=later, queued_before=later) == []
 
 
-def test_a_retrying_event_is_stale_only_once_due(
-    store: Store, connection: ConnectionRecord
-) -> None:
-    # The retry time is what counts, not when the attempt failed.
-    event = _record(store, connection)
-    store.start_attempt(event.id, None)
-    retrying = store.mark_retrying(event.id, "e", datetime(2030, 1, 1, tzinfo=UTC))
-    soon = retrying.updated_at + timedelta(hours=1)
-    assert _stale(store, processing=soon, queued=soon, retrying=soon) == []
-    assert _stale(store, retrying=datetime(2030, 1, 1, 0, 1, tzinfo=UTC)) == [event.id]
-
-
-def test_a_touched_event_is_not_stale_again_at_once(
-    store: Store, connection: ConnectionRecord
-) -> None:
-    queued = _record(store, connection, "queued")
-    processing = store.start_attempt(_record(store, connection, "processing").id, None)
-    # Due already: the delayed retry should have run.
-    retrying = store.mark_retrying(
-        _record(store, connection, "retrying").id, "e", datetime.now(UTC)
-    )
-    limit = datetime.now(UTC)  # after every change above, before the touches below
-    stale = [queued.id, processing.id, retrying.id]
-    assert _stale(store, processing=limit, queued=limit, retrying=limit) == stale
-
-    touched = [store.touch_event(event_id) for event_id in stale]
-
-    # The sweep re-enqueued them after `limit`: the same limits no longer find them ...
-    assert _stale(store, processing=limit, queued=limit, retrying=limit) == []
-    # ... until the limit passes the touch too (the new task never ran).
-    again = max(event.updated_at for event in touched) + MICROSECOND
-    assert _stale(store, processing=again, queued=again, retrying=again) == stale
-
-
-def test_find_stale_events_checks_its_arguments(store: Store) -> None:
+def test_the_sweep_checks_its_arguments(store: Store) -> None:
     with pytest.raises(ValueError, match="limit"):
-        _stale(store, limit=0)
+        _claim(store, now=datetime.now(UTC), limit=0)
     with pytest.raises(ValueError, match="timezone"):
-        _stale(store, queued=datetime(2030, 1, 1))
+        _claim(store, now=datetime(2030, 1, 1))
+
+
+def test_count_in_flight(store: Store, connection: ConnectionRecord) -> None:
+    running = _record(store, connection, "a")
+    _record(store, connection, "b")
+    store.mark_done(_record(store, connection, "c").id)
+    store.start_attempt(running.id, "t", lease_seconds=LEASE)
+    assert store.count_in_flight() == 2

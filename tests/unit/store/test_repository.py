@@ -45,7 +45,7 @@ def test_two_stores_on_one_database_see_each_others_writes(
     worker = Store(url, "unit-test-secret-key", engine_options=engine_options)
     try:
         event, _ = worker.record_event(connection_id=connection.id, type="t", payload={})
-        worker.start_attempt(event.id, "task-1")
+        worker.start_attempt(event.id, "task-1", lease_seconds=20)
         seen = store.get_event(event.id)
         assert seen is not None
         assert seen.status == "processing"

@@ -61,7 +61,7 @@ def test_metrics_count_the_events_by_status(
         event, _ = store.record_event(
             connection_id=connection.id, type="post.published", payload={}, webhook_id=webhook_id
         )
-    store.mark_dead(event.id, "gave up")
+    store.mark_dead(event.id, "gave up", "retryable_exhausted")
 
     answer = client.get("/metrics")
 

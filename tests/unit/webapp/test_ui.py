@@ -25,7 +25,7 @@ def test_connections_events_and_counts_are_listed(
     event, _ = store.record_event(
         connection_id=connection.id, type="post.published", payload={}, webhook_id="msg_1"
     )
-    store.mark_dead(event.id, "ghl: Invalid JWT (HTTP 401)")
+    store.mark_dead(event.id, "ghl: Invalid JWT (HTTP 401)", "auth")
     store.park_connection(connection.id, "credentials refused")
 
     page = client.get("/").get_data(as_text=True)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 
 import pytest
 
 from store import SnapshotRecord, StoreUnavailable
 from tests.unit.workers.conftest import NOW, Bridge, crm_secret
 from workers.execution import DEAD, DONE, RETRY, SKIPPED, execute_event
+from workers.services import Services
 
 
 class Interrupted(Exception):
@@ -167,6 +169,7 @@ def test_an_event_is_dead_after_max_attempts(bridge: Bridge) -> None:
     assert last.event.last_error == last.error
     assert last.event.finished_at is not None
     assert last.event.next_attempt_at is None
+    assert last.event.error_kind == "retryable_exhausted"
 
 
 def test_an_unexpected_exception_is_retried(bridge: Bridge) -> None:
@@ -230,6 +233,7 @@ def test_a_permanent_error_is_dead_at_once(bridge: Bridge) -> None:
     assert outcome.event is not None
     assert outcome.event.attempts == 1
     assert outcome.event.last_error == outcome.error
+    assert outcome.event.error_kind == "permanent"
     refreshed = bridge.store.get_connection(connection.id)
     assert refreshed is not None
     assert refreshed.status == "active"
@@ -258,6 +262,8 @@ def test_an_invalid_payload_is_dead(bridge: Bridge) -> None:
     assert outcome.error == (
         "invalid payload: {'data.post_id': ['Length must be between 1 and 200.']}"
     )
+    assert outcome.event is not None
+    assert outcome.event.error_kind == "invalid"
     assert bridge.journal() == []
 
 
@@ -289,6 +295,8 @@ def test_refused_ghl_credentials_kill_the_event_and_park_the_connection(bridge: 
     assert parked is not None
     assert parked.status == "parked"
     assert parked.status_reason == f"credentials refused: {outcome.error}"
+    assert outcome.event is not None
+    assert outcome.event.error_kind == "auth"
 
 
 def test_a_crm_refusing_our_signature_parks_the_connection(bridge: Bridge) -> None:
@@ -323,6 +331,7 @@ def test_a_parked_connection_kills_its_events_without_calling_ghl(bridge: Bridge
     assert outcome.event is not None
     assert outcome.event.status == "dead"
     assert outcome.event.attempts == 0
+    assert outcome.event.error_kind == "auth"
     assert bridge.journal() == []
     assert bridge.deliveries() == []
 
@@ -373,6 +382,7 @@ def test_a_connection_whose_crm_cannot_be_reached_by_url_kills_the_event(bridge:
     stored = bridge.store.get_event(event.id)
     assert stored is not None
     assert stored.status == "dead"
+    assert stored.error_kind == "permanent"
     parked = bridge.store.get_connection(connection.id)
     assert parked is not None
     assert parked.status == "parked"
@@ -385,7 +395,8 @@ def test_an_attempt_that_never_finished_counts_towards_the_limit(bridge: Bridge)
     connection = bridge.connection()
     event = bridge.record(connection, "post.published", {"post_id": "crm-20"})
     for number in range(bridge.settings.max_attempts):
-        bridge.store.start_attempt(event.id, f"killed-{number}")
+        # Each attempt died with its worker: its lease lapsed at once.
+        bridge.store.start_attempt(event.id, f"killed-{number}", lease_seconds=-1)
 
     outcome = execute_event(bridge.services, event.id, now=NOW)
 
@@ -393,4 +404,109 @@ def test_an_attempt_that_never_finished_counts_towards_the_limit(bridge: Bridge)
     assert outcome.error == (
         f"gave up after {bridge.settings.max_attempts} attempts: the last one never finished"
     )
+    assert outcome.event is not None
+    assert outcome.event.error_kind == "retryable_exhausted"
     assert bridge.journal() == []
+
+
+def with_settings(bridge: Bridge, **changes: object) -> Services:
+    """The bridge's services under other settings (same store and sandboxes)."""
+    return Services(
+        bridge.settings.replace(**changes),
+        store=bridge.store,
+        ghl_transport=bridge.services.ghl_transport,
+        crm_transport=bridge.services.crm_transport,
+    )
+
+
+def test_unexpected_errors_have_a_small_budget_of_their_own(bridge: Bridge) -> None:
+    services = with_settings(bridge, max_attempts=12, unexpected_max_attempts=2)
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-21"})
+
+    def explode(_: str) -> None:
+        raise KeyError("surprise")
+
+    first = execute_event(services, event.id, progress=explode, now=NOW)
+    second = execute_event(services, event.id, progress=explode, now=NOW)
+
+    assert [first.status, second.status] == [RETRY, DEAD]
+    assert (
+        second.error == "gave up after 2 unexpected errors: unexpected error: KeyError('surprise')"
+    )
+    assert second.event is not None
+    assert second.event.error_kind == "retryable_exhausted"
+    assert second.event.attempts == 2
+
+
+def test_text_that_cannot_be_encoded_is_dead_at_once(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-22"})
+
+    def encode(_: str) -> None:
+        "\ud800".encode()
+
+    outcome = execute_event(bridge.services, event.id, progress=encode, now=NOW)
+
+    assert outcome.status == DEAD
+    assert outcome.error is not None
+    assert outcome.error.startswith("cannot encode the event's text: ")
+    assert outcome.event is not None
+    assert outcome.event.error_kind == "invalid"
+    assert outcome.event.attempts == 1
+
+
+def test_a_retry_not_yet_due_is_left_for_the_sweep(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-23"})
+    bridge.store.start_attempt(event.id, "task-1", lease_seconds=20)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    bridge.store.mark_retrying(event.id, "ghl: unavailable (HTTP 503)", later)
+
+    outcome = execute_event(bridge.services, event.id)
+
+    assert outcome.status == SKIPPED
+    assert outcome.event is not None
+    assert (outcome.event.status, outcome.event.attempts) == ("retrying", 1)
+    assert bridge.journal() == []
+
+
+def test_a_redelivery_while_the_attempt_runs_does_nothing(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-24"})
+    bridge.store.start_attempt(event.id, "task-running", lease_seconds=60)
+
+    outcome = execute_event(bridge.services, event.id, task_id="task-redelivered")
+
+    assert outcome.status == SKIPPED
+    stored = bridge.store.get_event(event.id)
+    assert stored is not None
+    assert (stored.status, stored.task_id, stored.attempts) == ("processing", "task-running", 1)
+    assert bridge.journal() == []
+
+
+def test_the_lease_is_renewed_while_the_flow_runs(bridge: Bridge) -> None:
+    services = with_settings(bridge, lease_seconds=3)
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-25"})
+    leases: list[dt.datetime | None] = []
+
+    def slow_step(_: str) -> None:
+        if leases:
+            return
+        # Long enough for the keeper (every second) to renew at least once.
+        for _ in range(2):
+            current = bridge.store.get_event(event.id)
+            assert current is not None
+            leases.append(current.lease_expires_at)
+            time.sleep(1.6)
+
+    outcome = execute_event(services, event.id, task_id="task-slow", progress=slow_step)
+
+    assert outcome.status == DONE
+    first, second = leases[0], leases[1]
+    assert first is not None
+    assert second is not None
+    assert second > first
+    assert outcome.event is not None
+    assert outcome.event.lease_expires_at is None

@@ -22,7 +22,6 @@ from workers.schedules import (
     entry_name,
     reconcile_schedules,
     record_statistics_event,
-    recover_stale_events,
 )
 
 PREFIX = "socialbridge:redbeat:"
@@ -62,7 +61,7 @@ def test_each_active_connection_gets_an_entry(
 
     changes = reconcile_schedules(celery, bridge.store.list_connections())
 
-    assert changes == {"added": 2, "updated": 0, "removed": 0}
+    assert changes == {"added": 2, "updated": 0, "removed": 0, "failed": 0}
     assert stats_keys(redis_url) == {f"{PREFIX}stats:{daily.id}", f"{PREFIX}stats:{hourly.id}"}
     saved = entry(celery, hourly)
     assert saved.task == "schedules.sync_statistics"
@@ -88,7 +87,7 @@ def test_nothing_changes_when_nothing_changed(bridge: Bridge, celery: Celery) ->
 
     again = reconcile_schedules(celery, bridge.store.list_connections())
 
-    assert again == {"added": 0, "updated": 0, "removed": 0}
+    assert again == {"added": 0, "updated": 0, "removed": 0, "failed": 0}
 
 
 def test_a_new_interval_updates_the_entry(bridge: Bridge, celery: Celery, redis_url: str) -> None:
@@ -98,7 +97,7 @@ def test_a_new_interval_updates_the_entry(bridge: Bridge, celery: Celery, redis_
 
     changes = reconcile_schedules(celery, [faster])
 
-    assert changes == {"added": 0, "updated": 1, "removed": 0}
+    assert changes == {"added": 0, "updated": 1, "removed": 0, "failed": 0}
     assert entry(celery, connection).schedule.run_every == dt.timedelta(minutes=15)
     assert len(stats_keys(redis_url)) == 1
 
@@ -115,7 +114,7 @@ def test_parked_and_removed_connections_lose_their_entry(
 
     changes = reconcile_schedules(celery, bridge.store.list_connections())
 
-    assert changes == {"added": 0, "updated": 0, "removed": 2}
+    assert changes == {"added": 0, "updated": 0, "removed": 2, "failed": 0}
     assert stats_keys(redis_url) == {f"{PREFIX}stats:{kept.id}"}
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
@@ -135,7 +134,7 @@ def test_other_schedule_entries_are_left_alone(bridge: Bridge, celery: Celery) -
 
     changes = reconcile_schedules(celery, [])
 
-    assert changes == {"added": 0, "updated": 0, "removed": 0}
+    assert changes == {"added": 0, "updated": 0, "removed": 0, "failed": 0}
     kept = RedBeatSchedulerEntry.from_key(f"{PREFIX}nightly-report", app=celery)
     assert kept.task == "reports.nightly"
 
@@ -147,7 +146,7 @@ def test_the_reconcile_task_reads_the_connections_from_the_store(
 
     result = celery.tasks["schedules.reconcile"].apply()
 
-    assert result.get() == {"added": 1, "updated": 0, "removed": 0}
+    assert result.get() == {"added": 1, "updated": 0, "removed": 0, "failed": 0}
 
 
 # --- a scheduled run ------------------------------------------------------------------------
@@ -211,51 +210,15 @@ def test_a_scheduled_run_that_cannot_be_enqueued_leaves_no_event(
     assert bridge.store.list_events() == []
 
 
-def test_the_sweep_requeues_events_nothing_will_run_any_more(
+def test_a_connection_that_cannot_be_scheduled_never_holds_up_the_others(
     bridge: Bridge, celery: Celery, redis_url: str
 ) -> None:
-    connection = bridge.connection()
-    queued = record_statistics_event(bridge.store, connection.id, source="cli")
-    running = record_statistics_event(bridge.store, connection.id, source="cli")
-    bridge.store.start_attempt(running.id, "task-1")
-    finished = record_statistics_event(bridge.store, connection.id, source="cli")
-    bridge.store.mark_done(finished.id)
-    settings = bridge.settings
-    # Seen from well past every deadline: the queued message and the running attempt are lost.
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(
-        seconds=settings.broker_visibility_timeout + settings.task_time_limit + 600
-    )
+    broken = bridge.connection()
+    healthy = bridge.connection()
+    # An interval no schedule can hold, as an older version could store it.
+    impossible = dataclasses.replace(broken, stats_interval_seconds=9_223_372_036_854_775_807)
 
-    recovered = recover_stale_events(celery, bridge.store, settings, now=later)
+    changes = reconcile_schedules(celery, [impossible, healthy])
 
-    assert sorted(recovered) == sorted([queued.id, running.id])
-    assert sorted(t.args[0] for t in queued_tasks(redis_url)) == sorted(recovered)
-
-
-def test_the_sweep_leaves_events_within_their_deadlines_alone(
-    bridge: Bridge, celery: Celery, redis_url: str
-) -> None:
-    connection = bridge.connection()
-    record_statistics_event(bridge.store, connection.id, source="cli")
-    running = record_statistics_event(bridge.store, connection.id, source="cli")
-    bridge.store.start_attempt(running.id, "task-1")
-
-    recovered = recover_stale_events(celery, bridge.store, bridge.settings)
-
-    assert recovered == []
-    assert queued_tasks(redis_url) == []
-
-
-def test_a_swept_event_starts_a_new_deadline(bridge: Bridge, celery: Celery) -> None:
-    connection = bridge.connection()
-    event = record_statistics_event(bridge.store, connection.id, source="cli")
-    settings = bridge.settings
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.broker_visibility_timeout + 600)
-
-    recover_stale_events(celery, bridge.store, settings, now=later)
-
-    swept = bridge.store.get_event(event.id)
-    assert swept is not None
-    assert swept.status == "queued"
-    # The next sweep measures from this moment, not from when the CRM sent the event.
-    assert swept.updated_at > event.updated_at
+    assert changes == {"added": 1, "updated": 0, "removed": 0, "failed": 1}
+    assert stats_keys(redis_url) == {f"{PREFIX}stats:{healthy.id}"}

@@ -23,9 +23,9 @@ def record(
     payload = {"type": event_type, "timestamp": "2026-11-23T10:00:00+00:00", "data": data}
     event, _ = cli.store.record_event(connection_id=connection.id, type=event_type, payload=payload)
     if status == "dead":
-        event = cli.store.mark_dead(event.id, error)
+        event = cli.store.mark_dead(event.id, error, "permanent")
     elif status == "done":
-        cli.store.start_attempt(event.id, None)
+        cli.store.start_attempt(event.id, None, lease_seconds=20)
         event = cli.store.mark_done(event.id)
     return event
 
