@@ -83,11 +83,27 @@ class CrmEvent:
     data: EventData
 
 
+def _within_utc_range(value: dt.datetime) -> None:
+    """Refuse a time whose UTC form has no datetime (9999-12-31T23:00:00-05:00 is year 10000).
+
+    The event is stored with its timestamp in UTC; without this check such a value would pass
+    validation and then raise OverflowError while being stored.
+    """
+    try:
+        value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValidationError(
+            "Out of range: in UTC it must fall between years 1 and 9999."
+        ) from None
+
+
 class PostPublishedSchema(StrictSchema):
     post_id = fields.String(required=True, validate=ID)
     location_id = fields.String(load_default=None, validate=ID)
     ghl_post_id = fields.String(load_default=None, validate=ID)
-    published_at = fields.AwareDateTime(load_default=None, default_timezone=dt.UTC)
+    published_at = fields.AwareDateTime(
+        load_default=None, default_timezone=dt.UTC, validate=_within_utc_range
+    )
     title = fields.String(load_default=None, validate=validate.Length(max=500))
 
     @post_load
@@ -154,7 +170,9 @@ class EnvelopeSchema(StrictSchema):
             EVENT_TYPES, error="Unknown event type; expected one of: {choices}."
         ),
     )
-    timestamp = fields.AwareDateTime(required=True, default_timezone=dt.UTC)
+    timestamp = fields.AwareDateTime(
+        required=True, default_timezone=dt.UTC, validate=_within_utc_range
+    )
     data = fields.Dict(required=True)
 
 

@@ -3,14 +3,19 @@
 Answers (the public contract, docs/webhooks.md):
     202 {"event_id", "status": "queued"}     recorded and enqueued
     200 {"event_id", "status": "duplicate"}  this webhook-id was accepted before; nothing runs
-    401 bad, missing or stale signature      404 unknown connection
-    413 body over WEBHOOK_MAX_BYTES          422 {"errors": {"data.post_id": ["…"]}}
+    400 the body could not be read           401 bad, missing or stale signature
+    404 unknown connection                   413 body over WEBHOOK_MAX_BYTES
+    415 signed, but not a JSON media type    422 {"errors": {"data.post_id": ["…"]}}
     503 could not record or enqueue: nothing was accepted, the CRM should retry
+
+Every input is hostile until checked: the path's connection id and the headers are checked
+for form before they reach the store (PostgreSQL raises on NUL in text), and the body is read
+and decoded by `webapp.body`, which refuses what could crash the decoder. Only an outage of
+the store or the queue is a 5xx.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -22,6 +27,7 @@ from schemas.events import dump_event, flatten_errors, load_event
 from socialbridge.logs import bind, get_logger
 from store import ConnectionRecord
 from webapp import context
+from webapp.body import BodyRefused, is_json_media_type, parse_json, read_body
 from webapp.errors import error_body
 from workers.dispatch import EnqueueError, enqueue_event
 
@@ -30,30 +36,44 @@ bp = Blueprint("webhooks", __name__)
 
 # The event log keeps webhook-ids in a 255-character column; Standard Webhooks ids are short.
 MAX_WEBHOOK_ID = 255
+# Our connection ids are `con_` and 16 hex digits; anything far off is not looked up at all.
+MAX_CONNECTION_ID = 200
+# Seconds since the epoch have 10 digits until the year 2286.
+MAX_TIMESTAMP_DIGITS = 20
 
 
 @bp.post("/webhooks/crm/<connection_id>")
 def receive(connection_id: str) -> Any:
     store = context.services().store
-    connection = store.get_connection(connection_id)
+    connection = None
+    # Only a plain id is sent to the database; no connection has any other.
+    if _plain_ascii(connection_id) and len(connection_id) <= MAX_CONNECTION_ID:
+        connection = store.get_connection(connection_id)
     if connection is None:
-        log.info("webhook.rejected", reason="unknown connection", connection_id=connection_id)
-        return jsonify(error_body("not_found", f"No connection {connection_id!r}.")), 404
+        # !a: the path may hold control or non-ASCII characters; show them escaped.
+        shown = f"{connection_id!a}"
+        log.info("webhook.rejected", reason="unknown connection", connection_id=shown)
+        return jsonify(error_body("not_found", f"No connection {shown}.")), 404
 
-    body = request.get_data(cache=False)
+    body = read_body(request, context.settings().webhook_max_bytes)
     webhook_id = request.headers.get("webhook-id", "")
-    with bind(connection_id=connection.id, webhook_id=webhook_id):
+    shown_id = webhook_id if _plain_ascii(webhook_id) else f"{webhook_id!a}"
+    with bind(connection_id=connection.id, webhook_id=shown_id):
         failure = _verify(connection, body, dict(request.headers))
         if failure is not None:
             log.info("webhook.rejected", reason=failure)
             return jsonify(error_body("invalid_signature", failure)), 401
 
+        # After the signature, so that an unsigned request learns nothing but 401.
+        if not is_json_media_type(request.mimetype):
+            return _unsupported_media_type(request.headers.get("content-type"))
+
         try:
-            event = load_event(json.loads(body))
+            event = load_event(parse_json(body))
+        except BodyRefused as exc:
+            return _invalid(exc.errors)
         except ValidationError as exc:
             return _invalid(flatten_errors(exc.messages))
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both are
-            return _invalid({"_body": [f"Body is not valid JSON: {exc}"]})
 
         requested = getattr(event.data, "location_id", None)
         if requested is not None and requested != connection.location_id:
@@ -86,6 +106,21 @@ def receive(connection_id: str) -> Any:
         return jsonify({"event_id": record.id, "status": "queued"}), 202
 
 
+def _plain_ascii(value: str) -> bool:
+    """Printable ASCII only: no control characters (NUL), nothing a database could refuse."""
+    return value.isascii() and value.isprintable()
+
+
+def _unsupported_media_type(content_type: str | None) -> tuple[Any, int]:
+    given = f"Content-Type {content_type!a}" if content_type else "no Content-Type"
+    message = (
+        "The body must be JSON, sent as Content-Type application/json "
+        f"(or application/*+json); this request has {given}."
+    )
+    log.info("webhook.rejected", reason="unsupported media type", content_type=given)
+    return jsonify(error_body("unsupported_media_type", message)), 415
+
+
 def _invalid(errors: dict[str, list[str]]) -> tuple[Any, int]:
     log.info("webhook.rejected", reason="invalid body", errors=errors)
     return jsonify({"errors": errors}), 422
@@ -99,10 +134,14 @@ def _verify(connection: ConnectionRecord, body: bytes, headers: dict[str, str]) 
     ]
     if missing:
         return f"Missing header(s): {', '.join(missing)}."
-    if not lowered["webhook-timestamp"].strip().isdigit():
+    timestamp = lowered["webhook-timestamp"].strip()
+    # isascii: str.isdigit also takes digits such as "²" that no clock writes.
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > MAX_TIMESTAMP_DIGITS:
         return "webhook-timestamp must be whole seconds since the Unix epoch."
     if len(lowered["webhook-id"]) > MAX_WEBHOOK_ID:
         return f"webhook-id is longer than {MAX_WEBHOOK_ID} characters."
+    if not _plain_ascii(lowered["webhook-id"]):
+        return "webhook-id must be printable ASCII: no control or non-ASCII characters."
     for secret in connection.webhook_secrets:
         try:
             Webhook(secret).verify(body, headers, json_parse=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
 import json
 import secrets
 from collections.abc import Callable, Iterator, Mapping
@@ -98,6 +99,28 @@ def event_body(event_type: str, data: Mapping[str, Any]) -> bytes:
     return json.dumps({"type": event_type, "timestamp": now, "data": dict(data)}).encode()
 
 
+def signed_headers(
+    connection: ConnectionRecord,
+    raw: bytes,
+    *,
+    webhook_id: str | None = None,
+    secret: str | None = None,
+    timestamp: dt.datetime | None = None,
+) -> dict[str, str]:
+    """The Standard Webhooks headers a CRM sends with `raw`, and a JSON content-type."""
+    msg_id = webhook_id or f"msg_{secrets.token_hex(8)}"
+    when = timestamp or dt.datetime.now(dt.UTC)
+    signature = Webhook(secret or connection.webhook_secrets[0]).sign(
+        msg_id, when, raw.decode("utf-8", errors="replace")
+    )
+    return {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(when.timestamp())),
+        "webhook-signature": signature,
+    }
+
+
 def send(
     client: FlaskClient,
     connection: ConnectionRecord,
@@ -114,17 +137,26 @@ def send(
     if data is None:
         data = {"post_id": "crm-1"}
     raw = body if body is not None else event_body(event_type, data)
-    msg_id = webhook_id or f"msg_{secrets.token_hex(8)}"
-    when = timestamp or dt.datetime.now(dt.UTC)
-    signature = Webhook(secret or connection.webhook_secrets[0]).sign(
-        msg_id, when, raw.decode("utf-8", errors="replace")
+    sent = signed_headers(
+        connection, raw, webhook_id=webhook_id, secret=secret, timestamp=timestamp
     )
-    sent = {
-        "content-type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(when.timestamp())),
-        "webhook-signature": signature,
-    }
     if headers is not None:
         sent.update(headers)
     return client.post(f"/webhooks/crm/{connection.id}", data=raw, headers=sent)
+
+
+def send_chunked(
+    client: FlaskClient, connection: ConnectionRecord, raw: bytes, **headers: str
+) -> TestResponse:
+    """POST a signed body without Content-Length, as a server hands on a chunked request.
+
+    The WSGI servers we run (gunicorn, werkzeug's) de-chunk the body themselves and mark
+    the stream as terminated by the server (`wsgi.input_terminated`): so does this.
+    """
+    sent = {**signed_headers(connection, raw), "transfer-encoding": "chunked", **headers}
+    return client.post(
+        f"/webhooks/crm/{connection.id}",
+        input_stream=io.BytesIO(raw),
+        headers=sent,
+        environ_overrides={"wsgi.input_terminated": True},
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from typing import Any
 
@@ -14,7 +15,14 @@ from schemas.events import dump_event, load_event
 from socialbridge.embedded_redis import free_port
 from store import ConnectionRecord, Store
 from tests.brokerutil import queue_length, queued_tasks
-from tests.unit.webapp.conftest import AppFactory, event_body, new_secret, send
+from tests.unit.webapp.conftest import (
+    AppFactory,
+    event_body,
+    new_secret,
+    send,
+    send_chunked,
+    signed_headers,
+)
 
 NO_MATCH = "No signature matches this connection's webhook secrets."
 
@@ -304,6 +312,166 @@ def test_a_body_over_the_limit_is_413_and_nothing_is_accepted(
     assert queue_length(redis_url) == 1
 
 
+def test_a_chunked_body_over_the_limit_is_413_not_cut_and_judged(
+    make_app: AppFactory, connection: ConnectionRecord, store: Store, redis_url: str
+) -> None:
+    small = make_app(webhook_max_bytes=2048).test_client()
+    bigger = event_body("post.published", {"post_id": "p", "title": "x" * 3000})
+
+    answer = send_chunked(small, connection, bigger)
+
+    assert answer.status_code == 413
+    assert answer.get_json() == {
+        "error": "request_entity_too_large",
+        "message": "Body is larger than the limit of 2048 bytes.",
+    }
+    assert nothing_accepted(store, redis_url)
+
+
+def test_a_chunked_body_under_the_limit_is_accepted(
+    make_app: AppFactory, connection: ConnectionRecord, store: Store
+) -> None:
+    small = make_app(webhook_max_bytes=2048).test_client()
+    body = event_body("post.published", {"post_id": "p", "title": "x" * 400})
+
+    answer = send_chunked(small, connection, body)
+
+    assert answer.status_code == 202
+    [event] = store.list_events()
+    assert event.payload["data"]["title"] == "x" * 400
+
+
+@pytest.mark.parametrize(("extra", "status"), [(0, 202), (1, 413)])
+def test_the_limit_is_inclusive_however_the_body_is_sent(
+    make_app: AppFactory, connection: ConnectionRecord, extra: int, status: int
+) -> None:
+    small = make_app(webhook_max_bytes=2048).test_client()
+    # Whitespace after the JSON brings the body to exactly the limit, plus `extra`.
+    base = event_body("post.published", {"post_id": "p"})
+    body = base + b" " * (2048 + extra - len(base))
+    assert len(body) == 2048 + extra
+
+    assert send(small, connection, body=body).status_code == status
+    assert send_chunked(small, connection, body).status_code == status
+
+
+def test_a_body_that_stops_short_of_its_content_length_is_400(
+    client: FlaskClient, connection: ConnectionRecord, store: Store, redis_url: str
+) -> None:
+    body = event_body("post.published", {"post_id": "p"})
+
+    # Content-Length promises more than arrives: the client went away mid-body.
+    answer = client.post(
+        f"/webhooks/crm/{connection.id}",
+        input_stream=io.BytesIO(body),
+        headers=signed_headers(connection, body),
+        environ_overrides={"CONTENT_LENGTH": str(len(body) + 10)},
+    )
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "bad_request"
+    assert nothing_accepted(store, redis_url)
+
+
+class BrokenChunks(io.BytesIO):
+    """A de-chunking stream that meets bad framing, raising as a server's parser does."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise RuntimeError("Invalid chunk size: 'zz'")
+
+    def readinto(self, buffer: Any) -> int:
+        raise RuntimeError("Invalid chunk size: 'zz'")
+
+
+def test_a_chunked_body_with_broken_framing_is_400(
+    client: FlaskClient, connection: ConnectionRecord, store: Store, redis_url: str
+) -> None:
+    answer = client.post(
+        f"/webhooks/crm/{connection.id}",
+        input_stream=BrokenChunks(),
+        headers={**signed_headers(connection, b"{}"), "transfer-encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+    assert answer.status_code == 400
+    assert answer.get_json() == {
+        "error": "bad_request",
+        "message": "The body could not be read: Invalid chunk size: 'zz'",
+    }
+    assert nothing_accepted(store, redis_url)
+
+
+# --- 415 ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "shown"),
+    [
+        ("text/plain", "Content-Type 'text/plain'"),
+        ("application/x-www-form-urlencoded", "Content-Type 'application/x-www-form-urlencoded'"),
+        ("application/jsonx", "Content-Type 'application/jsonx'"),
+        ("text/json", "Content-Type 'text/json'"),
+        ("", "no Content-Type"),
+    ],
+)
+def test_a_signed_body_that_is_not_declared_json_is_415(
+    client: FlaskClient,
+    connection: ConnectionRecord,
+    store: Store,
+    redis_url: str,
+    content_type: str,
+    shown: str,
+) -> None:
+    answer = send(client, connection, headers={"content-type": content_type})
+
+    assert answer.status_code == 415
+    assert answer.get_json() == {
+        "error": "unsupported_media_type",
+        "message": "The body must be JSON, sent as Content-Type application/json "
+        f"(or application/*+json); this request has {shown}.",
+    }
+    assert nothing_accepted(store, redis_url)
+
+
+def test_without_any_content_type_header_the_answer_is_415(
+    client: FlaskClient, connection: ConnectionRecord
+) -> None:
+    body = event_body("post.published", {"post_id": "p"})
+    headers = signed_headers(connection, body)
+    del headers["content-type"]
+
+    answer = client.post(f"/webhooks/crm/{connection.id}", data=body, headers=headers)
+
+    assert answer.status_code == 415
+    assert answer.get_json()["message"].endswith("this request has no Content-Type.")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON;charset=UTF-8",
+        "application/cloudevents+json",
+        "application/vnd.crm.event+json; version=2",
+    ],
+)
+def test_json_media_types_with_any_parameters_are_accepted(
+    client: FlaskClient, connection: ConnectionRecord, content_type: str
+) -> None:
+    answer = send(client, connection, headers={"content-type": content_type})
+
+    assert answer.status_code == 202
+
+
+def test_an_unsigned_request_learns_401_whatever_its_content_type(
+    client: FlaskClient, connection: ConnectionRecord
+) -> None:
+    answer = send(client, connection, secret=new_secret(), headers={"content-type": "text/plain"})
+
+    assert answer.status_code == 401
+
+
 # --- 422 ------------------------------------------------------------------------------------
 
 PLATFORMS = "facebook, instagram, linkedin, google, pinterest, youtube, tiktok"
@@ -430,6 +598,263 @@ def test_a_refused_body_does_not_use_up_its_webhook_id(
 
     assert send(client, connection, body=wrong, webhook_id="msg_fix").status_code == 422
     assert send(client, connection, body=right, webhook_id="msg_fix").status_code == 202
+
+
+# --- hostile bodies: always a 422 that says what and where -----------------------------------
+
+
+def raw_event(data: str, *, event_type: str = "post.published", envelope: str = "") -> bytes:
+    """An event body written by hand, so it can hold what json.dumps never writes."""
+    head = f'{{"type": "{event_type}", "timestamp": "2026-01-01T00:00:00Z"{envelope}'
+    return f'{head}, "data": {data}}}'.encode()
+
+
+def nested(depth: int) -> bytes:
+    """A post.published event whose `data.extra` nests arrays so the body is `depth` deep."""
+    inner = "[" * (depth - 2) + "]" * (depth - 2)
+    return raw_event(f'{{"post_id": "p", "extra": {inner}}}')
+
+
+def test_json_32_levels_deep_is_read_and_judged_by_the_schema(
+    client: FlaskClient, connection: ConnectionRecord
+) -> None:
+    answer = send(client, connection, body=nested(32))
+
+    assert answer.status_code == 422
+    assert answer.get_json() == {"errors": {"data.extra": ["Unknown field."]}}
+
+
+@pytest.mark.parametrize("depth", [33, 1000, 100_000])
+def test_json_nested_deeper_than_32_levels_is_422_naming_the_limit(
+    client: FlaskClient, connection: ConnectionRecord, store: Store, redis_url: str, depth: int
+) -> None:
+    answer = send(client, connection, body=nested(depth))
+
+    assert answer.status_code == 422
+    assert answer.get_json() == {"errors": {"_body": ["JSON is nested deeper than 32 levels."]}}
+    assert nothing_accepted(store, redis_url)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(
+    client: FlaskClient, connection: ConnectionRecord
+) -> None:
+    title = "[{" * 100
+
+    answer = send(client, connection, data={"post_id": "p", "title": title})
+
+    assert answer.status_code == 202
+
+
+SURROGATE = "Contains U+D800 (a lone surrogate), which is not allowed in text."
+NUL = "Contains U+0000 (NUL), which is not allowed in text."
+
+
+@pytest.mark.parametrize(
+    ("data", "errors"),
+    [
+        pytest.param(
+            {"post_id": "p", "title": "a\ud800b"}, {"data.title": [SURROGATE]}, id="title"
+        ),
+        pytest.param({"post_id": "p\u0000"}, {"data.post_id": [NUL]}, id="nul-id"),
+        pytest.param(
+            {"post_id": "p", "tag_ids": ["ok", "\udfff"]},
+            {"data.tag_ids.1": [SURROGATE.replace("D800", "DFFF")]},
+            id="list-item",
+        ),
+        pytest.param(
+            {"post_id": "p", "ti\u0000tle": "t"},
+            {
+                "data.ti\\u0000tle": [
+                    "The field name contains U+0000 (NUL), which is not allowed in text."
+                ]
+            },
+            id="key",
+        ),
+        pytest.param(
+            {"post_id": "p", "extra": {"deeper": ["\ud800"]}},
+            {"data.extra.deeper.0": [SURROGATE]},
+            id="nested",
+        ),
+    ],
+)
+def test_text_with_lone_surrogates_or_nul_is_422_naming_the_field(
+    client: FlaskClient,
+    connection: ConnectionRecord,
+    store: Store,
+    redis_url: str,
+    data: dict[str, Any],
+    errors: dict[str, list[str]],
+) -> None:
+    # json.dumps escapes NUL and surrogates as \u0000 and \ud800: what a hostile CRM sends.
+    event_type = "tag.details_requested" if "tag_ids" in data else "post.published"
+    body = event_body(event_type, data)
+    assert b"\\u" in body
+
+    answer = send(client, connection, body=body)
+
+    assert answer.status_code == 422
+    assert answer.get_json() == {"errors": errors}
+    assert nothing_accepted(store, redis_url)
+
+
+def test_a_lone_surrogate_in_the_event_type_is_422(
+    client: FlaskClient, connection: ConnectionRecord
+) -> None:
+    body = raw_event('{"post_id": "p"}', event_type="post.published\\ud800")
+
+    answer = send(client, connection, body=body)
+
+    assert answer.status_code == 422
+    assert answer.get_json() == {"errors": {"type": [SURROGATE]}}
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted(
+    client: FlaskClient, connection: ConnectionRecord, store: Store
+) -> None:
+    body = raw_event('{"post_id": "p", "title": "\\ud83d\\ude00"}')
+
+    answer = send(client, connection, body=body)
+
+    assert answer.status_code == 202
+    [event] = store.list_events()
+    assert event.payload["data"]["title"] == "\N{GRINNING FACE}"
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        pytest.param(b"[]", {"_body": ["Expected a JSON object."]}, id="list"),
+        pytest.param(b"12", {"_body": ["Expected a JSON object."]}, id="number"),
+        pytest.param(b'"text"', {"_body": ["Expected a JSON object."]}, id="string"),
+        pytest.param(b"null", {"_body": ["Expected a JSON object."]}, id="null"),
+        pytest.param(
+            b"",
+            {"_body": ["Body is not valid JSON: Expecting value: line 1 column 1 (char 0)"]},
+            id="empty",
+        ),
+        pytest.param(
+            b"1" * 5000,
+            {"_body": ["Body is not valid JSON: a number has 5000 digits; at most 100."]},
+            id="huge-int",
+        ),
+        pytest.param(
+            raw_event('{"post_id": 1e999}'),
+            {"_body": ["Body is not valid JSON: the number 1e999 is out of range."]},
+            id="infinite-float",
+        ),
+        pytest.param(
+            raw_event('{"post_id": NaN}'),
+            {"_body": ["Body is not valid JSON: NaN is not a JSON value."]},
+            id="nan",
+        ),
+        pytest.param(
+            raw_event('{"post_id": -Infinity}'),
+            {"_body": ["Body is not valid JSON: -Infinity is not a JSON value."]},
+            id="infinity",
+        ),
+        pytest.param(
+            raw_event('{"post_id": 12345678901234567890}'),
+            {"data.post_id": ["Not a valid string."]},
+            id="big-int-where-a-string-goes",
+        ),
+        pytest.param(
+            raw_event('{"post_id": "a", "post_id": "b"}'),
+            {"data.post_id": ["Given more than once in one object; give it once."]},
+            id="duplicate-key",
+        ),
+        pytest.param(
+            raw_event("{}", envelope=', "type": "post.published"'),
+            {"type": ["Given more than once in one object; give it once."]},
+            id="duplicate-envelope-key",
+        ),
+        pytest.param(
+            b'\xef\xbb\xbf{"type": "post.published"}',
+            {
+                "_body": [
+                    "Body is not valid JSON: Unexpected UTF-8 BOM (decode using utf-8-sig): "
+                    "line 1 column 1 (char 0)"
+                ]
+            },
+            id="bom",
+        ),
+        pytest.param(
+            b'{"type": "post.published", "timestamp": "9999-12-31T23:00:00-05:00", '
+            b'"data": {"post_id": "p"}}',
+            {"timestamp": ["Out of range: in UTC it must fall between years 1 and 9999."]},
+            id="timestamp-past-9999-in-utc",
+        ),
+        pytest.param(
+            raw_event('{"post_id": "p", "published_at": "0001-01-01T00:00:00+01:00"}'),
+            {"data.published_at": ["Out of range: in UTC it must fall between years 1 and 9999."]},
+            id="published-before-year-1-in-utc",
+        ),
+    ],
+)
+def test_bodies_python_would_choke_on_are_422_with_a_clear_message(
+    client: FlaskClient,
+    connection: ConnectionRecord,
+    store: Store,
+    redis_url: str,
+    body: bytes,
+    errors: dict[str, list[str]],
+) -> None:
+    answer = send(client, connection, body=body)
+
+    assert answer.status_code == 422
+    assert answer.get_json() == {"errors": errors}
+    assert nothing_accepted(store, redis_url)
+
+
+# --- hostile headers and paths: never sent to the database ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("con%00abc", "No connection 'con\\x00abc'."),
+        ("con_%C3%A9", "No connection 'con_\\xe9'."),
+        ("con_%F0%9F%98%80", "No connection 'con_\\U0001f600'."),
+        ("con_%ff", "No connection 'con_\\ufffd'."),
+        ("c" * 201, f"No connection '{'c' * 201}'."),
+    ],
+)
+def test_a_connection_id_that_is_not_plain_ascii_is_404_without_a_lookup(
+    client: FlaskClient, connection: ConnectionRecord, path: str, message: str
+) -> None:
+    answer = client.post(f"/webhooks/crm/{path}", data=b"{}")
+
+    assert answer.status_code == 404
+    assert answer.get_json() == {"error": "not_found", "message": message}
+
+
+@pytest.mark.parametrize("webhook_id", ["msg\x00x", "msg_\xe9", "msg\x7f", "msg\tx"])
+def test_a_webhook_id_with_control_or_non_ascii_characters_is_401(
+    client: FlaskClient,
+    connection: ConnectionRecord,
+    store: Store,
+    redis_url: str,
+    webhook_id: str,
+) -> None:
+    answer = send(client, connection, webhook_id=webhook_id)
+
+    assert answer.status_code == 401
+    assert answer.get_json() == {
+        "error": "invalid_signature",
+        "message": "webhook-id must be printable ASCII: no control or non-ASCII characters.",
+    }
+    assert nothing_accepted(store, redis_url)
+
+
+@pytest.mark.parametrize("timestamp", ["\xb2\xb3", "1" * 21, "-1", "1.5"])
+def test_a_timestamp_of_odd_digits_or_too_many_is_named(
+    client: FlaskClient, connection: ConnectionRecord, timestamp: str
+) -> None:
+    answer = send(client, connection, headers={"webhook-timestamp": timestamp})
+
+    assert answer.status_code == 401
+    assert answer.get_json()["message"] == (
+        "webhook-timestamp must be whole seconds since the Unix epoch."
+    )
 
 
 # --- 503 ------------------------------------------------------------------------------------
