@@ -4,6 +4,9 @@ Built on an injected `httpx.Client` (base URL, timeout, transport), it sends req
 validate against the official OpenAPI files, returns the dataclasses of `schemas.ghl`, and
 raises only our own errors (see `ghl.errors`), never httpx's. It does not retry: retries go
 through the task queue, with the delay carried by `RetryableError.retry_after`.
+
+Each request carries the `Version` of its endpoint (`ghl.endpoints`): statistics of a date
+range are asked in v3, everything else in 2021-07-28. Nothing else chooses a version.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from marshmallow import ValidationError
 from ghl import endpoints
 from ghl.endpoints import Endpoint
 from ghl.errors import (
-    SYSTEM,
     error_for_exception,
     error_for_invalid_body,
     error_for_response,
@@ -40,7 +42,6 @@ from schemas.ghl import (
     load_tags_page,
 )
 from socialbridge.config import Settings
-from socialbridge.errors import PermanentError
 from socialbridge.logs import get_logger
 
 log = get_logger(__name__)
@@ -53,16 +54,13 @@ MAX_STATISTICS_PROFILES = 100  # the statistics endpoint's documented maximum pe
 class GHLClient:
     """HighLevel's Social Planner API for one access token (one location, or an agency)."""
 
-    def __init__(
-        self, http: httpx.Client, *, token: str, api_version: str = endpoints.VERSION_2021_07_28
-    ) -> None:
+    def __init__(self, http: httpx.Client, *, token: str) -> None:
         """Use `http` (its base URL and timeout) with `token`; `close()` leaves `http` open."""
         if not token:
             raise ValueError("token must not be empty")
         self._http = http
         self._token = token
         self._owns_http = False
-        self.api_version = api_version
 
     @classmethod
     def from_settings(
@@ -74,13 +72,13 @@ class GHLClient:
             timeout=settings.ghl_timeout,
             transport=transport,
         )
-        client = cls(http, token=token, api_version=settings.ghl_api_version)
+        client = cls(http, token=token)
         client._owns_http = True
         return client
 
     def __repr__(self) -> str:
         # Spelled out so that the token can never reach a log or a traceback through repr().
-        return f"GHLClient(base_url={str(self._http.base_url)!r}, api_version={self.api_version!r})"
+        return f"GHLClient(base_url={str(self._http.base_url)!r})"
 
     def close(self) -> None:
         """Close the httpx.Client if this client created it."""
@@ -168,9 +166,9 @@ class GHLClient:
     ) -> Statistics:
         """Statistics of 1..100 profiles (`profileId`s from `list_accounts`); batch above that.
 
-        `date_range` (first and last day, inclusive, in UTC) needs `api_version="v3"`; with
-        Version 2021-07-28 GHL only reports the last 7 days, so asking for a range raises
-        PermanentError instead of silently answering another period.
+        Without `date_range`, GHL's default period: the last 7 days, today excluded (Version
+        2021-07-28). With it (first and last day, inclusive, in UTC) the request is v3's, with
+        `currentRange` covering those whole days; no comparison period is asked for.
         """
         ids = _strings("profile_ids", profile_ids)
         if not 1 <= len(ids) <= MAX_STATISTICS_PROFILES:
@@ -180,17 +178,12 @@ class GHLClient:
         body: dict[str, Any] = {"profileIds": ids}
         if platforms is not None:
             body["platforms"] = _strings("platforms", platforms)
+        endpoint = endpoints.STATISTICS
         if date_range is not None:
-            if self.api_version != endpoints.VERSION_V3:
-                raise PermanentError(
-                    f"statistics for a date range need GHL API version v3: version "
-                    f"{self.api_version} only reports the last 7 days. "
-                    f"Set GHL_API_VERSION=v3.",
-                    system=SYSTEM,
-                )
+            endpoint = endpoints.STATISTICS_RANGE
             body["currentRange"] = _current_range(*date_range)
         return self._call(
-            endpoints.STATISTICS,
+            endpoint,
             {},
             params={"locationId": location_id},
             json=body,
@@ -215,13 +208,14 @@ class GHLClient:
         started = time.perf_counter()
         try:
             response = self._http.request(
-                endpoint.method, path, params=params, json=json, headers=self._headers()
+                endpoint.method, path, params=params, json=json, headers=self._headers(endpoint)
             )
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             log.warning(
                 "ghl.request",
                 method=endpoint.method,
                 path=path,
+                version=endpoint.version,
                 status=None,
                 elapsed_ms=_elapsed_ms(started),
                 error=type(exc).__name__,
@@ -236,6 +230,7 @@ class GHLClient:
             "ghl.request",
             method=endpoint.method,
             path=response.request.url.path,
+            version=endpoint.version,
             status=response.status_code,
             elapsed_ms=_elapsed_ms(started),
             trace_id=trace_id,
@@ -253,10 +248,10 @@ class GHLClient:
                 exc, what=what, status=response.status_code, trace_id=trace_id
             ) from None
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, endpoint: Endpoint) -> dict[str, str]:
         return {
             "Authorization": f"Bearer {self._token}",
-            "Version": self.api_version,
+            "Version": endpoint.version,
             "Accept": "application/json",
         }
 

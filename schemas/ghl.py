@@ -14,10 +14,15 @@ A tag's name is its `tag` key and its id `_id`. Every schema uses `unknown=EXCLU
 GHL adds tomorrow never breaks a delivery; each value keeps the object exactly as GHL sent it
 in `raw`. The `load_*` functions raise `marshmallow.ValidationError` naming the GHL field
 (e.g. `results.tags.0._id`); the GHL client turns it into a PermanentError.
+
+Statistics numbers keep their JSON type: a count GHL sends as `508` stays the int 508 through
+merging, the store and the write-back, never `508.0`.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +30,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
 _NON_EMPTY = validate.Length(min=1)
+_MAX_NUMBER_CHARS = 64
 
 # Keys of `results.breakdowns` that hold `{platforms: {name: {value, change}}}`.
 _BREAKDOWN_METRICS = ("posts", "impressions", "reach")
@@ -70,7 +76,8 @@ class Statistics:
     `platforms` holds, per platform, the `value`s of `breakdowns.posts|impressions|reach` and
     the `likes`, `comments`, `shares` of `breakdowns.engagement`. `daily` holds one series per
     metric: `impressions`, `likes`, `comments` as GHL sends them, and `posts` summed over the
-    platforms of `postPerformance.posts`.
+    platforms of `postPerformance.posts`. Numbers are ints where GHL sent integers (typed
+    `float` as PEP 484 does: an int is a float to the type checker).
     """
 
     day_range: tuple[str, ...]
@@ -91,6 +98,37 @@ class TagsPage:
 class _GHLSchema(Schema):
     class Meta:
         unknown = EXCLUDE
+
+
+class Number(fields.Field[float]):
+    """A finite JSON number kept as it came: an int stays an int, unlike `fields.Float`.
+
+    A numeric string is read as the number it spells (as `fields.Float` did), an int when it
+    has no fraction. Booleans are refused: Python counts them as ints, GHL never means them
+    as numbers.
+    """
+
+    default_error_messages = {"invalid": "Not a valid number."}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, str):
+            value = _parse_number(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        if not math.isfinite(value):
+            raise self.make_error("invalid")
+        return value
+
+
+def _parse_number(text: str) -> Any:
+    """What a numeric string spells, read as JSON reads it (`"12"` -> 12, `"1.5"` -> 1.5)."""
+    # No number needs more characters; the cap also keeps a nested "[[[…" off the parser.
+    if len(text) > _MAX_NUMBER_CHARS:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 class TagSchema(_GHLSchema):
@@ -181,7 +219,7 @@ class PostResponseSchema(_GHLSchema):
 
 
 class _PlatformValueSchema(_GHLSchema):
-    value = fields.Float(load_default=None, allow_none=True)
+    value = Number(load_default=None, allow_none=True)
 
 
 class _MetricBreakdownSchema(_GHLSchema):
@@ -191,9 +229,9 @@ class _MetricBreakdownSchema(_GHLSchema):
 
 
 class _EngagementSchema(_GHLSchema):
-    likes = fields.Float(load_default=None, allow_none=True)
-    comments = fields.Float(load_default=None, allow_none=True)
-    shares = fields.Float(load_default=None, allow_none=True)
+    likes = Number(load_default=None, allow_none=True)
+    comments = Number(load_default=None, allow_none=True)
+    shares = Number(load_default=None, allow_none=True)
 
 
 class _BreakdownsSchema(_GHLSchema):
@@ -206,18 +244,16 @@ class _BreakdownsSchema(_GHLSchema):
 
 
 class _PostPerformanceSchema(_GHLSchema):
-    posts = fields.Dict(keys=fields.String(), values=fields.List(fields.Float()), load_default=None)
-    impressions = fields.List(fields.Float(), load_default=None)
-    likes = fields.List(fields.Float(), load_default=None)
-    comments = fields.List(fields.Float(), load_default=None)
+    posts = fields.Dict(keys=fields.String(), values=fields.List(Number()), load_default=None)
+    impressions = fields.List(Number(), load_default=None)
+    likes = fields.List(Number(), load_default=None)
+    comments = fields.List(Number(), load_default=None)
 
 
 class _StatisticsResultsSchema(_GHLSchema):
     day_range = fields.List(fields.String(), load_default=list, data_key="dayRange")
     # GHL may send null for a total it could not compute; such entries are dropped.
-    totals = fields.Dict(
-        keys=fields.String(), values=fields.Float(allow_none=True), load_default=dict
-    )
+    totals = fields.Dict(keys=fields.String(), values=Number(allow_none=True), load_default=dict)
     post_performance = fields.Nested(
         _PostPerformanceSchema, load_default=None, data_key="postPerformance"
     )
@@ -264,7 +300,7 @@ def _daily(performance: Mapping[str, Any], days: int) -> dict[str, list[float]]:
     daily: dict[str, list[float]] = {}
     per_platform = performance.get("posts")
     if per_platform is not None:
-        daily["posts"] = _sum_series([*per_platform.values(), [0.0] * days])
+        daily["posts"] = _sum_series([*per_platform.values(), [0] * days])
     for metric in _DAILY_SERIES:
         if performance.get(metric) is not None:
             daily[metric] = list(performance[metric])
@@ -276,7 +312,7 @@ def _sum_series(series: Iterable[Sequence[float]]) -> list[float]:
     total: list[float] = []
     for values in series:
         if len(values) > len(total):
-            total.extend([0.0] * (len(values) - len(total)))
+            total.extend([0] * (len(values) - len(total)))
         for index, value in enumerate(values):
             total[index] += value
     return total
@@ -296,11 +332,11 @@ def merge_statistics(parts: Sequence[Statistics]) -> Statistics:
     series: dict[str, list[Sequence[float]]] = {}
     for part in parts:
         for name, value in part.totals.items():
-            totals[name] = totals.get(name, 0.0) + value
+            totals[name] = totals.get(name, 0) + value
         for platform, metrics in part.platforms.items():
             merged = platforms.setdefault(platform, {})
             for name, value in metrics.items():
-                merged[name] = merged.get(name, 0.0) + value
+                merged[name] = merged.get(name, 0) + value
         for name, daily in part.daily.items():
             series.setdefault(name, []).append(daily)
     return Statistics(

@@ -6,8 +6,10 @@ Three types, one schema each (`WRITEBACK_SCHEMAS`):
 
 - ``post.tags_synced``: the location's tags, and the post's own tags when the GHL post is
   known (``ghl_post_id`` null and ``post_tags`` empty otherwise).
-- ``post.tag_details_attached``: the full tag objects, exactly as GHL sent them.
-- ``location.statistics_synced``: a statistics snapshot of the location for a date range.
+- ``post.tag_details_attached``: the full tag objects, exactly as GHL sent them, and the ids
+  GHL did not know (``missing_tag_ids``, empty when every tag was found).
+- ``location.statistics_synced``: a statistics snapshot of the location for the date range
+  asked (or GHL's default, the last 7 days), numbers as GHL sent them (ints stay ints).
 
 Our own format, so unknown fields are refused (``unknown=RAISE``). The same schemas serve
 both ends: `dump_writeback` validates what a flow is about to send, and `load_writeback`
@@ -69,6 +71,7 @@ class TagDetailsAttached:
     tag_ids: tuple[str, ...]
     tags: tuple[Mapping[str, Any], ...]
     synced_at: dt.datetime
+    missing_tag_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -221,12 +224,25 @@ class TagDetailsAttachedSchema(StrictSchema):
     )
     # Tag objects are GHL's, passed on as GHL sent them: only their being objects is ours.
     tags = fields.List(fields.Dict(keys=fields.String()), required=True)
+    # Always written (empty when GHL knew every id); a write-back without it reads as empty.
+    missing_tag_ids = fields.List(fields.String(validate=ID), load_default=list)
     synced_at = UtcDateTime(required=True)
+
+    @validates_schema
+    def _check_missing(self, data: dict[str, Any], **_: Any) -> None:
+        asked = set(data.get("tag_ids") or ())
+        strays = [tag_id for tag_id in data.get("missing_tag_ids") or () if tag_id not in asked]
+        if asked and strays:
+            raise ValidationError(
+                f"Every missing tag id must be one of tag_ids; not asked for: {strays}.",
+                "missing_tag_ids",
+            )
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> TagDetailsAttached:
         data["tag_ids"] = tuple(data["tag_ids"])
         data["tags"] = tuple(data["tags"])
+        data["missing_tag_ids"] = tuple(data["missing_tag_ids"])
         return TagDetailsAttached(**data)
 
 

@@ -1,19 +1,29 @@
 """The sandbox HighLevel (GHL) server: the Social Planner endpoints socialbridge calls.
 
-It answers like `services.leadconnectorhq.com` does, as far as the official spec
-(`sandbox/ghl_openapi/apps/social-media-posting.json`, Version 2021-07-28) tells:
+It answers like `services.leadconnectorhq.com` does, as far as the official files tell
+(`sandbox/ghl_openapi/apps/social-media-posting.json` for Version 2021-07-28,
+`apps/v3/social-planner-v3.json` for Version v3):
 
+    Version 2021-07-28
     GET  /social-media-posting/{locationId}/tags?limit=&skip=&searchText=    200
     POST /social-media-posting/{locationId}/tags/details  {"tagIds": [...]}  201
     GET  /social-media-posting/{locationId}/accounts                          200
     GET  /social-media-posting/{locationId}/posts/{id}                        200
-    POST /social-media-posting/statistics?locationId=  {"profileIds": [...]} 201
+    POST /social-media-posting/statistics?locationId=  {"profileIds": [...]} 201 (last 7 days)
+    Version v3
+    POST /social-media-posting/statistics?locationId=  {"profileIds": [...],
+         "currentRange"?: {startDate, endDate}, "prevRange"?: {startDate, endDate}}  200
+
+Each operation answers only in the versions listed (any other `Version` is a 400), so a client
+that speaks v3 where it meant 2021-07-28, or the reverse, fails here instead of in production.
+A 2021-07-28 statistics body carrying `currentRange` or `prevRange` is refused with 422, as
+GHL's whitelisting validation does, rather than silently answering the last 7 days.
 
 Every GHL request goes through, in this order: injected faults (`/_sandbox/faults`), the
 bearer token (401), the token's location against the requested one (401), the `Version`
-header (400), validation against the spec (422, `message` a list), the per-location rate
-limit (429 with `Retry-After`). Every answer carries the `X-RateLimit-*` headers and a
-`traceId`; every request is journaled with the ways it departs from the spec.
+header (400), validation against the file of that version (422, `message` a list), the
+per-location rate limit (429 with `Retry-After`). Every answer carries the `X-RateLimit-*`
+headers and a `traceId`; every request is journaled with the ways it departs from the file.
 
 The admin API under `/_sandbox/` is not HighLevel's: plain JSON, never validated or journaled.
 
@@ -34,7 +44,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -45,8 +55,15 @@ from sandbox.ghl.faults import Fault, FaultError, FaultQueue
 from sandbox.ghl.journal import Journal
 from sandbox.ghl.ratelimit import RateLimiter
 from sandbox.ghl.seed import DEFAULT_TAG_COUNT, LocationData, seed_location
-from sandbox.ghl.spec import API_VERSION, SpecValidator
-from sandbox.ghl.stats import build_statistics, profile_stats
+from sandbox.ghl.spec import API_VERSION, API_VERSION_V3, SPEC_FILES, SpecValidator
+from sandbox.ghl.stats import (
+    ProfileStats,
+    build_statistics,
+    default_period,
+    period,
+    previous_period,
+    profile_stats,
+)
 from socialbridge.logs import get_logger
 
 log = get_logger(__name__)
@@ -60,7 +77,10 @@ TAGS_DEFAULT_LIMIT = 10
 TAGS_MAX_LIMIT = 100
 """Larger `limit`s are answered with 100 tags; a client that pages by `count` still works."""
 STATISTICS_MAX_PROFILES = 100
+STATISTICS_MAX_DAYS = 3660
+"""Longest `currentRange`/`prevRange` answered (about ten years): bounds the work of one call."""
 MAX_SEEDED_TAGS = 10_000
+ALL_VERSIONS = tuple(SPEC_FILES)
 
 
 class GhlErrorAnswer(Exception):
@@ -93,7 +113,9 @@ class SandboxGHL:
             location_id: seed_location(location_id, seed=seed)
             for location_id in sorted(set(self._tokens.values()))
         }
-        self.validator = SpecValidator()
+        self.validators = {version: SpecValidator(version) for version in ALL_VERSIONS}
+        self.versions: dict[str, tuple[str, ...]] = {}
+        """The versions each view (by Flask endpoint name) answers in, the first the main one."""
         self.limiter = RateLimiter(limit=rate_limit, window_seconds=rate_window_seconds)
         self.faults = FaultQueue()
         self.journal = Journal()
@@ -138,7 +160,11 @@ class SandboxGHL:
         g.trace_id = str(uuid.uuid4())
         g.rate_key = _requested_location()
         g.rate_status = None
-        g.spec_errors = self.validator.request_errors(
+        served = self._served_versions()
+        version = request.headers.get("Version")
+        # A version the operation does not speak is checked against its main file, so the
+        # journal names the Version header among the ways the request departs from it.
+        g.spec_errors = self.validators[version if version in served else served[0]].request_errors(
             method=request.method,
             path=request.path,
             query=request.args.items(multi=True),
@@ -170,10 +196,12 @@ class SandboxGHL:
         version = request.headers.get("Version")
         if version is None:
             return _error_answer(HTTPStatus.BAD_REQUEST, "Version header was not found")
-        if version != API_VERSION:
+        served = self._served_versions()
+        if version not in served:
             return _error_answer(
                 HTTPStatus.BAD_REQUEST,
-                f"Version {version!r} is not supported here; send Version: {API_VERSION}",
+                f"Version {version!r} is not supported here for {request.method} "
+                f"{request.path}; send Version: {' or '.join(served)}",
             )
         if request.routing_exception is not None:
             return None  # Flask answers 404/405 through handle_http_exception.
@@ -189,6 +217,12 @@ class SandboxGHL:
             answer.headers.update(status.headers())
             return answer
         return None
+
+    def _served_versions(self) -> tuple[str, ...]:
+        """The versions the requested operation answers in (every one for an unknown path)."""
+        if request.url_rule is None or request.url_rule.endpoint is None:
+            return ALL_VERSIONS
+        return self.versions.get(request.url_rule.endpoint, ALL_VERSIONS)
 
     def after_request(self, response: Response) -> Response:
         """Add the rate-limit headers and journal the request with its answer."""
@@ -270,7 +304,11 @@ class SandboxGHL:
         return _success(HTTPStatus.OK, "Fetched Post", {"post": post.to_json()})
 
     def get_statistics(self) -> tuple[Response, int]:
-        """`POST /social-media-posting/statistics`: last-7-days analytics of some profiles."""
+        """`POST /social-media-posting/statistics`: analytics of some profiles over a period.
+
+        Version 2021-07-28 answers 201 for the last 7 days; v3 answers 200 for `currentRange`
+        (the last 7 days without it), compared with `prevRange` when one is sent.
+        """
         body = request.get_json(silent=True)
         # The spec makes the body optional but `profileIds` required inside it.
         if not isinstance(body, dict) or "profileIds" not in body:
@@ -284,6 +322,17 @@ class SandboxGHL:
                 HTTPStatus.BAD_REQUEST,
                 f"profileIds must contain no more than {STATISTICS_MAX_PROFILES} elements",
             )
+        today = datetime.now(UTC).date()
+        if request.headers["Version"] == API_VERSION_V3:
+            status = HTTPStatus.OK
+            days, previous = _v3_periods(body, today)
+        else:
+            status = HTTPStatus.CREATED
+            refused = [f"property {key} should not exist" for key in _RANGE_KEYS if key in body]
+            if refused:
+                raise GhlErrorAnswer(HTTPStatus.UNPROCESSABLE_ENTITY, refused)
+            days = default_period(today)
+            previous = previous_period(days)
         platforms: list[str] | None = body.get("platforms")
         location_id = request.args["locationId"]
         accounts = {
@@ -298,17 +347,24 @@ class SandboxGHL:
             if profile_id in accounts
             and (platforms is None or accounts[profile_id].platform in platforms)
         ]
+
+        def stats_over(span: list[date]) -> list[ProfileStats]:
+            return [
+                profile_stats(a, seed=self.seed, location_id=location_id, days=span) for a in chosen
+            ]
+
         results = build_statistics(
-            (profile_stats(a, seed=self.seed, location_id=location_id) for a in chosen),
-            today=datetime.now(UTC).date(),
+            stats_over(days),
+            days=days,
+            previous=None if previous is None else stats_over(previous),
         )
-        # The spec's 201 answer has no success/statusCode, unlike the other endpoints.
+        # The spec's answer has no success/statusCode, unlike the other endpoints.
         answer = {
             "results": results,
             "message": "Analytics Built Successfully",
             "traceId": g.trace_id,
         }
-        return jsonify(answer), HTTPStatus.CREATED
+        return jsonify(answer), status
 
     # -- admin API ------------------------------------------------------------------------
 
@@ -430,6 +486,9 @@ def create_sandbox_ghl_app(
     for rule, method, view in routes:
         endpoint = f"{method.lower()}_{rule}"
         app.add_url_rule(rule, endpoint=endpoint, view_func=view, methods=[method])
+        sandbox.versions[endpoint] = (
+            (API_VERSION, API_VERSION_V3) if view == sandbox.get_statistics else (API_VERSION,)
+        )
     return app
 
 
@@ -453,6 +512,59 @@ def _requested_location() -> str | None:
 def _bearer_token() -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
+
+
+_RANGE_KEYS = ("currentRange", "prevRange")
+
+
+def _v3_periods(body: Mapping[str, Any], today: date) -> tuple[list[date], list[date] | None]:
+    """The days of v3's `currentRange` and of the comparison period (None: no comparison)."""
+    current, previous = body.get("currentRange"), body.get("prevRange")
+    if current is None:
+        if previous is not None:
+            raise GhlErrorAnswer(
+                HTTPStatus.UNPROCESSABLE_ENTITY, "prevRange can only be provided with currentRange"
+            )
+        days = default_period(today)
+        return days, previous_period(days)
+    days = _range_days("currentRange", current)
+    return days, None if previous is None else _range_days("prevRange", previous)
+
+
+def _range_days(name: str, value: Any) -> list[date]:
+    """Every UTC day from a range's `startDate` to its `endDate`, both included."""
+    if not isinstance(value, Mapping):
+        raise GhlErrorAnswer(HTTPStatus.UNPROCESSABLE_ENTITY, f"{name} must be an object")
+    start = _utc_day(f"{name}.startDate", value.get("startDate"))
+    end = _utc_day(f"{name}.endDate", value.get("endDate"))
+    if end < start:
+        raise GhlErrorAnswer(
+            HTTPStatus.UNPROCESSABLE_ENTITY, f"{name}.endDate must be after {name}.startDate"
+        )
+    if (end - start).days >= STATISTICS_MAX_DAYS:
+        raise GhlErrorAnswer(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            f"{name} must not span more than {STATISTICS_MAX_DAYS} days",
+        )
+    return period(start, end)
+
+
+def _utc_day(name: str, value: Any) -> date:
+    """The UTC day of an ISO 8601 date-time (one without an offset is taken as UTC)."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise GhlErrorAnswer(
+            HTTPStatus.UNPROCESSABLE_ENTITY, f"{name} must be a valid ISO 8601 date string"
+        )
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC).date()
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first UTC day
+        raise GhlErrorAnswer(HTTPStatus.UNPROCESSABLE_ENTITY, f"{name} is out of range") from None
 
 
 def _count_param(name: str, *, default: int, minimum: int) -> int:

@@ -1,9 +1,18 @@
-"""Request validation against the vendored HighLevel OpenAPI file (Social Planner, 2021-07-28).
+"""Request validation against the vendored HighLevel OpenAPI files, one per API version.
 
-The sandbox checks every GHL request it receives against
-`sandbox/ghl_openapi/apps/social-media-posting.json` with openapi-core, so a client that works
-against the sandbox sends only what the official spec allows. Problems come back as short
-strings (for the journal and for the `message` list of a 422 answer), never as exceptions.
+The sandbox checks every GHL request it receives against the file of the version the request
+speaks (its `Version` header), with openapi-core:
+
+    Version: 2021-07-28   sandbox/ghl_openapi/apps/social-media-posting.json
+    Version: v3           sandbox/ghl_openapi/apps/v3/social-planner-v3.json
+
+so a client that works against the sandbox sends only what the official files allow. Problems
+come back as short strings (for the journal and for the `message` list of a 422 answer), never
+as exceptions.
+
+The v3 file refers to `../common/common-schemas.json`, a path that does not exist upstream
+from `apps/v3/`; it is read from `apps/v3/common/common-schemas.json` (see SOURCES.md). Only
+files under the vendored folder are ever read: any other reference is an error.
 """
 
 from __future__ import annotations
@@ -16,6 +25,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from jsonschema_path import SchemaPath
+from jsonschema_path.handlers.utils import uri_to_path
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
@@ -23,26 +34,63 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 SPEC_DIR = Path(__file__).resolve().parent.parent / "ghl_openapi"
 """The vendored, unchanged copy of GoHighLevel/highlevel-api-docs (see its SOURCES.md)."""
 
-SOCIAL_PLANNER_SPEC = SPEC_DIR / "apps" / "social-media-posting.json"
-"""The Social Planner API file the sandbox is faithful to."""
-
 API_VERSION = "2021-07-28"
-"""The only value of the `Version` header that `social-media-posting.json` allows."""
+"""The version of every Social Planner operation the sandbox serves."""
+
+API_VERSION_V3 = "v3"
+"""The version of statistics over a date range (`currentRange`)."""
+
+SPEC_FILES: Mapping[str, Path] = {
+    API_VERSION: SPEC_DIR / "apps" / "social-media-posting.json",
+    API_VERSION_V3: SPEC_DIR / "apps" / "v3" / "social-planner-v3.json",
+}
+"""The Social Planner file of each `Version` the sandbox speaks."""
+
+SOCIAL_PLANNER_SPEC = SPEC_FILES[API_VERSION]
+
+# Where a `$ref` of the v3 file really points (the upstream layout quirk, see SOURCES.md).
+_REDIRECTS = {"apps/common/common-schemas.json": "apps/v3/common/common-schemas.json"}
+
+
+def _read_local(uri: str) -> Any:
+    path = Path(uri_to_path(uri)).resolve()
+    if not path.is_relative_to(SPEC_DIR):
+        raise ValueError(f"refusing to load {uri}: outside the vendored OpenAPI files")
+    relative = path.relative_to(SPEC_DIR).as_posix()
+    if relative in _REDIRECTS and not path.exists():
+        path = SPEC_DIR / _REDIRECTS[relative]
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _refuse_remote(uri: str) -> Any:
+    raise ValueError(f"refusing to fetch {uri}: the OpenAPI files must resolve locally")
 
 
 @cache
-def load_social_planner_spec() -> OpenAPI:
-    """The parsed Social Planner spec, loaded once per process (parsing takes ~0.3 s)."""
-    # The upstream file declares its bearer schemes with `in`/`name` keys that OpenAPI 3.0
-    # does not allow for `type: http`, so the strict spec check would refuse the official file.
+def load_spec(version: str) -> OpenAPI:
+    """The parsed file of `version`, loaded once per process (parsing takes ~0.3 s)."""
+    path = SPEC_FILES[version]
+    schema_path = SchemaPath.from_dict(
+        json.loads(path.read_text(encoding="utf-8")),
+        base_uri=path.as_uri(),
+        # No `<all_urls>` handler: nothing is fetched from anywhere but the vendored folder.
+        handlers={"file": _read_local, "http": _refuse_remote, "https": _refuse_remote},
+    )
+    # The upstream files declare their bearer schemes with `in`/`name` keys that OpenAPI 3.0
+    # does not allow for `type: http`, so the strict spec check would refuse the official files.
     # Requests and responses are still validated in full; only the meta-check is skipped.
-    config = Config(spec_validator_cls=None)
-    return OpenAPI.from_path(SOCIAL_PLANNER_SPEC, config=config)
+    return OpenAPI(schema_path, config=Config(spec_validator_cls=None))
 
 
-def spec_server_url() -> str:
-    """The server URL the spec declares (paths are matched against it, not our own host)."""
-    servers: list[dict[str, str]] = json.loads(SOCIAL_PLANNER_SPEC.read_text("utf-8"))["servers"]
+def load_social_planner_spec() -> OpenAPI:
+    """The parsed 2021-07-28 Social Planner file."""
+    return load_spec(API_VERSION)
+
+
+def spec_server_url(version: str = API_VERSION) -> str:
+    """The server URL the file declares (paths are matched against it, not our own host)."""
+    data = json.loads(SPEC_FILES[version].read_text("utf-8"))
+    servers: list[dict[str, str]] = data["servers"]
     return servers[0]["url"]
 
 
@@ -63,11 +111,14 @@ class SpecRequest:
 
 
 class SpecValidator:
-    """Validates raw HTTP requests against the Social Planner spec; safe to share by threads."""
+    """Validates raw HTTP requests against the file of one version; safe to share by threads."""
 
-    def __init__(self) -> None:
-        self._api = load_social_planner_spec()
-        self._host_url = spec_server_url()
+    def __init__(self, version: str = API_VERSION) -> None:
+        if version not in SPEC_FILES:
+            raise ValueError(f"no OpenAPI file for Version {version!r}")
+        self.version = version
+        self._api = load_spec(version)
+        self._host_url = spec_server_url(version)
         # openapi-core and its reference resolver keep lazy caches that are not documented as
         # thread-safe; validation takes a few milliseconds, so one lock costs little.
         self._lock = threading.Lock()

@@ -1,6 +1,10 @@
 """`statistics.requested` and the schedules.
 
 accounts -> profileIds -> statistics (batches of 100) -> snapshot -> CRM.
+
+Without dates GHL reports its default period, the last 7 days with today excluded (Version
+2021-07-28); with `start_date`/`end_date` the client asks v3 for exactly those days. Either
+way the write-back carries the period and GHL's numbers as they came (ints stay ints).
 """
 
 from __future__ import annotations

@@ -26,17 +26,5 @@ def http(fake: FakeGHL) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def client(http: httpx.Client) -> GHLClient:
-    """A client speaking Version 2021-07-28."""
+    """A client whose every request and answer FakeGHL checks against its version's file."""
     return GHLClient(http, token=TOKEN)
-
-
-@pytest.fixture
-def client_v3(http: httpx.Client) -> GHLClient:
-    """A client speaking Version v3."""
-    return GHLClient(http, token=TOKEN, api_version="v3")
-
-
-@pytest.fixture(params=["2021-07-28", "v3"])
-def any_client(request: pytest.FixtureRequest, http: httpx.Client) -> GHLClient:
-    """The client once per API version: every request is checked against that version's file."""
-    return GHLClient(http, token=TOKEN, api_version=request.param)

@@ -93,10 +93,13 @@ POST = {
 }
 
 
-def statistics_results(scale: float = 1.0) -> dict[str, Any]:
-    """A statistics `results` object for two platforms, every number multiplied by `scale`."""
+def statistics_results(scale: int = 1) -> dict[str, Any]:
+    """A statistics `results` object for two platforms, every count multiplied by `scale`.
 
-    def series(*values: float) -> list[float]:
+    Counts are JSON integers, as GHL sends them; the percentages of `change` are not all.
+    """
+
+    def series(*values: int) -> list[int]:
         return [value * scale for value in values]
 
     return {

@@ -1,7 +1,7 @@
 """GHLClient against a fake GHL (httpx.MockTransport).
 
-Every request the client sends, and every canned answer, is checked against the official
-OpenAPI file of the client's API version by FakeGHL (see fake_ghl.py).
+Every request the client sends, and every canned answer, is checked by FakeGHL against the
+official OpenAPI file of the request's `Version` (see fake_ghl.py).
 """
 
 from __future__ import annotations
@@ -33,15 +33,32 @@ from tests.unit.ghl.fake_ghl import (
 # -- requests ---------------------------------------------------------------------------------
 
 
-def test_every_request_carries_auth_version_and_accept(
-    any_client: GHLClient, fake: FakeGHL
-) -> None:
-    any_client.list_accounts(LOCATION)
+def test_every_request_carries_auth_version_and_accept(client: GHLClient, fake: FakeGHL) -> None:
+    client.list_accounts(LOCATION)
 
     headers = fake.requests[0].headers
     assert headers["Authorization"] == f"Bearer {TOKEN}"
-    assert headers["Version"] == any_client.api_version
+    assert headers["Version"] == "2021-07-28"
     assert headers["Accept"] == "application/json"
+
+
+def test_each_call_speaks_the_version_of_its_endpoint(client: GHLClient, fake: FakeGHL) -> None:
+    client.list_tags(LOCATION, page_size=300)
+    client.tag_details(LOCATION, ["tag_001"])
+    client.list_accounts(LOCATION)
+    client.get_post(LOCATION, "post_1")
+    client.statistics(LOCATION, ["prof_fb"])
+    client.statistics(LOCATION, ["prof_fb"], date_range=(dt.date(2025, 3, 1), dt.date(2025, 3, 7)))
+
+    sent = [(r.method, r.url.path, r.headers["Version"]) for r in fake.requests]
+    assert sent == [
+        ("GET", "/social-media-posting/loc_1/tags", "2021-07-28"),
+        ("POST", "/social-media-posting/loc_1/tags/details", "2021-07-28"),
+        ("GET", "/social-media-posting/loc_1/accounts", "2021-07-28"),
+        ("GET", "/social-media-posting/loc_1/posts/post_1", "2021-07-28"),
+        ("POST", "/social-media-posting/statistics", "2021-07-28"),
+        ("POST", "/social-media-posting/statistics", "v3"),
+    ]
 
 
 def test_path_parameters_are_percent_encoded(client: GHLClient, fake: FakeGHL) -> None:
@@ -54,8 +71,8 @@ def test_path_parameters_are_percent_encoded(client: GHLClient, fake: FakeGHL) -
 # -- tags -------------------------------------------------------------------------------------
 
 
-def test_list_tags_reads_every_page(any_client: GHLClient, fake: FakeGHL) -> None:
-    tags = any_client.list_tags(LOCATION)
+def test_list_tags_reads_every_page(client: GHLClient, fake: FakeGHL) -> None:
+    tags = client.list_tags(LOCATION)
 
     assert len(tags) == 250
     assert tags[0] == Tag(id="tag_001", name="Tag 1", raw=tag_json(1))
@@ -115,8 +132,8 @@ def test_list_tags_refuses_an_empty_page_size(client: GHLClient) -> None:
         client.list_tags(LOCATION, page_size=0)
 
 
-def test_tag_details_posts_the_ids_and_accepts_201(any_client: GHLClient, fake: FakeGHL) -> None:
-    tags = any_client.tag_details(LOCATION, ["tag_002", "tag_010"])
+def test_tag_details_posts_the_ids_and_accepts_201(client: GHLClient, fake: FakeGHL) -> None:
+    tags = client.tag_details(LOCATION, ["tag_002", "tag_010"])
 
     assert [(tag.id, tag.name) for tag in tags] == [("tag_002", "Tag 2"), ("tag_010", "Tag 10")]
     assert fake.requests[0].method == "POST"
@@ -137,8 +154,8 @@ def test_tag_details_refuses_a_lone_string(client: GHLClient) -> None:
 # -- accounts and posts -----------------------------------------------------------------------
 
 
-def test_list_accounts(any_client: GHLClient) -> None:
-    accounts = any_client.list_accounts(LOCATION)
+def test_list_accounts(client: GHLClient) -> None:
+    accounts = client.list_accounts(LOCATION)
 
     assert [(a.id, a.profile_id, a.platform, a.name) for a in accounts] == [
         ("acc_fb", "prof_fb", "facebook", "Facebook Page"),
@@ -149,8 +166,8 @@ def test_list_accounts(any_client: GHLClient) -> None:
     assert accounts[0].raw["meta"] == {"canDelete": True}
 
 
-def test_get_post(any_client: GHLClient, fake: FakeGHL) -> None:
-    post = any_client.get_post(LOCATION, "post_1")
+def test_get_post(client: GHLClient, fake: FakeGHL) -> None:
+    post = client.get_post(LOCATION, "post_1")
 
     assert post.id == "post_1"
     assert post.tag_ids == ("tag_001", "tag_002")
@@ -193,15 +210,23 @@ def test_statistics_without_platforms_sends_only_profile_ids(
     assert fake.bodies() == [{"profileIds": ["prof_fb"]}]
 
 
-def test_statistics_with_a_date_range_on_v3(client_v3: GHLClient, fake: FakeGHL) -> None:
-    stats = client_v3.statistics(
-        LOCATION, ["prof_fb"], date_range=(dt.date(2025, 3, 1), dt.date(2025, 3, 31))
+def test_statistics_of_a_date_range_speak_v3_with_current_range(
+    client: GHLClient, fake: FakeGHL
+) -> None:
+    stats = client.statistics(
+        LOCATION,
+        ["prof_fb"],
+        platforms=["facebook"],
+        date_range=(dt.date(2025, 3, 1), dt.date(2025, 3, 31)),
     )
 
-    assert fake.requests[0].headers["Version"] == "v3"
+    request = fake.requests[0]
+    assert request.headers["Version"] == "v3"
+    assert request.url.params["locationId"] == LOCATION
     assert fake.bodies() == [
         {
             "profileIds": ["prof_fb"],
+            "platforms": ["facebook"],
             "currentRange": {
                 "startDate": "2025-03-01T00:00:00.000Z",
                 "endDate": "2025-03-31T23:59:59.999Z",
@@ -211,20 +236,28 @@ def test_statistics_with_a_date_range_on_v3(client_v3: GHLClient, fake: FakeGHL)
     assert stats.totals["impressions"] == 700
 
 
-def test_statistics_date_range_needs_v3(client: GHLClient, fake: FakeGHL) -> None:
-    with pytest.raises(PermanentError, match="GHL_API_VERSION=v3") as caught:
-        client.statistics(
-            LOCATION, ["prof_fb"], date_range=(dt.date(2025, 3, 1), dt.date(2025, 3, 7))
-        )
+def test_statistics_of_one_day(client: GHLClient, fake: FakeGHL) -> None:
+    day = dt.date(2024, 2, 29)
 
-    assert caught.value.system == "ghl"
-    assert "last 7 days" in caught.value.message
-    assert fake.requests == []
+    client.statistics(LOCATION, ["prof_fb"], date_range=(day, day))
+
+    assert fake.bodies()[0]["currentRange"] == {
+        "startDate": "2024-02-29T00:00:00.000Z",
+        "endDate": "2024-02-29T23:59:59.999Z",
+    }
 
 
-def test_statistics_date_range_must_be_ordered(client_v3: GHLClient, fake: FakeGHL) -> None:
+def test_statistics_date_range_counts_whole_utc_days(client: GHLClient, fake: FakeGHL) -> None:
+    start = dt.datetime(2025, 3, 1, 18, 30, tzinfo=dt.UTC)
+
+    client.statistics(LOCATION, ["prof_fb"], date_range=(start, dt.date(2025, 3, 2)))
+
+    assert fake.bodies()[0]["currentRange"]["startDate"] == "2025-03-01T00:00:00.000Z"
+
+
+def test_statistics_date_range_must_be_ordered(client: GHLClient, fake: FakeGHL) -> None:
     with pytest.raises(ValueError, match="after"):
-        client_v3.statistics(LOCATION, ["p"], date_range=(dt.date(2025, 3, 2), dt.date(2025, 3, 1)))
+        client.statistics(LOCATION, ["p"], date_range=(dt.date(2025, 3, 2), dt.date(2025, 3, 1)))
     assert fake.requests == []
 
 
@@ -501,30 +534,27 @@ def test_every_call_is_logged_without_query_or_token(
 
 def test_repr_hides_the_token(client: GHLClient) -> None:
     assert TOKEN not in repr(client)
-    assert "2021-07-28" in repr(client)
+    assert BASE_URL in repr(client)
 
 
 # -- construction -----------------------------------------------------------------------------
 
 
-def test_from_settings_uses_base_url_timeout_and_version() -> None:
+def test_from_settings_uses_base_url_and_timeout() -> None:
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         return FakeGHL()(request)
 
-    settings = Settings.from_mapping(
-        {"ghl_base_url": "http://127.0.0.1:9", "ghl_timeout": "3.5", "ghl_api_version": "v3"}
-    )
+    settings = Settings.from_mapping({"ghl_base_url": "http://127.0.0.1:9", "ghl_timeout": "3.5"})
     ghl = GHLClient.from_settings(settings, TOKEN, transport=httpx.MockTransport(handler))
     with ghl:
         ghl.list_accounts(LOCATION)
 
-    assert ghl.api_version == "v3"
     assert str(seen[0].url) == "http://127.0.0.1:9/social-media-posting/loc_1/accounts"
     assert seen[0].extensions["timeout"] == {"connect": 3.5, "read": 3.5, "write": 3.5, "pool": 3.5}
-    assert seen[0].headers["Version"] == "v3"
+    assert seen[0].headers["Version"] == "2021-07-28"
     with pytest.raises(RuntimeError):  # the client created it, so the client closed it
         ghl.list_accounts(LOCATION)
 
@@ -541,12 +571,36 @@ def test_an_empty_token_is_refused(http: httpx.Client) -> None:
         GHLClient(http, token="")
 
 
-def test_the_fake_rejects_a_request_off_the_spec(http: httpx.Client) -> None:
-    # Guards the guard: an unknown Version must fail the test, not pass silently.
-    ghl = GHLClient(http, token=TOKEN, api_version="1999-01-01")
+def _request(version: str, path: str, body: Any = None) -> httpx.Request:
+    return httpx.Request(
+        "POST" if body is not None else "GET",
+        f"{BASE_URL}{path}",
+        headers={"Authorization": f"Bearer {TOKEN}", "Version": version},
+        json=body,
+    )
 
-    with pytest.raises(SpecViolation, match="Version"):
-        ghl.list_accounts(LOCATION)
+
+@pytest.mark.parametrize(
+    ("request_", "problem"),
+    [
+        (_request("1999-01-01", f"/social-media-posting/{LOCATION}/accounts"), "Version"),
+        (
+            _request(
+                "v3",
+                f"/social-media-posting/statistics?locationId={LOCATION}",
+                {"profileIds": ["p"], "currentRange": {"startDate": "2025-03-01T00:00:00Z"}},
+            ),
+            "endDate",
+        ),
+    ],
+    ids=["unknown-version", "v3-range-without-end"],
+)
+def test_the_fake_rejects_a_request_off_the_spec(
+    fake: FakeGHL, request_: httpx.Request, problem: str
+) -> None:
+    # Guards the guard: a request off its version's file must fail the test, not pass silently.
+    with pytest.raises(SpecViolation, match=problem):
+        fake(request_)
 
 
 def test_no_httpx_exception_hides_in_the_chain(client: GHLClient, fake: FakeGHL) -> None:

@@ -6,12 +6,23 @@ from ghl import endpoints
 from tests.openapi_validation import SpecValidator
 
 
-@pytest.mark.parametrize("version", ["2021-07-28", "v3"])
 @pytest.mark.parametrize("endpoint", endpoints.ALL, ids=lambda endpoint: endpoint.operation_id)
-def test_every_endpoint_is_in_the_official_file(endpoint: endpoints.Endpoint, version: str) -> None:
-    paths = SpecValidator.for_version(version).data["paths"]
+def test_every_endpoint_is_in_the_file_of_its_version(endpoint: endpoints.Endpoint) -> None:
+    operations = SpecValidator.for_version(endpoint.version).data["paths"][endpoint.template]
+    operation = operations[endpoint.method.lower()]
 
-    assert endpoint.method.lower() in paths[endpoint.template]
+    assert operation["operationId"] == endpoint.operation_id
+    (version,) = [p for p in operation["parameters"] if p["name"] == "Version"]
+    assert version["schema"]["enum"] == [endpoint.version]
+
+
+def test_only_statistics_of_a_date_range_speak_v3() -> None:
+    v3 = [endpoint for endpoint in endpoints.ALL if endpoint.version == endpoints.VERSION_V3]
+
+    assert v3 == [endpoints.STATISTICS_RANGE]
+    operation = SpecValidator.for_version("v3").data["paths"][v3[0].template]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert "currentRange" in body["properties"]
 
 
 def test_path_fills_and_encodes_every_parameter() -> None:

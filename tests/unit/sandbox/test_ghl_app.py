@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,11 +13,19 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from sandbox.ghl import API_VERSION, DEFAULT_LOCATION, DEFAULT_TOKEN, create_sandbox_ghl_app
+from sandbox.ghl import (
+    API_VERSION,
+    API_VERSION_V3,
+    DEFAULT_LOCATION,
+    DEFAULT_TOKEN,
+    create_sandbox_ghl_app,
+)
+from sandbox.ghl.app import STATISTICS_MAX_DAYS
 from sandbox.ghl.seed import seed_location
 from tests.openapi_validation import validate_request, validate_response
 
 DEMO_HEADERS = {"Authorization": f"Bearer {DEFAULT_TOKEN}", "Version": API_VERSION}
+V3_HEADERS = {**DEMO_HEADERS, "Version": API_VERSION_V3}
 TAGS = f"/social-media-posting/{DEFAULT_LOCATION}/tags"
 DETAILS = f"/social-media-posting/{DEFAULT_LOCATION}/tags/details"
 ACCOUNTS = f"/social-media-posting/{DEFAULT_LOCATION}/accounts"
@@ -331,6 +340,229 @@ def test_statistics_need_the_location_in_the_query(client: FlaskClient) -> None:
 
     assert response.status_code == 422
     assert any("locationId" in error for error in journal(client)[0]["spec_errors"])
+
+
+@pytest.mark.parametrize("key", ["currentRange", "prevRange"])
+def test_statistics_of_2021_07_28_refuse_a_range(client: FlaskClient, key: str) -> None:
+    span = {"startDate": "2026-03-01T00:00:00.000Z", "endDate": "2026-03-07T23:59:59.999Z"}
+
+    response = call(
+        client,
+        "POST",
+        STATISTICS,
+        query={"locationId": DEFAULT_LOCATION},
+        json={"profileIds": _profile_ids(), key: span},
+    )
+
+    # Answering the last 7 days instead would hide a client that forgot to speak v3.
+    assert response.status_code == 422
+    assert response.get_json()["message"] == [f"property {key} should not exist"]
+
+
+# -- statistics in v3 -----------------------------------------------------------------------
+
+
+def _range(first: date, last: date) -> dict[str, str]:
+    return {
+        "startDate": f"{first.isoformat()}T00:00:00.000Z",
+        "endDate": f"{last.isoformat()}T23:59:59.999Z",
+    }
+
+
+def _v3(client: FlaskClient, body: Any, *, status: int = 200) -> TestResponse:
+    response = call(
+        client,
+        "POST",
+        STATISTICS,
+        query={"locationId": DEFAULT_LOCATION},
+        json=body,
+        headers=V3_HEADERS,
+    )
+    assert response.status_code == status, response.get_json()
+    return response
+
+
+def _v3_results(client: FlaskClient, first: date, last: date, **extra: Any) -> dict[str, Any]:
+    body = {"profileIds": _profile_ids(), "currentRange": _range(first, last), **extra}
+    results: dict[str, Any] = _v3(client, body).get_json()["results"]
+    return results
+
+
+def test_v3_statistics_answer_200_for_every_day_of_the_range(client: FlaskClient) -> None:
+    first, last = date(2026, 2, 1), date(2026, 3, 2)  # 30 days across a month end
+
+    results = _v3_results(client, first, last)
+
+    assert len(results["dayRange"]) == 30
+    assert results["dayRange"][:2] == ["Sun", "Mon"]  # 2026-02-01 is a Sunday
+    assert len(results["postPerformance"]["impressions"]) == 30
+    assert results["totals"]["impressions"] == sum(results["postPerformance"]["impressions"])
+    for platform in results["postPerformance"]["posts"].values():
+        assert len(platform) == 30
+    for series in results["platformTotals"]["followers"].values():
+        assert series["total"] == series["series"][-1]
+    assert all(isinstance(value, int) for value in results["totals"].values())
+    (entry,) = journal(client)
+    assert entry["headers"]["Version"] == "v3"
+    assert entry["spec_errors"] == []
+    validate_request(
+        "POST", f"{STATISTICS}?locationId={DEFAULT_LOCATION}", entry["headers"], entry["body"]
+    )
+
+
+def test_v3_statistics_of_one_day(client: FlaskClient) -> None:
+    day = date(2024, 2, 29)
+
+    results = _v3_results(client, day, day)
+
+    assert results["dayRange"] == ["Thu"]
+    assert len(results["postPerformance"]["likes"]) == 1
+
+
+def test_v3_statistics_are_the_same_numbers_for_the_same_days(client: FlaskClient) -> None:
+    first, last = date(2026, 1, 1), date(2026, 1, 14)
+
+    whole = _v3_results(client, first, last)
+    again = _v3_results(create_sandbox_ghl_app().test_client(), first, last)
+    head = _v3_results(client, first, date(2026, 1, 7))
+    tail = _v3_results(client, date(2026, 1, 8), last)
+
+    assert whole == again
+    for name in ("impressions", "likes", "comments"):
+        assert whole["postPerformance"][name] == (
+            head["postPerformance"][name] + tail["postPerformance"][name]
+        )
+    for name in ("posts", "likes", "impressions", "comments"):
+        assert whole["totals"][name] == head["totals"][name] + tail["totals"][name]
+    assert whole["totals"]["followers"] == tail["totals"]["followers"]
+
+
+def test_v3_statistics_of_another_range_are_other_numbers(client: FlaskClient) -> None:
+    march = _v3_results(client, date(2026, 3, 1), date(2026, 3, 7))
+    april = _v3_results(client, date(2026, 4, 1), date(2026, 4, 7))
+
+    assert march["postPerformance"] != april["postPerformance"]
+
+
+def test_v3_statistics_of_a_batch_are_the_sum_of_its_parts(client: FlaskClient) -> None:
+    ids = _profile_ids()
+    span = _range(date(2026, 1, 5), date(2026, 1, 20))
+
+    def results(profiles: list[str]) -> dict[str, Any]:
+        answer = _v3(client, {"profileIds": profiles, "currentRange": span}).get_json()
+        return _additive_part(answer["results"])
+
+    assert results(ids) == _add(results(ids[:3]), results(ids[3:]))
+
+
+def test_v3_statistics_compare_only_with_a_prev_range(client: FlaskClient) -> None:
+    first, last = date(2026, 2, 8), date(2026, 2, 14)
+
+    alone = _v3_results(client, first, last)
+    compared = _v3_results(
+        client, first, last, prevRange=_range(date(2026, 2, 1), date(2026, 2, 7))
+    )
+    earlier = _v3_results(client, date(2026, 2, 1), date(2026, 2, 7))
+
+    assert "totalChange" not in alone["breakdowns"]["posts"]
+    assert all("change" not in entry for entry in alone["breakdowns"]["engagement"].values())
+    posts = compared["breakdowns"]["posts"]
+    assert posts["total"] == alone["breakdowns"]["posts"]["total"]
+    assert posts["totalChange"] == posts["total"] - earlier["breakdowns"]["posts"]["total"]
+    facebook = compared["breakdowns"]["impressions"]["platforms"]["facebook"]
+    before = earlier["breakdowns"]["impressions"]["platforms"]["facebook"]["value"]
+    assert facebook["change"] == facebook["value"] - before
+
+
+def test_v3_statistics_without_a_range_are_the_2021_07_28_answer(client: FlaskClient) -> None:
+    body = {"profileIds": _profile_ids()}
+
+    v3 = _v3(client, body).get_json()["results"]
+    legacy = _statistics(client, body)["results"]
+    today = datetime.now(UTC).date()
+    asked = _v3_results(client, today - timedelta(days=7), today - timedelta(days=1))
+
+    assert v3 == legacy
+    # The default period is the last 7 days with today excluded, as GHL documents it.
+    assert asked["postPerformance"] == legacy["postPerformance"]
+    assert asked["totals"] == legacy["totals"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {
+                "currentRange": {
+                    "startDate": "2026-03-02T00:00:00Z",
+                    "endDate": "2026-03-01T00:00:00Z",
+                }
+            },
+            "currentRange.endDate must be after currentRange.startDate",
+        ),
+        (
+            {"currentRange": _range(date(2016, 1, 1), date(2026, 12, 31))},
+            f"currentRange must not span more than {STATISTICS_MAX_DAYS} days",
+        ),
+        (
+            {"prevRange": _range(date(2026, 1, 1), date(2026, 1, 7))},
+            "prevRange can only be provided with currentRange",
+        ),
+        (
+            {
+                "currentRange": _range(date(2026, 1, 8), date(2026, 1, 14)),
+                "prevRange": {
+                    "startDate": "2026-01-07T00:00:00Z",
+                    "endDate": "2026-01-01T00:00:00Z",
+                },
+            },
+            "prevRange.endDate must be after prevRange.startDate",
+        ),
+    ],
+)
+def test_v3_statistics_refuse_a_range_that_cannot_be_answered(
+    client: FlaskClient, body: dict[str, Any], message: str
+) -> None:
+    response = _v3(client, {"profileIds": _profile_ids(), **body}, status=422)
+
+    assert response.get_json()["message"] == [message]
+
+
+@pytest.mark.parametrize(
+    "current_range",
+    [
+        {"startDate": "2026-03-01T00:00:00.000Z"},
+        {"startDate": "yesterday", "endDate": "2026-03-01T00:00:00.000Z"},
+        "2026-03-01",
+    ],
+)
+def test_v3_statistics_refuse_a_range_off_the_spec_and_journal_why(
+    client: FlaskClient, current_range: Any
+) -> None:
+    body = {"profileIds": _profile_ids(), "currentRange": current_range}
+
+    response = _v3(client, body, status=422)
+
+    (entry,) = journal(client)
+    assert entry["spec_errors"]
+    assert response.get_json()["message"] == entry["spec_errors"]
+    assert all("currentRange" in line for line in entry["spec_errors"])
+
+
+def test_v3_statistics_refuse_more_than_100_profiles_by_the_v3_file(client: FlaskClient) -> None:
+    _v3(client, {"profileIds": [f"p{i}" for i in range(101)]}, status=422)
+
+    assert any("profileIds" in line for line in journal(client)[0]["spec_errors"])
+
+
+@pytest.mark.parametrize(
+    "path", [TAGS, ACCOUNTS, f"/social-media-posting/{DEFAULT_LOCATION}/posts/post_demo_1"]
+)
+def test_other_operations_answer_only_in_2021_07_28(client: FlaskClient, path: str) -> None:
+    response = call(client, "GET", path, headers=V3_HEADERS)
+
+    assert response.status_code == 400
+    assert "send Version: 2021-07-28" in response.get_json()["message"]
 
 
 # -- determinism ----------------------------------------------------------------------------

@@ -229,9 +229,53 @@ def test_statistics_drop_null_totals_and_values() -> None:
     assert "reach" not in stats.platforms["facebook"]
 
 
-def test_statistics_refuse_non_numbers() -> None:
+def _types(value: Any) -> Any:
+    """The same shape with every number replaced by its type."""
+    if isinstance(value, dict):
+        return {key: _types(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_types(item) for item in value]
+    return type(value)
+
+
+def test_statistics_keep_integers_as_integers() -> None:
+    stats = load_statistics({"results": statistics_results()})
+    merged = merge_statistics([stats, stats])
+
+    for loaded in (stats, merged):
+        numbers = [loaded.totals, loaded.platforms, loaded.daily]
+        assert "float" not in repr(_types(numbers)), _types(numbers)
+    assert merged.totals["comments"] == 14
+    assert repr(merged.totals["comments"]) == "14"
+
+
+def test_statistics_keep_fractions_as_fractions() -> None:
     results = statistics_results()
-    results["totals"]["likes"] = "many"
+    results["totals"]["likes"] = 30.5
+
+    stats = load_statistics({"results": results})
+
+    assert stats.totals["likes"] == 30.5
+    assert merge_statistics([stats, stats]).totals["likes"] == 61.0
+
+
+@pytest.mark.parametrize(("sent", "loaded"), [("12", 12), ("1.5", 1.5), (" 7 ", 7)])
+def test_statistics_read_numeric_strings_as_numbers(sent: str, loaded: float) -> None:
+    results = statistics_results()
+    results["totals"]["likes"] = sent
+
+    stats = load_statistics({"results": results})
+
+    assert stats.totals["likes"] == loaded
+    assert type(stats.totals["likes"]) is type(loaded)
+
+
+@pytest.mark.parametrize(
+    "value", ["many", True, "NaN", "Infinity", float("inf"), [1], {}, "[" * 1000, "1" * 5000]
+)
+def test_statistics_refuse_non_numbers(value: Any) -> None:
+    results = statistics_results()
+    results["totals"]["likes"] = value
 
     with pytest.raises(ValidationError) as caught:
         load_statistics({"results": results})

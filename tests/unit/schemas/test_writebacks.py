@@ -123,6 +123,24 @@ def test_tag_details_keep_ghl_tag_objects_as_sent() -> None:
     assert envelope["data"]["tags"] == tag_details()["tags"]
 
 
+def test_tag_details_name_the_ids_ghl_did_not_know() -> None:
+    data = tag_details(tag_ids=["t1", "t9"], missing_tag_ids=["t9"])
+
+    envelope = dump_writeback(TAG_DETAILS_ATTACHED, data)
+
+    assert envelope["data"]["tag_ids"] == ["t1", "t9"]
+    assert envelope["data"]["missing_tag_ids"] == ["t9"]
+
+
+def test_tag_details_always_write_missing_tag_ids() -> None:
+    envelope = dump_writeback(TAG_DETAILS_ATTACHED, tag_details())
+
+    assert envelope["data"]["missing_tag_ids"] == []
+    loaded = load_writeback(envelope).data
+    assert isinstance(loaded, TagDetailsAttached)
+    assert loaded.missing_tag_ids == ()
+
+
 def test_unknown_type_is_named() -> None:
     messages = messages_of("post.deleted", tags_synced())
 
@@ -150,6 +168,25 @@ def test_unknown_type_is_named() -> None:
             TAG_DETAILS_ATTACHED,
             tag_details(tags=["t1"]),
             {"tags": {0: ["Not a valid mapping type."]}},
+        ),
+        (
+            TAG_DETAILS_ATTACHED,
+            tag_details(missing_tag_ids=["t7"]),
+            {
+                "missing_tag_ids": [
+                    "Every missing tag id must be one of tag_ids; not asked for: ['t7']."
+                ]
+            },
+        ),
+        (
+            TAG_DETAILS_ATTACHED,
+            tag_details(missing_tag_ids="t1"),
+            {"missing_tag_ids": ["Not a valid list."]},
+        ),
+        (
+            TAG_DETAILS_ATTACHED,
+            tag_details(missing_tag_ids=[""]),
+            {"missing_tag_ids": {0: ["Length must be between 1 and 200."]}},
         ),
         (
             STATISTICS_SYNCED,

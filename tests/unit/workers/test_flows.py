@@ -285,12 +285,41 @@ def test_tag_details_are_stored_and_written_back_exactly_as_ghl_sent_them(
     [crm_post] = bridge.crm_posts(connection)
     assert crm_post["tag_details"] == expected
     assert crm_post["tag_ids"] == [*wanted, "not-a-tag"]
+    assert crm_post["missing_tag_ids"] == ["not-a-tag"]
     [delivery] = bridge.deliveries(connection)
     assert delivery["webhook_id"] == "evt_details.post.tag_details_attached"
     assert progress == [
-        "fetched details of 3 of 4 tags",
+        "fetched details of 3 of 4 tags; GHL does not know not-a-tag",
         "wrote post.tag_details_attached for CRM post crm-7",
     ]
+
+
+def test_tag_details_of_known_tags_name_no_missing_one(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    wanted = [DEMO.tags[1].id, DEMO.tags[2].id]
+
+    with bridge.context(connection) as ctx:
+        attach_tag_details(ctx, tag_details_requested(post_id="crm-8", tag_ids=wanted))
+
+    [crm_post] = bridge.crm_posts(connection)
+    assert [tag["_id"] for tag in crm_post["tag_details"]] == wanted
+    assert crm_post["missing_tag_ids"] == []
+
+
+def test_tag_details_of_unknown_tags_only_say_so(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    progress: list[str] = []
+
+    with bridge.context(connection, progress=progress) as ctx:
+        record = attach_tag_details(
+            ctx, tag_details_requested(post_id="crm-9", tag_ids=["gone-1", "gone-2", "gone-1"])
+        )
+
+    assert record.tag_details == []
+    [crm_post] = bridge.crm_posts(connection)
+    assert crm_post["tag_details"] == []
+    assert crm_post["missing_tag_ids"] == ["gone-1", "gone-2"]
+    assert progress[0] == "fetched details of 0 of 2 tags; GHL does not know gone-1, gone-2"
 
 
 def test_tag_details_for_another_location_are_refused(bridge: Bridge) -> None:
@@ -408,13 +437,80 @@ def test_a_location_without_profiles_gets_an_empty_snapshot(bridge: Bridge) -> N
     assert progress[0] == "1 accounts, 0 with a profileId"
 
 
-def test_a_date_range_needs_api_version_v3(bridge: Bridge) -> None:
+def _types(value: Any) -> Any:
+    """The same shape with every leaf replaced by the name of its type."""
+    if isinstance(value, dict):
+        return {key: _types(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_types(item) for item in value]
+    return type(value).__name__
+
+
+def test_a_date_range_is_asked_in_v3_and_written_back_with_its_totals(bridge: Bridge) -> None:
     connection = bridge.connection()
-    event = statistics_requested(start_date="2026-02-01", end_date="2026-02-07")
+    event = statistics_requested(start_date="2026-02-01", end_date="2026-02-28")
+    progress: list[str] = []
 
-    with bridge.context(connection) as ctx, pytest.raises(PermanentError, match="v3"):
-        sync_statistics(ctx, event)
+    with bridge.context(connection, "evt_range", progress=progress) as ctx:
+        snapshot = sync_statistics(ctx, event)
 
-    assert bridge.journal("/statistics") == []
-    assert bridge.store.latest_snapshot(connection.id) is None
-    assert bridge.deliveries(connection) == []
+    [call] = bridge.journal("/statistics")
+    assert call["headers"]["Version"] == "v3"
+    assert call["response_status"] == 200
+    assert call["body"] == {
+        "profileIds": DEMO_PROFILES,
+        "currentRange": {
+            "startDate": "2026-02-01T00:00:00.000Z",
+            "endDate": "2026-02-28T23:59:59.999Z",
+        },
+    }
+    assert [entry["headers"]["Version"] for entry in bridge.journal("/accounts")] == ["2021-07-28"]
+    answer = call["response_body"]["results"]
+    assert (snapshot.start_date, snapshot.end_date) == (dt.date(2026, 2, 1), dt.date(2026, 2, 28))
+    assert snapshot.totals == answer["totals"]
+    assert len(snapshot.day_range) == 28
+    assert snapshot.daily["impressions"] == answer["postPerformance"]["impressions"]
+    [crm_stats] = bridge.crm_statistics(connection)
+    assert (crm_stats["start_date"], crm_stats["end_date"]) == ("2026-02-01", "2026-02-28")
+    assert crm_stats["totals"] == answer["totals"]
+    assert len(crm_stats["daily"]["day_range"]) == 28
+    assert progress[-1] == "wrote location.statistics_synced for 2026-02-01..2026-02-28"
+
+
+def test_statistics_stay_integers_in_the_store_and_the_write_back(bridge: Bridge) -> None:
+    connection = bridge.connection()
+
+    with bridge.context(connection) as ctx:
+        sync_statistics(ctx, statistics_requested(start_date="2026-01-01", end_date="2026-01-03"))
+
+    stored = bridge.store.latest_snapshot(connection.id)
+    [crm_stats] = bridge.crm_statistics(connection)
+    assert stored is not None
+    for numbers in (stored.totals, stored.platforms, stored.daily):
+        assert "float" not in str(_types(numbers)), _types(numbers)
+    for name in ("totals", "platforms", "daily"):
+        assert "float" not in str(_types(crm_stats[name])), _types(crm_stats[name])
+    assert all(type(value) is int for value in stored.totals.values())
+
+
+def test_a_date_range_of_more_than_100_profiles_adds_up_its_batches(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    unknown = [f"profile-{n:03d}" for n in range(120)]
+    event = statistics_requested(
+        profile_ids=[*unknown, *DEMO_PROFILES], start_date="2026-01-10", end_date="2026-01-12"
+    )
+
+    with bridge.context(connection) as ctx:
+        snapshot = sync_statistics(ctx, event)
+
+    calls = bridge.journal("/statistics")
+    assert [len(call["body"]["profileIds"]) for call in calls] == [100, 25]
+    assert {call["headers"]["Version"] for call in calls} == {"v3"}
+    with bridge.services.ghl_for(connection) as ghl:
+        one_call = ghl.statistics(
+            DEFAULT_LOCATION,
+            DEMO_PROFILES,
+            date_range=(dt.date(2026, 1, 10), dt.date(2026, 1, 12)),
+        )
+    assert snapshot.totals == one_call.totals
+    assert snapshot.daily == one_call.daily
