@@ -13,6 +13,7 @@ from schemas.events import (
     STATISTICS_PLATFORMS,
     CrmEvent,
     PostPublished,
+    PostPublishedSchema,
     StatisticsRequested,
     TagDetailsRequested,
     dump_event,
@@ -21,6 +22,7 @@ from schemas.events import (
 )
 
 WHEN = "2026-11-23T10:00:00Z"
+OUT_OF_RANGE = "Out of range: in UTC it must fall between years 1 and 9999."
 
 
 def event(event_type: str, data: Any, **envelope: Any) -> dict[str, Any]:
@@ -251,12 +253,67 @@ def test_every_platform_ghl_accepts_is_accepted() -> None:
             {"data.colour": ["Unknown field."]},
             id="unknown-data-field",
         ),
+        pytest.param(
+            {**event("statistics.requested", {}), "timestamp": "9999-12-31T23:30:00-01:00"},
+            {"timestamp": [OUT_OF_RANGE]},
+            id="timestamp-past-9999-in-utc",
+        ),
+        pytest.param(
+            event("post.published", {"post_id": "p", "published_at": "0001-01-01T00:30:00+01:00"}),
+            {"data.published_at": [OUT_OF_RANGE]},
+            id="published-before-year-1-in-utc",
+        ),
+        pytest.param(
+            event("post.published", {"post_id": "p", "title": "open\ud800house"}),
+            {"data.title": ["Contains U+D800 (a lone surrogate), which is not allowed in text."]},
+            id="lone-surrogate",
+        ),
+        pytest.param(
+            event("tag.details_requested", {"post_id": "p", "tag_ids": ["a", "b\x00"]}),
+            {"data.tag_ids.1": ["Contains U+0000 (NUL), which is not allowed in text."]},
+            id="nul-in-a-list",
+        ),
+        pytest.param(
+            event("post.published", {"post_id": "p", "\x00": "x"}),
+            {
+                "data.\\u0000": [
+                    "The field name contains U+0000 (NUL), which is not allowed in text."
+                ]
+            },
+            id="nul-key",
+        ),
+        pytest.param(
+            {**event("post.published", {"post_id": "p"}), "type": "post.published\x00"},
+            {"type": ["Contains U+0000 (NUL), which is not allowed in text."]},
+            id="nul-in-type",
+        ),
     ],
 )
 def test_invalid_events_are_refused_naming_the_field(
     payload: Any, errors: dict[str, list[str]]
 ) -> None:
     assert errors_of(payload) == errors
+
+
+def test_a_data_schema_loaded_on_its_own_refuses_unsafe_text_too() -> None:
+    with pytest.raises(ValidationError) as refused:
+        PostPublishedSchema().load({"post_id": "p\x00"})
+
+    assert flatten_errors(refused.value.messages) == {
+        "post_id": ["Contains U+0000 (NUL), which is not allowed in text."]
+    }
+
+
+def test_times_at_the_edges_of_the_utc_range_load() -> None:
+    latest = load_event(
+        {**event("statistics.requested", {}), "timestamp": "9999-12-31T23:59:59+00:00"}
+    )
+    earliest = load_event(
+        {**event("statistics.requested", {}), "timestamp": "0001-01-01T00:00:00-01:00"}
+    )
+
+    assert dump_event(latest)["timestamp"] == "9999-12-31T23:59:59+00:00"
+    assert dump_event(earliest)["timestamp"] == "0001-01-01T01:00:00+00:00"
 
 
 # --- dumping --------------------------------------------------------------------------------
