@@ -39,9 +39,6 @@ class Settings:
     ghl_base_url: str = _setting(
         "https://services.leadconnectorhq.com", "Base URL of the HighLevel API."
     )
-    ghl_api_version: str = _setting(
-        "2021-07-28", "Value of the `Version` header sent to HighLevel."
-    )
     ghl_timeout: float = _setting(15.0, "Seconds before a call to HighLevel times out.")
     crm_timeout: float = _setting(15.0, "Seconds before a write-back to the CRM times out.")
     secret_key: str = _setting(

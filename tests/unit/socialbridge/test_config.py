@@ -12,9 +12,15 @@ DOCS = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
 def test_defaults_need_nothing_but_a_secret_key_to_run() -> None:
     settings = Settings.from_env({})
     assert settings.ghl_base_url == "https://services.leadconnectorhq.com"
-    assert settings.ghl_api_version == "2021-07-28"
     with pytest.raises(ConfigError, match="SECRET_KEY: not set"):
         settings.require_secret_key()
+
+
+def test_ghl_api_version_is_no_longer_read() -> None:
+    # The Version is chosen per endpoint (ghl/endpoints.py); an old environment still starts.
+    assert Settings.from_env({"GHL_API_VERSION": "v3"}) == Settings.from_env({})
+    with pytest.raises(ConfigError, match="GHL_API_VERSION: unknown setting"):
+        Settings.from_mapping({"ghl_api_version": "v3"})
 
 
 def test_environment_values_are_typed() -> None:
