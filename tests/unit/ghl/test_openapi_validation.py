@@ -88,6 +88,25 @@ def test_v3_adds_date_ranges_and_the_100_profile_limit() -> None:
         validate_request("POST", STATS_URL, V3_HEADERS, {"profileIds": ["p"] * 101})
 
 
+def test_v3_checks_the_range_and_the_answer_against_the_v3_file() -> None:
+    dates = {"startDate": "March", "endDate": "2025-03-31T23:59:59.999Z"}
+    with pytest.raises(SpecViolation, match="'March' is not a 'date-time'"):
+        validate_request(
+            "POST", STATS_URL, V3_HEADERS, {"profileIds": ["p"], "currentRange": dates}
+        )
+    wrong = {"results": {"totals": {"posts": "many"}}}
+    with pytest.raises(SpecViolation, match="social-planner-v3.json") as caught:
+        validate_response("POST", STATS_URL, 200, {}, wrong, request_headers=V3_HEADERS)
+    assert "at results/totals/posts: 'many' is not of type 'number'" in str(caught.value)
+
+
+def test_the_2021_07_28_file_lets_a_range_through() -> None:
+    # Its body schema allows unknown properties: the sandbox refuses a range itself (422), as
+    # GHL's whitelisting does, so that a client forgetting to speak v3 cannot pass unseen.
+    body = {"profileIds": ["p"], "currentRange": {"startDate": "x"}}
+    validate_request("POST", STATS_URL, HEADERS, body)
+
+
 def test_v3_resolves_its_common_schemas_despite_the_upstream_layout() -> None:
     # The 401 answer of the v3 file is a $ref to ../common/common-schemas.json (the quirk).
     body = {"statusCode": 401, "message": "Invalid JWT", "error": "Unauthorized"}
