@@ -95,7 +95,7 @@ def test_v3_checks_the_range_and_the_answer_against_the_v3_file() -> None:
             "POST", STATS_URL, V3_HEADERS, {"profileIds": ["p"], "currentRange": dates}
         )
     wrong = {"results": {"totals": {"posts": "many"}}}
-    with pytest.raises(SpecViolation, match="social-planner-v3.json") as caught:
+    with pytest.raises(SpecViolation, match=r"social-planner-v3\.json") as caught:
         validate_response("POST", STATS_URL, 200, {}, wrong, request_headers=V3_HEADERS)
     assert "at results/totals/posts: 'many' is not of type 'number'" in str(caught.value)
 
