@@ -1,16 +1,34 @@
-"""The webhook contract as a CRM meets it over HTTP: signatures, bodies, sizes, outages."""
+"""The webhook contract as a CRM meets it over HTTP: signatures, bodies, sizes, outages.
+
+The hostile-input tests run on both servers the app meets: werkzeug's (the harness, `make
+run`) and gunicorn's (the Procfile's web line), since each parses chunked bodies, odd paths
+and headers its own way before the app sees them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import secrets
+import signal
+import subprocess
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import httpx
+import pytest
+from standardwebhooks import Webhook
 
 from sandbox.server import ServerThread
-from socialbridge.embedded_redis import EmbeddedRedis
-from tests.functional.harness import System
+from socialbridge.devserver import console_script
+from socialbridge.embedded_redis import EmbeddedRedis, free_port
+from store import ConnectionRecord
+from tests.functional.harness import ROOT, System, worker_environment
 from webapp import create_app
+
+LIMIT = 256 * 1024  # WEBHOOK_MAX_BYTES's default, which the harness keeps
 
 
 def test_a_wrong_secret_is_refused_and_nothing_is_recorded(bridge: System) -> None:
@@ -151,3 +169,235 @@ def test_when_the_queue_is_down_the_answer_is_503_and_nothing_is_kept(
     retried = bridge.send(connection, "post.published", {"post_id": "p"}, webhook_id="msg_q")
     assert retried.status_code == 202
     bridge.wait_for(retried.json()["event_id"])
+
+
+# --- hostile input, on werkzeug's server and on gunicorn ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gunicorn_url(system: System, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The web app as the Procfile runs it: gunicorn, sync workers, on the system's settings."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("gunicorn") / "web.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [
+                console_script("gunicorn"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "webapp:create_app()",
+            ],
+            cwd=ROOT,
+            env=worker_environment(system.settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(url, process, log_path)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{log_path.read_text(errors='replace')}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn not healthy:\n{log_path.read_text(errors='replace')}")
+
+
+@pytest.fixture(params=["werkzeug", "gunicorn"])
+def web_url(request: pytest.FixtureRequest, bridge: System) -> str:
+    """The base URL of the web app under each server in turn."""
+    if request.param == "werkzeug":
+        return bridge.web_url
+    url: str = request.getfixturevalue("gunicorn_url")
+    return url
+
+
+def signed(
+    connection: ConnectionRecord, raw: bytes, content_type: str | None = "application/json"
+) -> dict[str, str]:
+    """Standard Webhooks headers for `raw`, and a Content-Type unless None."""
+    msg_id = f"msg_{secrets.token_hex(8)}"
+    now = dt.datetime.now(dt.UTC)
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(connection.webhook_secrets[0]).sign(
+            msg_id, now, raw.decode("utf-8", errors="replace")
+        ),
+    }
+    if content_type is not None:
+        headers["content-type"] = content_type
+    return headers
+
+
+def in_chunks(raw: bytes, size: int = 16 * 1024) -> Iterable[bytes]:
+    """The body as an iterator: httpx then sends it with Transfer-Encoding: chunked."""
+    for start in range(0, len(raw), size):
+        yield raw[start : start + size]
+
+
+def padded_event(size: int) -> bytes:
+    """A valid post.published body of exactly `size` bytes (JSON whitespace at the end)."""
+    raw = json.dumps(
+        {
+            "type": "post.published",
+            "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+            "data": {"post_id": "p-chunked"},
+        }
+    ).encode()
+    return raw + b" " * (size - len(raw))
+
+
+def post(
+    bridge: System,
+    url: str,
+    connection: ConnectionRecord,
+    body: bytes | Iterable[bytes],
+    headers: dict[str, str],
+) -> httpx.Response:
+    return bridge.http.post(f"{url}/webhooks/crm/{connection.id}", content=body, headers=headers)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_over_the_limit_is_413_however_it_is_sent(
+    bridge: System, web_url: str, chunked: bool
+) -> None:
+    connection = bridge.new_connection()
+    raw = padded_event(LIMIT + 1)
+    body = in_chunks(raw) if chunked else raw
+
+    answer = post(bridge, web_url, connection, body, signed(connection, raw))
+
+    assert answer.status_code == 413
+    assert answer.json() == {
+        "error": "request_entity_too_large",
+        "message": f"Body is larger than the limit of {LIMIT} bytes.",
+    }
+    assert bridge.store.list_events(connection_id=connection.id) == []
+
+
+def test_a_chunked_body_far_over_the_limit_is_413(bridge: System, web_url: str) -> None:
+    connection = bridge.new_connection()
+    raw = padded_event(8 * LIMIT)
+
+    answer = post(bridge, web_url, connection, in_chunks(raw), signed(connection, raw))
+
+    assert answer.status_code == 413
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_of_exactly_the_limit_is_accepted_however_it_is_sent(
+    bridge: System, web_url: str, chunked: bool
+) -> None:
+    connection = bridge.new_connection()
+    raw = padded_event(LIMIT)
+    body = in_chunks(raw) if chunked else raw
+
+    answer = post(bridge, web_url, connection, body, signed(connection, raw))
+
+    assert answer.status_code == 202, answer.text
+    event = bridge.wait_for(answer.json()["event_id"])
+    assert event.status == "done", event.last_error
+    assert event.payload["data"] == {"post_id": "p-chunked"}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_signed_body_that_is_not_json_is_415(
+    bridge: System, web_url: str, content_type: str | None
+) -> None:
+    connection = bridge.new_connection()
+    raw = padded_event(200)
+
+    answer = post(bridge, web_url, connection, raw, signed(connection, raw, content_type))
+
+    assert answer.status_code == 415
+    assert answer.json()["error"] == "unsupported_media_type"
+    assert bridge.store.list_events(connection_id=connection.id) == []
+
+
+def test_json_with_parameters_or_a_json_suffix_is_accepted(bridge: System, web_url: str) -> None:
+    connection = bridge.new_connection()
+
+    for content_type in ("application/json; charset=utf-8", "application/vnd.crm+json"):
+        raw = padded_event(200)
+        answer = post(bridge, web_url, connection, raw, signed(connection, raw, content_type))
+        assert answer.status_code == 202, (content_type, answer.text)
+
+
+@pytest.mark.parametrize("depth", [33, 1000, 50_000])
+def test_deeply_nested_json_is_422_naming_the_limit(
+    bridge: System, web_url: str, depth: int
+) -> None:
+    connection = bridge.new_connection()
+    raw = b"[" * depth + b"]" * depth
+
+    answer = post(bridge, web_url, connection, raw, signed(connection, raw))
+
+    assert answer.status_code == 422
+    assert answer.json() == {"errors": {"_body": ["JSON is nested deeper than 32 levels."]}}
+
+
+@pytest.mark.parametrize(
+    ("escaped", "field"),
+    [
+        (b'"title": "\\ud800"', "data.title"),
+        (b'"title": "a\\u0000b"', "data.title"),
+        (b'"\\udfff": "x"', "data.\\uDFFF"),
+    ],
+)
+def test_lone_surrogates_and_nul_are_422_naming_the_field(
+    bridge: System, web_url: str, escaped: bytes, field: str
+) -> None:
+    connection = bridge.new_connection()
+    raw = (
+        b'{"type": "post.published", "timestamp": "2026-01-01T00:00:00Z", '
+        b'"data": {"post_id": "p", ' + escaped + b"}}"
+    )
+
+    answer = post(bridge, web_url, connection, raw, signed(connection, raw))
+
+    assert answer.status_code == 422
+    assert list(answer.json()["errors"]) == [field]
+    assert bridge.store.list_events(connection_id=connection.id) == []
+
+
+def test_hostile_paths_and_headers_get_4xx_never_5xx(bridge: System, web_url: str) -> None:
+    connection = bridge.new_connection()
+    raw = padded_event(200)
+    answers: dict[str, int] = {}
+
+    for path in ("con%00x", "con_%C3%A9", "con_%ff", "c" * 300):
+        answers[path] = bridge.http.post(
+            f"{web_url}/webhooks/crm/{path}", content=raw, headers=signed(connection, raw)
+        ).status_code
+    for name, value in (("webhook-id", b"msg_\xe9"), ("webhook-timestamp", b"\xb2\xb3")):
+        headers: dict[str, str | bytes] = {**signed(connection, raw), name: value}
+        answers[name] = bridge.http.post(
+            f"{web_url}/webhooks/crm/{connection.id}", content=raw, headers=headers
+        ).status_code
+
+    assert answers == {
+        "con%00x": 404,
+        "con_%C3%A9": 404,
+        "con_%ff": 404,
+        "c" * 300: 404,
+        "webhook-id": 401,
+        "webhook-timestamp": 401,
+    }
+    assert bridge.store.list_events(connection_id=connection.id) == []
