@@ -82,9 +82,8 @@ class Settings:
     )
     queued_lost_after: int = _setting(
         60,
-        "Seconds a `queued` event may wait before the sweep takes its message for lost and "
-        "enqueues it again; only when Redis holds fewer messages than there are events in "
-        "flight, so that a long backlog is not sent twice.",
+        "Seconds a `queued` event may wait before the sweep looks for its message in Redis, "
+        "and enqueues it again when Redis has none (lost with data Redis did not keep).",
     )
     broker_visibility_timeout: int = _setting(
         60,

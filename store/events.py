@@ -6,6 +6,7 @@ changes are single UPDATE statements, so two workers touching one event never lo
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -248,7 +249,8 @@ class EventsMixin:
         self,
         *,
         now: datetime,
-        queued_before: datetime | None,
+        lost_queued: Collection[str] = (),
+        queued_before: datetime | None = None,
         limit: int = 500,
     ) -> list[EventRecord]:
         """Take the events that nothing will run unless they are enqueued again, oldest first,
@@ -257,17 +259,15 @@ class EventsMixin:
         - ``retrying`` whose ``next_attempt_at`` has come: the store owns retries;
         - ``processing`` whose lease ran out: the attempt died with its worker or lost its
           broker connection;
-        - with ``queued_before``: ``queued`` and unchanged since then, its message
-          apparently lost (Redis lost data, or a worker died holding it).
+        - the ``lost_queued`` ids (see `stale_queued`) still ``queued`` and unchanged since
+          ``queued_before``: their message is gone.
 
         The UPDATE repeats the conditions, so two sweepers running at once never both take
-        one event; a taken event is not taken again until it is stale once more.
+        one event; a taken event is not taken again until it is due or stale once more.
         """
         if limit <= 0:
             raise ValueError("limit must be positive")
-        for moment in (now, queued_before):
-            if moment is not None and moment.tzinfo is None:
-                raise ValueError("claim_for_sweep takes timezone-aware datetimes")
+        _require_aware(now, queued_before)
         due = or_(
             and_(
                 EventRow.status == EventStatus.RETRYING.value,
@@ -275,10 +275,13 @@ class EventsMixin:
             ),
             and_(EventRow.status == EventStatus.PROCESSING.value, _lease_lost(now)),
         )
-        if queued_before is not None:
+        if lost_queued:
+            if queued_before is None:
+                raise ValueError("lost_queued needs queued_before")
             due = or_(
                 due,
                 and_(
+                    EventRow.id.in_(list(lost_queued)),
                     EventRow.status == EventStatus.QUEUED.value,
                     EventRow.updated_at < queued_before,
                 ),
@@ -307,13 +310,21 @@ class EventsMixin:
             )
             return [_event_record(row) for row in rows]
 
-    def count_in_flight(self) -> int:
-        """Events that should have a message on the broker: ``queued`` or ``processing``."""
-        statement = select(func.count()).where(
-            EventRow.status.in_((EventStatus.QUEUED.value, EventStatus.PROCESSING.value))
+    def stale_queued(self, *, before: datetime, limit: int = 500) -> list[str]:
+        """Ids of ``queued`` events unchanged since ``before``, oldest first: either still
+        waiting their turn in a backlog, or their message was lost. The sweep asks the broker
+        which, and passes the lost ones to `claim_for_sweep`."""
+        if limit <= 0:
+            raise ValueError("limit must be positive")
+        _require_aware(before)
+        statement = (
+            select(EventRow.id)
+            .where(EventRow.status == EventStatus.QUEUED.value, EventRow.updated_at < before)
+            .order_by(EventRow.created_at, EventRow.id)
+            .limit(limit)
         )
         with self._database.transaction() as session:
-            return int(session.scalar(statement) or 0)
+            return list(session.scalars(statement))
 
     def count_events_by_status(self) -> dict[str, int]:
         """How many events are in each status, every status present (zero included)."""
@@ -391,6 +402,12 @@ def _lease_lost(now: datetime) -> ColumnElement[bool]:
     """A ``processing`` attempt is dead when its lease ran out. Attempts started before leases
     existed have none: they count as dead, and running such an event again is safe."""
     return or_(EventRow.lease_expires_at.is_(None), EventRow.lease_expires_at < now)
+
+
+def _require_aware(*moments: datetime | None) -> None:
+    for moment in moments:
+        if moment is not None and moment.tzinfo is None:
+            raise ValueError("the sweep takes timezone-aware datetimes")
 
 
 def _rowcount(result: Result[Any]) -> int:

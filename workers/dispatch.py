@@ -18,6 +18,15 @@ TASK_FOR_EVENT: dict[str, str] = {
 }
 
 
+TASK_ID_SEPARATOR = "-"
+
+
+def event_id_of_task(task_id: str) -> str | None:
+    """The event a task id was made for by `enqueue_event`, or None for another task."""
+    event_id, separator, _ = task_id.rpartition(TASK_ID_SEPARATOR)
+    return event_id if separator and event_id.startswith("evt_") else None
+
+
 class EnqueueError(SocialbridgeError):
     """The broker did not take the task (Redis down or refusing)."""
 
@@ -33,7 +42,7 @@ def enqueue_event(celery: Celery, event: EventRecord, *, countdown: float | None
             args=[event.id, event.payload],
             # An id that starts with the event's makes the task easy to find in Flower; the
             # random tail keeps a replay's task apart from the first run's.
-            task_id=f"{event.id}-{secrets.token_hex(4)}",
+            task_id=f"{event.id}{TASK_ID_SEPARATOR}{secrets.token_hex(4)}",
             countdown=countdown,
         )
     except Exception as exc:  # kombu/redis raise many types; all mean "not enqueued"

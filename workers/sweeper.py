@@ -7,9 +7,11 @@ main process and beat run a sweeper thread, so recovery never hangs on one of th
 - ``retrying`` events whose ``next_attempt_at`` has come (the only way a retry is sent);
 - ``processing`` events whose lease ran out: their attempt died with its worker, was killed
   by the hard time limit, or was cancelled when the worker lost Redis;
-- ``queued`` events unchanged for ``QUEUED_LOST_AFTER`` seconds, when Redis holds fewer
-  messages than the store has events in flight: Redis lost data (a restart on an AOF that
-  missed its last second), or the message never left.
+- ``queued`` events unchanged for ``QUEUED_LOST_AFTER`` seconds that have no message in
+  Redis, neither waiting on the queue nor taken by a worker: Redis lost data (a restart on
+  an AOF that missed its last second), or the message never left. An event still waiting
+  its turn in a long backlog is left alone, and one whose message a dead worker holds comes
+  back when Redis restores it (``BROKER_VISIBILITY_TIMEOUT``).
 
 Running an event twice is harmless (a message for an event that is done, not due or running
 under a live lease does nothing; write-backs carry stable ids), so the sweep errs on the side
@@ -19,6 +21,7 @@ of enqueueing.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 import threading
 from collections.abc import Callable
@@ -32,7 +35,7 @@ from socialbridge.config import Settings
 from socialbridge.logs import get_logger
 from store import EventRecord, Store
 from workers.celery_app import QUEUE
-from workers.dispatch import enqueue_event
+from workers.dispatch import enqueue_event, event_id_of_task
 
 log = get_logger(__name__)
 
@@ -42,10 +45,31 @@ UNACKED_KEY = "unacked"
 BATCH = 500
 
 
-def broker_messages(client: redis.Redis[bytes]) -> int:
-    """Messages Redis holds for the workers: waiting in the queue, or delivered and not yet
-    acknowledged (running, or held by a worker that died)."""
-    return int(client.llen(QUEUE)) + int(client.hlen(UNACKED_KEY))
+def events_on_broker(client: redis.Redis[bytes]) -> set[str]:
+    """Ids of the events that have a message in Redis: waiting on the queue, or delivered to
+    a worker and not yet acknowledged (running, or held by a worker that died)."""
+    envelopes = [_loads(raw) for raw in client.lrange(QUEUE, 0, -1)]
+    # kombu keeps an unacknowledged message as [message, exchange, routing key].
+    for held in client.hvals(UNACKED_KEY):
+        entry = _loads(held)
+        envelopes.append(entry[0] if isinstance(entry, list) and entry else None)
+    found = set()
+    for envelope in envelopes:
+        try:
+            task_id = envelope["headers"]["id"]
+        except (KeyError, TypeError):
+            continue  # not a Celery task message: not ours to judge
+        event_id = event_id_of_task(str(task_id))
+        if event_id is not None:
+            found.add(event_id)
+    return found
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
 
 
 def sweep(
@@ -54,20 +78,25 @@ def sweep(
     settings: Settings,
     *,
     now: dt.datetime,
-    messages: int | None,
+    on_broker: Callable[[], set[str]],
 ) -> list[str]:
     """Claim what is due and enqueue it; return the ids enqueued.
 
-    ``messages`` is what the broker holds (None: unknown). The lost-``queued`` rule applies
-    only when that is fewer than the events in flight, so a long backlog waiting its turn is
-    not sent twice. An enqueue that fails stops the sweep: the events it had claimed are
-    ``queued`` and the lost-message rule finds them again.
+    ``on_broker`` reads which events have a message in Redis; it is asked only when some
+    ``queued`` event has waited longer than ``QUEUED_LOST_AFTER``. An enqueue that fails
+    stops the sweep: the events it had claimed are ``queued`` without a message, and a later
+    sweep finds them again.
     """
-    queued_before = None
-    if messages is None or messages < store.count_in_flight():
-        queued_before = now - dt.timedelta(seconds=settings.queued_lost_after)
+    queued_before = now - dt.timedelta(seconds=settings.queued_lost_after)
+    lost: set[str] = set()
+    stale = store.stale_queued(before=queued_before, limit=BATCH)
+    if stale:
+        lost = set(stale) - on_broker()
     enqueued = []
-    for event in store.claim_for_sweep(now=now, queued_before=queued_before, limit=BATCH):
+    claimed = store.claim_for_sweep(
+        now=now, lost_queued=lost, queued_before=queued_before, limit=BATCH
+    )
+    for event in claimed:
         enqueue(event)
         enqueued.append(event.id)
         log.info("event.swept", event_id=event.id, event_type=event.type)
@@ -123,7 +152,7 @@ class Sweeper:
             lambda event: enqueue_event(self.app, event),
             self.settings,
             now=now or dt.datetime.now(dt.UTC),
-            messages=broker_messages(client),
+            on_broker=lambda: events_on_broker(client),
         )
 
     def _client(self) -> redis.Redis[bytes]:

@@ -56,6 +56,11 @@ def system(
                 # Short waits so retries happen within a test; the logic is the production one.
                 "retry_backoff_base": 0.2,
                 "retry_backoff_max": 2.0,
+                # Quick recovery: a due retry waits at most half a second for the sweep, and a
+                # dead attempt is seen within three.
+                "sweep_interval": 0.5,
+                "lease_seconds": 3,
+                "queued_lost_after": 3,
                 "max_attempts": 4,
                 "ghl_timeout": 10.0,
                 "crm_timeout": 10.0,

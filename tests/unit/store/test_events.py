@@ -321,9 +321,16 @@ LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _claim(
-    store: Store, *, now: datetime, queued_before: datetime | None = None, limit: int = 100
+    store: Store,
+    *,
+    now: datetime,
+    lost: tuple[str, ...] = (),
+    queued_before: datetime | None = None,
+    limit: int = 100,
 ) -> list[str]:
-    found = store.claim_for_sweep(now=now, queued_before=queued_before, limit=limit)
+    found = store.claim_for_sweep(
+        now=now, lost_queued=lost, queued_before=queued_before, limit=limit
+    )
     return [event.id for event in found]
 
 
@@ -384,28 +391,31 @@ def test_the_sweep_claims_each_status_by_its_own_rule(
     store.mark_dead(_record(store, connection, "dead").id, "e", "permanent")
     now = datetime.now(UTC)
 
-    assert _claim(store, now=now, queued_before=LONG_AGO) == []
-    # Due retries and lapsed leases are taken; queued events only when asked for.
+    assert _claim(store, now=now) == []
+    # Due retries and lapsed leases are taken; queued events only when named as lost.
     later = due + timedelta(seconds=1)
     assert _claim(store, now=later, limit=1) == [processing.id]  # oldest first
     assert _claim(store, now=later) == [retrying.id]
-    assert _claim(store, now=later, queued_before=later) == [queued.id]
-    # Each is queued now, from `later` on: nothing is taken twice.
+    # Those two are queued from `later` on; the recorded one has waited since before.
+    assert store.stale_queued(before=later) == [queued.id]
+    assert _claim(store, now=later, lost=(queued.id,), queued_before=queued.updated_at) == []
+    assert _claim(store, now=later, lost=(queued.id,), queued_before=later) == [queued.id]
     statuses = {e.id: e.status for e in store.list_events()}
     assert [statuses[e.id] for e in (queued, processing, retrying)] == ["queued"] * 3
-    assert _claim(store, now=later, queued_before=later) == []
+    # Each is queued from `later` on: nothing is taken twice.
+    assert store.stale_queued(before=later) == []
+    assert _claim(store, now=later, lost=(queued.id,), queued_before=later) == []
 
 
 def test_the_sweep_checks_its_arguments(store: Store) -> None:
+    now = datetime.now(UTC)
     with pytest.raises(ValueError, match="limit"):
-        _claim(store, now=datetime.now(UTC), limit=0)
+        _claim(store, now=now, limit=0)
+    with pytest.raises(ValueError, match="limit"):
+        store.stale_queued(before=now, limit=0)
     with pytest.raises(ValueError, match="timezone"):
         _claim(store, now=datetime(2030, 1, 1))
-
-
-def test_count_in_flight(store: Store, connection: ConnectionRecord) -> None:
-    running = _record(store, connection, "a")
-    _record(store, connection, "b")
-    store.mark_done(_record(store, connection, "c").id)
-    store.start_attempt(running.id, "t", lease_seconds=LEASE)
-    assert store.count_in_flight() == 2
+    with pytest.raises(ValueError, match="timezone"):
+        store.stale_queued(before=datetime(2030, 1, 1))
+    with pytest.raises(ValueError, match="queued_before"):
+        _claim(store, now=now, lost=("evt_1",))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 import redis
@@ -11,9 +12,10 @@ from celery import Celery
 from store import ConnectionRecord, EventRecord
 from tests.brokerutil import queued_tasks
 from tests.unit.workers.conftest import Bridge
+from workers.celery_app import QUEUE
 from workers.dispatch import EnqueueError, enqueue_event
 from workers.schedules import record_statistics_event
-from workers.sweeper import LOCK_KEY, Sweeper, broker_messages, sweep
+from workers.sweeper import LOCK_KEY, UNACKED_KEY, Sweeper, events_on_broker, sweep
 
 LEASE = 20
 
@@ -36,7 +38,7 @@ def connection(bridge: Bridge) -> ConnectionRecord:
 
 
 def run_sweep(
-    bridge: Bridge, celery: Celery, *, after: float = 0.0, messages: int | None = 0
+    bridge: Bridge, celery: Celery, *, after: float = 0.0, on_broker: set[str] | None = None
 ) -> list[str]:
     now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=after)
     return sweep(
@@ -44,7 +46,7 @@ def run_sweep(
         lambda event: enqueue_event(celery, event),
         bridge.settings,
         now=now,
-        messages=messages,
+        on_broker=lambda: set() if on_broker is None else on_broker,
     )
 
 
@@ -94,26 +96,24 @@ def test_a_renewed_lease_keeps_the_attempt_its_own(bridge: Bridge) -> None:
     assert renewed.lease_expires_at > dt.datetime.now(dt.UTC) + dt.timedelta(seconds=500)
 
 
-def test_queued_events_count_as_lost_only_when_redis_holds_fewer_messages(
+def test_a_queued_event_is_sent_again_only_when_redis_has_no_message_for_it(
     bridge: Bridge, celery: Celery
 ) -> None:
-    waiting = [new_event(bridge) for _ in range(3)]
+    waiting, lost = new_event(bridge), new_event(bridge)
     lost_after = bridge.settings.queued_lost_after + 1
 
-    # Three messages for three queued events: a backlog waiting its turn, nothing lost.
-    assert run_sweep(bridge, celery, after=lost_after, messages=3) == []
-    # Fewer messages than events in flight: some were lost; the stale ones go again.
-    enqueued = run_sweep(bridge, celery, after=lost_after, messages=1)
+    # `waiting` has its message in Redis (a backlog taking its turn); `lost` has none.
+    enqueued = run_sweep(bridge, celery, after=lost_after, on_broker={waiting.id})
 
-    assert sorted(enqueued) == sorted(event.id for event in waiting)
-    # Each starts a new wait: the next sweep does not send them again at once.
-    assert run_sweep(bridge, celery, after=lost_after, messages=0) == []
+    assert enqueued == [lost.id]
+    # It starts a new wait: the next sweep does not send it again at once.
+    assert run_sweep(bridge, celery, after=lost_after, on_broker={waiting.id}) == []
 
 
 def test_a_fresh_queued_event_is_left_alone(bridge: Bridge, celery: Celery) -> None:
     new_event(bridge)
 
-    assert run_sweep(bridge, celery, messages=0) == []
+    assert run_sweep(bridge, celery) == []
 
 
 def test_done_and_dead_events_are_never_swept(bridge: Bridge, celery: Celery) -> None:
@@ -121,7 +121,7 @@ def test_done_and_dead_events_are_never_swept(bridge: Bridge, celery: Celery) ->
     bridge.store.mark_done(done.id)
     bridge.store.mark_dead(dead.id, "GHL 400", "permanent")
 
-    assert run_sweep(bridge, celery, after=3600, messages=None) == []
+    assert run_sweep(bridge, celery, after=3600) == []
 
 
 def test_an_enqueue_failure_stops_the_sweep_and_loses_nothing(
@@ -137,15 +137,22 @@ def test_an_enqueue_failure_stops_the_sweep_and_loses_nothing(
     assert status_of(bridge, event) == "queued"
 
 
-def test_broker_messages_counts_waiting_and_unacknowledged(
+def test_the_events_on_the_broker_are_read_from_the_queue_and_the_unacknowledged(
     bridge: Bridge, celery: Celery, redis_url: str
 ) -> None:
+    waiting, taken = new_event(bridge), new_event(bridge)
+    enqueue_event(celery, waiting)
+    enqueue_event(celery, taken)
     client = redis.Redis.from_url(redis_url)
     try:
-        assert broker_messages(client) == 0
-        enqueue_event(celery, new_event(bridge))
-        client.hset("unacked", "tag-1", "{}")
-        assert broker_messages(client) == 2
+        assert events_on_broker(client) == {waiting.id, taken.id}
+        # A worker takes one: kombu moves it to the unacknowledged hash, as it is.
+        message = client.rpop(QUEUE)
+        assert message is not None
+        client.hset(UNACKED_KEY, "tag-1", json.dumps([json.loads(message), "", QUEUE]))
+        client.hset(UNACKED_KEY, "tag-2", b"not json")  # never ours to judge
+        client.lpush(QUEUE, json.dumps({"headers": {"id": "other-task"}}))
+        assert events_on_broker(client) == {waiting.id, taken.id}
     finally:
         client.close()
 
