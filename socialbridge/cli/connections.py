@@ -1,24 +1,18 @@
-"""`socialbridge connections add|list|show|check|remove`."""
+"""`socialbridge connections add|list|show|check|update|rotate-secret|activate|remove`."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
-from urllib.parse import urlparse
 
 import click
 
 from crm.registry import KINDS
-from socialbridge.cli.runtime import (
-    Runtime,
-    emit_json,
-    emit_table,
-    json_option,
-    pass_runtime,
-    store_errors,
-)
+from socialbridge.cli import params
+from socialbridge.cli.render import connection_view, emit_fields, emit_json, emit_table
+from socialbridge.cli.runtime import Runtime, json_option, pass_runtime
 from socialbridge.errors import IntegrationError
 from store import ConnectionRecord, DuplicateName
+from store.connections import check_stats_interval
 
 
 @click.group("connections")
@@ -26,55 +20,40 @@ def group() -> None:
     """CRM <-> GHL location connections."""
 
 
-# The checks pass None through: an option `update` was not given stays unchanged.
-
-
-def _http_url(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
-    if value is None:
-        return None
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise click.BadParameter(f"expected an http(s) URL, got {value!r}")
-    return value
-
-
-def _not_blank(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not value.strip():
-        raise click.BadParameter("must not be empty")
-    return value.strip()
-
-
-def _secret(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not value.startswith("whsec_"):
-        raise click.BadParameter("expected a Standard Webhooks secret starting with whsec_")
-    return value
-
-
 @group.command("add")
-@click.option("--name", required=True, callback=_not_blank, help="Unique name, e.g. the agency.")
 @click.option(
-    "--location-id", required=True, callback=_not_blank, help="GHL location (sub-account) id."
+    "--name",
+    required=True,
+    callback=params.connection_name,
+    help="Unique name, e.g. the agency; not starting with con_ (that is how ids start).",
+)
+@click.option(
+    "--location-id",
+    required=True,
+    callback=params.location_id,
+    help="GHL location (sub-account) id.",
 )
 @click.option(
     "--ghl-token",
     required=True,
-    callback=_not_blank,
+    callback=params.ghl_token,
     help="GHL Private Integration token of the location.",
 )
-@click.option("--crm-url", required=True, callback=_http_url, help="Where write-backs are POSTed.")
+@click.option(
+    "--crm-url", required=True, callback=params.http_url, help="Where write-backs are POSTed."
+)
 @click.option(
     "--crm-secret",
-    callback=_secret,
+    callback=params.webhook_secret,
     help="whsec_ secret that signs write-backs (generated if omitted).",
 )
 @click.option("--crm-kind", type=click.Choice(KINDS), default="webhook", show_default=True)
 @click.option(
     "--stats-interval",
-    type=click.IntRange(min=300),
+    type=params.STATS_INTERVAL,
     default=None,
-    help="Seconds between scheduled statistics syncs [default: STATS_INTERVAL_SECONDS].",
+    help="Seconds between scheduled statistics syncs, 300 to 2678400 (31 days) "
+    "[default: STATS_INTERVAL_SECONDS].",
 )
 @json_option
 @pass_runtime
@@ -90,25 +69,29 @@ def add(
     as_json: bool,
 ) -> None:
     """Create a connection; print its webhook URL and the secret the CRM signs with."""
-    with store_errors():
-        try:
-            connection = runtime.store.create_connection(
-                name=name,
-                location_id=location_id,
-                ghl_token=ghl_token,
-                crm_url=crm_url,
-                crm_secret=crm_secret,
-                crm_kind=crm_kind,
-                stats_interval_seconds=stats_interval or runtime.settings.stats_interval_seconds,
-            )
-        except DuplicateName:
-            raise click.ClickException(f"a connection named {name!r} exists already") from None
-        except ValueError as exc:  # the store's own checks, e.g. a malformed secret
-            raise click.ClickException(str(exc)) from None
+    if stats_interval is None:
+        stats_interval = _default_interval(runtime)
+    try:
+        connection = runtime.store.create_connection(
+            name=name,
+            location_id=location_id,
+            ghl_token=ghl_token,
+            crm_url=crm_url,
+            crm_secret=crm_secret,
+            crm_kind=crm_kind,
+            stats_interval_seconds=stats_interval,
+        )
+    except DuplicateName:
+        raise click.ClickException(f"a connection named {name!r} exists already") from None
+    except ValueError as exc:  # the store's own checks, which name the field
+        raise click.ClickException(str(exc)) from None
     result = {
         "id": connection.id,
+        "name": connection.name,
         "webhook_url": webhook_url(runtime, connection),
         "webhook_secret": connection.webhook_secrets[0],
+        "crm_secret": connection.crm_secret,
+        "stats_interval_seconds": connection.stats_interval_seconds,
     }
     if as_json:
         emit_json(result)
@@ -116,22 +99,33 @@ def add(
     click.echo(f"created connection {connection.id} ({connection.name})")
     click.echo(f"  webhook URL:     {result['webhook_url']}")
     click.echo(f"  webhook secret:  {result['webhook_secret']}   (the CRM signs events with it)")
-    click.echo(f"  CRM secret:      {connection.crm_secret}   (write-backs are signed with it)")
+    click.echo(f"  CRM secret:      {result['crm_secret']}   (write-backs are signed with it)")
     click.echo(
         f"  statistics sync: every {connection.stats_interval_seconds} s "
         "(beat picks it up within a minute)"
     )
 
 
+def _default_interval(runtime: Runtime) -> int:
+    """STATS_INTERVAL_SECONDS, when it is an interval a connection may have."""
+    seconds = runtime.settings.stats_interval_seconds
+    try:
+        return check_stats_interval(seconds)
+    except ValueError as exc:
+        raise click.ClickException(
+            f"configuration: STATS_INTERVAL_SECONDS: {str(exc).split(': ', 1)[-1]}; "
+            "fix it or give --stats-interval"
+        ) from None
+
+
 @group.command("list")
 @json_option
 @pass_runtime
 def list_(runtime: Runtime, as_json: bool) -> None:
-    """Every connection, without secrets."""
-    with store_errors():
-        connections = runtime.store.list_connections()
+    """Every connection, without secrets (--json: every field of `show`)."""
+    connections = runtime.store.list_connections()
     if as_json:
-        emit_json([public_view(runtime, c) for c in connections])
+        emit_json([view(runtime, c) for c in connections])
         return
     emit_table(
         [
@@ -149,20 +143,11 @@ def list_(runtime: Runtime, as_json: bool) -> None:
 @pass_runtime
 def show(runtime: Runtime, connection: str, with_secrets: bool, as_json: bool) -> None:
     """One connection (by id or name)."""
-    with store_errors():
-        record = runtime.connection(connection)
-    view = public_view(runtime, record)
-    if with_secrets:
-        view.update(
-            ghl_token=record.ghl_token,
-            crm_secret=record.crm_secret,
-            webhook_secrets=list(record.webhook_secrets),
-        )
+    shown = view(runtime, runtime.connection(connection), with_secrets=with_secrets)
     if as_json:
-        emit_json(view)
-        return
-    for key, value in view.items():
-        click.echo(f"{key + ':':<24}{value}")
+        emit_json(shown)
+    else:
+        emit_fields(shown)
 
 
 @group.command("check")
@@ -170,8 +155,7 @@ def show(runtime: Runtime, connection: str, with_secrets: bool, as_json: bool) -
 @pass_runtime
 def check(runtime: Runtime, connection: str) -> None:
     """Call GHL with the connection's token and reach its CRM; exit 1 if either fails."""
-    with store_errors():
-        record = runtime.connection(connection)
+    record = runtime.connection(connection)
     failures = 0
     try:
         with runtime.services.ghl_for(record) as ghl:
@@ -195,15 +179,15 @@ def check(runtime: Runtime, connection: str) -> None:
 
 @group.command("update")
 @click.argument("connection")
-@click.option("--name", callback=_not_blank)
+@click.option("--name", callback=params.connection_name, help="A new name (not con_…).")
+@click.option("--ghl-token", callback=params.ghl_token, help="A new Private Integration token.")
+@click.option("--crm-url", callback=params.http_url, help="A new URL for write-backs.")
+@click.option("--crm-secret", callback=params.webhook_secret, help="A new whsec_ secret.")
 @click.option(
-    "--ghl-token",
-    callback=_not_blank,
-    help="A new Private Integration token.",
+    "--stats-interval",
+    type=params.STATS_INTERVAL,
+    help="Seconds between syncs, 300 to 2678400 (31 days).",
 )
-@click.option("--crm-url", callback=_http_url)
-@click.option("--crm-secret", callback=_secret, help="A new whsec_ secret for write-backs.")
-@click.option("--stats-interval", type=click.IntRange(min=300), help="Seconds between syncs.")
 @json_option
 @pass_runtime
 def update(
@@ -224,35 +208,36 @@ def update(
         "crm_secret": crm_secret,
         "stats_interval_seconds": stats_interval,
     }
-    given = {key: value for key, value in changes.items() if value is not None}
-    if not given:
+    changed = sorted(key for key, value in changes.items() if value is not None)
+    if not changed:
         raise click.UsageError(
             "give at least one of --name, --ghl-token, --crm-url, --crm-secret, --stats-interval"
         )
-    with store_errors():
-        record = runtime.connection(connection)
-        try:
-            updated = runtime.store.update_connection(
-                record.id,
-                name=name,
-                ghl_token=ghl_token,
-                crm_url=crm_url,
-                crm_secret=crm_secret,
-                stats_interval_seconds=stats_interval,
-            )
-        except DuplicateName:
-            raise click.ClickException(f"a connection named {name!r} exists already") from None
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
+    record = runtime.connection(connection)
+    try:
+        updated = runtime.store.update_connection(
+            record.id,
+            name=name,
+            ghl_token=ghl_token,
+            crm_url=crm_url,
+            crm_secret=crm_secret,
+            stats_interval_seconds=stats_interval,
+        )
+    except DuplicateName:
+        raise click.ClickException(f"a connection named {name!r} exists already") from None
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    result = {"changed": changed, **view(runtime, updated)}
     if as_json:
-        emit_json(public_view(runtime, updated))
+        emit_json(result)
         return
-    click.echo(f"updated {updated.id} ({updated.name}): {', '.join(sorted(given))}")
+    click.echo(f"updated {updated.id} ({updated.name}): {', '.join(changed)}")
     if updated.status != "active":
         click.echo(
             f"it is still {updated.status}; un-park it with: "
             f"socialbridge connections activate {updated.name}"
         )
+    emit_fields(result)
 
 
 @group.command("rotate-secret")
@@ -265,25 +250,39 @@ def update(
 @json_option
 @pass_runtime
 def rotate_secret(runtime: Runtime, connection: str, retire: bool, as_json: bool) -> None:
-    """Add a new webhook secret; both verify until the old one is retired."""
-    with store_errors():
-        record = runtime.connection(connection)
-        if retire:
-            kept = runtime.store.retire_webhook_secrets(record.id, keep=1)
-            if as_json:
-                emit_json({"id": record.id, "webhook_secrets": len(kept)})
-            else:
-                click.echo(f"{record.id}: only the newest webhook secret verifies now")
-            return
+    """Add a new webhook secret; both verify until the old one is retired.
+
+    Both forms, with --retire or without, print the connection, the newest secret (the one
+    the CRM should sign with) and how many secrets verify now.
+    """
+    record = runtime.connection(connection)
+    if retire:
+        active = runtime.store.retire_webhook_secrets(record.id, keep=1)
+    else:
         secret = runtime.store.add_webhook_secret(record.id)
+        rotated = runtime.store.get_connection(record.id)
+        active = (secret,) if rotated is None else rotated.webhook_secrets
+    result: dict[str, Any] = {
+        "id": record.id,
+        "name": record.name,
+        "webhook_secret": active[0],
+        "active_secrets": len(active),
+    }
     if as_json:
-        emit_json({"id": record.id, "webhook_secret": secret})
-        return
-    click.echo(f"new webhook secret of {record.id}: {secret}")
-    click.echo(
-        "give it to the CRM; the old one keeps working until: "
-        f"socialbridge connections rotate-secret {record.name} --retire"
-    )
+        emit_json(result)
+    elif retire:
+        click.echo(
+            f"{record.id} ({record.name}): only the newest webhook secret verifies now "
+            f"({len(active)} active): {active[0]}"
+        )
+    else:
+        click.echo(
+            f"new webhook secret of {record.id} ({record.name}): {active[0]} ({len(active)} active)"
+        )
+        click.echo(
+            "give it to the CRM; the older ones keep working until: "
+            f"socialbridge connections rotate-secret {record.name} --retire"
+        )
 
 
 @group.command("activate")
@@ -291,12 +290,11 @@ def rotate_secret(runtime: Runtime, connection: str, retire: bool, as_json: bool
 @pass_runtime
 def activate(runtime: Runtime, connection: str) -> None:
     """Un-park a connection (after its credentials were fixed on the GHL or CRM side)."""
-    with store_errors():
-        record = runtime.connection(connection)
-        if record.status == "active":
-            click.echo(f"{record.id} ({record.name}) is active already")
-            return
-        runtime.store.activate_connection(record.id)
+    record = runtime.connection(connection)
+    if record.status == "active":
+        click.echo(f"{record.id} ({record.name}) is active already")
+        return
+    runtime.store.activate_connection(record.id)
     click.echo(f"{record.id} ({record.name}) is active again (was parked: {record.status_reason})")
     click.echo("replay its dead events with: socialbridge events replay --dead")
 
@@ -307,13 +305,12 @@ def activate(runtime: Runtime, connection: str) -> None:
 @pass_runtime
 def remove(runtime: Runtime, connection: str, yes: bool) -> None:
     """Delete a connection with its events, post records and snapshots."""
-    with store_errors():
-        record = runtime.connection(connection)
-        if not yes:
-            click.confirm(
-                f"Delete {record.name} ({record.id}) with its event log and records?", abort=True
-            )
-        runtime.store.delete_connection(record.id)
+    record = runtime.connection(connection)
+    if not yes:
+        click.confirm(
+            f"Delete {record.name} ({record.id}) with its event log and records?", abort=True
+        )
+    runtime.store.delete_connection(record.id)
     click.echo(f"removed {record.id} ({record.name}); its schedule stops within a minute")
 
 
@@ -321,10 +318,8 @@ def webhook_url(runtime: Runtime, connection: ConnectionRecord) -> str:
     return f"{runtime.settings.base_url}/webhooks/crm/{connection.id}"
 
 
-def public_view(runtime: Runtime, connection: ConnectionRecord) -> dict[str, Any]:
-    """A connection as users may see it: secrets left out."""
-    view = dataclasses.asdict(connection)
-    for secret in ("ghl_token", "crm_secret", "webhook_secrets"):
-        view.pop(secret)
-    view["webhook_url"] = webhook_url(runtime, connection)
-    return view
+def view(
+    runtime: Runtime, connection: ConnectionRecord, *, with_secrets: bool = False
+) -> dict[str, Any]:
+    """A connection as users may see it (secrets only on request)."""
+    return connection_view(connection, webhook_url(runtime, connection), with_secrets=with_secrets)

@@ -13,7 +13,9 @@ import httpx
 from standardwebhooks import Webhook
 
 from schemas.events import EVENT_TYPES, POST_PUBLISHED, TAG_DETAILS_REQUESTED
-from socialbridge.cli.runtime import Runtime, emit_json, json_option, pass_runtime, store_errors
+from socialbridge.cli.params import WAIT_SECONDS
+from socialbridge.cli.render import emit_json, json_value, words
+from socialbridge.cli.runtime import Runtime, json_option, pass_runtime
 from socialbridge.errors import IntegrationError
 from store import ConnectionRecord, EventRecord
 
@@ -47,7 +49,13 @@ def group() -> None:
     show_default=True,
     help="Follow the event until it is done or dead.",
 )
-@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait.")
+@click.option(
+    "--timeout",
+    type=WAIT_SECONDS,
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the event to finish: more than 0, at most 3600.",
+)
 @json_option
 @pass_runtime
 def send(
@@ -61,9 +69,13 @@ def send(
     timeout: float,
     as_json: bool,
 ) -> None:
-    """Send a signed TYPE event to this connection's webhook URL and follow it."""
-    with store_errors():
-        record = runtime.connection(connection)
+    """Send a signed TYPE event to this connection's webhook URL and follow it.
+
+    Both forms print the URL, the HTTP status, and then the receiver's answer (refused) or
+    the event id and status (accepted); with --wait also its attempts, last error and error
+    kind once it is done or dead.
+    """
+    record = runtime.connection(connection)
     data = _data(runtime, record, event_type, post_id, ghl_post_id or None, tag_ids)
     body = json.dumps(
         {"type": event_type, "timestamp": _now().isoformat(), "data": data},
@@ -83,34 +95,61 @@ def send(
     except httpx.HTTPError as exc:
         raise click.ClickException(f"could not reach {url}: {exc}. Is `make run` running?") from exc
     answer = _json(response)
-    if not as_json:
-        click.echo(f"POST {url}  ->  {response.status_code} {answer}")
+    result: dict[str, Any] = {"url": url, "status_code": response.status_code}
     if response.status_code not in (200, 202):
+        result["answer"] = json_value(answer)
         if as_json:
-            emit_json({"status_code": response.status_code, "answer": answer})
+            emit_json(result)
+        else:
+            click.echo(f"POST {url}  ->  {response.status_code} {_refusal(answer)}")
         raise SystemExit(1)
-    event_id = str(answer["event_id"])
-    if not wait:
-        if as_json:
-            emit_json(answer)
-        return
-    event = _follow(runtime, event_id, timeout, quiet=as_json)
-    if as_json:
-        emit_json(
-            {
-                "event_id": event_id,
-                "status": event.status,
-                "attempts": event.attempts,
-                "last_error": event.last_error,
-            }
+    if not isinstance(answer, dict) or not isinstance(answer.get("event_id"), str):
+        raise click.ClickException(
+            f"POST {url} answered {response.status_code} without an event id: {words(answer)}"
         )
-    elif event.status == "done":
+    result.update(event_id=answer["event_id"], status=str(answer.get("status")))
+    if not as_json:
         click.echo(
-            "done. See the write-back on the sandbox CRM page, or: "
-            f"socialbridge events show {event_id}"
+            f"POST {url}  ->  {response.status_code} {result['status']} {result['event_id']}"
         )
-    if event.status != "done":
+    if wait:
+        event = _follow(runtime, result["event_id"], timeout, quiet=as_json)
+        result.update(
+            status=event.status,
+            attempts=event.attempts,
+            last_error=event.last_error,
+            error_kind=event.error_kind,
+        )
+    if as_json:
+        emit_json(result)
+    elif wait:
+        click.echo(_ending(result))
+    if wait and result["status"] != "done":
         raise SystemExit(1)
+
+
+def _refusal(answer: Any) -> str:
+    """The receiver's refusal in words: its message, or each invalid field with its messages."""
+    if isinstance(answer, dict):
+        if isinstance(answer.get("errors"), dict):
+            return "; ".join(
+                f"{field}: {words(messages)}" for field, messages in answer["errors"].items()
+            )
+        if "message" in answer:
+            error = f"{answer['error']}: " if answer.get("error") else ""
+            return f"{error}{words(answer['message'])}"
+    return words(answer)
+
+
+def _ending(result: dict[str, Any]) -> str:
+    attempts = f"{result['attempts']} attempt{'' if result['attempts'] == 1 else 's'}"
+    if result["status"] == "done":
+        return (
+            f"done after {attempts}. See the write-back on the sandbox CRM page, or: "
+            f"socialbridge events show {result['event_id']}"
+        )
+    kind = f" ({result['error_kind']})" if result["error_kind"] else ""
+    return f"{result['status']}{kind} after {attempts}: {words(result['last_error'])}"
 
 
 def _data(

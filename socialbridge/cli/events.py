@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import click
 
-from socialbridge.cli.runtime import (
-    Runtime,
+from socialbridge.cli.params import LIST_LIMIT
+from socialbridge.cli.render import (
+    emit_fields,
     emit_json,
     emit_table,
-    json_option,
-    pass_runtime,
-    store_errors,
+    event_view,
+    short,
+    table_time,
 )
-from store import EventRecord
+from socialbridge.cli.runtime import Runtime, json_option, pass_runtime
+from store import ErrorKind, EventRecord, EventStatus
 from workers.dispatch import EnqueueError, enqueue_event
 
-STATUSES = ("queued", "processing", "retrying", "done", "dead")
+STATUSES = tuple(status.value for status in EventStatus)
+# Only a finished event may be replayed: one still under way has a message or a sweep coming.
+FINISHED = (EventStatus.DONE.value, EventStatus.DEAD.value)
 
 
 @click.group("events")
@@ -29,7 +31,7 @@ def group() -> None:
 @click.option("--status", type=click.Choice(STATUSES), help="Only events in this status.")
 @click.option("--connection", help="Only this connection (id or name).")
 @click.option("--type", "event_type", help="Only this event type.")
-@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--limit", type=LIST_LIMIT, default=50, show_default=True, help="1 to 1000.")
 @json_option
 @pass_runtime
 def list_(
@@ -40,14 +42,13 @@ def list_(
     limit: int,
     as_json: bool,
 ) -> None:
-    """Newest events first."""
-    with store_errors():
-        connection_id = runtime.connection(connection).id if connection else None
-        events = runtime.store.list_events(
-            connection_id=connection_id, status=status, type=event_type, limit=limit
-        )
+    """Newest events first (--json: every field, as `events show`)."""
+    connection_id = runtime.connection(connection).id if connection else None
+    events = runtime.store.list_events(
+        connection_id=connection_id, status=status, type=event_type, limit=limit
+    )
     if as_json:
-        emit_json([dataclasses.asdict(e) for e in events])
+        emit_json([event_view(e) for e in events])
         return
     emit_table(
         [
@@ -57,12 +58,24 @@ def list_(
                 e.source,
                 e.status,
                 e.attempts,
-                e.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
-                _short(e.last_error),
+                table_time(e.created_at),
+                table_time(e.finished_at),
+                e.error_kind,
+                short(e.last_error, 50),
             )
             for e in events
         ],
-        ["ID", "TYPE", "SOURCE", "STATUS", "ATTEMPTS", "UPDATED (UTC)", "LAST ERROR"],
+        [
+            "ID",
+            "TYPE",
+            "SOURCE",
+            "STATUS",
+            "ATTEMPTS",
+            "CREATED (UTC)",
+            "FINISHED (UTC)",
+            "ERROR KIND",
+            "LAST ERROR",
+        ],
     )
 
 
@@ -72,41 +85,53 @@ def list_(
 @pass_runtime
 def show(runtime: Runtime, event_id: str, as_json: bool) -> None:
     """One event with its payload and history fields."""
-    event = _get(runtime, event_id)
+    view = event_view(_get(runtime, event_id))
     if as_json:
-        emit_json(dataclasses.asdict(event))
-        return
-    for field in dataclasses.fields(event):
-        click.echo(f"{field.name + ':':<18}{getattr(event, field.name)}")
+        emit_json(view)
+    else:
+        emit_fields(view)
 
 
 @group.command("replay")
 @click.argument("event_ids", nargs=-1)
-@click.option("--dead", "all_dead", is_flag=True, help="Replay every dead event.")
+@click.option("--dead", "all_dead", is_flag=True, help="Replay every dead event (up to 1000).")
 @json_option
 @pass_runtime
 def replay(runtime: Runtime, event_ids: tuple[str, ...], all_dead: bool, as_json: bool) -> None:
     """Queue events again (attempts start over). Done events are replayed too, on purpose."""
     if not event_ids and not all_dead:
         raise click.UsageError("name one or more EVENT_IDS, or give --dead")
-    with store_errors():
-        targets = [_get(runtime, event_id) for event_id in event_ids]
-        if all_dead:
-            targets += runtime.store.list_events(status="dead", limit=1000)
+    targets = [_get(runtime, event_id) for event_id in event_ids]
+    if all_dead:
+        targets += runtime.store.list_events(status="dead", limit=1000)
     replayed: list[dict[str, str]] = []
     for event in {e.id: e for e in targets}.values():
-        if event.status in ("queued", "processing", "retrying"):
+        if event.status not in FINISHED:
             click.echo(f"{event.id}: still {event.status}, left alone", err=True)
             continue
         requeued = runtime.store.requeue(event.id)
         try:
             task_id = enqueue_event(runtime.celery, requeued)
         except EnqueueError as exc:
-            runtime.store.mark_dead(event.id, f"replay could not be enqueued: {exc}")
+            runtime.store.mark_dead(
+                event.id,
+                f"replay could not be enqueued: {exc}",
+                event.error_kind or ErrorKind.RETRYABLE_EXHAUSTED,
+            )
             raise click.ClickException(f"{event.id}: {exc} (left dead; try again)") from exc
-        replayed.append({"event_id": event.id, "task_id": task_id, "status": "queued"})
+        result = {
+            "event_id": event.id,
+            "type": event.type,
+            "was": event.status,
+            "status": requeued.status,
+            "task_id": task_id,
+        }
+        replayed.append(result)
         if not as_json:
-            click.echo(f"{event.id}: queued again ({event.type}, was {event.status})")
+            click.echo(
+                f"{event.id}: {result['status']} again as task {task_id} "
+                f"({event.type}, was {event.status})"
+            )
     if as_json:
         emit_json(replayed)
     elif not replayed:
@@ -114,14 +139,7 @@ def replay(runtime: Runtime, event_ids: tuple[str, ...], all_dead: bool, as_json
 
 
 def _get(runtime: Runtime, event_id: str) -> EventRecord:
-    with store_errors():
-        event = runtime.store.get_event(event_id)
+    event = runtime.store.get_event(event_id)
     if event is None:
         raise click.BadParameter(f"no event {event_id!r}", param_hint="EVENT_ID")
     return event
-
-
-def _short(text: str | None, width: int = 60) -> str:
-    if not text:
-        return ""
-    return text if len(text) <= width else text[: width - 1] + "…"

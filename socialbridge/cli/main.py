@@ -5,15 +5,46 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from socialbridge.cli import connections, demo, events, stats
+from socialbridge.cli.params import PORT
 from socialbridge.cli.runtime import Runtime, pass_runtime
 from socialbridge.config import settings_environment
+from store import StoreError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """The top group: it sees every argument first and every failure last.
+
+    It refuses an argument that is not valid text before any command runs, and turns a store
+    failure anywhere below into one line (exit code 1) instead of a traceback.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for index, arg in enumerate(args):
+            if any("\ud800" <= character <= "\udfff" for character in arg):
+                # Bytes that are not UTF-8 reach Python as lone surrogates, which no database,
+                # JSON body or terminal takes.
+                after = (
+                    f" (after {args[index - 1]})" if index and args[index - 1][:1] == "-" else ""
+                )
+                raise click.UsageError(
+                    f"argument {arg!r}{after} is not valid text: it holds bytes that are not UTF-8",
+                    ctx,
+                )
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            raise click.ClickException(f"store: {exc}") from exc
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="socialbridge")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -28,13 +59,28 @@ def main(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.option("--web-port", default=8000, show_default=True, help="Port of the web process.")
-@click.option("--ghl-port", default=8010, show_default=True, help="Port of the sandbox GHL.")
-@click.option("--crm-port", default=8020, show_default=True, help="Port of the sandbox CRM.")
-@click.option("--flower-port", default=5555, show_default=True, help="Port of Flower.")
+@click.option(
+    "--web-port", type=PORT, default=8000, show_default=True, help="Port of the web process."
+)
+@click.option(
+    "--ghl-port", type=PORT, default=8010, show_default=True, help="Port of the sandbox GHL."
+)
+@click.option(
+    "--crm-port", type=PORT, default=8020, show_default=True, help="Port of the sandbox CRM."
+)
+@click.option("--flower-port", type=PORT, default=5555, show_default=True, help="Port of Flower.")
 def dev(web_port: int, ghl_port: int, crm_port: int, flower_port: int) -> None:
     """Run everything on this machine (what `make run` calls)."""
     from socialbridge.devserver import run_dev
+
+    ports = {"--web-port": web_port, "--ghl-port": ghl_port, "--crm-port": crm_port,
+             "--flower-port": flower_port}  # fmt: skip
+    for option, port in ports.items():
+        same = [other for other, taken in ports.items() if taken == port and other != option]
+        if same:
+            raise click.UsageError(
+                f"{option} and {same[0]} are both {port}: each process needs a port of its own"
+            )
 
     code = run_dev(
         root=Path.cwd(),
@@ -48,7 +94,7 @@ def dev(web_port: int, ghl_port: int, crm_port: int, flower_port: int) -> None:
 
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.option("--address", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", type=int, default=5555, show_default=True, help="Port to bind.")
+@click.option("--port", type=PORT, default=5555, show_default=True, help="Port to bind.")
 @click.argument("flower_args", nargs=-1, type=click.UNPROCESSED)
 @pass_runtime
 def flower(runtime: Runtime, address: str, port: int, flower_args: tuple[str, ...]) -> None:

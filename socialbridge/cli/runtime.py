@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ import click
 from celery import Celery
 
 from socialbridge.config import ConfigError, Settings
-from store import ConnectionRecord, Store, StoreError
+from store import ConnectionRecord, Store
 from workers.celery_app import make_celery
 from workers.services import Services
 
@@ -74,31 +72,6 @@ class Runtime:
 
 
 pass_runtime = click.make_pass_decorator(Runtime)
-
-
-@contextmanager
-def store_errors() -> Iterator[None]:
-    """Turn store failures into one clear line instead of a traceback."""
-    try:
-        yield
-    except StoreError as exc:
-        raise click.ClickException(f"store: {exc}") from exc
-
-
-def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, default=str))
-
-
-def emit_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
-    """Aligned columns for people; --json is the form for programs."""
-    if not rows:
-        click.echo("(none)")
-        return
-    cells = [[str(h) for h in headers], *[["" if v is None else str(v) for v in r] for r in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    for index, row in enumerate(cells):
-        line = "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True))
-        click.echo(click.style(line.rstrip(), bold=True) if index == 0 else line.rstrip())
 
 
 def json_option(func: Callable[..., Any]) -> Callable[..., Any]:

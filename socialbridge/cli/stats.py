@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
+from typing import Any
 
 import click
 
-from socialbridge.cli.runtime import Runtime, emit_json, json_option, pass_runtime, store_errors
+from socialbridge.cli.render import emit_fields, emit_json, emit_snapshot, snapshot_view
+from socialbridge.cli.runtime import Runtime, json_option, pass_runtime
 from store import SnapshotRecord
 from workers.dispatch import EnqueueError, enqueue_event
 from workers.execution import DONE, RETRY, execute_event
@@ -29,21 +30,25 @@ def sync(runtime: Runtime, connection: str, enqueue: bool, as_json: bool) -> Non
     """Pull the location's statistics, store a snapshot and write it to the CRM.
 
     Runs the same flow (and leaves the same event in the log) as a `statistics.requested`
-    webhook or the schedule.
+    webhook or the schedule. Both forms print the event id and status, then the snapshot
+    (done) or the error (not done).
     """
-    with store_errors():
-        record = runtime.connection(connection)
-        event = record_statistics_event(runtime.store, record.id, source="cli")
+    record = runtime.connection(connection)
+    event = record_statistics_event(runtime.store, record.id, source="cli")
     if enqueue:
         try:
             task_id = enqueue_event(runtime.celery, event)
         except EnqueueError as exc:
             runtime.store.discard_event(event.id)
             raise click.ClickException(str(exc)) from exc
+        queued = {"event_id": event.id, "status": "queued", "task_id": task_id}
         if as_json:
-            emit_json({"event_id": event.id, "task_id": task_id, "status": "queued"})
+            emit_json(queued)
         else:
-            click.echo(f"queued {event.id}; follow it with: socialbridge events show {event.id}")
+            click.echo(
+                f"queued {event.id} as task {task_id}; "
+                f"follow it with: socialbridge events show {event.id}"
+            )
         return
 
     progress = (lambda _: None) if as_json else (lambda line: click.echo(f"  {line}"))
@@ -51,27 +56,34 @@ def sync(runtime: Runtime, connection: str, enqueue: bool, as_json: bool) -> Non
         click.echo(f"syncing statistics of {record.name} (location {record.location_id}) ...")
     outcome = execute_event(runtime.services, event.id, progress=progress)
     if outcome.status == DONE and isinstance(outcome.result, SnapshotRecord):
-        snapshot = outcome.result
+        done: dict[str, Any] = {
+            "event_id": event.id,
+            "status": "done",
+            "snapshot": snapshot_view(outcome.result),
+        }
         if as_json:
-            emit_json(
-                {"event_id": event.id, "status": "done", "snapshot": dataclasses.asdict(snapshot)}
-            )
+            emit_json(done)
             return
-        click.echo(f"done: snapshot {snapshot.id} for {snapshot.start_date}..{snapshot.end_date}")
-        for metric, value in sorted(snapshot.totals.items()):
-            click.echo(f"  {metric:<12}{value:g}")
+        emit_fields({"event_id": done["event_id"], "status": done["status"]})
+        click.echo("snapshot:")
+        emit_snapshot(done["snapshot"], indent="  ")
         return
+    after = runtime.store.get_event(event.id)
+    failed = {
+        "event_id": event.id,
+        # The event's own status word (`retrying`, `dead`), as `events show` has it.
+        "status": outcome.status if after is None else after.status,
+        "error_kind": None if after is None else after.error_kind,
+        "error": outcome.error,
+        "retry_in": None if outcome.retry_in is None else round(outcome.retry_in),
+    }
     if outcome.status == RETRY:
-        # Leave the retry to the workers, with the delay the flow asked for.
-        try:
-            enqueue_event(runtime.celery, event, countdown=outcome.retry_in)
-        except EnqueueError as exc:
-            raise click.ClickException(
-                f"{outcome.error}; and it could not be queued: {exc}"
-            ) from exc
-        message = f"not yet: {outcome.error}; the workers retry in {outcome.retry_in:.0f} s"
+        # The store holds the retry (next_attempt_at); the workers' recovery sweep sends it
+        # when it is due, as for any event. Nothing is queued from here.
+        message = f"not yet: {outcome.error}; the workers retry in {failed['retry_in']} s"
     else:
-        message = f"{outcome.status}: {outcome.error}"
+        kind = f" ({failed['error_kind']})" if failed["error_kind"] else ""
+        message = f"{failed['status']}{kind}: {outcome.error}"
     if as_json:
-        emit_json({"event_id": event.id, "status": outcome.status, "error": outcome.error})
-    raise click.ClickException(message + f" (event {event.id})")
+        emit_json(failed)
+    raise click.ClickException(f"{message} (event {event.id})")

@@ -65,10 +65,14 @@ def test_add_json_is_what_a_program_needs(cli: Cli) -> None:
 
     assert result.exit_code == 0, result.output
     [connection] = cli.store.list_connections()
+    # The same fields as the plain form prints.
     assert json.loads(result.output) == {
         "id": connection.id,
+        "name": "acme",
         "webhook_url": f"{PUBLIC_URL}/webhooks/crm/{connection.id}",
         "webhook_secret": connection.webhook_secrets[0],
+        "crm_secret": connection.crm_secret,
+        "stats_interval_seconds": 86400,
     }
 
 
@@ -109,9 +113,50 @@ def test_add_refuses_a_name_in_use(cli: Cli) -> None:
         ("--crm-url", "ftp://crm.example/x", "expected an http(s) URL, got 'ftp://crm.example/x'"),
         ("--crm-url", "crm.example/x", "expected an http(s) URL, got 'crm.example/x'"),
         ("--crm-secret", "hunter2", "expected a Standard Webhooks secret starting with whsec_"),
+        (
+            "--crm-url",
+            "http://[::1/x",
+            "expected an http(s) URL, got 'http://[::1/x': Invalid IPv6 URL",
+        ),
+        (
+            "--crm-url",
+            "http://crm.example:99999/x",
+            "expected an http(s) URL, got 'http://crm.example:99999/x': Port out of range 0-65535",
+        ),
+        ("--crm-secret", "whsec_not base64!", "a webhook secret is 'whsec_' followed by base64"),
         ("--name", "   ", "must not be empty"),
+        (
+            "--name",
+            "con_0123456789abcdef",
+            "'con_0123456789abcdef' looks like a connection id "
+            "(con_…); choose a name that does not start with it",
+        ),
+        (
+            "--name",
+            "CON_acme",
+            "'CON_acme' looks like a connection id (con_…); choose a name "
+            "that does not start with it",
+        ),
+        ("--name", "a" * 201, "at most 200 characters, got 201"),
+        ("--name", "ac\x07me", "control character '\\x07' at position 2 is not allowed"),
         ("--location-id", "", "must not be empty"),
-        ("--stats-interval", "60", "60 is not in the range x>=300."),
+        ("--location-id", "l" * 101, "at most 100 characters, got 101"),
+        ("--ghl-token", " ", "must not be empty"),
+        ("--stats-interval", "60", "60 is not in the range 300<=x<=2678400."),
+        ("--stats-interval", "299", "299 is not in the range 300<=x<=2678400."),
+        ("--stats-interval", "2678401", "2678401 is not in the range 300<=x<=2678400."),
+        (
+            "--stats-interval",
+            "9223372036854775807",
+            "9223372036854775807 is not in the range 300<=x<=2678400.",
+        ),
+        (
+            "--stats-interval",
+            "99999999999999999999",
+            "99999999999999999999 is not in the range 300<=x<=2678400.",
+        ),
+        ("--stats-interval", "-1", "-1 is not in the range 300<=x<=2678400."),
+        ("--stats-interval", "1.5", "'1.5' is not a valid integer range."),
         ("--crm-kind", "salesforce", "'salesforce' is not 'webhook'."),
     ],
 )
@@ -125,10 +170,53 @@ def test_add_refuses_bad_options_naming_them(
     assert cli.store.list_connections() == []
 
 
+@pytest.mark.parametrize("seconds", ["300", "2678400"])
+def test_add_takes_both_ends_of_the_interval_range(cli: Cli, seconds: str) -> None:
+    result = cli(*ADD, "--stats-interval", seconds)
+
+    assert result.exit_code == 0, result.output
+    assert cli.store.list_connections()[0].stats_interval_seconds == int(seconds)
+
+
+def test_add_with_an_interval_setting_out_of_range_says_which_setting(cli: Cli) -> None:
+    result = cli(*ADD, STATS_INTERVAL_SECONDS="60")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: configuration: STATS_INTERVAL_SECONDS: 60 is out of range: from 300 (5 minutes) "
+        "to 2678400 (31 days); fix it or give --stats-interval\n"
+    )
+    assert cli.store.list_connections() == []
+
+
+def test_a_name_like_another_connections_id_is_refused_so_remove_cannot_mix_them_up(
+    cli: Cli,
+) -> None:
+    first = cli.connection("first")
+
+    named_like_id = cli(*ADD[:2], "--name", first.id, *ADD[4:])
+    removed = cli("connections", "remove", first.id, "--yes")
+
+    assert named_like_id.exit_code == 2
+    assert f"'{first.id}' looks like a connection id" in named_like_id.stderr
+    assert removed.exit_code == 0
+    assert removed.output.startswith(f"removed {first.id} (first)")
+    assert cli.store.list_connections() == []
+
+
+def test_an_argument_that_is_not_utf8_is_a_usage_error(cli: Cli) -> None:
+    # What a shell hands Python for the bytes b"ac\xffme": a lone surrogate.
+    result = cli(*ADD[:2], "--name", "ac\udcffme", *ADD[4:])
+
+    assert result.exit_code == 2
+    assert lines(result.stderr)[-1] == (
+        "Error: argument 'ac\\udcffme' (after --name) is not valid text: it holds bytes that "
+        "are not UTF-8"
+    )
+    assert cli.store.list_connections() == []
+
+
 def test_add_refuses_a_crm_url_without_a_host(cli: Cli) -> None:
-    # KNOWN BUG (socialbridge/cli/connections.py:31): `_http_url` checks `netloc`, which is
-    # ":80" here, so the URL is stored; the webhook connector then refuses it with ValueError
-    # on every event (see tests/unit/workers/test_execution.py). Fix: check parsed.hostname.
     result = cli(*ADD[:-1], "http://:80/hooks/acme")
 
     assert result.exit_code == 2
@@ -192,8 +280,29 @@ def test_show_finds_a_connection_by_name_or_id(cli: Cli, by: str) -> None:
     assert f"{'id:':<24}{connection.id}" in lines(result.output)
     assert f"{'status:':<24}active" in lines(result.output)
     assert f"{'webhook_url:':<24}{PUBLIC_URL}/webhooks/crm/{connection.id}" in lines(result.output)
+    assert f"{'status_reason:':<24}-" in lines(result.output)
+    assert f"{'created_at:':<24}{connection.created_at.isoformat()}" in lines(result.output)
+    assert "None" not in result.output
     assert connection.ghl_token not in result.output
     assert connection.crm_secret not in result.output
+
+
+def test_show_plain_and_json_carry_the_same_fields_and_values(cli: Cli) -> None:
+    connection = cli.connection("acme")
+
+    plain = cli("connections", "show", "acme", "--secrets")
+    machine = cli("connections", "show", "acme", "--secrets", "--json")
+
+    shown = json.loads(machine.output)
+    assert shown["created_at"] == connection.created_at.isoformat()
+    assert "T" in shown["created_at"]
+    assert shown["stats_interval_seconds"] == 86400
+    assert shown["status_reason"] is None
+    words = {
+        key: "-" if value is None else ", ".join(value) if isinstance(value, list) else str(value)
+        for key, value in shown.items()
+    }
+    assert lines(plain.output) == [f"{key + ':':<24}{value}" for key, value in words.items()]
 
 
 def test_show_secrets_prints_them_on_request(cli: Cli) -> None:
@@ -313,9 +422,11 @@ def test_update_changes_only_what_is_given(cli: Cli) -> None:
     )
 
     assert result.exit_code == 0, result.output
-    assert lines(result.output) == [
+    assert lines(result.output)[0] == (
         f"updated {before.id} (acme): ghl_token, stats_interval_seconds"
-    ]
+    )
+    assert f"{'changed:':<24}ghl_token, stats_interval_seconds" in lines(result.output)
+    assert f"{'stats_interval_seconds:':<24}3600" in lines(result.output)
     after = cli.store.get_connection(before.id)
     assert after is not None
     assert (after.ghl_token, after.stats_interval_seconds) == ("pit-new", 3600)
@@ -333,7 +444,7 @@ def test_update_of_a_parked_connection_says_how_to_activate_it(cli: Cli) -> None
     result = cli("connections", "update", "acme", "--ghl-token", "pit-new")
 
     assert result.exit_code == 0, result.output
-    assert lines(result.output)[-1] == (
+    assert lines(result.output)[1] == (
         "it is still parked; un-park it with: socialbridge connections activate acme"
     )
 
@@ -381,6 +492,83 @@ def test_rotate_secret_adds_one_and_retire_keeps_only_it(cli: Cli) -> None:
     assert rotated is not None
     assert rotated.webhook_secrets == (new_secret, before.webhook_secrets[0])
     assert retired.exit_code == 0, retired.output
-    assert retired.output == f"{before.id}: only the newest webhook secret verifies now\n"
+    assert retired.output == (
+        f"{before.id} (acme): only the newest webhook secret verifies now (1 active): "
+        f"{new_secret}\n"
+    )
     assert after is not None
     assert after.webhook_secrets == (new_secret,)
+
+
+def test_update_json_is_the_connection_with_what_changed(cli: Cli) -> None:
+    before = cli.connection()
+
+    result = cli("connections", "update", "acme", "--stats-interval", "2678400", "--json")
+
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert set(shown) == PUBLIC_FIELDS | {"changed"}
+    assert shown["changed"] == ["stats_interval_seconds"]
+    assert shown["stats_interval_seconds"] == 2678400
+    assert shown["id"] == before.id
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "message"),
+    [
+        (("--stats-interval", "99999999999999999999"), "--stats-interval",
+         "99999999999999999999 is not in the range 300<=x<=2678400."),
+        (("--stats-interval", "9223372036854775807"), "--stats-interval",
+         "9223372036854775807 is not in the range 300<=x<=2678400."),
+        (("--stats-interval", "0"), "--stats-interval", "0 is not in the range 300<=x<=2678400."),
+        (("--name", "con_1234"), "--name",
+         "'con_1234' looks like a connection id (con_…); choose a name that does not start "
+         "with it"),
+        (("--name", " Con_x "), "--name",
+         "'Con_x' looks like a connection id (con_…); choose a name that does not start with it"),
+        (("--crm-url", "http://[::1"), "--crm-url",
+         "expected an http(s) URL, got 'http://[::1': Invalid IPv6 URL"),
+    ],
+)  # fmt: skip
+def test_update_refuses_values_out_of_bounds_and_changes_nothing(
+    cli: Cli, args: tuple[str, str], option: str, message: str
+) -> None:
+    before = cli.connection()
+
+    result = cli("connections", "update", "acme", "--ghl-token", "pit-new", *args)
+
+    assert result.exit_code == 2
+    assert lines(result.stderr)[-1] == f"Error: Invalid value for '{option}': {message}"
+    assert cli.store.get_connection(before.id) == before
+
+
+def test_rotate_secret_plain_and_json_carry_the_same_fields(cli: Cli) -> None:
+    before = cli.connection()
+
+    added_json = cli("connections", "rotate-secret", "acme", "--json")
+    added_plain = cli("connections", "rotate-secret", "acme")
+    newest = cli.store.get_connection(before.id)
+    retired_json = cli("connections", "rotate-secret", "acme", "--retire", "--json")
+    retired_plain = cli("connections", "rotate-secret", "acme", "--retire")
+
+    assert newest is not None
+    added = json.loads(added_json.output)
+    assert added == {
+        "id": before.id,
+        "name": "acme",
+        "webhook_secret": added["webhook_secret"],
+        "active_secrets": 2,
+    }
+    assert lines(added_plain.output)[0] == (
+        f"new webhook secret of {before.id} (acme): {newest.webhook_secrets[0]} (3 active)"
+    )
+    assert json.loads(retired_json.output) == {
+        "id": before.id,
+        "name": "acme",
+        "webhook_secret": newest.webhook_secrets[0],
+        "active_secrets": 1,
+    }
+    assert retired_plain.output == (
+        f"{before.id} (acme): only the newest webhook secret verifies now (1 active): "
+        f"{newest.webhook_secrets[0]}\n"
+    )

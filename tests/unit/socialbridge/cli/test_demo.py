@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -29,6 +30,30 @@ def settings_of(cli: Cli, **overrides: str) -> Settings:
     return Settings.from_mapping(values)
 
 
+@contextmanager
+def worker(cli: Cli) -> Iterator[None]:
+    """What a worker does once the next event is queued: run it through its flow, once."""
+    services = Services(settings_of(cli))
+    known = {event.id for event in cli.store.list_events()}
+
+    def run() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            new = [event for event in cli.store.list_events() if event.id not in known]
+            if new:
+                execute_event(services, new[0].id)
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+        services.dispose()
+
+
 @pytest.fixture
 def web(cli: Cli) -> Iterator[str]:
     """The web process the command posts to (PUBLIC_URL points at it)."""
@@ -47,10 +72,7 @@ def test_send_no_wait_posts_a_signed_event_and_prints_the_answer(cli: Cli, web: 
 
     assert result.exit_code == 0, result.output
     [event] = cli.store.list_events()
-    assert result.output == (
-        f"POST {web}/webhooks/crm/{connection.id}  ->  202 "
-        f"{ {'event_id': event.id, 'status': 'queued'} }\n"
-    )
+    assert result.output == f"POST {web}/webhooks/crm/{connection.id}  ->  202 queued {event.id}\n"
     assert event.source == "webhook"
     assert event.webhook_id is not None
     assert event.webhook_id.startswith("msg_")
@@ -65,13 +87,21 @@ def test_send_no_wait_posts_a_signed_event_and_prints_the_answer(cli: Cli, web: 
 def test_send_json_no_wait_prints_the_receivers_answer(cli: Cli, web: str) -> None:
     cli.connection("acme")
 
+    connection = cli.store.list_connections()[0]
+
     result = cli(
         "demo", "send", "statistics.requested", "--connection", "acme", "--no-wait", "--json"
     )
 
     assert result.exit_code == 0, result.output
     [event] = cli.store.list_events()
-    assert json.loads(result.output) == {"event_id": event.id, "status": "queued"}
+    # The fields of the plain form's line: URL, HTTP status, event status and id.
+    assert json.loads(result.output) == {
+        "url": f"{web}/webhooks/crm/{connection.id}",
+        "status_code": 202,
+        "event_id": event.id,
+        "status": "queued",
+    }
     assert event.payload["data"] == {}
 
 
@@ -115,31 +145,58 @@ def test_tag_details_take_the_given_tag_ids(cli: Cli, web: str) -> None:
 
 def test_send_follows_the_event_until_it_is_done(cli: Cli, web: str) -> None:
     cli.connection("demo")
-    services = Services(settings_of(cli))
 
-    def worker() -> None:
-        # What a worker does once the event is queued: run it through its flow.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            events = cli.store.list_events()
-            if events:
-                execute_event(services, events[0].id)
-                return
-            time.sleep(0.05)
-
-    thread = threading.Thread(target=worker)
-    thread.start()
-    result = cli("demo", "send", "post.published", "--timeout", "10")
-    thread.join()
-    services.dispose()
+    with worker(cli):
+        result = cli("demo", "send", "post.published", "--timeout", "10")
 
     assert result.exit_code == 0, result.output
     [event] = cli.store.list_events()
     assert event.status == "done"
     assert lines(result.output)[-1] == (
-        f"done. See the write-back on the sandbox CRM page, or: socialbridge events show {event.id}"
+        "done after 1 attempt. See the write-back on the sandbox CRM page, or: "
+        f"socialbridge events show {event.id}"
     )
     assert f"  {event.id}: done (attempt 1)" in lines(result.output)
+
+
+def test_send_json_follows_the_event_and_prints_its_outcome(cli: Cli, web: str) -> None:
+    connection = cli.connection("demo")
+
+    with worker(cli):
+        result = cli("demo", "send", "post.published", "--timeout", "10", "--json")
+
+    assert result.exit_code == 0, result.output
+    [event] = cli.store.list_events()
+    assert json.loads(result.output) == {
+        "url": f"{web}/webhooks/crm/{connection.id}",
+        "status_code": 202,
+        "event_id": event.id,
+        "status": "done",
+        "attempts": 1,
+        "last_error": None,
+        "error_kind": None,
+    }
+
+
+def test_send_of_an_event_that_dies_says_why_in_both_forms(cli: Cli, web: str) -> None:
+    cli.connection("demo", ghl_token="pit-revoked")
+
+    with worker(cli):
+        human = cli("demo", "send", "statistics.requested", "--timeout", "10")
+    [event] = cli.store.list_events()
+    cli.store.activate_connection(event.connection_id)  # parked by the refusal
+    with worker(cli):
+        machine = cli("demo", "send", "statistics.requested", "--timeout", "10", "--json")
+
+    assert human.exit_code == 1
+    assert re.fullmatch(
+        r"dead \(auth\) after 1 attempt: ghl: Invalid JWT \(HTTP 401\) \[traceId [0-9a-f-]+\]",
+        lines(human.output)[-1],
+    )
+    assert machine.exit_code == 1
+    printed = json.loads(machine.output)
+    assert (printed["status"], printed["attempts"], printed["error_kind"]) == ("dead", 1, "auth")
+    assert printed["last_error"].startswith("ghl: Invalid JWT (HTTP 401)")
 
 
 def test_send_without_a_worker_gives_up_after_the_timeout(cli: Cli, web: str) -> None:
@@ -167,13 +224,13 @@ def test_send_reports_a_refusal_and_exits_1(cli: Cli) -> None:
     app.extensions["socialbridge"].dispose()
 
     assert human.exit_code == 1
-    assert re.fullmatch(
-        rf"POST {re.escape(url)}/webhooks/crm/{connection.id}  ->  503 .*queue is "
-        r"unavailable.*",
-        lines(human.output)[0],
+    assert human.output == (
+        f"POST {url}/webhooks/crm/{connection.id}  ->  503 unavailable: The queue is "
+        "unavailable; retry later.\n"
     )
     assert machine.exit_code == 1
     assert json.loads(machine.output) == {
+        "url": f"{url}/webhooks/crm/{connection.id}",
         "status_code": 503,
         "answer": {"error": "unavailable", "message": "The queue is unavailable; retry later."},
     }
@@ -200,3 +257,26 @@ def test_send_needs_a_known_type_and_connection(cli: Cli) -> None:
     assert "Invalid value for 'TYPE'" in bad_type.stderr
     assert bad_connection.exit_code == 2
     assert "no connection 'nope'" in bad_connection.stderr
+
+
+@pytest.mark.parametrize(
+    ("timeout", "message"),
+    [
+        ("0", "0.0 is not in the range 0<x<=3600."),
+        ("-1", "-1.0 is not in the range 0<x<=3600."),
+        ("3601", "3601.0 is not in the range 0<x<=3600."),
+        ("inf", "inf is not in the range 0<x<=3600."),
+        ("nan", "'nan' is not a number of seconds"),
+        ("soon", "'soon' is not a valid float range."),
+    ],
+)
+def test_send_timeout_must_be_more_than_0_and_at_most_an_hour(
+    cli: Cli, timeout: str, message: str
+) -> None:
+    cli.connection("demo")
+
+    result = cli("demo", "send", "post.published", "--timeout", timeout)
+
+    assert result.exit_code == 2
+    assert lines(result.stderr)[-1] == f"Error: Invalid value for '--timeout': {message}"
+    assert cli.store.list_events() == []

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from socialbridge.embedded_redis import free_port
 from store import ConnectionRecord, EventRecord
@@ -10,6 +15,8 @@ from tests.brokerutil import queue_length, queued_tasks
 from tests.unit.socialbridge.cli.conftest import Cli, columns, lines
 
 LONG_ERROR = "ghl: " + "the server said something long " * 5
+OPERATIONS = Path(__file__).resolve().parents[4] / "docs" / "operations.md"
+ISO_8601 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00")
 
 
 def record(
@@ -55,14 +62,34 @@ def test_list_is_a_table_newest_first_with_short_errors(cli: Cli) -> None:
         "SOURCE",
         "STATUS",
         "ATTEMPTS",
-        "UPDATED (UTC)",
+        "CREATED (UTC)",
+        "FINISHED (UTC)",
+        "ERROR KIND",
         "LAST ERROR",
     ]
     first, second = (columns(row) for row in rows)
-    assert first[:5] == [newer.id, "post.published", "webhook", "dead", "0"]
-    assert first[5] == newer.updated_at.strftime("%Y-%m-%d %H:%M:%S")
-    assert first[6] == LONG_ERROR[:59] + "…"
-    assert second[:5] == [older.id, "statistics.requested", "webhook", "done", "1"]
+    assert newer.finished_at is not None
+    assert older.finished_at is not None
+    assert first == [
+        newer.id,
+        "post.published",
+        "webhook",
+        "dead",
+        "0",
+        newer.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        newer.finished_at.strftime("%Y-%m-%d %H:%M:%S"),
+        "permanent",
+        LONG_ERROR[:49] + "…",
+    ]
+    assert second == [
+        older.id,
+        "statistics.requested",
+        "webhook",
+        "done",
+        "1",
+        older.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        older.finished_at.strftime("%Y-%m-%d %H:%M:%S"),
+    ]
 
 
 def test_list_filters_by_status_connection_and_type(cli: Cli) -> None:
@@ -93,7 +120,45 @@ def test_list_json_has_every_field(cli: Cli) -> None:
     assert listed["payload"] == event.payload
     assert listed["status"] == "queued"
     assert listed["attempts"] == 0
-    assert listed["created_at"] == str(event.created_at)
+    assert listed["error_kind"] is None
+    assert listed["created_at"] == event.created_at.isoformat()
+    assert ISO_8601.fullmatch(listed["created_at"])
+    assert listed["finished_at"] is None
+
+
+def documented_event_fields() -> list[str]:
+    """The field names of the table under "## Event fields" in docs/operations.md."""
+    section = OPERATIONS.read_text().split("\n## Event fields\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `(\w+)` \|", section, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("command", ["list", "show"])
+def test_the_json_fields_are_the_documented_ones_in_their_order(cli: Cli, command: str) -> None:
+    event = record(cli, cli.connection(), status="dead", error="ghl: gone (HTTP 400)")
+    args = ["events", command, "--json"] + ([event.id] if command == "show" else [])
+
+    result = cli(*args)
+
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    shown: dict[str, Any] = printed[0] if command == "list" else printed
+    documented = documented_event_fields()
+    promised = {"id", "type", "status", "attempts", "last_error", "error_kind", "created_at"}
+    assert promised | {"finished_at"} <= set(documented)
+    assert list(shown) == documented
+
+
+def test_json_timestamps_are_iso_8601_and_numbers_integers(cli: Cli) -> None:
+    event = record(cli, cli.connection(), status="done")
+
+    result = cli("events", "show", event.id, "--json")
+
+    shown = json.loads(result.output)
+    for field in ("created_at", "updated_at", "started_at", "finished_at"):
+        assert ISO_8601.fullmatch(shown[field]), (field, shown[field])
+    assert shown["attempts"] == 1
+    assert isinstance(shown["attempts"], int)
+    assert isinstance(shown["replays"], int)
 
 
 def test_list_refuses_an_unknown_status_or_connection(cli: Cli) -> None:
@@ -111,17 +176,33 @@ def test_list_refuses_an_unknown_status_or_connection(cli: Cli) -> None:
 # --- show -----------------------------------------------------------------------------------
 
 
-def test_show_prints_every_field(cli: Cli) -> None:
+def test_show_prints_every_field_in_words(cli: Cli) -> None:
     event = record(cli, cli.connection(), status="dead", error="ghl: gone (HTTP 400)")
 
     result = cli("events", "show", event.id)
 
     assert result.exit_code == 0
     shown = lines(result.output)
-    assert shown[0] == f"{'id:':<18}{event.id}"
-    assert f"{'status:':<18}dead" in shown
-    assert f"{'last_error:':<18}ghl: gone (HTTP 400)" in shown
-    assert f"{'payload:':<18}{event.payload}" in shown
+    assert shown[0] == f"{'id:':<17}{event.id}"
+    assert f"{'status:':<17}dead" in shown
+    assert f"{'error_kind:':<17}permanent" in shown
+    assert f"{'last_error:':<17}ghl: gone (HTTP 400)" in shown
+    assert f"{'payload:':<17}{json.dumps(event.payload)}" in shown
+    assert f"{'task_id:':<17}-" in shown
+    assert f"{'created_at:':<17}{event.created_at.isoformat()}" in shown
+    # Words, not Python: no None, no dict repr.
+    assert "None" not in result.output
+    assert "{'" not in result.output
+
+
+def test_show_plain_and_json_carry_the_same_fields(cli: Cli) -> None:
+    event = record(cli, cli.connection(), status="done")
+
+    plain = cli("events", "show", event.id)
+    machine = cli("events", "show", event.id, "--json")
+
+    names = [line.split(":", 1)[0] for line in lines(plain.output)]
+    assert names == list(json.loads(machine.output))
 
 
 def test_show_json_parses(cli: Cli) -> None:
@@ -151,13 +232,15 @@ def test_replay_queues_a_dead_event_again_with_a_fresh_budget(cli: Cli) -> None:
     result = cli("events", "replay", event.id)
 
     assert result.exit_code == 0, result.output
-    assert result.output == f"{event.id}: queued again (post.published, was dead)\n"
+    [task] = queued_tasks(cli.env["REDIS_URL"] or "")
+    assert result.output == (
+        f"{event.id}: queued again as task {task.id} (post.published, was dead)\n"
+    )
     replayed = cli.store.get_event(event.id)
     assert replayed is not None
     assert replayed.status == "queued"
     assert replayed.attempts == 0
     assert replayed.last_error == "ghl: down"
-    [task] = queued_tasks(cli.env["REDIS_URL"] or "")
     assert task.name == "flows.sync_post_tags"
     assert task.args == [event.id, event.payload]
 
@@ -173,6 +256,7 @@ def test_replay_dead_takes_every_dead_event_and_json_lists_them(cli: Cli) -> Non
     replayed = json.loads(result.output)
     assert sorted(r["event_id"] for r in replayed) == sorted(e.id for e in dead)
     assert {r["status"] for r in replayed} == {"queued"}
+    assert {(r["type"], r["was"]) for r in replayed} == {("post.published", "dead")}
     assert all(r["task_id"].startswith(f"{r['event_id']}-") for r in replayed)
     assert queue_length(cli.env["REDIS_URL"] or "") == 2
 
@@ -183,7 +267,10 @@ def test_replay_runs_a_done_event_again_on_purpose(cli: Cli) -> None:
     result = cli("events", "replay", event.id)
 
     assert result.exit_code == 0
-    assert result.output == f"{event.id}: queued again (post.published, was done)\n"
+    [task] = queued_tasks(cli.env["REDIS_URL"] or "")
+    assert result.output == (
+        f"{event.id}: queued again as task {task.id} (post.published, was done)\n"
+    )
 
 
 def test_replay_leaves_an_event_in_flight_alone(cli: Cli) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from socialbridge.embedded_redis import free_port
 from store import Store
 from store.migrate import current_revision, head_revision
@@ -96,3 +98,62 @@ def test_flower_is_never_started_without_a_password(cli: Cli) -> None:
         "Error: FLOWER_PASSWORD: not set; Flower shows task arguments and is never served "
         "without a password\n"
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("events", "list"),
+        ("events", "show", "evt_0"),
+        ("events", "replay", "--dead"),
+        ("stats", "sync", "acme"),
+        ("connections", "show", "acme"),
+        ("connections", "rotate-secret", "acme"),
+        ("demo", "send", "post.published"),
+    ],
+)
+def test_every_command_meets_a_store_failure_with_one_line(
+    cli: Cli, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+
+    result = cli(*args, DATABASE_URL=url)
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: store: the database has no schema yet (")
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("dev", "--web-port", "0"), "Invalid value for '--web-port': 0 is not in the range "
+         "1<=x<=65535."),
+        (("dev", "--ghl-port", "70000"), "Invalid value for '--ghl-port': 70000 is not in the "
+         "range 1<=x<=65535."),
+        (("dev", "--crm-port", "99999999999999999999"), "Invalid value for '--crm-port': "
+         "99999999999999999999 is not in the range 1<=x<=65535."),
+        (("dev", "--flower-port", "-1"), "Invalid value for '--flower-port': -1 is not in the "
+         "range 1<=x<=65535."),
+        (("dev", "--crm-port", "8000"), "--web-port and --crm-port are both 8000: each process "
+         "needs a port of its own"),
+        (("flower", "--port", "65536"), "Invalid value for '--port': 65536 is not in the range "
+         "1<=x<=65535."),
+        (("events", "list", "--limit", "0"), "Invalid value for '--limit': 0 is not in the "
+         "range 1<=x<=1000."),
+        (("events", "list", "--limit", "1001"), "Invalid value for '--limit': 1001 is not in "
+         "the range 1<=x<=1000."),
+        (("events", "list", "--limit", "99999999999999999999"), "Invalid value for '--limit': "
+         "99999999999999999999 is not in the range 1<=x<=1000."),
+        (("events", "show", "evt_\udcff"), "argument 'evt_\\udcff' is not valid text: it holds "
+         "bytes that are not UTF-8"),
+    ],
+)  # fmt: skip
+def test_number_options_out_of_bounds_are_usage_errors_before_anything_runs(
+    cli: Cli, args: tuple[str, ...], message: str
+) -> None:
+    # FLOWER_PASSWORD set: a flower that got past its options would exec Flower.
+    result = cli(*args, FLOWER_PASSWORD="secret")
+
+    assert result.exit_code == 2
+    assert lines(result.stderr)[-1] == f"Error: {message}"

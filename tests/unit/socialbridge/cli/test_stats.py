@@ -8,7 +8,7 @@ import re
 
 from socialbridge.embedded_redis import free_port
 from tests.brokerutil import queued_tasks
-from tests.unit.socialbridge.cli.conftest import Cli, lines
+from tests.unit.socialbridge.cli.conftest import Cli, columns, lines
 from workers.flows.statistics import default_range
 
 
@@ -24,16 +24,31 @@ def test_sync_runs_the_flow_and_prints_the_totals(cli: Cli) -> None:
     assert event.status == "done"
     snapshot = cli.store.latest_snapshot(connection.id)
     assert snapshot is not None
-    totals = [f"  {metric:<12}{value:g}" for metric, value in sorted(snapshot.totals.items())]
-    assert lines(result.output) == [
+    printed = lines(result.output)
+    assert printed[:9] == [
         "syncing statistics of acme (location loc_demo) ...",
         "  6 accounts, 5 with a profileId",
         "  statistics batch 1/1: 5 profiles",
         f"  wrote location.statistics_synced for {start}..{end}",
-        f"done: snapshot {snapshot.id} for {start}..{end}",
-        *totals,
+        f"event_id: {event.id}",
+        "status:   done",
+        "snapshot:",
+        f"  id:            {snapshot.id}",
+        f"  connection_id: {connection.id}",
     ]
-    assert totals
+    assert f"  start_date:    {start}" in printed
+    assert f"  end_date:      {end}" in printed
+    assert f"  created_at:    {snapshot.created_at.isoformat()}" in printed
+    # The totals as a table, one row a metric, whole numbers without a ".0".
+    header = printed.index("  totals:") + 1
+    assert columns(printed[header])[:2] == ["METRIC", "TOTAL"]
+    rows = {
+        columns(line)[0]: columns(line)[1] for line in printed[header + 1 :][: len(snapshot.totals)]
+    }
+    assert snapshot.totals
+    assert rows == {metric: f"{value:.0f}" for metric, value in snapshot.totals.items()}
+    assert "daily:" in [line.strip() for line in printed]
+    assert not re.search(r"\d\.0\b", result.output)
     [written] = cli.crm_statistics(connection)
     assert written["totals"] == snapshot.totals
     assert written["webhook_id"] == f"{event.id}.location.statistics_synced"
@@ -53,7 +68,24 @@ def test_sync_json_prints_the_snapshot(cli: Cli) -> None:
     assert printed["status"] == "done"
     assert printed["snapshot"]["id"] == snapshot.id
     assert printed["snapshot"]["totals"] == snapshot.totals
-    assert printed["snapshot"]["start_date"] == str(snapshot.start_date)
+    # Counts are integers in JSON (GHL's numbers are read as floats: 508.0).
+    assert all(type(value) is int for value in printed["snapshot"]["totals"].values())
+    assert printed["snapshot"]["start_date"] == snapshot.start_date.isoformat()
+    assert printed["snapshot"]["created_at"] == snapshot.created_at.isoformat()
+
+
+def test_sync_plain_and_json_carry_the_same_fields(cli: Cli) -> None:
+    cli.connection("acme")
+
+    plain = lines(cli("stats", "sync", "acme").output)
+    machine = json.loads(cli("stats", "sync", "acme", "--json").output)
+
+    top = [line.split(":", 1)[0] for line in plain if re.match(r"\w+:", line)]
+    inner = [line.strip().split(":", 1)[0] for line in plain if re.match(r"  \w+:", line)]
+    assert top == list(machine)
+    # "totals:" and "daily:" head the two tables; platforms are the columns of the first
+    # and day_range the rows of the second.
+    assert set(inner) | {"platforms", "day_range"} == set(machine["snapshot"])
 
 
 def test_sync_enqueue_hands_the_run_to_the_workers(cli: Cli) -> None:
@@ -64,10 +96,11 @@ def test_sync_enqueue_hands_the_run_to_the_workers(cli: Cli) -> None:
     assert result.exit_code == 0, result.output
     [event] = cli.store.list_events()
     assert event.status == "queued"
-    assert result.output == (
-        f"queued {event.id}; follow it with: socialbridge events show {event.id}\n"
-    )
     [task] = queued_tasks(cli.env["REDIS_URL"] or "")
+    assert result.output == (
+        f"queued {event.id} as task {task.id}; "
+        f"follow it with: socialbridge events show {event.id}\n"
+    )
     assert task.name == "flows.sync_statistics"
     assert task.args == [event.id, event.payload]
 
@@ -103,7 +136,8 @@ def test_sync_with_refused_credentials_says_dead_and_parks(cli: Cli) -> None:
     assert result.exit_code == 1
     [event] = cli.store.list_events()
     assert re.fullmatch(
-        rf"Error: dead: ghl: Invalid JWT \(HTTP 401\) \[traceId [0-9a-f-]+\] \(event {event.id}\)",
+        rf"Error: dead \(auth\): ghl: Invalid JWT \(HTTP 401\) \[traceId [0-9a-f-]+\] "
+        rf"\(event {event.id}\)",
         lines(result.stderr)[-1],
     )
     parked = cli.store.get_connection(connection.id)
@@ -118,9 +152,16 @@ def test_sync_json_failure_prints_json_then_the_error(cli: Cli) -> None:
 
     assert result.exit_code == 1
     printed = json.loads(result.stdout)
-    assert printed["status"] == "dead"
+    [event] = cli.store.list_events()
+    assert printed == {
+        "event_id": event.id,
+        "status": "dead",
+        "error_kind": "auth",
+        "error": printed["error"],
+        "retry_in": None,
+    }
     assert printed["error"].startswith("ghl: Invalid JWT (HTTP 401)")
-    assert result.stderr.startswith("Error: dead: ")
+    assert result.stderr.startswith("Error: dead (auth): ")
 
 
 def test_sync_meeting_a_ghl_outage_leaves_the_retry_to_the_workers(cli: Cli) -> None:
@@ -137,10 +178,29 @@ def test_sync_meeting_a_ghl_outage_leaves_the_retry_to_the_workers(cli: Cli) -> 
         rf"\(event {event.id}\)",
         lines(result.stderr)[-1],
     )
-    [task] = queued_tasks(cli.env["REDIS_URL"] or "")
-    assert task.name == "flows.sync_statistics"
-    assert task.args == [event.id, event.payload]
-    assert task.eta is not None
+    # The retry is the store's (next_attempt_at), sent by the workers' sweep when due: no
+    # delayed message is queued from here.
+    assert event.next_attempt_at is not None
+    assert queued_tasks(cli.env["REDIS_URL"] or "") == []
+
+
+def test_sync_json_meeting_a_ghl_outage_says_when_the_retry_comes(cli: Cli) -> None:
+    cli.connection("acme")
+    cli.ghl_fault(path_contains="/accounts", status=503, retry_after=42)
+
+    result = cli("stats", "sync", "acme", "--json")
+
+    assert result.exit_code == 1
+    [event] = cli.store.list_events()
+    printed = json.loads(result.stdout)
+    assert printed == {
+        "event_id": event.id,
+        "status": "retrying",
+        "error_kind": None,
+        "error": printed["error"],
+        "retry_in": 42,
+    }
+    assert "(HTTP 503)" in printed["error"]
 
 
 def test_sync_of_an_unknown_connection_records_nothing(cli: Cli) -> None:
