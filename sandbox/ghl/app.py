@@ -469,12 +469,17 @@ def create_sandbox_ghl_app(
     app.register_error_handler(HTTPException, sandbox.handle_http_exception)
 
     ghl = "/social-media-posting"
-    routes = (
-        (f"{ghl}/<location_id>/tags", "GET", sandbox.get_tags),
-        (f"{ghl}/<location_id>/tags/details", "POST", sandbox.get_tag_details),
-        (f"{ghl}/<location_id>/accounts", "GET", sandbox.get_accounts),
-        (f"{ghl}/<location_id>/posts/<post_id>", "GET", sandbox.get_post),
-        (f"{ghl}/statistics", "POST", sandbox.get_statistics),
+    # The GHL operations, each with the versions it answers in (the first is its main one).
+    dated = (API_VERSION,)
+    dated_and_v3 = (API_VERSION, API_VERSION_V3)
+    ghl_routes = (
+        (f"{ghl}/<location_id>/tags", "GET", sandbox.get_tags, dated),
+        (f"{ghl}/<location_id>/tags/details", "POST", sandbox.get_tag_details, dated),
+        (f"{ghl}/<location_id>/accounts", "GET", sandbox.get_accounts, dated),
+        (f"{ghl}/<location_id>/posts/<post_id>", "GET", sandbox.get_post, dated),
+        (f"{ghl}/statistics", "POST", sandbox.get_statistics, dated_and_v3),
+    )
+    admin_routes = (
         (f"{ADMIN_PREFIX}/health", "GET", sandbox.admin_health),
         (f"{ADMIN_PREFIX}/faults", "POST", sandbox.admin_add_fault),
         (f"{ADMIN_PREFIX}/faults", "GET", sandbox.admin_list_faults),
@@ -483,12 +488,13 @@ def create_sandbox_ghl_app(
         (f"{ADMIN_PREFIX}/journal", "DELETE", sandbox.admin_clear_journal),
         (f"{ADMIN_PREFIX}/locations", "POST", sandbox.admin_add_location),
     )
-    for rule, method, view in routes:
+    for rule, method, view, versions in ghl_routes:
         endpoint = f"{method.lower()}_{rule}"
         app.add_url_rule(rule, endpoint=endpoint, view_func=view, methods=[method])
-        sandbox.versions[endpoint] = (
-            (API_VERSION, API_VERSION_V3) if view == sandbox.get_statistics else (API_VERSION,)
-        )
+        sandbox.versions[endpoint] = versions
+    for rule, method, admin_view in admin_routes:
+        endpoint = f"{method.lower()}_{rule}"
+        app.add_url_rule(rule, endpoint=endpoint, view_func=admin_view, methods=[method])
     return app
 
 
