@@ -295,7 +295,8 @@ def activate(runtime: Runtime, connection: str) -> None:
         click.echo(f"{record.id} ({record.name}) is active already")
         return
     runtime.store.activate_connection(record.id)
-    click.echo(f"{record.id} ({record.name}) is active again (was parked: {record.status_reason})")
+    reason = f": {record.status_reason}" if record.status_reason else ""
+    click.echo(f"{record.id} ({record.name}) is active again (was {record.status}{reason})")
     click.echo("replay its dead events with: socialbridge events replay --dead")
 
 

@@ -60,3 +60,13 @@ def test_an_unknown_connection_is_a_usage_error_listing_the_known_ones(
 
     assert result.exit_code == 2
     assert "Invalid value for CONNECTION: no connection 'nope' (connections: acme)" in result.output
+
+
+def test_activate_without_a_recorded_reason_prints_no_none(parked: tuple[Store, str]) -> None:
+    store, connection_id = parked
+    store.park_connection(connection_id, "")
+
+    result = CliRunner().invoke(main, ["connections", "activate", "acme"])
+
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0] == f"{connection_id} (acme) is active again (was parked)"
