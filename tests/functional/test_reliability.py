@@ -118,7 +118,8 @@ def test_events_replay_brings_a_dead_event_back(bridge: System) -> None:
     )
 
     assert replay.returncode == 0, replay.stderr
-    assert replay.stdout.strip() == f"{event.id}: queued again (tag.details_requested, was dead)"
+    assert replay.stdout.startswith(f"{event.id}: queued again as task {event.id}-")
+    assert replay.stdout.endswith(" (tag.details_requested, was dead)\n")
     again = bridge.wait_for(event.id)
     assert again.status == "done", again.last_error
     assert again.attempts == 1
