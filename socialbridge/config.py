@@ -15,6 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Every statistics schedule runs at most every 5 minutes and at least every 31 days: the
+# bounds of a connection's interval, and of the default one.
+STATS_INTERVAL_MIN_SECONDS = 300
+STATS_INTERVAL_MAX_SECONDS = 31 * 24 * 3600  # 2,678,400
+
 
 class ConfigError(ValueError):
     """A setting is missing or has a value of the wrong form; the message names it."""
@@ -167,6 +172,15 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()}: must be a positive number")
+        if (
+            not STATS_INTERVAL_MIN_SECONDS
+            <= self.stats_interval_seconds
+            <= (STATS_INTERVAL_MAX_SECONDS)
+        ):
+            raise ConfigError(
+                f"STATS_INTERVAL_SECONDS: must be from {STATS_INTERVAL_MIN_SECONDS} (5 minutes) "
+                f"to {STATS_INTERVAL_MAX_SECONDS} (31 days), got {self.stats_interval_seconds}"
+            )
         if self.lease_seconds < 3:
             # Renewed every third of the lease: anything shorter would expire between renewals.
             raise ConfigError("LEASE_SECONDS: must be at least 3")

@@ -9,6 +9,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from socialbridge.config import STATS_INTERVAL_MAX_SECONDS, STATS_INTERVAL_MIN_SECONDS
 from store.crypto import SecretBox, check_webhook_secret, new_webhook_secret
 from store.database import Database
 from store.errors import DuplicateName, NotFound
@@ -19,8 +20,6 @@ from store.records import ConnectionRecord, ConnectionStatus
 # A statistics sync more often than every 5 minutes spends the location's GHL rate budget on
 # numbers that have barely moved; one rarer than monthly is no schedule, and the huge values
 # past it overflow the scheduler's date arithmetic. Both bounds are inclusive.
-STATS_INTERVAL_MIN_SECONDS = 300
-STATS_INTERVAL_MAX_SECONDS = 31 * 24 * 3600  # 2,678,400
 
 # As wide as the columns (store/models.py): PostgreSQL refuses longer values, SQLite would not.
 NAME_MAX_LENGTH = 200

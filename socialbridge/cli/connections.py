@@ -12,7 +12,6 @@ from socialbridge.cli.render import connection_view, emit_fields, emit_json, emi
 from socialbridge.cli.runtime import Runtime, json_option, pass_runtime
 from socialbridge.errors import IntegrationError
 from store import ConnectionRecord, DuplicateName
-from store.connections import check_stats_interval
 
 
 @click.group("connections")
@@ -70,7 +69,7 @@ def add(
 ) -> None:
     """Create a connection; print its webhook URL and the secret the CRM signs with."""
     if stats_interval is None:
-        stats_interval = _default_interval(runtime)
+        stats_interval = runtime.settings.stats_interval_seconds
     try:
         connection = runtime.store.create_connection(
             name=name,
@@ -104,18 +103,6 @@ def add(
         f"  statistics sync: every {connection.stats_interval_seconds} s "
         "(beat picks it up within a minute)"
     )
-
-
-def _default_interval(runtime: Runtime) -> int:
-    """STATS_INTERVAL_SECONDS, when it is an interval a connection may have."""
-    seconds = runtime.settings.stats_interval_seconds
-    try:
-        return check_stats_interval(seconds)
-    except ValueError as exc:
-        raise click.ClickException(
-            f"configuration: STATS_INTERVAL_SECONDS: {str(exc).split(': ', 1)[-1]}; "
-            "fix it or give --stats-interval"
-        ) from None
 
 
 @group.command("list")

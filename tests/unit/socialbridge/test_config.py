@@ -39,6 +39,8 @@ def test_environment_values_are_typed() -> None:
         ({"SWEEP_INTERVAL": "-1"}, "SWEEP_INTERVAL: must be a positive number"),
         ({"UNEXPECTED_MAX_ATTEMPTS": "0"}, "UNEXPECTED_MAX_ATTEMPTS: must be a positive number"),
         ({"LEASE_SECONDS": "2"}, "LEASE_SECONDS: must be at least 3"),
+        ({"STATS_INTERVAL_SECONDS": "299"}, "STATS_INTERVAL_SECONDS: must be from 300"),
+        ({"STATS_INTERVAL_SECONDS": "2678401"}, "STATS_INTERVAL_SECONDS: must be from 300"),
         ({"TASK_SOFT_TIME_LIMIT": "500"}, "TASK_SOFT_TIME_LIMIT: must be below TASK_TIME_LIMIT"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT: expected text or json"),
     ],

@@ -183,8 +183,8 @@ def test_add_with_an_interval_setting_out_of_range_says_which_setting(cli: Cli) 
 
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: configuration: STATS_INTERVAL_SECONDS: 60 is out of range: from 300 (5 minutes) "
-        "to 2678400 (31 days); fix it or give --stats-interval\n"
+        "Error: configuration: STATS_INTERVAL_SECONDS: must be from 300 (5 minutes) "
+        "to 2678400 (31 days), got 60\n"
     )
     assert cli.store.list_connections() == []
 
