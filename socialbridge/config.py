@@ -101,7 +101,8 @@ class Settings:
     )
     task_time_limit: int = _setting(180, "Seconds before a running task is killed.")
     stats_interval_seconds: int = _setting(
-        86400, "Default interval of each connection's statistics schedule (daily)."
+        86400,
+        "Default interval of each connection's statistics schedule (daily); 300 s to 31 days.",
     )
     flower_user: str = _setting("admin", "Flower basic-auth user.")
     flower_password: str = _setting(
