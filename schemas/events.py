@@ -26,6 +26,10 @@ from marshmallow import (
 
 from schemas.base import ID, StrictSchema
 
+STATISTICS_MAX_DAYS = 3660
+"""Longest statistics range asked of GHL (about ten years): a longer one is refused on arrival
+rather than accepted and then refused by GHL."""
+
 POST_PUBLISHED = "post.published"
 TAG_DETAILS_REQUESTED = "tag.details_requested"
 STATISTICS_REQUESTED = "statistics.requested"
@@ -147,6 +151,11 @@ class StatisticsRequestedSchema(StrictSchema):
             raise ValidationError("Give start_date and end_date together.", missing)
         if start is not None and end is not None and start > end:
             raise ValidationError("end_date must not be before start_date.", "end_date")
+        if start is not None and end is not None and (end - start).days >= STATISTICS_MAX_DAYS:
+            raise ValidationError(
+                f"A range spans at most {STATISTICS_MAX_DAYS} days (start and end included).",
+                "end_date",
+            )
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> StatisticsRequested:

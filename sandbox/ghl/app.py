@@ -64,6 +64,7 @@ from sandbox.ghl.stats import (
     previous_period,
     profile_stats,
 )
+from schemas.events import STATISTICS_MAX_DAYS  # the longest range answered: bounds a call
 from socialbridge.logs import get_logger
 
 log = get_logger(__name__)
@@ -77,8 +78,6 @@ TAGS_DEFAULT_LIMIT = 10
 TAGS_MAX_LIMIT = 100
 """Larger `limit`s are answered with 100 tags; a client that pages by `count` still works."""
 STATISTICS_MAX_PROFILES = 100
-STATISTICS_MAX_DAYS = 3660
-"""Longest `currentRange`/`prevRange` answered (about ten years): bounds the work of one call."""
 MAX_SEEDED_TAGS = 10_000
 ALL_VERSIONS = tuple(SPEC_FILES)
 

@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 
 from schemas.events import (
     EVENT_TYPES,
+    STATISTICS_MAX_DAYS,
     STATISTICS_PLATFORMS,
     CrmEvent,
     PostPublished,
@@ -117,6 +118,17 @@ def test_a_one_day_range_is_allowed() -> None:
 
     assert isinstance(loaded, StatisticsRequested)
     assert loaded.date_range == (dt.date(2026, 11, 1), dt.date(2026, 11, 1))
+
+
+def test_the_longest_range_is_allowed() -> None:
+    end = dt.date(2026, 11, 1)
+    start = end - dt.timedelta(days=STATISTICS_MAX_DAYS - 1)
+    data = {"start_date": start.isoformat(), "end_date": end.isoformat()}
+
+    loaded = load_event(event("statistics.requested", data)).data
+
+    assert isinstance(loaded, StatisticsRequested)
+    assert loaded.date_range == (start, end)
 
 
 def test_every_platform_ghl_accepts_is_accepted() -> None:
@@ -232,6 +244,12 @@ def test_every_platform_ghl_accepts_is_accepted() -> None:
             event("statistics.requested", {"start_date": "2026-11-02", "end_date": "2026-11-01"}),
             {"data.end_date": ["end_date must not be before start_date."]},
             id="backwards",
+        ),
+        pytest.param(
+            # 2016-11-02 .. 2026-11-01 inclusive is 3,652 days; 2016-10-01 .. is 3,684.
+            event("statistics.requested", {"start_date": "2016-10-01", "end_date": "2026-11-01"}),
+            {"data.end_date": ["A range spans at most 3660 days (start and end included)."]},
+            id="longer-than-ghl-answers",
         ),
         pytest.param(
             event("statistics.requested", {"start_date": "2026-13-01", "end_date": "2026-11-01"}),
