@@ -7,7 +7,9 @@ password (generated once), the SQLite database and the embedded Redis's append-o
 starts Redis, migrates the database, starts the sandbox GHL and sandbox CRM, makes sure the
 `demo` connection exists, writes ``var/socialbridge.env`` (read by the CLI in another
 terminal), then starts web, worker, beat and Flower like honcho would: each child's output
-prefixed with its name, and everything stopped together, Redis last.
+prefixed with its name, and everything stopped together, Redis last. Unlike honcho, a process
+that exits on its own (Redis included) is started again, after a wait of 1 s doubling to 30 s
+(`Backoff`), and the output says which one, how it exited and when it comes back.
 """
 
 from __future__ import annotations
@@ -311,26 +313,122 @@ def app_commands(ports: DevPorts) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
+# --- restarts ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long `make run` waits before starting a process again that exited on its own.
+
+    ``first`` seconds after the first exit, doubling at each exit that follows up to
+    ``maximum``; a process that had stayed up ``reset_after`` seconds starts from ``first``
+    again. A process that dies at once is thus started at most once every ``maximum`` seconds
+    in the long run: it never spins the CPU.
+    """
+
+    first: float = 1.0
+    maximum: float = 30.0
+    reset_after: float = 60.0
+
+    def next_delay(self, previous: float | None, uptime: float) -> float:
+        """The wait after an exit: ``previous`` was the last wait (None: none yet)."""
+        if previous is None or uptime >= self.reset_after:
+            return self.first
+        return min(previous * 2, self.maximum)
+
+
+@dataclass
+class Restarts:
+    """The restart bookkeeping of one supervised process (times from `time.monotonic`)."""
+
+    backoff: Backoff
+    started_at: float
+    delay: float | None = None
+    due_at: float | None = None
+    count: int = 0
+
+    @property
+    def pending(self) -> bool:
+        """True between an exit and the restart it leads to."""
+        return self.due_at is not None
+
+    def exited(self, now: float) -> float:
+        """Record an exit noticed at ``now``; return the wait before the restart."""
+        self.delay = self.backoff.next_delay(self.delay, now - self.started_at)
+        self.due_at = now + self.delay
+        return self.delay
+
+    def is_due(self, now: float) -> bool:
+        return self.due_at is not None and now >= self.due_at
+
+    def restarted(self, now: float) -> None:
+        self.started_at = now
+        self.due_at = None
+        self.count += 1
+
+
+def describe_exit(code: int) -> str:
+    """``with code 1``, or ``on signal SIGKILL`` for Popen's negative return codes."""
+    if code >= 0:
+        return f"with code {code}"
+    try:
+        return f"on signal {signal.Signals(-code).name}"
+    except ValueError:
+        return f"on signal {-code}"
+
+
+def _clock_time(in_seconds: float) -> str:
+    """The local time ``in_seconds`` from now, as HH:MM:SS."""
+    return time.strftime("%H:%M:%S", time.localtime(time.time() + in_seconds))
+
+
+# --- supervised children -----------------------------------------------------------------
+
+
 @dataclass
 class Child:
-    """One supervised process and the thread that copies its output."""
+    """One supervised process, the thread that copies its output, and how to start it again."""
 
     name: str
+    argv: list[str]
+    env: dict[str, str]
     process: subprocess.Popen[bytes]
     pump: threading.Thread
+    restarts: Restarts
 
 
 class Supervisor:
-    """Starts children, prefixes their output with their names, and stops them together."""
+    """Starts children, prefixes their output with their names, restarts those that exit on
+    their own (`keep_running`), and stops them together (`stop_all`)."""
 
-    def __init__(self, echo: Echo, *, cwd: Path, name_width: int = 6) -> None:
+    def __init__(
+        self,
+        echo: Echo,
+        *,
+        cwd: Path,
+        name_width: int = 6,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._echo = echo
         self._cwd = cwd
         self._width = name_width
+        self._backoff = backoff or Backoff()
+        self._clock = clock
         self.children: list[Child] = []
 
     def start(self, name: str, argv: list[str], env: Mapping[str, str]) -> Child:
         """Start ``argv`` as child ``name``; its stdout and stderr are echoed line by line."""
+        process, pump = self._spawn(name, argv, env)
+        child = Child(
+            name, list(argv), dict(env), process, pump, Restarts(self._backoff, self._clock())
+        )
+        self.children.append(child)
+        return child
+
+    def _spawn(
+        self, name: str, argv: list[str], env: Mapping[str, str]
+    ) -> tuple[subprocess.Popen[bytes], threading.Thread]:
         process = subprocess.Popen(  # noqa: S603 - our own commands, no shell
             argv,
             cwd=self._cwd,
@@ -349,9 +447,7 @@ class Supervisor:
             daemon=True,
         )
         pump.start()
-        child = Child(name, process, pump)
-        self.children.append(child)
-        return child
+        return process, pump
 
     def _copy_output(self, name: str, stream: IO[bytes]) -> None:
         prefix = f"{name:<{self._width}} | "
@@ -362,6 +458,43 @@ class Supervisor:
     def first_exited(self) -> Child | None:
         """The first child (in start order) that is no longer running, if any."""
         return next((c for c in self.children if c.process.poll() is not None), None)
+
+    def keep_running(self, now: float | None = None) -> None:
+        """Notice the children that exited, and start each again once its wait is over.
+
+        Called every fraction of a second by `make run`; says on the output which child
+        exited, how, and when it starts again.
+        """
+        now = self._clock() if now is None else now
+        for child in self.children:
+            restarts = child.restarts
+            if not restarts.pending:
+                code = child.process.poll()
+                if code is None:
+                    continue
+                uptime = now - restarts.started_at
+                delay = restarts.exited(now)
+                self._echo(
+                    f"{child.name} exited {describe_exit(code)} after {uptime:.1f} s: "
+                    f"restarting it in {delay:g} s (at {_clock_time(delay)})"
+                )
+            elif restarts.is_due(now):
+                self._end_leftovers(child)
+                child.process, child.pump = self._spawn(child.name, child.argv, child.env)
+                restarts.restarted(now)
+                self._echo(
+                    f"{child.name} started again (pid {child.process.pid}, "
+                    f"restart {restarts.count})"
+                )
+
+    def _end_leftovers(self, child: Child) -> None:
+        # What the exited process left behind in its group (a pool process or gunicorn worker
+        # whose parent died without stopping it) would hold its port, or run a second copy of
+        # its tasks, next to the new one. The group id is the exited child's pid; while any
+        # process of the group lives, the kernel does not hand that id out again.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.process.pid, signal.SIGKILL)
+        child.pump.join(timeout=1.0)
 
     def stop_all(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM every running child, wait up to ``timeout`` in all, then SIGKILL the rest."""
@@ -491,21 +624,53 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _supervise(
-    supervisor: Supervisor, redis: EmbeddedRedis, stop: threading.Event, echo: Echo
+def supervise(
+    supervisor: Supervisor,
+    redis: EmbeddedRedis,
+    stop: threading.Event,
+    echo: Echo,
+    *,
+    backoff: Backoff | None = None,
 ) -> int:
-    """Wait for Ctrl-C/SIGTERM (0) or for a process to exit on its own (1)."""
+    """Keep every process up until Ctrl-C/SIGTERM, then return 0.
+
+    A child that exits is started again after its backoff (`Supervisor.keep_running`); so is
+    Redis, on the same port and with its data, so the worker and beat find it where it was.
+    """
+    redis_restarts = Restarts(backoff or Backoff(), time.monotonic())
     while not stop.wait(0.25):
-        exited = supervisor.first_exited()
-        if exited is not None:
-            echo(f"{exited.name} exited with code {exited.process.returncode}: stopping everything")
-            return 1
-        code = redis.poll()
-        if code is not None:
-            echo(f"redis exited with code {code} (see {redis.log_file}): stopping everything")
-            return 1
+        now = time.monotonic()
+        supervisor.keep_running(now)
+        _keep_redis_running(redis, redis_restarts, now, echo)
     echo("stopping (up to 15 s) ...")
     return 0
+
+
+def _keep_redis_running(redis: EmbeddedRedis, restarts: Restarts, now: float, echo: Echo) -> None:
+    if not restarts.pending:
+        code = redis.poll()
+        if code is None:
+            return
+        uptime = now - restarts.started_at
+        delay = restarts.exited(now)
+        echo(
+            f"redis exited {describe_exit(code)} after {uptime:.1f} s (see {redis.log_file}): "
+            f"restarting it in {delay:g} s (at {_clock_time(delay)}), on port {redis.port} "
+            f"with its data"
+        )
+    elif restarts.is_due(now):
+        try:
+            redis.start()
+        except EmbeddedRedisError as error:
+            # A failed start counts as a start that exited at once: the next wait is longer.
+            restarts.restarted(now)
+            delay = restarts.exited(now)
+            echo(f"redis did not start again: {error}\ntrying again in {delay:g} s")
+            return
+        restarts.restarted(now)
+        echo(
+            f"redis started again on port {redis.port} (pid {redis.pid}, restart {restarts.count})"
+        )
 
 
 def _start_everything(
@@ -565,7 +730,7 @@ def _start_everything(
             socialbridge_command=display_path(console_script("socialbridge"), paths.root),
         )
     )
-    return _supervise(supervisor, redis, stop, echo)
+    return supervise(supervisor, redis, stop, echo)
 
 
 def run_dev(
@@ -579,7 +744,8 @@ def run_dev(
 ) -> int:
     """Run every process of socialbridge from the project folder ``root`` until Ctrl-C.
 
-    Returns 0 after a requested stop, 1 when something failed to start or exited on its own.
+    Returns 0 after a requested stop, 1 when something failed to start. A process that exits
+    once everything runs is started again (see `supervise`).
     """
     ports = DevPorts(web=web_port, ghl=ghl_port, crm=crm_port, flower=flower_port)
     paths = DevPaths.under(root)
