@@ -33,6 +33,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return {
         "broker_url": settings.redis_url,
         "broker_connection_retry_on_startup": True,
+        # A worker that lost Redis reconnects for as long as it takes (Celery's default gives
+        # up after 100 tries, about 45 minutes, and the worker exits); so does beat's producer.
+        "broker_connection_retry": True,
+        "broker_connection_max_retries": None,
         # Redis gives a message that a worker took and never acknowledged (the worker died)
         # to another one after the visibility timeout; kombu looks for such messages every
         # `unacked_restore_interval` seconds (every scan: throttle 1). No countdown outlives
@@ -74,8 +78,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "enable_utc": True,
         "timezone": "UTC",
         # Beat keeps its schedule in Redis (RedBeat) so several beat processes can run safely:
-        # only the one holding the lock sends.
-        "beat_scheduler": "redbeat.RedBeatScheduler",
+        # only the one holding the lock sends. Ours survives a Redis restart (workers/beat.py).
+        "beat_scheduler": "workers.beat.ResilientRedBeatScheduler",
         "redbeat_redis_url": settings.redis_url,
         # Plain redis-py client arguments: RedBeat stops borrowing the broker's options in 2.5.
         "redbeat_redis_options": {"socket_connect_timeout": 3, "socket_timeout": 10},
