@@ -29,16 +29,16 @@ NOTHING = "-"
 def json_value(value: Any) -> Any:
     """``value`` as plain JSON data: what both forms of every command print.
 
-    Timestamps and dates become ISO-8601 text (``2026-12-01T10:00:00+00:00``); a float that is
-    a whole number becomes an int (statistics arrive as ``508.0``); NaN and infinities, which
-    JSON cannot hold, become null.
+    Timestamps and dates become ISO-8601 text (``2026-12-01T10:00:00+00:00``); numbers stay
+    as they are (counts are ints from GHL to the store); NaN and infinities, which JSON cannot
+    hold, become null.
     """
     if value is None or isinstance(value, bool | int | str):
         return value.value if isinstance(value, enum.Enum) else value
     if isinstance(value, float):
         if not math.isfinite(value):
             return None
-        return int(value) if value.is_integer() else value
+        return value
     if isinstance(value, dt.date):  # datetimes too: a datetime is a date
         return value.isoformat()
     if isinstance(value, enum.Enum):

@@ -68,7 +68,7 @@ def test_sync_json_prints_the_snapshot(cli: Cli) -> None:
     assert printed["status"] == "done"
     assert printed["snapshot"]["id"] == snapshot.id
     assert printed["snapshot"]["totals"] == snapshot.totals
-    # Counts are integers in JSON (GHL's numbers are read as floats: 508.0).
+    # Counts are integers from GHL's answer to the JSON printed (never 508.0).
     assert all(type(value) is int for value in printed["snapshot"]["totals"].values())
     assert printed["snapshot"]["start_date"] == snapshot.start_date.isoformat()
     assert printed["snapshot"]["created_at"] == snapshot.created_at.isoformat()
