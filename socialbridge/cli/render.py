@@ -1,7 +1,7 @@
 """What the commands print, in one place.
 
 Each kind of result is first turned into a *view*: a dict of JSON values (ISO-8601 timestamps
-with ``T``, whole numbers as integers, lists for tuples). ``--json`` prints the view as it is;
+with ``T``, numbers as they are, lists for tuples). ``--json`` prints the view as it is;
 the plain form prints the same view in words. So both forms of a command carry the same
 fields, and no Python repr (``None``, ``{'a': …}``) reaches a terminal.
 
