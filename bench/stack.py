@@ -154,6 +154,11 @@ class Stack:
     sandboxes: bool = True
     web_workers: int = 2
     log_format: str = "text"
+    # Another store than the SQLite file in `workdir` (a PostgreSQL schema of the fault runs),
+    # and settings that differ from the defaults for every process.
+    database_url: str = ""
+    engine_options: dict[str, Any] = field(default_factory=dict)
+    settings_overrides: dict[str, Any] = field(default_factory=dict)
     settings: Settings = field(init=False)
     store: Store = field(init=False)
     redis: EmbeddedRedis = field(init=False)
@@ -192,7 +197,7 @@ class Stack:
             self.crm, self.crm_url = self._start_sandbox("crm")
         web_port = free_port()
         self.web_url = f"http://{HOST}:{web_port}"
-        database_url = f"sqlite:///{self.workdir / 'socialbridge.db'}"
+        database_url = self.database_url or f"sqlite:///{self.workdir / 'socialbridge.db'}"
         self.settings = Settings.from_mapping(
             {
                 "database_url": database_url,
@@ -203,10 +208,13 @@ class Stack:
                 "port": web_port,
                 "public_url": self.web_url,
                 "log_format": self.log_format,
+                **self.settings_overrides,
             }
         )
-        migrate.upgrade(database_url)
-        self.store = Store(database_url, self.settings.secret_key)
+        migrate.upgrade(database_url, engine_options=self.engine_options)
+        self.store = Store(
+            database_url, self.settings.secret_key, engine_options=self.engine_options
+        )
         self._stack.callback(self.store.dispose)
 
         self.web = spawn(

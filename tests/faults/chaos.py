@@ -1,0 +1,616 @@
+"""`make chaos`: events flow while processes are killed and outside systems fail.
+
+    .venv/bin/python -m tests.faults.chaos [--events 300] [--duration 60] [--database all]
+
+Starts every part as `make run` does, in a temporary folder: the embedded Redis (AOF), the
+sandbox GHL and sandbox CRM (which keeps what it stored on disk), the web app under gunicorn,
+one `celery -A workers worker` (prefork, concurrency 2) and beat, with RETRY_BACKOFF_MAX=30
+and every other setting at its default. It then sends ``--events`` signed events of the
+three types over ``--duration`` seconds, spread over ``--connections`` connections (one GHL
+location each), and meanwhile carries out `tests.faults.plan.fault_plan`: pool processes
+SIGKILLed every ~5 s, the worker SIGKILLed once and started again, Redis SIGKILLed and started
+again on its AOF, GHL answering 500 about once a second and a burst of 429s, and the CRM
+SIGKILLed and started again 30 s later. A worker or beat that exits on its own is started
+again, as a process manager would, and reported.
+
+Like a CRM, the sender sends an event again (same webhook-id) when it gets no answer or a 5xx,
+up to four times. Then it asserts, for the run as a whole:
+
+- every accepted event (202, or 200 "duplicate" to a resend) is `done` or `dead` within
+  ``--terminal-within`` (120) seconds of the last fault;
+- no event was written back under two webhook-ids (per event and replay);
+- every `done` event's write-back is stored at the CRM;
+
+prints its figures (events, faults of each kind, lost, duplicates, time from the last fault to
+all terminal, statuses) and exits 1 with a report of what broke. It runs once on SQLite and,
+when TEST_DATABASE_URL is set, once on PostgreSQL (a schema of its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import heapq
+import json
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.exc import SQLAlchemyError
+from standardwebhooks import Webhook
+
+from bench.stack import Child, dump_json, format_table, machine, print_machine
+from store import ConnectionRecord, EventRecord
+from tests.dbutil import database_kinds, temporary_database
+from tests.faults import plan as plans
+from tests.faults.logscan import LogSummary, format_summary, scan_log
+from tests.faults.stack import FaultStack
+from tests.faults.verdict import chaos_verdict
+from tests.functional.harness import FINAL, System, Worker
+
+SETTINGS = {"retry_backoff_max": 30}
+"""The one setting the issue allows the chaos run to change."""
+SEND_TRIES = 4
+RESEND_AFTER_SECONDS = 3.0
+SEND_TIMEOUT_SECONDS = 10.0
+POLL_SECONDS = 2.0
+MAX_RESTARTS = 5
+REPORT_LINES = 40
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    """One planned event and what the receiver answered to each try."""
+
+    planned: plans.PlannedEvent
+    webhook_id: str
+    body: bytes
+    answers: list[str] = field(default_factory=list)
+    event_id: str | None = None
+
+
+class Sender(threading.Thread):
+    """Sends the planned events on time, each again (same webhook-id) after a 5xx or no answer."""
+
+    def __init__(
+        self, web_url: str, connections: Sequence[ConnectionRecord], events: Sequence[Sent]
+    ) -> None:
+        super().__init__(name="chaos-sender", daemon=True)
+        self.web_url = web_url
+        self.connections = connections
+        self.events = events
+        self.started_at = 0.0
+        self.deadline = 0.0
+        self.finished_at: float | None = None
+
+    def start_at(self, started_at: float, deadline: float) -> None:
+        self.started_at, self.deadline = started_at, deadline
+        self.start()
+
+    def run(self) -> None:
+        due = [(sent.planned.at, index, 1) for index, sent in enumerate(self.events)]
+        heapq.heapify(due)
+        with httpx.Client(timeout=SEND_TIMEOUT_SECONDS) as client:
+            while due and time.monotonic() < self.deadline:
+                at, index, attempt = heapq.heappop(due)
+                time.sleep(max(0.0, self.started_at + at - time.monotonic()))
+                sent = self.events[index]
+                answer = self._send(client, sent)
+                sent.answers.append(answer)
+                if sent.event_id is None and attempt < SEND_TRIES and _resend(answer):
+                    later = time.monotonic() - self.started_at + RESEND_AFTER_SECONDS
+                    heapq.heappush(due, (later, index, attempt + 1))
+        self.finished_at = time.monotonic()
+
+    def _send(self, client: httpx.Client, sent: Sent) -> str:
+        connection = self.connections[sent.planned.connection]
+        now = time.time()
+        signature = Webhook(connection.webhook_secrets[0]).sign(
+            sent.webhook_id, _utc(now), sent.body.decode()
+        )
+        try:
+            response = client.post(
+                f"{self.web_url}/webhooks/crm/{connection.id}",
+                content=sent.body,
+                headers={
+                    "content-type": "application/json",
+                    "webhook-id": sent.webhook_id,
+                    "webhook-timestamp": str(int(now)),
+                    "webhook-signature": signature,
+                },
+            )
+        except httpx.HTTPError as exc:
+            return f"no answer ({type(exc).__name__})"
+        if response.status_code in (200, 202):
+            sent.event_id = response.json().get("event_id")
+        return str(response.status_code)
+
+
+def _resend(answer: str) -> bool:
+    return answer.startswith("no answer") or answer.startswith("5")
+
+
+def _utc(timestamp: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC)
+
+
+# --- one run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Exit:
+    """A process that exited without being killed by the run."""
+
+    role: str
+    code: int | None
+    at: float
+    last_lines: str
+
+
+@dataclass
+class Faults:
+    """What was done to the system, counted."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    downtime: dict[str, float] = field(default_factory=dict)
+    last_at: float = 0.0
+    exits: list[Exit] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class ChaosRun:
+    """One run on one database: start, send and break, wait, judge."""
+
+    def __init__(self, kind: str, args: argparse.Namespace, workdir: Path) -> None:
+        self.kind = kind
+        self.args = args
+        self.workdir = workdir
+        self.rng = random.Random(args.seed)
+        self.faults = Faults()
+        self.down: dict[str, float] = {}
+        self.exited: dict[str, Child] = {}
+        self.restart_at: dict[str, float] = {}
+        self.started_at = 0.0
+
+    def run(self) -> dict[str, Any]:
+        with temporary_database(self.kind, self.workdir) as (database_url, engine_options):
+            stack = FaultStack(
+                self.workdir,
+                database_url=database_url,
+                engine_options=engine_options,
+                settings_overrides=dict(SETTINGS),
+            )
+            with stack:
+                return self._run(stack)
+
+    def _run(self, stack: FaultStack) -> dict[str, Any]:
+        args = self.args
+        stack.start_worker(concurrency=2)
+        stack.start_beat()
+        system = System(
+            settings=stack.settings,
+            store=stack.store,
+            web_url=stack.web_url,
+            ghl_url=stack.ghl_url,
+            crm_url=stack.crm_url,
+            worker=Worker(stack.settings, stack.workdir / "worker1.log"),
+        )
+        connections = []
+        for number in range(args.connections):
+            location = plans.location_id(number)
+            token = f"pit-chaos-{number}"
+            stack.add_ghl_location(location, token)
+            connections.append(stack.new_connection(f"chaos-{number}", location, token))
+        events = [
+            Sent(planned, f"msg_chaos_{args.seed}_{index}", _event_body(planned))
+            for index, planned in enumerate(
+                plans.event_plan(
+                    args.events, args.duration, connections=args.connections, seed=args.seed
+                )
+            )
+        ]
+        actions = plans.fault_plan(args.duration, seed=args.seed)
+        print(
+            f"  {len(events)} events over {args.duration:g} s on {len(connections)} connections, "
+            f"{len(actions)} fault actions; logs in {stack.workdir}",
+            flush=True,
+        )
+
+        sender = Sender(stack.web_url, connections, events)
+        self.started_at = time.monotonic()
+        sender.start_at(self.started_at, self.started_at + args.duration + 60)
+        for action in actions:
+            self._wait_until(self.started_at + action.at, stack)
+            self._carry_out(action, stack, system)
+        sender.join(timeout=max(0.0, sender.deadline - time.monotonic()) + SEND_TIMEOUT_SECONDS)
+        if sender.is_alive():
+            self.faults.problems.append("the sender did not finish before its deadline")
+
+        accepted = {sent.event_id for sent in events if sent.event_id is not None}
+        terminal_deadline = self.faults.last_at + args.terminal_within
+        all_terminal_at = self._wait_terminal(stack, accepted, terminal_deadline)
+        return self._figures(stack, system, events, accepted, all_terminal_at)
+
+    # -- faults -------------------------------------------------------------------------------
+
+    def _wait_until(self, moment: float, stack: FaultStack) -> None:
+        while time.monotonic() < moment:
+            self._supervise(stack)
+            time.sleep(min(0.2, max(0.0, moment - time.monotonic())))
+
+    def _carry_out(self, action: plans.Action, stack: FaultStack, system: System) -> None:
+        kind = action.kind
+        try:
+            if kind == plans.KILL_POOL_PROCESS:
+                if "worker" in self.down or stack.kill_pool_process(self.rng) is None:
+                    return
+            elif kind == plans.KILL_WORKER:
+                self.down["worker"] = time.monotonic()
+                stack.kill_worker()
+            elif kind == plans.START_WORKER:
+                stack.start_worker(concurrency=2)
+                self._back("worker")
+            elif kind == plans.KILL_CRM:
+                self.down["crm"] = time.monotonic()
+                stack.kill_crm()
+            elif kind == plans.START_CRM:
+                stack.start_crm()
+                self._back("crm")
+            elif kind == plans.KILL_REDIS:
+                self.down["redis"] = time.monotonic()
+                stack.kill_redis()
+            elif kind == plans.START_REDIS:
+                stack.start_redis()
+                self._back("redis")
+            elif kind == plans.GHL_500:
+                pending = system.http.get(f"{system.ghl_url}/_sandbox/faults").json()["faults"]
+                if any(fault["status"] == 500 for fault in pending):
+                    return  # the last one is not used yet: the GHL traffic is low
+                system.ghl_fault(path_contains="/social-media-posting/", status=500)
+            elif kind == plans.GHL_429_BURST:
+                system.ghl_fault(
+                    path_contains="/social-media-posting/",
+                    status=429,
+                    times=plans.GHL_429_BURST_SIZE,
+                    retry_after=plans.GHL_429_RETRY_AFTER_SECONDS,
+                )
+            elif kind == plans.END_FAULTS:
+                left = system.http.delete(f"{system.ghl_url}/_sandbox/faults").json()["cleared"]
+                self.faults.counts["GHL faults left unused (cleared)"] += left
+        except (httpx.HTTPError, RuntimeError, OSError) as exc:
+            self.faults.problems.append(f"{kind} at +{action.at:g} s failed: {exc}")
+            return
+        if kind != plans.END_FAULTS:
+            self.faults.counts[kind] += 1
+        self.faults.last_at = time.monotonic()
+
+    def _back(self, role: str) -> None:
+        went = self.down.pop(role, None)
+        if went is not None:
+            self.faults.downtime[role] = round(time.monotonic() - went, 1)
+
+    def _supervise(self, stack: FaultStack) -> None:
+        """Start again a worker or beat that exited on its own, as a process manager would:
+        after 1, 2, 4 … (at most 10) seconds, and not after its sixth exit."""
+        checks: list[tuple[str, Child | None, Callable[[], Any]]] = [
+            ("worker", stack.worker, lambda: stack.start_worker(concurrency=2)),
+            ("beat", stack.beat, stack.start_beat),
+        ]
+        now = time.monotonic()
+        for role, child, start in checks:
+            if role in self.down or child is None or child.process.poll() is None:
+                continue
+            if self.exited.get(role) is not child:
+                self.exited[role] = child
+                self.faults.exits.append(
+                    Exit(role, child.process.poll(), self._elapsed(), _last_error_lines(child))
+                )
+                count = sum(1 for e in self.faults.exits if e.role == role)
+                if count > MAX_RESTARTS:
+                    self.down[role] = now  # given up: it stays down, and the report says so
+                    self.faults.problems.append(f"{role} exited {count} times; left down")
+                    continue
+                self.restart_at[role] = now + min(10.0, 2.0 ** (count - 1))
+            if now >= self.restart_at[role]:
+                try:
+                    start()
+                except RuntimeError as exc:
+                    self.faults.problems.append(f"{role} could not be started again: {exc}")
+                    self.down[role] = now
+        if stack.web.process.poll() is not None and "web" not in self.down:
+            self.down["web"] = now
+            self.faults.problems.append(f"the web process exited: {_last_error_lines(stack.web)}")
+
+    def _elapsed(self) -> float:
+        return round(time.monotonic() - self.started_at, 1)
+
+    # -- waiting and judging ------------------------------------------------------------------
+
+    def _wait_terminal(
+        self, stack: FaultStack, accepted: set[str], deadline: float
+    ) -> float | None:
+        """When every accepted event was done or dead, or None if not by ``deadline``."""
+        while True:
+            self._supervise(stack)
+            try:
+                events = {event.id: event for event in _all_events(stack)}
+            except SQLAlchemyError as exc:  # a locked SQLite file, say: try again
+                self.faults.problems.append(f"reading the store: {exc!r}")
+                events = {}
+            if (
+                events
+                and all(events[i].status in FINAL for i in accepted if i in events)
+                and accepted <= set(events)
+            ):
+                return time.monotonic()
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(POLL_SECONDS)
+
+    def _figures(
+        self,
+        stack: FaultStack,
+        system: System,
+        events: Sequence[Sent],
+        accepted: set[str],
+        all_terminal_at: float | None,
+    ) -> dict[str, Any]:
+        stored = _all_events(stack)
+        deliveries = system.crm_deliveries()
+        journal = system.ghl_journal()
+        verdict = chaos_verdict(accepted, stored, deliveries)
+        logs = LogSummary()
+        for path in sorted(stack.workdir.glob("*.log")):
+            if path.name.startswith(("worker", "beat")):
+                logs.merge(scan_log(path.read_text(errors="replace")))
+        answers = Counter(answer for sent in events for answer in sent.answers)
+        ghl_statuses = Counter(entry["response_status"] for entry in journal)
+        failures = list(verdict.failures) + list(self.faults.problems)
+        if all_terminal_at is None:
+            failures.append(
+                f"accepted events still not terminal {self.args.terminal_within:g} s "
+                "after the last fault"
+            )
+        return {
+            "database": self.kind,
+            "passed": not failures,
+            "failures": failures,
+            "events": {
+                "planned": len(events),
+                "accepted": len(accepted),
+                "never_accepted": sum(1 for sent in events if sent.event_id is None),
+                "resends": sum(len(sent.answers) - 1 for sent in events),
+                "answers": dict(sorted(answers.items())),
+                "in_store": len(stored),
+            },
+            "faults": dict(self.faults.counts),
+            "downtime_s": self.faults.downtime,
+            "ghl": {
+                "requests": len(journal),
+                "answers": {str(k): v for k, v in sorted(ghl_statuses.items())},
+            },
+            "unexpected_exits": [
+                {"role": e.role, "code": e.code, "at_s": e.at, "log": e.last_lines}
+                for e in self.faults.exits
+            ],
+            "last_fault_s": round(self.faults.last_at - self.started_at, 1),
+            "terminal_after_last_fault_s": (
+                None
+                if all_terminal_at is None
+                else round(max(0.0, all_terminal_at - self.faults.last_at), 1)
+            ),
+            "statuses": dict(sorted(verdict.statuses.items())),
+            "lost": verdict.lost,
+            "written_under_two_ids": len(verdict.written_twice),
+            "crm": {
+                "stored": verdict.stored_writebacks,
+                "duplicate_answers": verdict.duplicate_answers,
+                "not_from_an_event": len(verdict.foreign_writebacks),
+            },
+            "details": {
+                "not_terminal": verdict.not_terminal,
+                "accepted_not_in_store": verdict.accepted_not_in_store,
+                "missing_writebacks": verdict.missing_writebacks,
+                "written_twice": verdict.written_twice,
+                "dead": verdict.dead,
+            },
+            "logs": {
+                "crash_lines": len(logs.crashes),
+                "summary": format_summary(logs),
+            },
+        }
+
+
+def _all_events(stack: FaultStack) -> list[EventRecord]:
+    return stack.store.list_events(limit=1_000_000)
+
+
+def _event_body(planned: plans.PlannedEvent) -> bytes:
+    body = {"type": planned.type, "timestamp": _utc(time.time()).isoformat(), "data": planned.data}
+    return json.dumps(body).encode()
+
+
+def _last_error_lines(child: Child, lines: int = 6) -> str:
+    tail = child.log_text().splitlines()
+    wanted = [line for line in tail if "ERROR" in line or "CRITICAL" in line or "Error" in line]
+    return "\n".join((wanted or tail)[-lines:])
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def print_report(result: dict[str, Any]) -> None:
+    """The figures of one run, then what broke if anything did."""
+    events, ghl = result["events"], result["ghl"]
+    faults = dict(result["faults"])
+    injected_500 = faults.get(plans.GHL_500, 0)
+    answered_500 = int(ghl["answers"].get("500", 0))
+    rows = [
+        ["events sent", events["planned"]],
+        ["  accepted (202, or 200 duplicate to a resend)", events["accepted"]],
+        ["  never accepted", events["never_accepted"]],
+        ["  resends", events["resends"]],
+        ["  answers", _counts(events["answers"])],
+        ["pool processes SIGKILLed", faults.get(plans.KILL_POOL_PROCESS, 0)],
+        ["worker SIGKILLed (and started again)", faults.get(plans.KILL_WORKER, 0)],
+        ["Redis SIGKILLed (down s)", f"{faults.get(plans.KILL_REDIS, 0)} "
+         f"({result['downtime_s'].get('redis', '-')})"],
+        ["CRM SIGKILLed (down s)", f"{faults.get(plans.KILL_CRM, 0)} "
+         f"({result['downtime_s'].get('crm', '-')})"],
+        ["GHL 500s injected / answered", f"{injected_500} / {answered_500} of "
+         f"{ghl['requests']} GHL requests ({_share(answered_500, ghl['requests'])})"],
+        ["GHL 429 burst (answers 429 in all)", f"{faults.get(plans.GHL_429_BURST, 0)} x "
+         f"{plans.GHL_429_BURST_SIZE} ({ghl['answers'].get('429', 0)})"],
+        ["unexpected exits (started again)", _exits(result["unexpected_exits"])],
+        ["last fault at (s after the first event)", result["last_fault_s"]],
+        ["all accepted terminal, s after the last fault",
+         result["terminal_after_last_fault_s"] or "not reached"],
+        ["statuses at the end", _counts(result["statuses"])],
+        ["lost", result["lost"]],
+        ["written back under two ids", result["written_under_two_ids"]],
+        ["CRM: stored / answered duplicate", f"{result['crm']['stored']} / "
+         f"{result['crm']['duplicate_answers']}"],
+        ["crash lines in worker/beat logs", result["logs"]["crash_lines"]],
+    ]  # fmt: skip
+    print(format_table(["chaos run on " + result["database"], "figure"], rows))
+    if result["logs"]["summary"]:
+        print("  worker and beat logs, errors by kind:")
+        for line in result["logs"]["summary"]:
+            print("  " + line)
+    for exit_ in result["unexpected_exits"]:
+        print(f"  {exit_['role']} exited with code {exit_['code']} at +{exit_['at_s']} s:")
+        print("    " + exit_["log"].replace("\n", "\n    "))
+    if result["passed"]:
+        print(f"CHAOS RUN PASSED on {result['database']}")
+        return
+    print(f"CHAOS RUN FAILED on {result['database']}:")
+    for failure in result["failures"]:
+        print(f"  - {failure}")
+    for title, items in result["details"].items():
+        if not items or title == "dead":
+            continue
+        listed = [f"{k}: {v}" for k, v in items.items()] if isinstance(items, dict) else items
+        print(f"  {title} ({len(listed)}):")
+        for line in listed[:REPORT_LINES]:
+            print(f"    {line}")
+        if len(listed) > REPORT_LINES:
+            print(f"    … and {len(listed) - REPORT_LINES} more")
+    if result["details"]["dead"]:
+        print(f"  dead events ({len(result['details']['dead'])}), for the record:")
+        for line in result["details"]["dead"][:REPORT_LINES]:
+            print(f"    {line}")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in counts.items()) or "-"
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "-"
+
+
+def _exits(exits: list[dict[str, Any]]) -> str:
+    counts = Counter(e["role"] for e in exits)
+    return ", ".join(f"{role} {count}" for role, count in counts.items()) or "none"
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.faults.chaos",
+        description="Send events while killing processes and failing outside systems; "
+        "assert nothing is lost, stuck or written twice.",
+    )
+    parser.add_argument("--events", type=_positive_int, default=300, help="events to send")
+    parser.add_argument(
+        "--duration", type=_positive_float, default=60.0, help="seconds to send them over (≥20)"
+    )
+    parser.add_argument(
+        "--connections", type=_positive_int, default=4, help="connections (GHL locations)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the plan (default 1)")
+    parser.add_argument(
+        "--terminal-within",
+        type=_positive_float,
+        default=120.0,
+        help="seconds after the last fault by which every accepted event must be done or dead",
+    )
+    parser.add_argument(
+        "--database",
+        choices=["all", "sqlite", "postgresql"],
+        default="all",
+        help="all: SQLite, and PostgreSQL when TEST_DATABASE_URL is set (default)",
+    )
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON (- stdout)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary folder with the logs"
+    )
+    args = parser.parse_args(argv)
+    if args.duration < 20:
+        parser.error("--duration: at least 20 seconds, to fit the faults")
+    if args.database == "postgresql" and "postgresql" not in database_kinds():
+        parser.error("--database postgresql: set TEST_DATABASE_URL first")
+    return args
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 3600:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 3600, got {text}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    kinds = database_kinds() if args.database == "all" else [args.database]
+    info = machine()
+    print_machine(info)
+    results = []
+    for kind in kinds:
+        print(f"chaos run on {kind} (seed {args.seed}, RETRY_BACKOFF_MAX=30) …", flush=True)
+        began = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix=f"socialbridge-chaos-{kind}-") as tmp:
+            workdir = Path(tmp)
+            try:
+                result = ChaosRun(kind, args, workdir).run()
+            except Exception as exc:  # a part that would not start: a failed run, said why
+                result = {"database": kind, "passed": False, "failures": [repr(exc)]}
+            result["wall_s"] = round(time.monotonic() - began, 1)
+            if args.keep:
+                kept = Path(tempfile.mkdtemp(prefix=f"socialbridge-chaos-{kind}-kept-"))
+                for path in workdir.glob("*.log"):
+                    (kept / path.name).write_bytes(path.read_bytes())
+                print(f"  logs kept in {kept}")
+        if "events" in result:
+            print_report(result)
+        else:
+            print(f"CHAOS RUN FAILED on {kind}: {result['failures']}")
+        print(f"  ({result['wall_s']} s)", flush=True)
+        results.append(result)
+    if args.json:
+        dump_json(args.json, {"machine": info, "runs": results})
+    return 0 if all(result["passed"] for result in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,342 @@
+"""`make fuzz`: thousands of hostile requests at the real receiver, with a real worker behind it.
+
+    .venv/bin/python -m tests.faults.fuzz [--requests 3000] [--seed 1]
+
+Starts every part as `make run` does, in a temporary folder (the web app under gunicorn, as
+the Procfile runs it; one `celery -A workers worker`, prefork, concurrency 2; beat; Redis; the
+sandboxes; SQLite), with RETRY_BACKOFF_MAX=30 so that a retried event ends within the run.
+It then sends ``--requests`` requests made by `tests.faults.fuzzcases` from ``--seed`` (the
+same seed, the same requests), one at a time over plain sockets, spread over ``--connections``
+connections. Then it asserts:
+
+- no answer is a 5xx, and every request gets an answer (each failure is printed with its
+  request);
+- the worker, beat and web processes are still alive, and the worker's and beat's logs show no
+  crash (a pool process or the worker dying, an unrecoverable error, a traceback);
+- every accepted event is `done` or `dead` within ``--terminal-within`` seconds of the last
+  request, and none ended in an "unexpected error".
+
+It prints the answers by status and by category, the request count, and (for the people fixing
+the receiver, not asserted) every kind of request whose answer differs from the contract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench.stack import dump_json, format_table, machine, print_machine
+from sandbox.ghl.seed import seed_location
+from store import ConnectionRecord, EventRecord
+from tests.faults.fuzzcases import (
+    FuzzCase,
+    FuzzTarget,
+    answer_matches,
+    build_request,
+    generate_cases,
+)
+from tests.faults.logscan import LogSummary, format_summary, scan_log
+from tests.faults.rawhttp import RawAnswer, RawRequest, exchange
+from tests.faults.stack import FaultStack
+from tests.faults.verdict import event_line
+from tests.functional.harness import FINAL
+
+SETTINGS = {"retry_backoff_max": 30}
+REQUEST_TIMEOUT_SECONDS = 30.0
+POLL_SECONDS = 2.0
+REPORT_LINES = 40
+TAGS_PER_TARGET = 50
+UNEXPECTED = "unexpected"
+"""What the worker's last_error says when a flow raised something outside our error tree."""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One case, the request made of it, and the answer."""
+
+    case: FuzzCase
+    request: RawRequest
+    answer: RawAnswer
+
+    def line(self) -> str:
+        got = self.answer.status if self.answer.status is not None else self.answer.error
+        return (
+            f"#{self.case.number} [{self.case.category}] {self.case.description}: "
+            f"got {got}, contract {self.case.expect}\n    {self.request.describe()}\n"
+            f"    answer: {self.answer.body[:300]!r}"
+        )
+
+    @property
+    def event_id(self) -> str | None:
+        if self.answer.status not in (200, 202):
+            return None
+        try:
+            answer = json.loads(self.answer.body)
+        except ValueError:
+            return None
+        event_id = answer.get("event_id") if isinstance(answer, dict) else None
+        return event_id if isinstance(event_id, str) else None
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Start everything, send the cases, wait for the events, and judge."""
+    with FaultStack(workdir, settings_overrides=dict(SETTINGS)) as stack:
+        stack.start_worker(concurrency=2)
+        stack.start_beat()
+        connections, targets = _connections(stack, args.connections)
+        cases = generate_cases(args.seed, args.requests, targets)
+        address = urlsplit(stack.web_url)
+        host, port = address.hostname or "127.0.0.1", address.port or 80
+        print(f"  {len(cases)} requests, seed {args.seed}; logs in {workdir}", flush=True)
+
+        problems: list[str] = []
+        exchanges: list[Exchange] = []
+        began = time.monotonic()
+        deadline = began + args.send_within
+        for case in cases:
+            if time.monotonic() > deadline:
+                problems.append(
+                    f"sent only {len(exchanges)} of {len(cases)} requests in {args.send_within} s"
+                )
+                break
+            secret = connections[case.target].webhook_secrets[0]
+            request = build_request(case, targets[case.target], secret, int(time.time()))
+            answer = exchange(host, port, request, timeout=REQUEST_TIMEOUT_SECONDS)
+            exchanges.append(Exchange(case, request, answer))
+        sent_in = time.monotonic() - began
+
+        accepted = {e.event_id for e in exchanges if e.event_id is not None}
+        events, terminal_in = _wait_terminal(stack, accepted, args.terminal_within)
+        logs = LogSummary()
+        for path in sorted(workdir.glob("*.log")):
+            if path.name.startswith(("worker", "beat")):
+                logs.merge(scan_log(path.read_text(errors="replace")))
+        alive = {
+            "worker": stack.worker is not None and stack.worker.process.poll() is None,
+            "beat": stack.beat is not None and stack.beat.process.poll() is None,
+            "web": stack.web.process.poll() is None,
+        }
+        return _judge(exchanges, accepted, events, terminal_in, logs, alive, problems, sent_in)
+
+
+def _connections(stack: FaultStack, count: int) -> tuple[list[ConnectionRecord], list[FuzzTarget]]:
+    """``count`` connections, one GHL location each (GHL allows 100 requests per 10 s per
+    location: the valid events must not wait for the rate limit)."""
+    connections, targets = [], []
+    for number in range(count):
+        location, token = f"loc_fuzz_{number}", f"pit-fuzz-{number}"
+        stack.add_ghl_location(location, token)
+        connection = stack.new_connection(f"fuzz-{number}", location, token)
+        seeded = seed_location(location)
+        connections.append(connection)
+        targets.append(
+            FuzzTarget(
+                connection_id=connection.id,
+                location_id=location,
+                tag_ids=tuple(tag.id for tag in seeded.tags[:TAGS_PER_TARGET]),
+                ghl_post_ids=tuple(post.id for post in seeded.posts),
+                max_body_bytes=stack.settings.webhook_max_bytes,
+            )
+        )
+    return connections, targets
+
+
+def _wait_terminal(
+    stack: FaultStack, accepted: set[str], within: float
+) -> tuple[dict[str, EventRecord], float | None]:
+    """The accepted events, once all are done or dead (and how long that took), or as they
+    are after ``within`` seconds (and None)."""
+    began = time.monotonic()
+    while True:
+        events = {e.id: e for e in stack.store.list_events(limit=1_000_000) if e.id in accepted}
+        if len(events) == len(accepted) and all(e.status in FINAL for e in events.values()):
+            return events, time.monotonic() - began
+        if time.monotonic() - began > within:
+            return events, None
+        time.sleep(POLL_SECONDS)
+
+
+def _judge(
+    exchanges: Sequence[Exchange],
+    accepted: set[str],
+    events: dict[str, EventRecord],
+    terminal_in: float | None,
+    logs: LogSummary,
+    alive: dict[str, bool],
+    problems: list[str],
+    sent_in: float,
+) -> dict[str, Any]:
+    server_errors = [e for e in exchanges if e.answer.status is not None and e.answer.status >= 500]
+    unanswered = [e for e in exchanges if e.answer.status is None]
+    not_terminal = [event_line(e) for e in events.values() if e.status not in FINAL]
+    missing = sorted(accepted - set(events))
+    unexpected = [
+        event_line(e) for e in events.values() if UNEXPECTED in (e.last_error or "").lower()
+    ]
+    failures = list(problems)
+    if server_errors:
+        failures.append(f"{len(server_errors)} answer(s) 5xx")
+    if unanswered:
+        failures.append(f"{len(unanswered)} request(s) got no answer")
+    failures += [f"the {role} process is not running" for role, up in alive.items() if not up]
+    if logs.crashes:
+        failures.append(f"{len(logs.crashes)} crash line(s) in the worker/beat logs")
+    if logs.exceptions:
+        failures.append(f"{sum(logs.exceptions.values())} traceback(s) in the worker/beat logs")
+    if not_terminal or missing:
+        failures.append(f"{len(not_terminal) + len(missing)} accepted event(s) not done or dead")
+    if unexpected:
+        failures.append(f"{len(unexpected)} accepted event(s) ended in an unexpected error")
+
+    by_status = Counter(_status(e) for e in exchanges)
+    by_category: dict[str, Counter[str]] = defaultdict(Counter)
+    for e in exchanges:
+        by_category[e.case.category][_status(e)] += 1
+    off_contract: dict[str, list[Exchange]] = defaultdict(list)
+    for e in exchanges:
+        if e.answer.status is not None and not answer_matches(e.case.expect, e.answer.status):
+            key = f"[{e.case.category}] {e.case.description}: contract {e.case.expect}, got "
+            off_contract[key + str(e.answer.status)].append(e)
+    statuses = Counter(e.status for e in events.values())
+    return {
+        "passed": not failures,
+        "failures": failures,
+        "requests": len(exchanges),
+        "sent_in_s": round(sent_in, 1),
+        "answers": dict(sorted(by_status.items())),
+        "by_category": {k: dict(sorted(v.items())) for k, v in sorted(by_category.items())},
+        "accepted": len(accepted),
+        "statuses": dict(sorted(statuses.items())),
+        "terminal_in_s": None if terminal_in is None else round(terminal_in, 1),
+        "alive": alive,
+        "off_contract": {k: len(v) for k, v in sorted(off_contract.items())},
+        "details": {
+            "5xx": [e.line() for e in server_errors],
+            "no answer": [e.line() for e in unanswered],
+            "not terminal": not_terminal + [f"{i} not in the store" for i in missing],
+            "unexpected error": unexpected,
+            "crash lines": logs.crashes,
+            "off contract, one of each": [v[0].line() for v in off_contract.values()],
+        },
+        "logs": format_summary(logs),
+    }
+
+
+def _status(exchange: Exchange) -> str:
+    return "no answer" if exchange.answer.status is None else str(exchange.answer.status)
+
+
+def print_report(result: dict[str, Any]) -> None:
+    """The figures, then what broke if anything did."""
+    print(
+        f"  {result['requests']} requests in {result['sent_in_s']} s; answers: "
+        + ", ".join(f"{status} {count}" for status, count in result["answers"].items())
+    )
+    statuses = sorted({s for counts in result["by_category"].values() for s in counts})
+    rows = [
+        [category, sum(counts.values()), *(counts.get(s, 0) for s in statuses)]
+        for category, counts in result["by_category"].items()
+    ]
+    print(format_table(["category", "requests", *statuses], rows))
+    terminal = result["terminal_in_s"]
+    statuses_text = ", ".join(f"{s} {n}" for s, n in result["statuses"].items()) or "-"
+    when = (
+        f"all done or dead {terminal} s after the last request"
+        if terminal is not None
+        else "NOT all done or dead in time"
+    )
+    print(f"  accepted events {result['accepted']}: {when}; at the end: {statuses_text}")
+    print("  processes alive: " + ", ".join(f"{k} {v}" for k, v in result["alive"].items()))
+    if result["logs"]:
+        print("  worker and beat logs, errors by kind:")
+        for line in result["logs"]:
+            print("  " + line)
+    if result["off_contract"]:
+        print(f"  answers that differ from the contract ({sum(result['off_contract'].values())}"
+              " requests; not asserted):")  # fmt: skip
+        for key, count in sorted(result["off_contract"].items(), key=lambda kv: -kv[1]):
+            print(f"    {count:>5} x {key}")
+    print("FUZZ RUN PASSED" if result["passed"] else "FUZZ RUN FAILED:")
+    for failure in result["failures"]:
+        print(f"  - {failure}")
+    for title, lines in result["details"].items():
+        if not lines or (result["passed"] and title.startswith("off contract")):
+            continue
+        print(f"  {title} ({len(lines)}):")
+        # Every 5xx is printed with its request; other lists are cut short.
+        shown = lines if title == "5xx" else lines[:REPORT_LINES]
+        for line in shown:
+            print(f"    {line}")
+        if len(lines) > len(shown):
+            print(f"    … and {len(lines) - REPORT_LINES} more")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.faults.fuzz",
+        description="Send seeded hostile requests at the real receiver; assert no 5xx, "
+        "no crash, and every accepted event finished.",
+    )
+    parser.add_argument("--requests", type=_at_least_one, default=3000, help="how many")
+    parser.add_argument("--seed", type=int, default=1, help="the same seed sends the same requests")
+    parser.add_argument("--connections", type=_at_least_one, default=10, help="to spread over")
+    parser.add_argument(
+        "--send-within", type=float, default=600.0, help="seconds allowed for sending"
+    )
+    parser.add_argument(
+        "--terminal-within",
+        type=float,
+        default=120.0,
+        help="seconds after the last request by which every accepted event must be done or dead",
+    )
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON (- stdout)")
+    parser.add_argument("--keep", action="store_true", help="keep the logs in a temporary folder")
+    return parser.parse_args(argv)
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    info = machine()
+    print_machine(info)
+    print(f"fuzz run (seed {args.seed}, {args.requests} requests) …", flush=True)
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="socialbridge-fuzz-") as tmp:
+        workdir = Path(tmp)
+        try:
+            result = run(args, workdir)
+        except Exception as exc:  # a part that would not start: a failed run, said why
+            result = {"passed": False, "failures": [repr(exc)]}
+        if args.keep:
+            kept = Path(tempfile.mkdtemp(prefix="socialbridge-fuzz-kept-"))
+            for path in workdir.glob("*.log"):
+                (kept / path.name).write_bytes(path.read_bytes())
+            print(f"  logs kept in {kept}")
+    result["wall_s"] = round(time.monotonic() - began, 1)
+    if "answers" in result:
+        print_report(result)
+    else:
+        print(f"FUZZ RUN FAILED: {result['failures']}")
+    print(f"  ({result['wall_s']} s)")
+    if args.json:
+        dump_json(args.json, {"machine": info, "run": result})
+    return 0 if result["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
