@@ -9,10 +9,10 @@ statistics schedules). `ResilientRedBeatScheduler` keeps RedBeat's behaviour and
   again after a pause of 1 s doubling to ``PAUSE_MAX``; ``beat.redis_back`` once it works;
 - a schedule that could not be installed at start (Redis down) is installed by a later tick,
   and installed again after Redis was away (it may have come back without its data);
-- RedBeat's lock (one beat sends at a time) taken again when it was lost: it expired while
-  Redis was down longer than ``redbeat_lock_timeout``, Redis came back without it, or it was
-  never taken because Redis was down at start. The lock is only ever tried, never waited for,
-  so a beat that finds it held by another is a standby and keeps ticking (``beat.standby``);
+- RedBeat's lock (one beat sends at a time) taken by the tick, at start and again whenever it
+  was lost: it expired while Redis was down longer than ``redbeat_lock_timeout``, or Redis
+  came back without it. The lock is only ever tried, never waited for, so a beat that finds
+  it held by another is a standby that keeps trying every tick (``beat.standby``);
 - a shutdown that releases the lock when Redis answers and does not fail when it does not.
 
 Selected in `workers/celery_app.py` with ``beat_scheduler``.
@@ -24,12 +24,24 @@ from typing import Any
 
 import redis
 from celery import Celery
-from redbeat.schedulers import LUA_EXTEND_TO_SCRIPT, RedBeatScheduler, get_redis
+from celery.signals import beat_init
+from redbeat.schedulers import (
+    LUA_EXTEND_TO_SCRIPT,
+    RedBeatScheduler,
+    acquire_distributed_beat_lock,
+    get_redis,
+)
 from redis.lock import Lock
 
 from socialbridge.logs import get_logger
 
 log = get_logger(__name__)
+
+# RedBeat takes its lock in a beat_init handler, blocking: with Redis down at start it fails
+# (a traceback, and no lock for RedBeat's tick to extend), and a second beat waits inside the
+# handler for as long as the first one lives, never ticking. The tick below takes the lock
+# instead, without waiting, and the beat that does not get it stays a ticking standby.
+beat_init.disconnect(acquire_distributed_beat_lock)
 
 # What a Redis that is restarting, loading its append-only file or failing over raises.
 # BusyLoadingError ("LOADING") is a ConnectionError; ReadOnlyError is what a replica answers a

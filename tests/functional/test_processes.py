@@ -51,7 +51,7 @@ class Beat:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
-        wait_until(lambda: "beat: Acquired lock" in self.log_text(), self, timeout=timeout)
+        wait_until(lambda: "beat.lock_acquired" in self.log_text(), self, timeout=timeout)
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None

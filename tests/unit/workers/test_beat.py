@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,8 @@ from typing import Any
 import pytest
 import redis
 from celery import Celery
+from celery.beat import Service
+from celery.signals import beat_init
 from kombu.utils.imports import symbol_by_name
 
 from socialbridge.config import Settings
@@ -215,6 +218,26 @@ def test_a_beat_that_finds_the_lock_held_waits_as_a_standby_and_sends_nothing(
     tick_until_sent(scheduler, server)
     assert len(events(caught, "beat.lock_acquired")) == 1
     scheduler.close()
+
+
+def test_a_second_beat_starting_while_the_lock_is_held_does_not_wait_in_beat_init(
+    server: EmbeddedRedis,
+) -> None:
+    server.start()
+    with client(server) as redis_client:
+        redis_client.set(LOCK_KEY, "another-beat", ex=30)
+    service = Service(beat_app(server.url), scheduler_cls=ResilientRedBeatScheduler)
+
+    # What `celery beat` sends before its first tick; RedBeat's own handler would block here
+    # until the other beat's lock ran out.
+    starting = threading.Thread(target=lambda: beat_init.send(sender=service), daemon=True)
+    starting.start()
+    starting.join(timeout=5)
+
+    assert not starting.is_alive()
+    assert service.scheduler.lock is None
+    assert service.scheduler.tick() == service.scheduler.max_interval  # a standby
+    service.scheduler.close()
 
 
 def test_close_releases_the_lock(server: EmbeddedRedis) -> None:
