@@ -226,7 +226,8 @@ class CrmState:
         elif body["type"] == TAG_DETAILS_ATTACHED:
             record["tag_ids"] = data["tag_ids"]
             record["tag_details"] = data["tags"]
-            record["missing_tag_ids"] = data["missing_tag_ids"]
+            # A state file written before write-backs named missing tags has none.
+            record["missing_tag_ids"] = data.get("missing_tag_ids", [])
             record["tag_details_synced_at"] = data["synced_at"]
         record["webhook_ids"].append(webhook_id)
         record["updated_at"] = received_at

@@ -44,7 +44,7 @@ from tests.faults.fuzzcases import (
     build_request,
     generate_cases,
 )
-from tests.faults.logscan import LogSummary, format_summary, scan_log
+from tests.faults.logscan import LogSummary, format_summary, scan_log, where
 from tests.faults.rawhttp import RawAnswer, RawRequest, exchange
 from tests.faults.stack import FaultStack
 from tests.faults.verdict import event_line
@@ -321,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             result = run(args, workdir)
         except Exception as exc:  # a part that would not start: a failed run, said why
-            result = {"passed": False, "failures": [repr(exc)]}
+            result = {"passed": False, "failures": [where(exc)]}
         if args.keep:
             kept = Path(tempfile.mkdtemp(prefix="socialbridge-fuzz-kept-"))
             for path in workdir.glob("*.log"):

@@ -12,8 +12,10 @@ different pids count as one kind.
 from __future__ import annotations
 
 import re
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 _LINE = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d+ (ERROR|CRITICAL)\s+(.*)$")
 _NUMBER = re.compile(r"\d+")
@@ -77,3 +79,12 @@ def format_summary(summary: LogSummary, limit: int = 12) -> list[str]:
         f"{count:>6} x exception {kind}" for kind, count in summary.exceptions.most_common(limit)
     ]
     return lines
+
+
+def where(exc: BaseException) -> str:
+    """The exception and the line of ours it came through last, for a one-line report."""
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if "site-packages" not in f.filename
+    ]
+    place = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{exc!r}{place}"

@@ -11,7 +11,7 @@ Times are seconds from the first event sent. For a 60 s run:
                      CRM killed ............................ started again (30 s down)
                                      Redis killed, started on its AOF 3 s later
                                                a burst of 429s
-    GHL 500s: one every half second, each used by the next GHL request (~10 %) ....
+    GHL 500s: one every quarter second, each used by the next GHL request (~10 %) .
                                                                       the faults end
 
 Nothing here touches a process: `tests.faults.chaos` carries the plan out.
@@ -41,7 +41,7 @@ WORKER_DOWN_SECONDS = 2.0
 REDIS_DOWN_SECONDS = 3.0
 CRM_DOWN_SECONDS = 30.0
 POOL_KILL_EVERY_SECONDS = 5.0
-GHL_500_EVERY_SECONDS = 0.5
+GHL_500_EVERY_SECONDS = 0.25
 # A restarted worker takes a few seconds to be ready; killing its pool meanwhile would only
 # kill a process that has no task yet.
 WORKER_START_SECONDS = 8.0
