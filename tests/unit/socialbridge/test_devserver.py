@@ -621,6 +621,38 @@ def test_supervise_restarts_a_killed_redis_on_its_port_with_its_data(
     assert lines[-1] == "stopping (up to 15 s) ..."
 
 
+def test_supervise_says_when_redis_cannot_start_again_and_keeps_trying(
+    tmp_path: Path, embedded_redis: EmbeddedRedis
+) -> None:
+    lines: list[str] = []
+    port = embedded_redis.port
+    supervisor = Supervisor(lines.append, cwd=tmp_path)
+    stop, thread, result = run_supervise(
+        supervisor, embedded_redis, lines, Backoff(first=0.5, maximum=1)
+    )
+    try:
+        old_pid = embedded_redis.pid
+        assert old_pid is not None
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+            os.kill(old_pid, signal.SIGKILL)
+            wait_until(lambda: embedded_redis.poll() is not None, "redis to die")
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            squatter.bind(("127.0.0.1", port))  # something else took its port meanwhile
+            squatter.listen()
+            wait_until(lambda: any("did not start again" in line for line in lines), "a failure")
+        wait_until(lambda: any("redis started again" in line for line in lines), "the restart")
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+
+    assert result == [0]
+    failed = next(line for line in lines if "did not start again" in line)
+    assert f"port {port} on 127.0.0.1 is in use" in failed
+    assert failed.endswith("trying again in 1 s")  # the wait doubled
+    with redis.Redis(port=port) as client:
+        assert client.ping()
+
+
 def test_ctrl_c_while_a_restart_is_pending_starts_nothing_more_and_stops_cleanly(
     tmp_path: Path, embedded_redis: EmbeddedRedis
 ) -> None:
