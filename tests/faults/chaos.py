@@ -165,6 +165,8 @@ class Faults:
     counts: Counter[str] = field(default_factory=Counter)
     downtime: dict[str, float] = field(default_factory=dict)
     last_at: float = 0.0
+    last_at_wall: float = 0.0
+    """The same moment on the clock the store's timestamps use."""
     exits: list[Exit] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -293,7 +295,7 @@ class ChaosRun:
             return
         if kind != plans.END_FAULTS:
             self.faults.counts[kind] += 1
-        self.faults.last_at = time.monotonic()
+        self.faults.last_at, self.faults.last_at_wall = time.monotonic(), time.time()
 
     def _back(self, role: str) -> None:
         went = self.down.pop(role, None)
@@ -412,7 +414,7 @@ class ChaosRun:
             "terminal_after_last_fault_s": (
                 None
                 if all_terminal_at is None
-                else round(max(0.0, all_terminal_at - self.faults.last_at), 1)
+                else self._terminal_after_last_fault(stored, accepted, all_terminal_at)
             ),
             "statuses": dict(sorted(verdict.statuses.items())),
             "lost": verdict.lost,
@@ -434,6 +436,19 @@ class ChaosRun:
                 "summary": format_summary(logs),
             },
         }
+
+    def _terminal_after_last_fault(
+        self, stored: Sequence[EventRecord], accepted: set[str], seen_at: float
+    ) -> float:
+        """Seconds from the last fault to the last accepted event's end, by the store's
+        ``finished_at`` (the polling that saw it is up to POLL_SECONDS later)."""
+        finished = [e.finished_at for e in stored if e.id in accepted and e.finished_at]
+        if len(finished) < len(accepted):
+            return round(max(0.0, seen_at - self.faults.last_at), 1)
+        latest = max(finished)
+        # The store gives UTC; a naive value (SQLite without zone) is UTC too.
+        last = (latest if latest.tzinfo else latest.replace(tzinfo=dt.UTC)).timestamp()
+        return round(max(0.0, last - self.faults.last_at_wall), 1)
 
 
 def _all_events(stack: FaultStack) -> list[EventRecord]:

@@ -226,6 +226,7 @@ def _judge(
             "unexpected error": unexpected,
             "crash lines": logs.crashes,
             "off contract, one of each": [v[0].line() for v in off_contract.values()],
+            "dead, for the record": [event_line(e) for e in events.values() if e.status == "dead"],
         },
         "logs": format_summary(logs),
     }
