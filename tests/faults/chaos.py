@@ -53,7 +53,7 @@ from tests.dbutil import database_kinds, temporary_database
 from tests.faults import plan as plans
 from tests.faults.logscan import LogSummary, format_summary, scan_log, where
 from tests.faults.stack import FaultStack
-from tests.faults.verdict import chaos_verdict
+from tests.faults.verdict import chaos_verdict, event_line
 from tests.functional.harness import FINAL, System, Worker
 
 SETTINGS = {"retry_backoff_max": 30}
@@ -91,6 +91,7 @@ class Sender(threading.Thread):
         self.connections = connections
         self.events = events
         self.started_at = 0.0
+        self.started_wall = 0.0
         self.deadline = 0.0
         self.finished_at: float | None = None
 
@@ -184,6 +185,7 @@ class ChaosRun:
         self.exited: dict[str, Child] = {}
         self.restart_at: dict[str, float] = {}
         self.started_at = 0.0
+        self.started_wall = 0.0
 
     def run(self) -> dict[str, Any]:
         with temporary_database(self.kind, self.workdir) as (database_url, engine_options):
@@ -230,7 +232,7 @@ class ChaosRun:
         )
 
         sender = Sender(stack.web_url, connections, events)
-        self.started_at = time.monotonic()
+        self.started_at, self.started_wall = time.monotonic(), time.time()
         sender.start_at(self.started_at, self.started_at + args.duration + 60)
         for action in actions:
             self._wait_until(self.started_at + action.at, stack)
@@ -416,6 +418,7 @@ class ChaosRun:
                 if all_terminal_at is None
                 else self._terminal_after_last_fault(stored, accepted, all_terminal_at)
             ),
+            "last_to_finish": self._last_to_finish(stored, accepted),
             "statuses": dict(sorted(verdict.statuses.items())),
             "lost": verdict.lost,
             "written_under_two_ids": len(verdict.written_twice),
@@ -445,10 +448,25 @@ class ChaosRun:
         finished = [e.finished_at for e in stored if e.id in accepted and e.finished_at]
         if len(finished) < len(accepted):
             return round(max(0.0, seen_at - self.faults.last_at), 1)
-        latest = max(finished)
-        # The store gives UTC; a naive value (SQLite without zone) is UTC too.
-        last = (latest if latest.tzinfo else latest.replace(tzinfo=dt.UTC)).timestamp()
+        last = max(_epoch(moment) for moment in finished)
         return round(max(0.0, last - self.faults.last_at_wall), 1)
+
+    def _last_to_finish(self, stored: Sequence[EventRecord], accepted: set[str]) -> str:
+        """The accepted event that ended last, and when it was created and ended."""
+        finished = [e for e in stored if e.id in accepted and e.finished_at]
+        if not finished:
+            return "-"
+        last = max(finished, key=lambda e: _epoch(e.finished_at))
+        created = _epoch(last.created_at) - self.started_wall
+        ended = _epoch(last.finished_at) - self.started_wall
+        return f"{event_line(last)} (created +{created:.1f} s, ended +{ended:.1f} s)"
+
+
+def _epoch(moment: dt.datetime | None) -> float:
+    # The store gives UTC; a naive value (SQLite without zone) is UTC too.
+    if moment is None:
+        return 0.0
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
 
 
 def _all_events(stack: FaultStack) -> list[EventRecord]:
@@ -503,6 +521,7 @@ def print_report(result: dict[str, Any]) -> None:
         ["crash lines in worker/beat logs", result["logs"]["crash_lines"]],
     ]  # fmt: skip
     print(format_table(["chaos run on " + result["database"], "figure"], rows))
+    print(f"  the accepted event that ended last: {result['last_to_finish']}")
     if result["logs"]["summary"]:
         print("  worker and beat logs, errors by kind:")
         for line in result["logs"]["summary"]:
