@@ -291,11 +291,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="the same seed sends the same requests")
     parser.add_argument("--connections", type=_at_least_one, default=10, help="to spread over")
     parser.add_argument(
-        "--send-within", type=float, default=600.0, help="seconds allowed for sending"
+        "--send-within", type=_seconds, default=600.0, help="seconds allowed for sending"
     )
     parser.add_argument(
         "--terminal-within",
-        type=float,
+        type=_seconds,
         default=120.0,
         help="seconds after the last request by which every accepted event must be done or dead",
     )
@@ -304,8 +304,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value < 3600:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 3600, got {text}")
+    return value
+
+
 def _at_least_one(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text}")
     return value
