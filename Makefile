@@ -4,13 +4,17 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+CHAOS_ARGS  ?=
+FUZZ_ARGS   ?=
 
-.PHONY: help install run test test-fast lint format clean
+.PHONY: help install run test test-fast chaos fuzz lint format clean
 
 help:
 	@echo "make run        start everything (embedded Redis, SQLite, sandboxes, web, worker, beat, Flower)"
 	@echo "make test       run the whole test suite"
 	@echo "make test-fast  the suite without the slow chaos runs"
+	@echo "make chaos      events under kills, Redis restarts, GHL and CRM faults (a few minutes)"
+	@echo "make fuzz       thousands of hostile requests at the receiver, a worker behind it"
 	@echo "make lint       ruff and mypy"
 
 $(STAMP): pyproject.toml
@@ -29,6 +33,14 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest --skip-slow $(PYTEST_ARGS)
+
+# Both start every process in a temporary folder, print their figures and fail with a report
+# (docs/reliability.md). chaos runs on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set.
+chaos: install
+	$(BIN)/python -m tests.faults.chaos $(CHAOS_ARGS)
+
+fuzz: install
+	$(BIN)/python -m tests.faults.fuzz $(FUZZ_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
