@@ -135,6 +135,11 @@ class DevPaths:
     def env_file(self) -> Path:
         return self.var / "socialbridge.env"
 
+    @property
+    def sandbox_crm_dir(self) -> Path:
+        """Where the sandbox CRM keeps what it stored, so a restart still knows its writes."""
+        return self.var / "sandbox-crm"
+
 
 def check_ports_free(ports: DevPorts) -> None:
     """DevServerError naming every fixed port already in use and the option that moves it."""
@@ -280,9 +285,10 @@ def register_demo_account(http: httpx.Client, crm_base_url: str, crm_secret: str
 # --- child processes ---------------------------------------------------------------------
 
 
-def sandbox_command(which: str, port: int) -> list[str]:
-    """`python -m sandbox ghl|crm --port N` with the running Python."""
-    return [sys.executable, "-m", "sandbox", which, "--port", str(port), "--host", HOST]
+def sandbox_command(which: str, port: int, data_dir: Path | None = None) -> list[str]:
+    """`python -m sandbox ghl|crm --port N [--data-dir DIR]` with the running Python."""
+    command = [sys.executable, "-m", "sandbox", which, "--port", str(port), "--host", HOST]
+    return command if data_dir is None else [*command, "--data-dir", str(data_dir)]
 
 
 def app_commands(ports: DevPorts) -> dict[str, list[str]]:
@@ -705,7 +711,9 @@ def _start_everything(
 
     with httpx.Client(timeout=2.0) as http:
         supervisor.start("ghl", sandbox_command("ghl", ports.ghl), child_env)
-        supervisor.start("crm", sandbox_command("crm", ports.crm), child_env)
+        # On disk: restarted by the supervisor, the CRM still answers "duplicate" to a
+        # write-back it stored before.
+        supervisor.start("crm", sandbox_command("crm", ports.crm, paths.sandbox_crm_dir), child_env)
 
         def wait_for(name: str, url: str) -> None:
             wait_until_answers(http, url, name=name, supervisor=supervisor, stop=stop)

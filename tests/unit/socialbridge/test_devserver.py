@@ -404,6 +404,29 @@ def test_sandbox_crm_child_answers_and_learns_the_demo_account(tmp_path: Path) -
     assert supervisor.children[0].process.returncode == 0
 
 
+def test_the_sandbox_crm_child_keeps_what_it_stored_across_a_restart(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    data_dir = tmp_path / "var" / "sandbox-crm"
+    secret = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
+    with httpx.Client(timeout=2.0) as http:
+        for life in range(2):
+            supervisor = Supervisor(lambda line: None, cwd=tmp_path)
+            supervisor.start("crm", sandbox_command("crm", port, data_dir), os.environ)
+            try:
+                wait_until_answers(
+                    http, f"{base}/", name="crm", supervisor=supervisor, stop=threading.Event()
+                )
+                if life == 0:
+                    register_demo_account(http, base, secret)
+                accounts = http.get(f"{base}/_sandbox/accounts").json()
+            finally:
+                supervisor.stop_all()
+
+    # The second life never registered the account: it read it back from its data folder.
+    assert [entry["account"] for entry in accounts] == ["demo"]
+
+
 def test_register_demo_account_explains_a_refusal(tmp_path: Path) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         return httpx.Response(422, json={"errors": {"secret": ["bad"]}})
