@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -17,6 +19,17 @@ from store import ConnectionRecord, DuplicateName
 @click.group("connections")
 def group() -> None:
     """CRM <-> GHL location connections."""
+
+
+@contextlib.contextmanager
+def refused_values(name: str | None) -> Iterator[None]:
+    """The store's refusals of a connection's values as one-line errors (they name the field)."""
+    try:
+        yield
+    except DuplicateName:
+        raise click.ClickException(f"a connection named {name!r} exists already") from None
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @group.command("add")
@@ -70,7 +83,7 @@ def add(
     """Create a connection; print its webhook URL and the secret the CRM signs with."""
     if stats_interval is None:
         stats_interval = runtime.settings.stats_interval_seconds
-    try:
+    with refused_values(name):
         connection = runtime.store.create_connection(
             name=name,
             location_id=location_id,
@@ -80,10 +93,6 @@ def add(
             crm_kind=crm_kind,
             stats_interval_seconds=stats_interval,
         )
-    except DuplicateName:
-        raise click.ClickException(f"a connection named {name!r} exists already") from None
-    except ValueError as exc:  # the store's own checks, which name the field
-        raise click.ClickException(str(exc)) from None
     result = {
         "id": connection.id,
         "name": connection.name,
@@ -201,7 +210,7 @@ def update(
             "give at least one of --name, --ghl-token, --crm-url, --crm-secret, --stats-interval"
         )
     record = runtime.connection(connection)
-    try:
+    with refused_values(name):
         updated = runtime.store.update_connection(
             record.id,
             name=name,
@@ -210,10 +219,6 @@ def update(
             crm_secret=crm_secret,
             stats_interval_seconds=stats_interval,
         )
-    except DuplicateName:
-        raise click.ClickException(f"a connection named {name!r} exists already") from None
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
     result = {"changed": changed, **view(runtime, updated)}
     if as_json:
         emit_json(result)
