@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import random
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,8 @@ def execute_event(
                 f"gave up after {event.attempts} attempts: the last one never finished{before}",
                 ErrorKind.RETRYABLE_EXHAUSTED,
             )
+        # The lease's owner: the task, or for a run outside Celery (the CLI) an id of its own.
+        task_id = task_id or f"inline-{secrets.token_hex(4)}"
         claimed = store.start_attempt(event.id, task_id, lease_seconds=settings.lease_seconds)
         if claimed is None:
             log.info("event.taken_elsewhere")

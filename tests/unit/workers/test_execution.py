@@ -510,3 +510,26 @@ def test_the_lease_is_renewed_while_the_flow_runs(bridge: Bridge) -> None:
     assert second > first
     assert outcome.event is not None
     assert outcome.event.lease_expires_at is None
+
+
+def test_a_run_outside_celery_owns_its_lease_under_an_id_of_its_own(bridge: Bridge) -> None:
+    services = with_settings(bridge, lease_seconds=3)
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-26"})
+    renewed: list[bool] = []
+
+    def slow_step(_: str) -> None:
+        if renewed:
+            return
+        time.sleep(1.6)  # past the first renewal (every second)
+        current = bridge.store.get_event(event.id)
+        assert current is not None
+        renewed.append(bridge.store.renew_lease(event.id, current.task_id, lease_seconds=3))
+
+    outcome = execute_event(services, event.id, progress=slow_step)
+
+    assert outcome.status == DONE
+    assert outcome.event is not None
+    assert outcome.event.task_id is not None
+    assert outcome.event.task_id.startswith("inline-")
+    assert renewed == [True]
