@@ -39,8 +39,8 @@ import psutil
 import redis
 from standardwebhooks import Webhook
 
+from cli.dev.run import console_script, sandbox_command
 from socialbridge.config import Settings, settings_environment
-from socialbridge.devserver import console_script, sandbox_command
 from socialbridge.embedded_redis import EmbeddedRedis, find_redis_server, free_port
 from store import ConnectionRecord, Store, migrate
 

@@ -21,8 +21,8 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
+from cli.dev.run import console_script
 from sandbox.server import ServerThread
-from socialbridge.devserver import console_script
 from socialbridge.embedded_redis import EmbeddedRedis, free_port
 from store import ConnectionRecord
 from tests.functional.harness import ROOT, System, worker_environment

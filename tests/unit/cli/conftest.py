@@ -19,10 +19,10 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
+from cli import main
 from sandbox.crm import create_sandbox_crm_app
 from sandbox.ghl import DEFAULT_LOCATION, DEFAULT_TOKEN, create_sandbox_ghl_app
 from sandbox.server import ServerThread
-from socialbridge.cli import main
 from store import ConnectionRecord, Store
 from tests.dbutil import clear_database, temporary_database
 

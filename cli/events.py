@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from socialbridge.cli.params import LIST_LIMIT
-from socialbridge.cli.render import (
+from cli.params import LIST_LIMIT
+from cli.render import (
     emit_fields,
     emit_json,
     emit_table,
@@ -13,7 +13,7 @@ from socialbridge.cli.render import (
     short,
     table_time,
 )
-from socialbridge.cli.runtime import Runtime, json_option, pass_runtime
+from cli.runtime import Runtime, json_option, pass_runtime
 from store import ErrorKind, EventRecord, EventStatus
 from workers.dispatch import EnqueueError, enqueue_event
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from socialbridge.cli import connections, demo, events, stats
-from socialbridge.cli.params import PORT
-from socialbridge.cli.runtime import Runtime, pass_runtime
+from cli import connections, demo, events, stats
+from cli.params import PORT
+from cli.runtime import Runtime, pass_runtime
 from socialbridge.config import settings_environment
 from store import StoreError
 
@@ -71,7 +71,7 @@ def main(ctx: click.Context) -> None:
 @click.option("--flower-port", type=PORT, default=5555, show_default=True, help="Port of Flower.")
 def dev(web_port: int, ghl_port: int, crm_port: int, flower_port: int) -> None:
     """Run everything on this machine (what `make run` calls)."""
-    from socialbridge.devserver import run_dev
+    from cli.dev.run import run_dev
 
     ports = {"--web-port": web_port, "--ghl-port": ghl_port, "--crm-port": crm_port,
              "--flower-port": flower_port}  # fmt: skip

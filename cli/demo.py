@@ -12,10 +12,10 @@ import click
 import httpx
 from standardwebhooks import Webhook
 
+from cli.params import WAIT_SECONDS
+from cli.render import emit_json, json_value, words
+from cli.runtime import Runtime, json_option, pass_runtime
 from schemas.events import EVENT_TYPES, POST_PUBLISHED, TAG_DETAILS_REQUESTED
-from socialbridge.cli.params import WAIT_SECONDS
-from socialbridge.cli.render import emit_json, json_value, words
-from socialbridge.cli.runtime import Runtime, json_option, pass_runtime
 from socialbridge.errors import IntegrationError
 from store import ConnectionRecord, EventRecord
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from socialbridge.cli.render import emit_fields, emit_json, emit_snapshot, snapshot_view
-from socialbridge.cli.runtime import Runtime, json_option, pass_runtime
+from cli.render import emit_fields, emit_json, emit_snapshot, snapshot_view
+from cli.runtime import Runtime, json_option, pass_runtime
 from store import SnapshotRecord
 from workers.dispatch import EnqueueError, enqueue_event
 from workers.execution import DONE, RETRY, execute_event

@@ -16,7 +16,7 @@ from sandbox.server import ServerThread
 from socialbridge.config import Settings
 from socialbridge.embedded_redis import free_port
 from tests.brokerutil import queued_tasks
-from tests.unit.socialbridge.cli.conftest import Cli, lines
+from tests.unit.cli.conftest import Cli, lines
 from webapp import create_app
 from workers.execution import execute_event
 from workers.services import Services

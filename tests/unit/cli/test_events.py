@@ -12,7 +12,7 @@ import pytest
 from socialbridge.embedded_redis import free_port
 from store import ConnectionRecord, EventRecord
 from tests.brokerutil import queue_length, queued_tasks
-from tests.unit.socialbridge.cli.conftest import Cli, columns, lines
+from tests.unit.cli.conftest import Cli, columns, lines
 
 LONG_ERROR = "ghl: " + "the server said something long " * 5
 OPERATIONS = Path(__file__).resolve().parents[4] / "docs" / "operations.md"

@@ -1,5 +1,5 @@
 """`socialbridge …`: the command line. Each command group lives in its own module."""
 
-from socialbridge.cli.main import main
+from cli.main import main
 
 __all__ = ["main"]

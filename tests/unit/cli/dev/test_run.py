@@ -16,8 +16,7 @@ import psutil
 import pytest
 import redis
 
-from socialbridge.config import Settings, read_env_file
-from socialbridge.devserver import (
+from cli.dev.run import (
     DEMO_EVENT_TYPES,
     Backoff,
     DemoConnection,
@@ -42,6 +41,7 @@ from socialbridge.devserver import (
     wait_until_answers,
     write_env_file,
 )
+from socialbridge.config import Settings, read_env_file
 from socialbridge.embedded_redis import EmbeddedRedis, free_port
 from store import migrate
 

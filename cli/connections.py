@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
+from cli import params
+from cli.render import connection_view, emit_fields, emit_json, emit_table
+from cli.runtime import Runtime, json_option, pass_runtime
 from crm.registry import KINDS
-from socialbridge.cli import params
-from socialbridge.cli.render import connection_view, emit_fields, emit_json, emit_table
-from socialbridge.cli.runtime import Runtime, json_option, pass_runtime
 from socialbridge.errors import IntegrationError
 from store import ConnectionRecord, DuplicateName
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from socialbridge.embedded_redis import free_port
-from tests.unit.socialbridge.cli.conftest import PUBLIC_URL, Cli, columns, lines
+from tests.unit.cli.conftest import PUBLIC_URL, Cli, columns, lines
 
 ADD = (
     "connections",

@@ -8,7 +8,7 @@ import re
 
 from socialbridge.embedded_redis import free_port
 from tests.brokerutil import queued_tasks
-from tests.unit.socialbridge.cli.conftest import Cli, columns, lines
+from tests.unit.cli.conftest import Cli, columns, lines
 from workers.flows.statistics import default_range
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from socialbridge.cli import main
+from cli import main
 from store import Store, migrate
 
 

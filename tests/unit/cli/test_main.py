@@ -9,7 +9,7 @@ import pytest
 from socialbridge.embedded_redis import free_port
 from store import Store
 from store.migrate import current_revision, head_revision
-from tests.unit.socialbridge.cli.conftest import Cli, lines
+from tests.unit.cli.conftest import Cli, lines
 
 
 def test_help_lists_the_command_groups(cli: Cli) -> None:
