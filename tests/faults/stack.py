@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 
 from bench.stack import HOST, Child, Stack, http_ok, spawn, wait_until
-from socialbridge.devserver import console_script, sandbox_command
+from cli.dev.run import console_script, sandbox_command
 from socialbridge.embedded_redis import free_port
 
 KILL_WAIT_SECONDS = 10.0
