@@ -1,0 +1,1 @@
+"""`socialbridge dev`, what `make run` runs: `run` starts everything, `supervisor` keeps it up."""

@@ -15,7 +15,7 @@ from tests.brokerutil import queue_length, queued_tasks
 from tests.unit.cli.conftest import Cli, columns, lines
 
 LONG_ERROR = "ghl: " + "the server said something long " * 5
-OPERATIONS = Path(__file__).resolve().parents[4] / "docs" / "operations.md"
+OPERATIONS = Path(__file__).resolve().parents[3] / "docs" / "operations.md"
 ISO_8601 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00")
 
 
