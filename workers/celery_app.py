@@ -10,6 +10,11 @@ from socialbridge.config import Settings
 from workers.services import Services
 
 QUEUE = "socialbridge"
+# kombu's Redis transport and Celery's prefork pool, each with a fix for a crash of the worker
+# on a Redis restart (the modules say which). The transport only for redis:// URLs: kombu
+# turns TLS on for rediss:// by the transport's name, which naming ours would lose.
+REDIS_TRANSPORT = "workers.redis_transport:RedisTransport"
+PREFORK_POOL = "workers.prefork_pool:PreforkPool"
 
 
 def make_celery(settings: Settings, *, services: Services | None = None) -> Celery:
@@ -32,6 +37,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     """Celery settings; each one answers a reliability rule of the design."""
     return {
         "broker_url": settings.redis_url,
+        "broker_transport": REDIS_TRANSPORT if settings.redis_url.startswith("redis://") else None,
         "broker_connection_retry_on_startup": True,
         # A worker that lost Redis reconnects for as long as it takes (Celery's default gives
         # up after 100 tries, about 45 minutes, and the worker exits); so does beat's producer.
@@ -67,6 +73,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
+        "worker_pool": PREFORK_POOL,
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_time_limit": settings.task_time_limit,
         "worker_cancel_long_running_tasks_on_connection_loss": True,

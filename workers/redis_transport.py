@@ -1,0 +1,101 @@
+"""The broker transport: kombu's Redis transport, safe to use after its connection was closed.
+
+With Celery 5.7 and kombu 5.7 a Redis restart could end the worker's main process:
+
+    CRITICAL Unrecoverable error: AttributeError("'NoneType' object has no attribute 'hostname'")
+    ERROR    Error on stopping Hub: AttributeError(...)
+
+When the consumer loses Redis, Celery 5.7 first ``collect()``s the broken kombu connection,
+which detaches its transport (``transport.client = None``) but keeps the connection's default
+channel, and then ``close()``s the same connection, which closes that channel again. Closing
+a channel that holds delivered, unacknowledged messages gives them back to Redis
+(``restore_unacked``); for that the channel builds a new redis-py pool from its transport's
+client, the detached ``None``, and raises AttributeError. Celery only ignores connection
+errors there, so the AttributeError ends the worker. An acknowledgement still pending in the
+event loop for a message of the old channel takes the same path when the loop runs it: at the
+next iteration after the reconnect, or while the worker stops (the "Error on stopping Hub").
+Celery 5.6 did not close the connection after collecting it; Celery 5.7 requires kombu 5.7.
+
+`RedisChannel` answers such late work with `BrokerConnectionClosed`, a redis ConnectionError:
+what Celery and kombu already expect from a channel whose Redis is gone. The close is then
+ignored, a late acknowledgement is logged as "Couldn't ack" and not lost either: the message
+stays in Redis's unacked hash and comes back after the visibility timeout, and running an event
+twice is harmless. kombu 5.7's `Transport.supports_batch_publish` reads the same detached
+client; `RedisTransport` answers "no batching" there instead of raising.
+
+Selected in `workers/celery_app.py` with ``broker_transport``, for ``redis://`` broker URLs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import redis
+from kombu.transport import redis as kombu_redis
+from kombu.utils.url import as_url
+
+SCHEME = "redis"
+"""The only URL scheme `RedisTransport` is used for (see `workers/celery_app.py`)."""
+
+
+class BrokerConnectionClosed(redis.exceptions.ConnectionError):
+    """Work asked of a channel whose broker connection was already closed."""
+
+
+class RedisChannel(kombu_redis.Channel):
+    """kombu's Redis channel, refusing with a connection error once its transport is detached."""
+
+    def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
+        # A channel closed all the way has no transport any more; one whose close was cut
+        # short still has it, detached.
+        if self.connection is None or self.connection.client is None:
+            raise BrokerConnectionClosed(
+                "the broker connection of this channel was closed; Redis gives its "
+                "unacknowledged messages back after the visibility timeout"
+            )
+        params: dict[str, Any] = super()._connparams(asynchronous=asynchronous)  # type: ignore[no-untyped-call]
+        return params
+
+
+class RedisTransport(kombu_redis.Transport):
+    """kombu's Redis transport with `RedisChannel` (see the module)."""
+
+    Channel = RedisChannel
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)  # type: ignore[no-untyped-call]
+        # kombu names a transport chosen by class path in every URL it shows ("Connected to
+        # workers.redis_transport:RedisTransport://…"), unless the transport renders the URL
+        # itself, which kombu asks only of a transport *instance* that says it parses URLs.
+        # The class keeps saying no, so kombu still parses the broker URL as for "redis".
+        self.can_parse_url = True
+
+    def as_uri(self, uri: str, include_password: bool = False, mask: str = "**") -> str:
+        """The connection's URL as kombu shows it for the stock transport: ``redis://…``."""
+        client = self.client
+        if client is None:
+            raise NotImplementedError  # kombu then shows the bare host name
+        fields = client.info()
+        password = fields["password"] if include_password else mask
+        if callable(password):
+            password = password()
+        return str(
+            as_url(
+                SCHEME,
+                client.hostname or "localhost",
+                fields["port"],
+                fields["userid"],
+                password,
+                quote(fields["virtual_host"]),
+                sanitize=not include_password,
+                mask=mask,
+            )
+        )
+
+    @property
+    def supports_batch_publish(self) -> bool:
+        """Whether publishes may be batched: never through a detached transport."""
+        if self.client is None:
+            return False
+        return bool(super().supports_batch_publish)
