@@ -16,12 +16,13 @@ event loop for a message of the old channel takes the same path when the loop ru
 next iteration after the reconnect, or while the worker stops (the "Error on stopping Hub").
 Celery 5.6 did not close the connection after collecting it; Celery 5.7 requires kombu 5.7.
 
-`RedisChannel` answers such late work with `BrokerConnectionClosed`, a redis ConnectionError:
-what Celery and kombu already expect from a channel whose Redis is gone. The close is then
-ignored, a late acknowledgement is logged as "Couldn't ack" and not lost either: the message
-stays in Redis's unacked hash and comes back after the visibility timeout, and running an event
-twice is harmless. kombu 5.7's `Transport.supports_batch_publish` reads the same detached
-client; `RedisTransport` answers "no batching" there instead of raising.
+`RedisChannel` answers such late work with `BrokerConnectionClosed`, a redis ConnectionError
+(and logs ``broker.closed_channel_used``): what Celery and kombu already expect from a channel
+whose Redis is gone. The close is then ignored, and a late acknowledgement is logged as
+"Couldn't ack" and not lost either: the message stays in Redis's unacked hash and comes back
+after the visibility timeout, and running an event twice is harmless. kombu 5.7's
+`Transport.supports_batch_publish` reads the same detached client; `RedisTransport` answers
+"no batching" there instead of raising.
 
 Selected in `workers/celery_app.py` with ``broker_transport``, for ``redis://`` broker URLs.
 """
@@ -34,6 +35,10 @@ from urllib.parse import quote
 import redis
 from kombu.transport import redis as kombu_redis
 from kombu.utils.url import as_url
+
+from socialbridge.logs import get_logger
+
+log = get_logger(__name__)
 
 SCHEME = "redis"
 """The only URL scheme `RedisTransport` is used for (see `workers/celery_app.py`)."""
@@ -50,6 +55,7 @@ class RedisChannel(kombu_redis.Channel):
         # A channel closed all the way has no transport any more; one whose close was cut
         # short still has it, detached.
         if self.connection is None or self.connection.client is None:
+            log.info("broker.closed_channel_used")
             raise BrokerConnectionClosed(
                 "the broker connection of this channel was closed; Redis gives its "
                 "unacknowledged messages back after the visibility timeout"

@@ -96,7 +96,9 @@ def test_closing_after_collect_as_celery_does_when_redis_dies(
         with pytest.raises(AttributeError, match="hostname"):
             message.ack()
         return
+    caplog.set_level(logging.INFO, logger="workers.redis_transport")
     connection.close()
+    assert "broker.closed_channel_used" in caplog.messages
     with pytest.raises(BrokerConnectionClosed):
         message.ack()
     # What Celery's event loop runs for an acknowledgement that was pending: it logs a
