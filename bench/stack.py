@@ -139,6 +139,11 @@ def wait_until(check: Callable[[], bool], child: Child, *, what: str) -> None:
     )
 
 
+def worker_ready(child: Child) -> bool:
+    """Whether a `celery worker` has said it is ready (it consumes from then on)."""
+    return " ready." in child.log_text()
+
+
 def http_ok(url: str) -> Callable[[], bool]:
     return lambda: httpx.get(url, timeout=2).status_code == 200
 
@@ -263,6 +268,12 @@ class Stack:
 
     def start_worker(self, concurrency: int) -> Child:
         """`celery -A workers worker --concurrency N` (prefork), as the Procfile runs it."""
+        child = self.spawn_worker(concurrency)
+        wait_until(lambda: worker_ready(child), child, what="'ready.'")
+        return child
+
+    def spawn_worker(self, concurrency: int) -> Child:
+        """The same worker, started without waiting for it to be ready (`worker_ready`)."""
         number = len(self.workers) + 1
         child = spawn(
             f"worker{number}",
@@ -290,7 +301,6 @@ class Stack:
         )
         self.workers.append(child)
         self._stack.callback(child.stop)
-        wait_until(lambda: " ready." in child.log_text(), child, what="'ready.'")
         return child
 
     def stop_workers(self) -> None:

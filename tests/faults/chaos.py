@@ -10,8 +10,10 @@ three types over ``--duration`` seconds, spread over ``--connections`` connectio
 location each), and meanwhile carries out `tests.faults.plan.fault_plan`: pool processes
 SIGKILLed every ~5 s, the worker SIGKILLed once and started again, Redis SIGKILLed and started
 again on its AOF, GHL answering 500 about once a second and a burst of 429s, and the CRM
-SIGKILLed and started again 30 s later. A worker or beat that exits on its own is started
-again, as a process manager would, and reported.
+SIGKILLed and started again 30 s later. Each fault happens when the plan says: starting a
+process again never holds up the schedule (`tests.faults.keeper`). A worker, beat or CRM that
+exits on its own is started again in the background after 1, 2, 4 … s, as systemd or a
+Procfile manager would, and reported; the run fails if one is not running at the end.
 
 Like a CRM, the sender sends an event again (same webhook-id) when it gets no answer or a 5xx,
 up to four times. Then it asserts, for the run as a whole:
@@ -38,7 +40,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,12 +49,14 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 from standardwebhooks import Webhook
 
-from bench.stack import Child, dump_json, format_table, machine, print_machine
+from bench.stack import dump_json, format_table, machine, print_machine, worker_ready
 from store import ConnectionRecord, EventRecord
 from tests.dbutil import database_kinds, temporary_database
 from tests.faults import plan as plans
+from tests.faults.cmdline import keep_logs, seconds, whole_number
+from tests.faults.keeper import Keeper, last_error_lines
 from tests.faults.logscan import LogSummary, format_summary, scan_log, where
-from tests.faults.stack import FaultStack
+from tests.faults.stack import FaultStack, beat_ready
 from tests.faults.verdict import chaos_verdict, event_line
 from tests.functional.harness import FINAL, System, Worker
 
@@ -62,7 +66,8 @@ SEND_TRIES = 4
 RESEND_AFTER_SECONDS = 3.0
 SEND_TIMEOUT_SECONDS = 10.0
 POLL_SECONDS = 2.0
-MAX_RESTARTS = 5
+TICK_SECONDS = 0.2
+"""How often the processes are looked at (exits, restarts) while waiting."""
 REPORT_LINES = 40
 
 
@@ -150,25 +155,16 @@ def _utc(timestamp: float) -> dt.datetime:
 
 
 @dataclass
-class Exit:
-    """A process that exited without being killed by the run."""
-
-    role: str
-    code: int | None
-    at: float
-    last_lines: str
-
-
-@dataclass
 class Faults:
-    """What was done to the system, counted."""
+    """What was done to the system, counted, and how closely the plan was kept."""
 
     counts: Counter[str] = field(default_factory=Counter)
-    downtime: dict[str, float] = field(default_factory=dict)
+    redis_down_for: float | None = None
     last_at: float = 0.0
     last_at_wall: float = 0.0
     """The same moment on the clock the store's timestamps use."""
-    exits: list[Exit] = field(default_factory=list)
+    latest: float = 0.0
+    """The most any action began after its planned time, in seconds."""
     problems: list[str] = field(default_factory=list)
 
 
@@ -181,9 +177,9 @@ class ChaosRun:
         self.workdir = workdir
         self.rng = random.Random(args.seed)
         self.faults = Faults()
-        self.down: dict[str, float] = {}
-        self.exited: dict[str, Child] = {}
-        self.restart_at: dict[str, float] = {}
+        self.keeper = Keeper()
+        self.redis_killed_at = 0.0
+        self.web_exited = False
         self.started_at = 0.0
         self.started_wall = 0.0
 
@@ -200,8 +196,18 @@ class ChaosRun:
 
     def _run(self, stack: FaultStack) -> dict[str, Any]:
         args = self.args
-        stack.start_worker(concurrency=2)
-        stack.start_beat()
+        worker, beat = stack.start_worker(concurrency=2), stack.start_beat()
+        assert stack.crm is not None
+        self.keeper.add(
+            "worker",
+            spawn=lambda: stack.spawn_worker(concurrency=2),
+            ready=worker_ready,
+            child=worker,
+        )
+        self.keeper.add("beat", spawn=stack.spawn_beat, ready=beat_ready, child=beat)
+        self.keeper.add(
+            "crm", spawn=stack.spawn_crm, ready=lambda _child: stack.crm_ready(), child=stack.crm
+        )
         system = System(
             settings=stack.settings,
             store=stack.store,
@@ -236,8 +242,13 @@ class ChaosRun:
         sender.start_at(self.started_at, self.started_at + args.duration + 60)
         for action in actions:
             self._wait_until(self.started_at + action.at, stack)
+            late = time.monotonic() - (self.started_at + action.at)
+            self.faults.latest = max(self.faults.latest, late)
             self._carry_out(action, stack, system)
-        sender.join(timeout=max(0.0, sender.deadline - time.monotonic()) + SEND_TIMEOUT_SECONDS)
+        join_by = sender.deadline + SEND_TIMEOUT_SECONDS
+        while sender.is_alive() and time.monotonic() < join_by:
+            self._supervise(stack)  # a process may still exit while the last events go out
+            sender.join(timeout=TICK_SECONDS)
         if sender.is_alive():
             self.faults.problems.append("the sender did not finish before its deadline")
 
@@ -249,34 +260,36 @@ class ChaosRun:
     # -- faults -------------------------------------------------------------------------------
 
     def _wait_until(self, moment: float, stack: FaultStack) -> None:
-        while time.monotonic() < moment:
+        while True:
             self._supervise(stack)
-            time.sleep(min(0.2, max(0.0, moment - time.monotonic())))
+            left = moment - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(TICK_SECONDS, left))
 
     def _carry_out(self, action: plans.Action, stack: FaultStack, system: System) -> None:
         kind = action.kind
         try:
             if kind == plans.KILL_POOL_PROCESS:
-                if "worker" in self.down or stack.kill_pool_process(self.rng) is None:
+                # Only a worker that is up has pool processes with tasks to lose.
+                if not self.keeper.running("worker") or stack.kill_pool_process(self.rng) is None:
                     return
             elif kind == plans.KILL_WORKER:
-                self.down["worker"] = time.monotonic()
+                self.keeper.stop("worker")
                 stack.kill_worker()
             elif kind == plans.START_WORKER:
-                stack.start_worker(concurrency=2)
-                self._back("worker")
+                self.keeper.start("worker")  # ready a few seconds later; the plan goes on
             elif kind == plans.KILL_CRM:
-                self.down["crm"] = time.monotonic()
+                self.keeper.stop("crm")
                 stack.kill_crm()
             elif kind == plans.START_CRM:
-                stack.start_crm()
-                self._back("crm")
+                self.keeper.start("crm")
             elif kind == plans.KILL_REDIS:
-                self.down["redis"] = time.monotonic()
+                self.redis_killed_at = time.monotonic()
                 stack.kill_redis()
             elif kind == plans.START_REDIS:
-                stack.start_redis()
-                self._back("redis")
+                stack.start_redis()  # back once it answers PING: a fraction of a second
+                self.faults.redis_down_for = round(time.monotonic() - self.redis_killed_at, 1)
             elif kind == plans.GHL_500:
                 pending = system.http.get(f"{system.ghl_url}/_sandbox/faults").json()["faults"]
                 if any(fault["status"] == 500 for fault in pending):
@@ -299,45 +312,12 @@ class ChaosRun:
             self.faults.counts[kind] += 1
         self.faults.last_at, self.faults.last_at_wall = time.monotonic(), time.time()
 
-    def _back(self, role: str) -> None:
-        went = self.down.pop(role, None)
-        if went is not None:
-            self.faults.downtime[role] = round(time.monotonic() - went, 1)
-
     def _supervise(self, stack: FaultStack) -> None:
-        """Start again a worker or beat that exited on its own, as a process manager would:
-        after 1, 2, 4 … (at most 10) seconds, and not after its sixth exit."""
-        checks: list[tuple[str, Child | None, Callable[[], Any]]] = [
-            ("worker", stack.worker, lambda: stack.start_worker(concurrency=2)),
-            ("beat", stack.beat, stack.start_beat),
-        ]
-        now = time.monotonic()
-        for role, child, start in checks:
-            if role in self.down or child is None or child.process.poll() is None:
-                continue
-            if self.exited.get(role) is not child:
-                self.exited[role] = child
-                self.faults.exits.append(
-                    Exit(role, child.process.poll(), self._elapsed(), _last_error_lines(child))
-                )
-                count = sum(1 for e in self.faults.exits if e.role == role)
-                if count > MAX_RESTARTS:
-                    self.down[role] = now  # given up: it stays down, and the report says so
-                    self.faults.problems.append(f"{role} exited {count} times; left down")
-                    continue
-                self.restart_at[role] = now + min(10.0, 2.0 ** (count - 1))
-            if now >= self.restart_at[role]:
-                try:
-                    start()
-                except RuntimeError as exc:
-                    self.faults.problems.append(f"{role} could not be started again: {exc}")
-                    self.down[role] = now
-        if stack.web.process.poll() is not None and "web" not in self.down:
-            self.down["web"] = now
-            self.faults.problems.append(f"the web process exited: {_last_error_lines(stack.web)}")
-
-    def _elapsed(self) -> float:
-        return round(time.monotonic() - self.started_at, 1)
+        """Look at the processes once, and start again those that exited (never waits)."""
+        self.keeper.tick()
+        if not self.web_exited and stack.web.process.poll() is not None:
+            self.web_exited = True
+            self.faults.problems.append(f"the web process exited: {last_error_lines(stack.web)}")
 
     # -- waiting and judging ------------------------------------------------------------------
 
@@ -360,7 +340,7 @@ class ChaosRun:
                 return time.monotonic()
             if time.monotonic() >= deadline:
                 return None
-            time.sleep(POLL_SECONDS)
+            self._wait_until(min(deadline, time.monotonic() + POLL_SECONDS), stack)
 
     def _figures(
         self,
@@ -384,7 +364,12 @@ class ChaosRun:
                 logs.merge(scan_log(path.read_text(errors="replace")))
         answers = Counter(answer for sent in events for answer in sent.answers)
         ghl_statuses = Counter(entry["response_status"] for entry in journal)
-        failures = list(verdict.failures) + list(self.faults.problems)
+        failures = list(verdict.failures) + self.faults.problems + self.keeper.problems
+        failures += [f"not running at the end: {role}" for role in self.keeper.not_running()]
+        if stack.web.process.poll() is not None and not self.web_exited:
+            failures.append("not running at the end: web")
+        if not stack.redis.running:
+            failures.append("not running at the end: redis")
         if all_terminal_at is None:
             failures.append(
                 f"accepted events still not terminal {self.args.terminal_within:g} s "
@@ -403,14 +388,20 @@ class ChaosRun:
                 "in_store": len(stored),
             },
             "faults": dict(self.faults.counts),
-            "downtime_s": self.faults.downtime,
+            "downtime_s": {**self.keeper.downtime, "redis": self.faults.redis_down_for},
+            "latest_action_s": round(self.faults.latest, 2),
             "ghl": {
                 "requests": len(journal),
                 "answers": {str(k): v for k, v in sorted(ghl_statuses.items())},
             },
             "unexpected_exits": [
-                {"role": e.role, "code": e.code, "at_s": e.at, "log": e.last_lines}
-                for e in self.faults.exits
+                {
+                    "role": e.role,
+                    "code": e.code,
+                    "at_s": round(e.at - (self.started_at - self.keeper.began), 1),
+                    "log": e.last_lines,
+                }
+                for e in self.keeper.exits
             ],
             "last_fault_s": round(self.faults.last_at - self.started_at, 1),
             "terminal_after_last_fault_s": (
@@ -478,12 +469,6 @@ def _event_body(planned: plans.PlannedEvent) -> bytes:
     return json.dumps(body).encode()
 
 
-def _last_error_lines(child: Child, lines: int = 6) -> str:
-    tail = child.log_text().splitlines()
-    wanted = [line for line in tail if "ERROR" in line or "CRITICAL" in line or "Error" in line]
-    return "\n".join((wanted or tail)[-lines:])
-
-
 # --- the report ------------------------------------------------------------------------------
 
 
@@ -500,15 +485,14 @@ def print_report(result: dict[str, Any]) -> None:
         ["  resends", events["resends"]],
         ["  answers", _counts(events["answers"])],
         ["pool processes SIGKILLed", faults.get(plans.KILL_POOL_PROCESS, 0)],
-        ["worker SIGKILLed (and started again)", faults.get(plans.KILL_WORKER, 0)],
-        ["Redis SIGKILLed (down s)", f"{faults.get(plans.KILL_REDIS, 0)} "
-         f"({result['downtime_s'].get('redis', '-')})"],
-        ["CRM SIGKILLed (down s)", f"{faults.get(plans.KILL_CRM, 0)} "
-         f"({result['downtime_s'].get('crm', '-')})"],
+        ["worker SIGKILLed, started again (down s)", _down(result, plans.KILL_WORKER, "worker")],
+        ["Redis SIGKILLed, started on its AOF (down s)", _down(result, plans.KILL_REDIS, "redis")],
+        ["CRM SIGKILLed, started again (down s)", _down(result, plans.KILL_CRM, "crm")],
         ["GHL 500s injected / answered", f"{injected_500} / {answered_500} of "
          f"{ghl['requests']} GHL requests ({_share(answered_500, ghl['requests'])})"],
         ["GHL 429 burst (answers 429 in all)", f"{faults.get(plans.GHL_429_BURST, 0)} x "
          f"{plans.GHL_429_BURST_SIZE} ({ghl['answers'].get('429', 0)})"],
+        ["fault actions: the latest began after its time by (s)", result["latest_action_s"]],
         ["unexpected exits (started again)", _exits(result["unexpected_exits"])],
         ["last fault at (s after the first event)", result["last_fault_s"]],
         ["all accepted terminal, s after the last fault",
@@ -554,6 +538,11 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{key} {value}" for key, value in counts.items()) or "-"
 
 
+def _down(result: dict[str, Any], kill: str, role: str) -> str:
+    down = result["downtime_s"].get(role)
+    return f"{result['faults'].get(kill, 0)} ({'-' if down is None else down})"
+
+
 def _share(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f} %" if whole else "-"
 
@@ -572,17 +561,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="Send events while killing processes and failing outside systems; "
         "assert nothing is lost, stuck or written twice.",
     )
-    parser.add_argument("--events", type=_positive_int, default=300, help="events to send")
+    parser.add_argument("--events", type=whole_number, default=300, help="events to send")
     parser.add_argument(
-        "--duration", type=_positive_float, default=60.0, help="seconds to send them over (≥20)"
+        "--duration", type=seconds, default=60.0, help="seconds to send them over (≥20)"
     )
     parser.add_argument(
-        "--connections", type=_positive_int, default=4, help="connections (GHL locations)"
+        "--connections", type=whole_number, default=4, help="connections (GHL locations)"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the plan (default 1)")
     parser.add_argument(
         "--terminal-within",
-        type=_positive_float,
+        type=seconds,
         default=120.0,
         help="seconds after the last fault by which every accepted event must be done or dead",
     )
@@ -604,26 +593,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 < value < 3600:
-        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 3600, got {text}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     kinds = database_kinds() if args.database == "all" else [args.database]
@@ -641,10 +610,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result = {"database": kind, "passed": False, "failures": [where(exc)]}
             result["wall_s"] = round(time.monotonic() - began, 1)
             if args.keep:
-                kept = Path(tempfile.mkdtemp(prefix=f"socialbridge-chaos-{kind}-kept-"))
-                for path in workdir.glob("*.log"):
-                    (kept / path.name).write_bytes(path.read_bytes())
-                print(f"  logs kept in {kept}")
+                print(f"  logs kept in {keep_logs(workdir, f'socialbridge-chaos-{kind}-kept-')}")
         if "events" in result:
             print_report(result)
         else:

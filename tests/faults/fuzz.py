@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 from bench.stack import dump_json, format_table, machine, print_machine
 from sandbox.ghl.seed import seed_location
 from store import ConnectionRecord, EventRecord
+from tests.faults.cmdline import keep_logs, seconds, whole_number
 from tests.faults.fuzzcases import (
     FuzzCase,
     FuzzTarget,
@@ -287,41 +288,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="Send seeded hostile requests at the real receiver; assert no 5xx, "
         "no crash, and every accepted event finished.",
     )
-    parser.add_argument("--requests", type=_at_least_one, default=3000, help="how many")
+    parser.add_argument("--requests", type=whole_number, default=3000, help="how many")
     parser.add_argument("--seed", type=int, default=1, help="the same seed sends the same requests")
-    parser.add_argument("--connections", type=_at_least_one, default=10, help="to spread over")
+    parser.add_argument("--connections", type=whole_number, default=10, help="to spread over")
     parser.add_argument(
-        "--send-within", type=_seconds, default=600.0, help="seconds allowed for sending"
+        "--send-within", type=seconds, default=600.0, help="seconds allowed for sending"
     )
     parser.add_argument(
         "--terminal-within",
-        type=_seconds,
+        type=seconds,
         default=120.0,
         help="seconds after the last request by which every accepted event must be done or dead",
     )
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON (- stdout)")
     parser.add_argument("--keep", action="store_true", help="keep the logs in a temporary folder")
     return parser.parse_args(argv)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 < value < 3600:
-        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 3600, got {text}")
-    return value
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -337,10 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:  # a part that would not start: a failed run, said why
             result = {"passed": False, "failures": [where(exc)]}
         if args.keep:
-            kept = Path(tempfile.mkdtemp(prefix="socialbridge-fuzz-kept-"))
-            for path in workdir.glob("*.log"):
-                (kept / path.name).write_bytes(path.read_bytes())
-            print(f"  logs kept in {kept}")
+            print(f"  logs kept in {keep_logs(workdir, 'socialbridge-fuzz-kept-')}")
     result["wall_s"] = round(time.monotonic() - began, 1)
     if "answers" in result:
         print_report(result)

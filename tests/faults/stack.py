@@ -4,10 +4,13 @@
         stack.start_worker(concurrency=2)
         stack.start_beat()
         stack.kill_redis(); stack.start_redis()      # same port, its AOF replayed
+        stack.kill_crm(); child = stack.spawn_crm()  # ready once stack.crm_ready()
 
 The sandbox CRM runs with a data folder in ``workdir`` so that, killed and started again on
 the same port, it still knows which write-backs it stored. Every kill is a SIGKILL: what the
-OOM killer, a lost machine or `kill -9` does, with no chance to clean up.
+OOM killer, a lost machine or `kill -9` does, with no chance to clean up. The ``spawn_…``
+methods start a process and return at once; ``…_ready`` says when it is ready, so a run can
+start processes again without holding up its fault schedule (`tests.faults.keeper`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import psutil
 
 from bench.stack import HOST, Child, Stack, http_ok, spawn, wait_until
@@ -52,24 +56,33 @@ class FaultStack(Stack):
         return self._spawn_crm(url), url
 
     def _spawn_crm(self, url: str) -> Child:
-        command = [*sandbox_command("crm", self.crm_port), "--data-dir", str(self.crm_data_dir)]
-        child = spawn("sandbox-crm", command, self.environment(), self.workdir / "sandbox-crm.log")
-        self._stack.callback(child.stop)
+        child = self.spawn_crm()
         wait_until(http_ok(url), child, what="up")
         return child
+
+    def spawn_crm(self) -> Child:
+        """The sandbox CRM on its port, with what it stored before; ready once `crm_ready`."""
+        command = sandbox_command("crm", self.crm_port, self.crm_data_dir)
+        child = spawn("sandbox-crm", command, self.environment(), self.workdir / "sandbox-crm.log")
+        self.crm = child
+        self._stack.callback(child.stop)
+        return child
+
+    def crm_ready(self) -> bool:
+        """Whether the sandbox CRM answers."""
+        try:
+            return http_ok(self.crm_url)()
+        except httpx.HTTPError:
+            return False
 
     @property
     def crm_data_dir(self) -> Path:
         return self.workdir / "sandbox-crm"
 
     def kill_crm(self) -> None:
-        """SIGKILL the sandbox CRM: write-backs meet a closed port until `start_crm`."""
+        """SIGKILL the sandbox CRM: write-backs meet a closed port until `spawn_crm`'s is up."""
         if self.crm is not None:
             kill(self.crm)
-
-    def start_crm(self) -> None:
-        """The sandbox CRM again, on its port, with what it stored before."""
-        self.crm = self._spawn_crm(self.crm_url)
 
     # -- Redis ------------------------------------------------------------------------------
 
@@ -92,6 +105,12 @@ class FaultStack(Stack):
 
     def start_beat(self) -> Child:
         """`celery -A workers beat`, as the Procfile runs it (each start logs to a new file)."""
+        child = self.spawn_beat()
+        wait_until(lambda: beat_ready(child), child, what=repr(BEAT_READY))
+        return child
+
+    def spawn_beat(self) -> Child:
+        """The same beat, started without waiting for it to be ready (`beat_ready`)."""
         self.beats_started += 1
         child = spawn(
             f"beat{self.beats_started}",
@@ -101,7 +120,6 @@ class FaultStack(Stack):
         )
         self.beat = child
         self._stack.callback(child.stop)
-        wait_until(lambda: BEAT_READY in child.log_text(), child, what=repr(BEAT_READY))
         return child
 
     @property
@@ -131,6 +149,11 @@ class FaultStack(Stack):
         worker = self.worker
         if worker is not None:
             kill(worker)
+
+
+def beat_ready(child: Child) -> bool:
+    """Whether `celery beat` has started its loop."""
+    return BEAT_READY in child.log_text()
 
 
 def kill(child: Child) -> None:
