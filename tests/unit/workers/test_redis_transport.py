@@ -33,6 +33,7 @@ PIDBOX = Queue("test.pidbox", Exchange("test", type="fanout"), auto_delete=True)
 UNACKED_KEY = "unacked"
 # Redis writes its append-only file every second: wait longer before killing it.
 FSYNC_SECONDS = 1.2
+BRPOP_SECONDS = 30
 
 
 def delivered(connection: Connection) -> Message:
@@ -56,8 +57,7 @@ def delivered(connection: Connection) -> Message:
 
 
 def await_next(connection: Connection) -> None:
-    """Wait for the next message a moment, as the worker does: a BRPOP is left pending (Redis
-    answers it after a second)."""
+    """Wait for the next message a moment, as the worker does: a BRPOP is left pending."""
     for _ in range(50):  # what is already on the wire first (a BRPOP's empty answer, say)
         try:
             connection.drain_events(timeout=0.1)
@@ -79,7 +79,11 @@ def server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
 def test_closing_after_collect_as_celery_does_when_redis_dies(
     server: EmbeddedRedis, transport: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    connection = Connection(server.url, transport=transport)
+    # Redis answers a pending BRPOP after the polling interval (1 s by default): long enough
+    # that it is still pending when Redis dies, however slow the machine.
+    connection = Connection(
+        server.url, transport=transport, transport_options={"polling_interval": BRPOP_SECONDS}
+    )
     message = delivered(connection)
     time.sleep(FSYNC_SECONDS)
     await_next(connection)
