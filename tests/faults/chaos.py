@@ -511,7 +511,9 @@ def print_report(result: dict[str, Any]) -> None:
         for line in result["logs"]["summary"]:
             print("  " + line)
     for exit_ in result["unexpected_exits"]:
-        print(f"  {exit_['role']} exited with code {exit_['code']} at +{exit_['at_s']} s:")
+        code = exit_["code"]
+        how = "could not be started" if code is None else f"exited with code {code}"
+        print(f"  {exit_['role']} {how} at +{exit_['at_s']} s:")
         print("    " + exit_["log"].replace("\n", "\n    "))
     if result["passed"]:
         print(f"CHAOS RUN PASSED on {result['database']}")

@@ -51,6 +51,7 @@ class Exit:
 
     role: str
     code: int | None
+    """None: it could not even be spawned."""
     at: float
     """Seconds after the keeper's clock started."""
     last_lines: str
@@ -134,19 +135,17 @@ class Keeper:
         assert role.child is not None
         code = role.child.process.poll()
         if code is not None:
-            self._exited(role, code, now)
+            self._failed(role, code, last_error_lines(role.child), now)
         elif role.state == STARTING and role.ready(role.child):
             role.state = UP
             if role.down_since is not None:
                 self.downtime[role.name] = round(now - role.down_since, 1)
                 role.down_since = None
 
-    def _exited(self, role: Role, code: int, now: float) -> None:
-        assert role.child is not None
+    def _failed(self, role: Role, code: int | None, last_lines: str, now: float) -> None:
+        """``role`` exited, or could not even be spawned (code None): restart it later."""
         role.exits += 1
-        self.exits.append(
-            Exit(role.name, code, round(now - self.began, 1), last_error_lines(role.child))
-        )
+        self.exits.append(Exit(role.name, code, round(now - self.began, 1), last_lines))
         if role.exits > self.max_restarts:
             role.state = GAVE_UP
             self.problems.append(f"{role.name} exited {role.exits} times; left down")
@@ -157,9 +156,8 @@ class Keeper:
     def _spawn(self, role: Role) -> None:
         try:
             role.child = role.spawn()
-        except (OSError, RuntimeError) as exc:  # could not even be spawned: try again later
-            self.problems.append(f"{role.name} could not be started: {exc}")
-            role.state, role.restart_at = WAITING, self.clock() + self.backoff_max
+        except OSError as exc:  # a start that fails counts as an exit, as for systemd
+            self._failed(role, None, f"could not be started: {exc}", self.clock())
             return
         role.state = STARTING
 

@@ -163,3 +163,22 @@ def test_the_wait_grows_to_at_most_ten_seconds() -> None:
 
     assert waits == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
     assert keeper.roles["beat"].state == STARTING
+
+
+def test_a_start_that_fails_counts_as_an_exit(world: World) -> None:
+    keeper = world.keeper
+
+    def cannot_spawn() -> FakeChild:
+        raise OSError("no such file: celery")
+
+    keeper.roles["worker"].spawn = cannot_spawn
+    keeper.stop("worker")
+    keeper.start("worker")
+
+    assert keeper.roles["worker"].state == WAITING
+    assert [(e.code, e.last_lines) for e in keeper.exits] == [
+        (None, "could not be started: no such file: celery")
+    ]
+    keeper.roles["worker"].spawn = world.spawn
+    world.later(1.0)
+    assert keeper.roles["worker"].state == STARTING
