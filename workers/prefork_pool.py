@@ -20,7 +20,8 @@ raised there; Celery 5.6 caught neither). The same crash is celery/celery#9250.
 pool's maintenance reaps it and starts its replacement within 5 s.
 
 Selected in `workers/celery_app.py` with ``worker_pool``; ``--pool prefork`` on the command
-line keeps it (Celery uses the configured pool when the default one is named).
+line keeps it (Celery uses the configured pool when the default one is named). The worker's
+banner then says ``concurrency: N (prefork_pool)``.
 """
 
 from __future__ import annotations
