@@ -5,6 +5,6 @@
 
 Both start every part as `make run` does (`bench.stack.Stack`), print their figures and exit
 non-zero with a report when an assertion fails. docs/reliability.md says what each asserts.
-The pure helpers here (the fault plan, the request generator, the verdict) have unit tests
-beside them that `make test` runs.
+The pure helpers here (the fault plan, the request generator, the verdict, the keeper that
+restarts processes, the option types) have unit tests beside them that `make test` runs.
 """
