@@ -35,26 +35,21 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from jsonschema_path import SchemaPath
-from jsonschema_path.handlers.utils import uri_to_path
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_schema_validator import OAS30Validator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-import sandbox
+from sandbox.ghl.spec import RESOLVERS, read_vendored
+from sandbox.ghl.spec import SPEC_DIR as SPEC_ROOT
 
-SPEC_ROOT = Path(sandbox.__file__).resolve().parent / "ghl_openapi"
 SPEC_FILES = {
     "2021-07-28": "apps/social-media-posting.json",
     "v3": "apps/v3/social-planner-v3.json",
 }
 DEFAULT_VERSION = "2021-07-28"
 
-# Where a `$ref` of the v3 files really points (the upstream layout quirk, see SOURCES.md).
-_REDIRECTS = {
-    "apps/common/common-schemas.json": "apps/v3/common/common-schemas.json",
-}
 # Answers GHL really sends but the files do not list per operation: their bodies must still be
 # GHL's error envelope `{statusCode, message, error}` (a proxy may answer 5xx with HTML).
 UNDOCUMENTED_ERROR_STATUSES = frozenset({403, 404, 408, 429})
@@ -95,20 +90,6 @@ class _Response:
         self.headers = Headers(list(headers.items()))
         self.content_type = self.headers.get("Content-Type", "application/json").lower()
         self.data = body
-
-
-def _read_local(uri: str) -> Any:
-    path = Path(uri_to_path(uri)).resolve()
-    if not path.is_relative_to(SPEC_ROOT):
-        raise ValueError(f"refusing to load {uri}: outside the vendored OpenAPI files")
-    relative = path.relative_to(SPEC_ROOT).as_posix()
-    if relative in _REDIRECTS and not path.exists():
-        path = SPEC_ROOT / _REDIRECTS[relative]
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _refuse_remote(uri: str) -> Any:
-    raise ValueError(f"refusing to fetch {uri}: the OpenAPI files must resolve locally")
 
 
 def _body_bytes(body: bytes | str | Any) -> bytes | None:
@@ -155,7 +136,7 @@ class SpecValidator:
         schema_path = SchemaPath.from_dict(
             self.data,
             base_uri=path.as_uri(),
-            handlers={"file": _read_local, "http": _refuse_remote, "https": _refuse_remote},
+            handlers=RESOLVERS,
         )
         self.app = OpenAPI(schema_path, config=Config(spec_validator_cls=None))
         self.server_url = self.data["servers"][0]["url"].rstrip("/")
@@ -169,7 +150,7 @@ class SpecValidator:
 
     def _build_error_envelope(self, spec_path: Path) -> OAS30Validator:
         """GHL's error body: any DTO of the common schemas that file refers to, with a message."""
-        common = _read_local((spec_path.parent / "../common/common-schemas.json").as_uri())
+        common = read_vendored((spec_path.parent / "../common/common-schemas.json").as_uri())
         dtos = list(common["components"]["schemas"].values())
         schema = {"type": "object", "required": ["statusCode", "message"], "anyOf": dtos}
         return OAS30Validator(schema)

@@ -52,7 +52,8 @@ SOCIAL_PLANNER_SPEC = SPEC_FILES[API_VERSION]
 _REDIRECTS = {"apps/common/common-schemas.json": "apps/v3/common/common-schemas.json"}
 
 
-def _read_local(uri: str) -> Any:
+def read_vendored(uri: str) -> Any:
+    """The JSON of a vendored OpenAPI file (a ``file:`` URI inside SPEC_DIR), refs redirected."""
     path = Path(uri_to_path(uri)).resolve()
     if not path.is_relative_to(SPEC_DIR):
         raise ValueError(f"refusing to load {uri}: outside the vendored OpenAPI files")
@@ -66,6 +67,10 @@ def _refuse_remote(uri: str) -> Any:
     raise ValueError(f"refusing to fetch {uri}: the OpenAPI files must resolve locally")
 
 
+# How `$ref`s resolve: the vendored folder only. No `<all_urls>` handler: nothing is fetched.
+RESOLVERS = {"file": read_vendored, "http": _refuse_remote, "https": _refuse_remote}
+
+
 @cache
 def load_spec(version: str) -> OpenAPI:
     """The parsed file of `version`, loaded once per process (parsing takes ~0.3 s)."""
@@ -73,8 +78,7 @@ def load_spec(version: str) -> OpenAPI:
     schema_path = SchemaPath.from_dict(
         json.loads(path.read_text(encoding="utf-8")),
         base_uri=path.as_uri(),
-        # No `<all_urls>` handler: nothing is fetched from anywhere but the vendored folder.
-        handlers={"file": _read_local, "http": _refuse_remote, "https": _refuse_remote},
+        handlers=RESOLVERS,
     )
     # The upstream files declare their bearer schemes with `in`/`name` keys that OpenAPI 3.0
     # does not allow for `type: http`, so the strict spec check would refuse the official files.

@@ -12,8 +12,8 @@ from sandbox.ghl.spec import (
     SPEC_DIR,
     SPEC_FILES,
     SpecValidator,
-    _read_local,
     _refuse_remote,
+    read_vendored,
     spec_server_url,
 )
 
@@ -65,7 +65,7 @@ def test_each_file_wants_its_own_version() -> None:
 def test_the_v3_common_schemas_resolve_to_our_copy() -> None:
     quirk = (SPEC_DIR / "apps" / "common" / "common-schemas.json").as_uri()
 
-    loaded = _read_local(quirk)
+    loaded = read_vendored(quirk)
 
     assert "UnprocessableDTO" in loaded["components"]["schemas"]
 
@@ -75,7 +75,7 @@ def test_the_v3_common_schemas_resolve_to_our_copy() -> None:
 )
 def test_nothing_outside_the_vendored_folder_is_read(uri: str) -> None:
     with pytest.raises(ValueError, match="outside the vendored"):
-        _read_local(uri)
+        read_vendored(uri)
 
 
 def test_nothing_is_fetched() -> None:
