@@ -31,10 +31,10 @@ class EnqueueError(SocialbridgeError):
     """The broker did not take the task (Redis down or refusing)."""
 
 
-def enqueue_event(celery: Celery, event: EventRecord, *, countdown: float | None = None) -> str:
+def enqueue_event(celery: Celery, event: EventRecord) -> str:
     """Send the event's task with only JSON primitives (its id and validated payload).
 
-    ``countdown`` delays it (seconds); callers keep it below the broker's visibility timeout.
+    Never delayed: a retry waits in the store until the recovery sweep sends it when due.
     """
     try:
         result: Any = celery.send_task(
@@ -43,7 +43,6 @@ def enqueue_event(celery: Celery, event: EventRecord, *, countdown: float | None
             # An id that starts with the event's makes the task easy to find in Flower; the
             # random tail keeps a replay's task apart from the first run's.
             task_id=f"{event.id}{TASK_ID_SEPARATOR}{secrets.token_hex(4)}",
-            countdown=countdown,
         )
     except Exception as exc:  # kombu/redis raise many types; all mean "not enqueued"
         raise EnqueueError(f"could not enqueue {event.id}: {exc!r}") from exc

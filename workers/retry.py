@@ -17,8 +17,8 @@ def retry_delay(
 
     Full jitter (uniform between 0 and ``base * 2**(attempt-1)``, capped) spreads the retries of
     many events that failed together. When the server named a delay (Retry-After, rate-limit
-    window) we never come back sooner than it asked. The result never exceeds ``cap``, which the
-    settings keep below the broker's visibility timeout.
+    window) we never come back sooner than it asked. The result never exceeds ``cap``; the store
+    keeps it as the event's ``next_attempt_at``.
     """
     ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
     delay = (rng or random).uniform(0, ceiling)
