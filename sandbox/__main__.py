@@ -2,8 +2,10 @@
 
     python -m sandbox ghl --port 8010 [--host 127.0.0.1]
     python -m sandbox crm --port 8020 [--host 127.0.0.1] [--data-dir DIR]
+    python -m sandbox smartoffice --port 8030 [--host 127.0.0.1] [--data-dir DIR]
 
-`make run` starts both as child processes; one line on stdout gives the URL once listening.
+`make run` starts the GHL and CRM sandboxes as child processes; one line on stdout gives
+the URL once listening. The SmartOffice XML Engine answers at ``/xml``.
 """
 
 from __future__ import annotations
@@ -32,8 +34,20 @@ def _crm_app(args: argparse.Namespace) -> Flask:
     return create_sandbox_crm_app(data_dir=args.data_dir)
 
 
+def _smartoffice_app(args: argparse.Namespace) -> Flask:
+    from sandbox.smartoffice.app import create_sandbox_smartoffice_app
+
+    return create_sandbox_smartoffice_app(data_dir=args.data_dir)
+
+
 # Imported on demand: the CRM sandbox should not pay for loading the GHL OpenAPI files.
-APPS: dict[str, Callable[[argparse.Namespace], Flask]] = {"ghl": _ghl_app, "crm": _crm_app}
+APPS: dict[str, Callable[[argparse.Namespace], Flask]] = {
+    "ghl": _ghl_app,
+    "crm": _crm_app,
+    "smartoffice": _smartoffice_app,
+}
+# The sandboxes that can keep what they hold in a data folder.
+KEEPS_DATA = ("crm", "smartoffice")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -48,12 +62,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--data-dir",
         type=Path,
         default=None,
-        help="crm only: keep accounts, records and the webhook-ids seen in this folder, "
-        "across restarts (default: in memory)",
+        help="crm and smartoffice only: keep what they store in this folder, across restarts "
+        "(crm: accounts, records and the webhook-ids seen; smartoffice: objects and added "
+        "accounts; default: in memory)",
     )
     args = parser.parse_args(argv)
-    if args.data_dir is not None and args.which != "crm":
-        parser.error("--data-dir: only the crm sandbox keeps data")
+    if args.data_dir is not None and args.which not in KEEPS_DATA:
+        parser.error("--data-dir: only the crm sandbox keeps data (and smartoffice)")
     return args
 
 
