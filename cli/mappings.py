@@ -1,0 +1,313 @@
+"""`socialbridge mappings validate|show|preview`: a connection's field mapping, checked and tried.
+
+- ``validate FILE``: every problem of a mapping file on stderr, one ``line N: field:
+  message`` each, and exit 1; else a summary of what it maps. ``--crm KIND`` also checks the
+  outbound field names against that CRM kind's.
+- ``show CONNECTION``: the connection's mapping text and its summary.
+- ``preview CONNECTION --event FILE``: what the receiver would make of a CRM body, and the
+  requests the connector would send for it, without storing or sending anything
+  (`workers.preview.preview_event`); exit 1 when the body makes no valid event or a write
+  would be refused.
+
+The format of mappings: docs/mappings.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from cli.render import NOTHING, emit_fields, emit_json, emit_table, json_value, words
+from cli.runtime import Runtime, json_option, pass_runtime
+from crm.registry import KIND_NAMES, connector_kind
+from mappings import MAX_TEXT_BYTES, ConnectionMapping, MappingInvalid, MappingProblem, load_mapping
+from workers import preview as previews
+
+EVENT_MAX_BYTES = 1024 * 1024
+"""Largest CRM body ``preview`` reads: far above what a CRM posts, far below a mistake."""
+
+
+@click.group("mappings")
+def group() -> None:
+    """Field mappings: check a mapping file, show a connection's, preview a CRM body."""
+
+
+# --- validate ---------------------------------------------------------------------------------
+
+
+@group.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--crm",
+    "crm_kind",
+    type=click.Choice(KIND_NAMES),
+    default=None,
+    help="Also check the outbound field names against this CRM kind's.",
+)
+@json_option
+def validate(file: Path, crm_kind: str | None, as_json: bool) -> None:
+    """Check a mapping file; print every problem (exit 1) or what it maps."""
+    outbound_fields = None
+    if crm_kind is not None:
+        outbound_fields = connector_kind(crm_kind).capabilities.outbound_fields
+    text = _read_mapping_file(file)
+    mapping: ConnectionMapping | None = None
+    problems: list[MappingProblem]
+    if text is None:
+        problems = [MappingProblem(0, "", f"larger than {MAX_TEXT_BYTES} bytes")]
+    else:
+        try:
+            mapping = load_mapping(text, outbound_fields=outbound_fields)
+            problems = []
+        except MappingInvalid as exc:
+            problems = exc.problems
+    summary = mapping.summary() if mapping is not None else None
+    if as_json:
+        emit_json(
+            {"valid": mapping is not None, "problems": _problem_views(problems), "summary": summary}
+        )
+    elif summary is not None:
+        checked = f" (outbound fields checked for {crm_kind})" if crm_kind else ""
+        click.echo(f"{file}: valid mapping, version {summary['version']}{checked}")
+        emit_summary(summary)
+    else:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        click.echo(f"{file}: not a valid mapping ({count})", err=True)
+    if mapping is None:
+        raise SystemExit(1)
+
+
+def _read_mapping_file(file: Path) -> str | None:
+    """The file's text; None when it is larger than a mapping may be; one-line errors."""
+    try:
+        with file.open("rb") as stream:
+            raw = stream.read(MAX_TEXT_BYTES + 1)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_TEXT_BYTES:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _problem_views(problems: Sequence[MappingProblem]) -> list[dict[str, Any]]:
+    return [
+        {"line": problem.line, "field": problem.field, "message": problem.message}
+        for problem in problems
+    ]
+
+
+def emit_summary(summary: Mapping[str, Any]) -> None:
+    """A mapping's summary (`ConnectionMapping.summary`) in words."""
+    inbound = summary["inbound"]
+    if inbound is None:
+        click.echo("inbound: none (the CRM sends our own event format)")
+    else:
+        click.echo("inbound:")
+        emit_fields(
+            {
+                "event types": inbound["event_types"],
+                "type from": inbound["type"],
+                "delivery id": inbound["id"],
+            },
+            indent="  ",
+        )
+        click.echo("  fields:")
+        emit_table(
+            [(name, source) for name, source in inbound["fields"].items()],
+            ["FIELD", "FROM"],
+            indent="    ",
+        )
+    outbound = summary["outbound"]
+    if not outbound:
+        click.echo("outbound: none (the connector writes its default format)")
+        return
+    click.echo("outbound:")
+    emit_table(
+        [
+            (writeback, name, source)
+            for writeback, fields in outbound.items()
+            for name, source in fields.items()
+        ],
+        ["WRITE-BACK", "FIELD", "FROM"],
+        indent="  ",
+    )
+
+
+# --- show -------------------------------------------------------------------------------------
+
+
+@group.command("show")
+@click.argument("connection")
+@json_option
+@pass_runtime
+def show(runtime: Runtime, connection: str, as_json: bool) -> None:
+    """A connection's mapping (by id or name): its summary and its text."""
+    record = runtime.connection(connection)
+    text: str | None = record.mapping
+    problems: list[MappingProblem] = []
+    summary = None
+    if text is not None:
+        try:
+            mapping = load_mapping(text, outbound_fields=_outbound_fields(record.crm_kind))
+            summary = mapping.summary()
+        except MappingInvalid as exc:
+            problems = exc.problems
+    if as_json:
+        emit_json(
+            {
+                "connection": {"id": record.id, "name": record.name, "crm_kind": record.crm_kind},
+                "mapping": text,
+                "summary": summary,
+                "problems": _problem_views(problems),
+            }
+        )
+    elif text is None:
+        click.echo(
+            f"connection {record.name} ({record.id}) has no mapping: its CRM posts our own "
+            "event format"
+        )
+    else:
+        click.echo(f"mapping of connection {record.name} ({record.id}), CRM {record.crm_kind}")
+        if summary is not None:
+            emit_summary(summary)
+        for problem in problems:
+            click.echo(f"no longer valid: {problem}", err=True)
+        click.echo("text:")
+        for line in text.splitlines():
+            click.echo(f"  {line}".rstrip())
+    if problems:
+        raise SystemExit(1)
+
+
+def _outbound_fields(kind: str) -> Collection[str] | None:
+    try:
+        return connector_kind(kind).capabilities.outbound_fields
+    except ValueError:  # a kind this version does not know: its field names cannot be checked
+        return None
+
+
+# --- preview ----------------------------------------------------------------------------------
+
+
+@group.command("preview")
+@click.argument("connection")
+@click.option(
+    "--event",
+    "event_file",
+    required=True,
+    type=click.File("rb", lazy=False),
+    help="The CRM's JSON body (- for standard input).",
+)
+@json_option
+@pass_runtime
+def preview(runtime: Runtime, connection: str, event_file: IO[bytes], as_json: bool) -> None:
+    """What CONNECTION makes of a CRM body, and what its connector would send; sends nothing.
+
+    GHL is read as for a real event (the flow needs its answers); nothing is stored and
+    nothing reaches the CRM. Exit 1 when the body makes no valid event or a write would be
+    refused.
+    """
+    record = runtime.connection(connection)
+    body = _read_body(event_file)
+    result = previews.preview_event(runtime.services, record, body)
+    view = preview_view(result)
+    if as_json:
+        emit_json(view)
+    else:
+        emit_preview(view)
+    if not view["ok"]:
+        raise SystemExit(1)
+
+
+def _read_body(stream: IO[bytes]) -> Any:
+    name = getattr(stream, "name", "-")
+    raw = stream.read(EVENT_MAX_BYTES + 1)
+    if len(raw) > EVENT_MAX_BYTES:
+        raise click.ClickException(f"--event {name}: larger than {EVENT_MAX_BYTES} bytes")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"--event {name}: not UTF-8 (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(
+            f"--event {name}: not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise click.ClickException(f"--event {name}: nested too deeply") from None
+
+
+def preview_view(result: previews.EventPreview) -> dict[str, Any]:
+    """An EventPreview as JSON values: what both forms of ``preview`` print."""
+    writes = [
+        {
+            "type": write.writeback.type,
+            "idempotency_key": write.writeback.idempotency_key,
+            "record": dict(write.writeback.record),
+            "data": write.writeback.data,
+            "requests": [
+                {
+                    "purpose": request.purpose,
+                    "method": request.method,
+                    "url": request.url,
+                    "headers": dict(request.headers),
+                    "body": request.body,
+                }
+                for request in write.requests
+            ],
+            "error": write.error,
+        }
+        for write in result.writes
+    ]
+    ok = result.event is not None and not result.errors
+    ok = ok and all(write["error"] is None for write in writes)
+    view: dict[str, Any] = json_value(
+        {
+            "ok": ok,
+            "event": result.event,
+            "errors": result.errors,
+            "writes": writes,
+            "note": result.note,
+        }
+    )
+    return view
+
+
+def emit_preview(view: Mapping[str, Any]) -> None:
+    """A preview view in words: the event or its errors, then each write."""
+    if view["event"] is not None:
+        click.echo("event:")
+        emit_fields(view["event"], indent="  ")
+    if view["errors"]:
+        click.echo("the body makes no valid event (the receiver answers 422):", err=True)
+        for path, messages in view["errors"].items():
+            for message in messages:
+                click.echo(f"  {path}: {message}", err=True)
+    for number, write in enumerate(view["writes"], start=1):
+        record = ", ".join(f"{key}={value}" for key, value in write["record"].items())
+        click.echo(
+            f"write {number}: {write['type']} (key {write['idempotency_key']}, "
+            f"record {record or NOTHING})"
+        )
+        if write["error"] is not None:
+            click.echo(f"  refused: {write['error']}", err=True)
+        for index, request in enumerate(write["requests"], start=1):
+            purpose = f" ({request['purpose']})" if request["purpose"] else ""
+            click.echo(f"  request {index}{purpose}: {request['method']} {request['url']}")
+            for name, value in request["headers"].items():
+                click.echo(f"    {name}: {words(value)}")
+            click.echo("    body:")
+            for line in request["body"].splitlines() or [""]:
+                click.echo(f"      {line}".rstrip())
+    if view["event"] is not None and not view["writes"]:
+        click.echo("writes: none")
+    if view["note"]:
+        click.echo(f"note: {view['note']}")
