@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 LOGGED_XML_MAX = 4096
+SCRUBBED_MIN = 4
 OUTBOUND_FIELDS = ("ContactID", "Keywords", "Note")
 _OUTCOMES: dict[type[IntegrationError], str] = {
     RetryableError: "retryable",
@@ -267,9 +268,10 @@ class SmartOfficeConnector:
         return contact
 
     def _document(self, purpose: str, build: Callable[[Credentials], Element]) -> _Document:
-        shown = to_bytes(build(self._shown_credentials)).decode("utf-8")
         return _Document(
-            purpose=purpose, body=to_bytes(build(self._credentials)), shown=self._scrub(shown)
+            purpose=purpose,
+            body=to_bytes(build(self._credentials)),
+            shown=to_bytes(build(self._shown_credentials)).decode("utf-8"),
         )
 
     # --- sending --------------------------------------------------------------------------
@@ -277,7 +279,7 @@ class SmartOfficeConnector:
     def _send(self, document: _Document) -> tuple[Answer, int]:
         """POST one document and read its answer; both are logged. Returns the elapsed ms."""
         fields: dict[str, Any] = {"purpose": document.purpose, "crm": self._origin}
-        log.info("so.request", xml=_bounded(document.shown), **fields)
+        log.info("so.request", xml=_bounded(self._scrub(document.shown)), **fields)
         started = time.perf_counter()
         try:
             response = self._http.post(
@@ -346,8 +348,15 @@ class SmartOfficeConnector:
         }
 
     def _scrub(self, text: str) -> str:
+        """``text`` for a log: every secret value replaced, wherever it appears.
+
+        The documents are built with masked credentials already; this catches a secret
+        quoted elsewhere (a tag name, an error message echoing the login). Values shorter
+        than `SCRUBBED_MIN` cannot be told from ordinary text and are left alone.
+        """
         for secret in self._credentials.secrets:
-            text = text.replace(secret, MASK)
+            if len(secret) >= SCRUBBED_MIN:
+                text = text.replace(secret, MASK)
         return text
 
     def _shown_url(self) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +23,7 @@ from tests.unit.crm.smartoffice.fake_xml_engine import (
     error_answer,
     ignored_without_status,
 )
+from tests.unit.crm.smartoffice.samples import CONTACT, KEY, statistics, tags_synced
 
 # The XML Engine URL may carry a token of its own: only the origin reaches logs and messages.
 URL = "https://so.example/sosvc/xml?token=url-token-9f8e7d"
@@ -39,43 +39,6 @@ GATEWAY = Credentials(
     api_key=API_KEY,
     api_secret=API_SECRET,
 )
-CONTACT = "Contact.1.31"
-KEY = "evt_1.post.tags_synced"
-
-
-def tags_synced(key: str = KEY, contact: str | None = CONTACT, **data: Any) -> WriteBack:
-    return WriteBack(
-        type="post.tags_synced",
-        idempotency_key=key,
-        data={
-            "post_id": "crm-post-1",
-            "location_id": "loc-1",
-            "ghl_post_id": "ghl-9",
-            "tags": [{"id": "t1", "name": "Listing"}, {"id": "t2", "name": "Spring"}],
-            "post_tags": [{"id": "t1", "name": "Listing"}],
-            "synced_at": "2026-11-23T10:00:05Z",
-            **data,
-        },
-        record={"contact_id": contact} if contact else {},
-    )
-
-
-def statistics(contact: str | None = None) -> WriteBack:
-    return WriteBack(
-        type="location.statistics_synced",
-        idempotency_key="evt_2.location.statistics_synced",
-        data={
-            "location_id": "loc-1",
-            "start_date": "2026-11-16",
-            "end_date": "2026-11-22",
-            "profile_ids": ["p1"],
-            "totals": {"posts": 3},
-            "platforms": {"facebook": {"posts": 3}},
-            "daily": {"day_range": ["2026-11-16"], "posts": [3]},
-            "synced_at": "2026-11-23T10:00:05Z",
-        },
-        record={"contact_id": contact} if contact else {},
-    )
 
 
 @pytest.fixture
