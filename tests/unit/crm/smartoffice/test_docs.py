@@ -11,7 +11,7 @@ import httpx
 from crm.smartoffice import KIND, SmartOfficeConnector
 from crm.smartoffice.settings import AuthMode, Credentials
 from mappings import load_mapping, map_inbound
-from schemas.events import load_event
+from schemas.events import PostPublished, load_event
 from tests.unit.crm.smartoffice.fake_xml_engine import FakeXmlEngine
 from tests.unit.crm.smartoffice.samples import KEY, tags_synced
 
@@ -44,6 +44,7 @@ def test_the_example_body_maps_to_an_event_with_its_contact() -> None:
 
     assert event.type == "post.published"
     assert mapped.delivery_id == "req_1f2e"
+    assert isinstance(event.data, PostPublished)
     assert event.data.post_id == "crm-post-1"
     assert event.data.record == {"contact_id": "Contact.1.31"}
 
