@@ -122,7 +122,10 @@ class SmartOfficeConnector:
         stats_contact_id: str | None = None,
         outbound: Mapping[str, Mapping[str, FieldSpec]] | None = None,
     ) -> None:
-        parsed = httpx.URL(url)
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL:
+            parsed = httpx.URL()
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError("CRM URL: expected an http:// or https:// URL")
         self._http = http
@@ -360,12 +363,14 @@ class SmartOfficeConnector:
         return text
 
     def _shown_url(self) -> str:
-        """The URL with its query's values masked (a token may hide there)."""
+        """The URL with its user info and its query's values masked (a token may hide there)."""
+        shown = self._url.copy_with(
+            userinfo=MASK.encode() if self._url.userinfo else b"", query=None, fragment=None
+        )
         if not self._url.query:
-            return str(self._url)
-        base = str(self._url.copy_with(query=None, fragment=None))
+            return str(shown)
         names = dict.fromkeys(name for name, _ in self._url.params.multi_items())
-        return base + "?" + "&".join(f"{quote(name)}={MASK}" for name in names)
+        return f"{shown}?" + "&".join(f"{quote(name)}={MASK}" for name in names)
 
 
 def _refused(reason: str) -> PermanentError:

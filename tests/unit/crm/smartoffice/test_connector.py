@@ -435,7 +435,21 @@ def test_preview_refuses_what_write_refuses(connector: SmartOfficeConnector) -> 
 # --- construction and logs ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", ["ftp://so.example/xml", "so.example/xml", "https://"])
+def test_preview_masks_user_info_in_the_url(engine: FakeXmlEngine) -> None:
+    connector = SmartOfficeConnector(
+        httpx.Client(transport=httpx.MockTransport(engine)),
+        url="https://integration:hunter22@so.example/sosvc/xml",
+        credentials=DIRECT,
+    )
+
+    [search, _] = connector.preview(tags_synced())
+
+    assert search.url == "https://***@so.example/sosvc/xml"
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://so.example/xml", "so.example/xml", "https://", "http://[::1"]
+)
 def test_the_url_must_be_http(url: str) -> None:
     with pytest.raises(ValueError, match="CRM URL: expected an http:// or https:// URL"):
         SmartOfficeConnector(httpx.Client(), url=url, credentials=DIRECT)
