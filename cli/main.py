@@ -68,13 +68,22 @@ def main(ctx: click.Context) -> None:
 @click.option(
     "--crm-port", type=PORT, default=8020, show_default=True, help="Port of the sandbox CRM."
 )
+@click.option(
+    "--smartoffice-port",
+    type=PORT,
+    default=8030,
+    show_default=True,
+    help="Port of the SmartOffice sandbox.",
+)
 @click.option("--flower-port", type=PORT, default=5555, show_default=True, help="Port of Flower.")
-def dev(web_port: int, ghl_port: int, crm_port: int, flower_port: int) -> None:
+def dev(
+    web_port: int, ghl_port: int, crm_port: int, smartoffice_port: int, flower_port: int
+) -> None:
     """Run everything on this machine (what `make run` calls)."""
     from cli.dev.run import run_dev
 
     ports = {"--web-port": web_port, "--ghl-port": ghl_port, "--crm-port": crm_port,
-             "--flower-port": flower_port}  # fmt: skip
+             "--smartoffice-port": smartoffice_port, "--flower-port": flower_port}  # fmt: skip
     for option, port in ports.items():
         same = [other for other, taken in ports.items() if taken == port and other != option]
         if same:
@@ -87,6 +96,7 @@ def dev(web_port: int, ghl_port: int, crm_port: int, flower_port: int) -> None:
         web_port=web_port,
         ghl_port=ghl_port,
         crm_port=crm_port,
+        smartoffice_port=smartoffice_port,
         flower_port=flower_port,
     )
     raise SystemExit(code)

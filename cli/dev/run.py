@@ -3,12 +3,14 @@
     run_dev(root=Path.cwd())      # what `socialbridge dev` calls
 
 Under ``root/var/`` it keeps what must survive a restart: the SECRET_KEY and the Flower
-password (generated once), the SQLite database and the embedded Redis's append-only file. It
-starts Redis, migrates the database, starts the sandbox GHL and sandbox CRM, makes sure the
-`demo` connection exists, writes ``var/socialbridge.env`` (read by the CLI in another
-terminal), then starts web, worker, beat and Flower and prints where to look. From there
-`cli.dev.supervisor` keeps them up: a process that exits on its own (Redis included) is started
-again after a backoff, and Ctrl-C stops everything together, Redis last.
+password (generated once), the SQLite database, the embedded Redis's append-only file and what
+the sandbox CRM and the SmartOffice sandbox stored. It starts Redis, migrates the database,
+writes ``var/socialbridge.env`` (read by the CLI in another terminal), starts the sandbox GHL,
+the sandbox CRM and the SmartOffice sandbox, makes sure the two demo connections exist
+(`cli.dev.demo_connections`: `demo` and `demo-smartoffice`), then starts web, worker, beat and
+Flower and prints where to look. From there `cli.dev.supervisor` keeps them up: a process that
+exits on its own (Redis included) is started again after a backoff, and Ctrl-C stops
+everything together, Redis last.
 """
 
 from __future__ import annotations
@@ -20,21 +22,29 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import click
 import httpx
 
+from cli.dev.demo_connections import (
+    DEMO_LOCATION_ID,
+    DEMO_SMARTOFFICE_NAME,
+    DemoConnection,
+    DemoConnectionError,
+    demo_crm_url,
+    demo_smartoffice_url,
+    ensure_demo_connection,
+    ensure_demo_smartoffice_connection,
+    register_demo_account,
+)
 from cli.dev.supervisor import Echo, LockedEcho, Supervisor, stop_on_signals, supervise
 from socialbridge.embedded_redis import EmbeddedRedis, EmbeddedRedisError, port_is_free
 from socialbridge.errors import SocialbridgeError
 
 HOST = "127.0.0.1"
 FLOWER_USER = "admin"
-DEMO_CONNECTION_NAME = "demo"
-DEMO_LOCATION_ID = "loc_demo"
-DEMO_GHL_TOKEN = "pit-sandbox-demo"  # noqa: S105 - the sandbox GHL's published demo token
 DEMO_EVENT_TYPES = ("post.published", "tag.details_requested", "statistics.requested")
 READY_TIMEOUT = 60.0
 
@@ -43,6 +53,7 @@ PORT_OPTIONS = {
     "web": "--web-port",
     "ghl": "--ghl-port",
     "crm": "--crm-port",
+    "smartoffice": "--smartoffice-port",
     "flower": "--flower-port",
 }
 
@@ -65,11 +76,12 @@ class DevPorts:
     web: int = 8000
     ghl: int = 8010
     crm: int = 8020
+    smartoffice: int = 8030
     flower: int = 5555
 
     def by_role(self) -> dict[str, int]:
         """``{"web": 8000, "ghl": 8010, ...}``."""
-        return {"web": self.web, "ghl": self.ghl, "crm": self.crm, "flower": self.flower}
+        return asdict(self)
 
     @property
     def web_url(self) -> str:
@@ -82,6 +94,10 @@ class DevPorts:
     @property
     def crm_url(self) -> str:
         return f"http://{HOST}:{self.crm}"
+
+    @property
+    def smartoffice_url(self) -> str:
+        return f"http://{HOST}:{self.smartoffice}"
 
     @property
     def flower_url(self) -> str:
@@ -132,6 +148,11 @@ class DevPaths:
     def sandbox_crm_dir(self) -> Path:
         """Where the sandbox CRM keeps what it stored, so a restart still knows its writes."""
         return self.var / "sandbox-crm"
+
+    @property
+    def sandbox_smartoffice_dir(self) -> Path:
+        """Where the SmartOffice sandbox keeps its contacts and SmartPads across restarts."""
+        return self.var / "sandbox-smartoffice"
 
 
 def check_ports_free(ports: DevPorts) -> None:
@@ -219,67 +240,11 @@ def write_env_file(path: Path, env: Mapping[str, str]) -> None:
     write_private_file(path, "\n".join(lines) + "\n")
 
 
-# --- the demo connection -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DemoConnection:
-    """What the banner and the sandbox CRM need to know about the `demo` connection."""
-
-    id: str
-    crm_url: str
-    crm_secret: str
-    created: bool
-
-
-def demo_crm_url(ports: DevPorts) -> str:
-    """Where the demo connection writes back: the sandbox CRM's hook of account `demo`."""
-    return f"{ports.crm_url}/hooks/{DEMO_CONNECTION_NAME}"
-
-
-def ensure_demo_connection(database_url: str, secret_key: str, crm_url: str) -> DemoConnection:
-    """The `demo` connection, created on the first start and reused on the next ones."""
-    from store import Store, StoreError
-
-    store = Store(database_url, secret_key)
-    try:
-        record = store.find_connection(DEMO_CONNECTION_NAME)
-        created = record is None
-        if record is None:
-            record = store.create_connection(
-                name=DEMO_CONNECTION_NAME,
-                location_id=DEMO_LOCATION_ID,
-                ghl_token=DEMO_GHL_TOKEN,
-                crm_url=crm_url,
-            )
-    except StoreError as error:
-        raise DevServerError(
-            f"the demo connection could not be read or created: {error}. "
-            f"If var/secret_key was replaced, delete var/ to start afresh."
-        ) from error
-    finally:
-        store.dispose()
-    return DemoConnection(record.id, record.crm_url, record.crm_secret, created)
-
-
-def register_demo_account(http: httpx.Client, crm_base_url: str, crm_secret: str) -> None:
-    """Tell the sandbox CRM the demo connection's secret (it forgets accounts on restart)."""
-    url = f"{crm_base_url}/_sandbox/accounts"
-    try:
-        response = http.post(url, json={"account": DEMO_CONNECTION_NAME, "secret": crm_secret})
-    except httpx.HTTPError as error:
-        raise DevServerError(f"the sandbox CRM did not answer {url}: {error}") from error
-    if not response.is_success:
-        raise DevServerError(
-            f"the sandbox CRM refused the demo account ({response.status_code}): {response.text}"
-        )
-
-
 # --- child processes ---------------------------------------------------------------------
 
 
 def sandbox_command(which: str, port: int, data_dir: Path | None = None) -> list[str]:
-    """`python -m sandbox ghl|crm --port N [--data-dir DIR]` with the running Python."""
+    """`python -m sandbox ghl|crm|smartoffice --port N [--data-dir DIR]`, this Python."""
     command = [sys.executable, "-m", "sandbox", which, "--port", str(port), "--host", HOST]
     return command if data_dir is None else [*command, "--data-dir", str(data_dir)]
 
@@ -352,10 +317,10 @@ def build_banner(
     database_url: str,
     flower_password: str,
     connection: DemoConnection,
+    smartoffice: DemoConnection,
     socialbridge_command: str,
 ) -> str:
     """What `make run` prints once everything answers: where to look, and what to try."""
-    webhook_url = f"{ports.web_url}/webhooks/crm/{connection.id}"
     sends = "\n".join(f"    {socialbridge_command} demo send {kind}" for kind in DEMO_EVENT_TYPES)
     rule = "=" * 72
     text = f"""
@@ -365,27 +330,46 @@ socialbridge is running.
   Overview page     {ports.web_url}/
   Web health        {ports.web_url}/healthz
   Sandbox CRM page  {ports.crm_url}/
+  SmartOffice page  {ports.smartoffice_url}/   (the SmartOffice sandbox)
   Sandbox GHL       {ports.ghl_url}/
   Flower            {ports.flower_url}/   user {FLOWER_USER}, password {flower_password}
   Redis             {redis_url}
   Database          {database_url}
 
   Demo connection   {connection.id} (location {DEMO_LOCATION_ID})
-  Its webhook URL   {webhook_url}
+  Its webhook URL   {_webhook_url(ports, connection)}   signed (Standard Webhooks)
   Its write-backs   {connection.crm_url}
+
+  {DEMO_SMARTOFFICE_NAME:<16}  {smartoffice.id} (location {DEMO_LOCATION_ID}, SmartOffice CRM)
+  Its webhook URL   {_webhook_url(ports, smartoffice)}   Bearer token, SmartOffice's JSON
+  Its write-backs   SmartPads through {smartoffice.crm_url}
 
 Next steps, in another terminal:
 {sends}
   then open the sandbox CRM page, {ports.crm_url}/, to see what was written back.
+    {socialbridge_command} demo send post.published --connection {DEMO_SMARTOFFICE_NAME}
+  then open the SmartOffice sandbox page, {ports.smartoffice_url}/, to see its SmartPad.
 
 Ctrl-C stops everything.
 {rule}"""
-    if connection.crm_url != demo_crm_url(ports):
-        text += (
-            f"\nNote: the demo connection writes back to {connection.crm_url}, not to this "
-            f"run's sandbox CRM ({demo_crm_url(ports)}); delete var/ to recreate it."
-        )
+    for note in _banner_notes(ports, connection, smartoffice):
+        text += f"\nNote: {note}"
     return text
+
+
+def _webhook_url(ports: DevPorts, connection: DemoConnection) -> str:
+    return f"{ports.web_url}/webhooks/crm/{connection.id}"
+
+
+def _banner_notes(
+    ports: DevPorts, connection: DemoConnection, smartoffice: DemoConnection
+) -> list[str]:
+    return [
+        *connection.drift(demo_crm_url(ports.crm_url), "this run's sandbox CRM"),
+        *smartoffice.drift(
+            demo_smartoffice_url(ports.smartoffice_url), "this run's SmartOffice sandbox"
+        ),
+    ]
 
 
 # --- the whole run -----------------------------------------------------------------------
@@ -423,18 +407,29 @@ def _start_everything(
 
     with httpx.Client(timeout=2.0) as http:
         supervisor.start("ghl", sandbox_command("ghl", ports.ghl), child_env)
-        # On disk: restarted by the supervisor, the CRM still answers "duplicate" to a
-        # write-back it stored before.
+        # On disk: restarted by the supervisor, each sandbox still knows what it stored (the
+        # CRM answers "duplicate" to a write-back it had, SmartOffice still has its SmartPads).
         supervisor.start("crm", sandbox_command("crm", ports.crm, paths.sandbox_crm_dir), child_env)
+        supervisor.start(
+            "smartoffice",
+            sandbox_command("smartoffice", ports.smartoffice, paths.sandbox_smartoffice_dir),
+            child_env,
+        )
 
         def wait_for(name: str, url: str) -> None:
             wait_until_answers(http, url, name=name, supervisor=supervisor, stop=stop)
 
         wait_for("ghl", f"{ports.ghl_url}/_sandbox/health")
         wait_for("crm", f"{ports.crm_url}/")
+        wait_for("smartoffice", f"{ports.smartoffice_url}/_sandbox/health")
 
-        connection = ensure_demo_connection(paths.database_url, secret_key, demo_crm_url(ports))
+        connection = ensure_demo_connection(
+            paths.database_url, secret_key, demo_crm_url(ports.crm_url)
+        )
         register_demo_account(http, ports.crm_url, connection.crm_secret)
+        smartoffice = ensure_demo_smartoffice_connection(
+            paths.database_url, secret_key, demo_smartoffice_url(ports.smartoffice_url)
+        )
 
         for name, argv in app_commands(ports).items():
             supervisor.start(name, argv, child_env)
@@ -447,6 +442,7 @@ def _start_everything(
             database_url=paths.database_url,
             flower_password=flower_password,
             connection=connection,
+            smartoffice=smartoffice,
             socialbridge_command=display_path(console_script("socialbridge"), paths.root),
         )
     )
@@ -459,6 +455,7 @@ def run_dev(
     web_port: int = 8000,
     ghl_port: int = 8010,
     crm_port: int = 8020,
+    smartoffice_port: int = 8030,
     flower_port: int = 5555,
     echo: Echo = click.echo,
 ) -> int:
@@ -467,7 +464,9 @@ def run_dev(
     Returns 0 after a requested stop, 1 when something failed to start. A process that exits
     once everything runs is started again (see `supervise`).
     """
-    ports = DevPorts(web=web_port, ghl=ghl_port, crm=crm_port, flower=flower_port)
+    ports = DevPorts(
+        web=web_port, ghl=ghl_port, crm=crm_port, smartoffice=smartoffice_port, flower=flower_port
+    )
     paths = DevPaths.under(root)
     say = LockedEcho(echo)
     stop = threading.Event()
@@ -486,7 +485,7 @@ def run_dev(
         except StopRequested:
             say("stopping (up to 15 s) ...")
             return 0
-        except (DevServerError, EmbeddedRedisError) as error:
+        except (DevServerError, DemoConnectionError, EmbeddedRedisError) as error:
             say(f"error: {error}")
             return 1
         finally:

@@ -1,5 +1,7 @@
-"""`make run`'s start: paths, secrets, the environment file, ports, the demo connection, the
-banner, the child commands and waiting for them to answer."""
+"""`make run`'s start: paths, secrets, the environment file, ports, the banner, the child
+commands (the sandboxes among them) and waiting for them to answer.
+
+The demo connections themselves are tested in test_demo_connections.py."""
 
 from __future__ import annotations
 
@@ -14,9 +16,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cli.dev.demo_connections import (
+    DEMO_LOCATION_ID,
+    DemoConnection,
+    demo_smartoffice_settings,
+    demo_smartoffice_url,
+    register_demo_account,
+)
 from cli.dev.run import (
     DEMO_EVENT_TYPES,
-    DemoConnection,
     DevPaths,
     DevPorts,
     DevServerError,
@@ -24,20 +32,19 @@ from cli.dev.run import (
     app_commands,
     build_banner,
     check_ports_free,
-    demo_crm_url,
     dev_environment,
-    ensure_demo_connection,
     read_or_create_secret,
-    register_demo_account,
     run_dev,
     sandbox_command,
     wait_until_answers,
     write_env_file,
 )
 from cli.dev.supervisor import Supervisor
+from crm.connector import WriteBack
+from crm.registry import build_connector, load_settings
+from sandbox.smartoffice.state import DEMO_CONTACT_ID
 from socialbridge.config import Settings, read_env_file
 from socialbridge.embedded_redis import free_port
-from store import migrate
 
 
 @pytest.fixture
@@ -50,7 +57,13 @@ def busy_port() -> Iterator[int]:
 
 
 def free_ports() -> DevPorts:
-    return DevPorts(web=free_port(), ghl=free_port(), crm=free_port(), flower=free_port())
+    return DevPorts(
+        web=free_port(),
+        ghl=free_port(),
+        crm=free_port(),
+        smartoffice=free_port(),
+        flower=free_port(),
+    )
 
 
 def mode_of(path: Path) -> int:
@@ -65,6 +78,8 @@ def test_paths_live_under_var_and_the_database_url_is_absolute(tmp_path: Path) -
 
     assert paths.var == tmp_path.resolve() / "var"
     assert paths.redis_dir == paths.var / "redis"
+    assert paths.sandbox_crm_dir == paths.var / "sandbox-crm"
+    assert paths.sandbox_smartoffice_dir == paths.var / "sandbox-smartoffice"
     assert paths.database_url == f"sqlite:///{tmp_path.resolve()}/var/socialbridge.db"
     assert paths.database_url.startswith("sqlite:////")
 
@@ -148,8 +163,19 @@ def test_free_ports_pass(tmp_path: Path) -> None:
     check_ports_free(free_ports())
 
 
+def test_the_fixed_ports_by_default_and_by_role() -> None:
+    ports = DevPorts()
+
+    assert ports.by_role() == {
+        "web": 8000, "ghl": 8010, "crm": 8020, "smartoffice": 8030, "flower": 5555
+    }  # fmt: skip
+    assert ports.smartoffice_url == "http://127.0.0.1:8030"
+
+
 def test_a_taken_port_is_named_with_the_option_that_moves_it(busy_port: int) -> None:
-    ports = DevPorts(web=free_port(), ghl=free_port(), crm=busy_port, flower=free_port())
+    ports = DevPorts(
+        web=free_port(), ghl=free_port(), crm=busy_port, smartoffice=free_port(), flower=free_port()
+    )
 
     with pytest.raises(DevServerError) as raised:
         check_ports_free(ports)
@@ -160,6 +186,20 @@ def test_a_taken_port_is_named_with_the_option_that_moves_it(busy_port: int) -> 
     assert "--web-port" not in message
 
 
+def test_a_taken_smartoffice_port_names_its_option(busy_port: int) -> None:
+    ports = DevPorts(
+        web=free_port(), ghl=free_port(), crm=free_port(), smartoffice=busy_port, flower=free_port()
+    )
+
+    with pytest.raises(DevServerError) as raised:
+        check_ports_free(ports)
+
+    assert str(raised.value) == (
+        f"port {busy_port} (smartoffice) is already in use on 127.0.0.1: stop what holds it, "
+        "or choose another with `socialbridge dev --smartoffice-port <port>`"
+    )
+
+
 def test_run_dev_fails_fast_when_a_port_is_taken(tmp_path: Path, busy_port: int) -> None:
     lines: list[str] = []
 
@@ -168,6 +208,7 @@ def test_run_dev_fails_fast_when_a_port_is_taken(tmp_path: Path, busy_port: int)
         web_port=busy_port,
         ghl_port=free_port(),
         crm_port=free_port(),
+        smartoffice_port=free_port(),
         flower_port=free_port(),
         echo=lines.append,
     )
@@ -178,35 +219,6 @@ def test_run_dev_fails_fast_when_a_port_is_taken(tmp_path: Path, busy_port: int)
     assert not (tmp_path / "var").exists()
 
 
-# --- the demo connection ---------------------------------------------------------------
-
-
-def test_demo_connection_is_created_once_then_reused(tmp_path: Path) -> None:
-    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    migrate.upgrade(database_url)
-    secret_key = "s" * 43
-    crm_url = demo_crm_url(DevPorts(crm=8120))
-
-    first = ensure_demo_connection(database_url, secret_key, crm_url)
-    second = ensure_demo_connection(database_url, secret_key, crm_url)
-
-    assert first.created
-    assert not second.created
-    assert second.id == first.id
-    assert second.crm_secret == first.crm_secret
-    assert first.crm_secret.startswith("whsec_")
-    assert first.crm_url == "http://127.0.0.1:8120/hooks/demo"
-
-
-def test_demo_connection_under_another_secret_key_says_what_to_do(tmp_path: Path) -> None:
-    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    migrate.upgrade(database_url)
-    ensure_demo_connection(database_url, "s" * 43, "http://127.0.0.1:8020/hooks/demo")
-
-    with pytest.raises(DevServerError, match="delete var/"):
-        ensure_demo_connection(database_url, "t" * 43, "http://127.0.0.1:8020/hooks/demo")
-
-
 # --- the banner --------------------------------------------------------------------------
 
 
@@ -214,15 +226,38 @@ def demo_connection(crm_url: str = "http://127.0.0.1:8020/hooks/demo") -> DemoCo
     return DemoConnection(id="con_123", crm_url=crm_url, crm_secret="whsec_x", created=True)
 
 
-def test_banner_names_every_url_the_credentials_and_the_next_steps() -> None:
-    banner = build_banner(
-        ports=DevPorts(),
+def smartoffice_connection(
+    crm_url: str = "http://127.0.0.1:8030/xml", *, shipped_mapping: bool = True
+) -> DemoConnection:
+    return DemoConnection(
+        id="con_456",
+        crm_url=crm_url,
+        crm_secret="",
+        created=True,
+        name="demo-smartoffice",
+        crm_kind="smartoffice",
+        shipped_mapping=shipped_mapping,
+    )
+
+
+def banner_for(
+    ports: DevPorts | None = None,
+    connection: DemoConnection | None = None,
+    smartoffice: DemoConnection | None = None,
+) -> str:
+    return build_banner(
+        ports=ports or DevPorts(),
         redis_url="redis://127.0.0.1:40000/0",
         database_url="sqlite:////project/var/socialbridge.db",
         flower_password="flower-pw",
-        connection=demo_connection(),
+        connection=connection or demo_connection(),
+        smartoffice=smartoffice or smartoffice_connection(),
         socialbridge_command=".venv/bin/socialbridge",
     )
+
+
+def test_banner_names_every_url_the_credentials_and_the_next_steps() -> None:
+    banner = banner_for()
 
     assert "http://127.0.0.1:8000/\n" in banner
     assert "http://127.0.0.1:8020/" in banner
@@ -231,22 +266,53 @@ def test_banner_names_every_url_the_credentials_and_the_next_steps() -> None:
     assert "con_123" in banner
     assert "http://127.0.0.1:8000/webhooks/crm/con_123" in banner
     for kind in DEMO_EVENT_TYPES:
-        assert f".venv/bin/socialbridge demo send {kind}" in banner
+        assert f".venv/bin/socialbridge demo send {kind}\n" in banner
     assert "redis://127.0.0.1:40000/0" in banner
     assert "Note:" not in banner
 
 
+def test_banner_shows_the_smartoffice_sandbox_and_its_demo_connection() -> None:
+    lines = banner_for().splitlines()
+
+    assert "  SmartOffice page  http://127.0.0.1:8030/   (the SmartOffice sandbox)" in lines
+    assert "  demo-smartoffice  con_456 (location loc_demo, SmartOffice CRM)" in lines
+    assert (
+        "  Its webhook URL   http://127.0.0.1:8000/webhooks/crm/con_456   Bearer token, "
+        "SmartOffice's JSON"
+    ) in lines
+    assert "  Its write-backs   SmartPads through http://127.0.0.1:8030/xml" in lines
+    # The next step for it comes after the demo connection's, with the page to look at.
+    send = lines.index(
+        "    .venv/bin/socialbridge demo send post.published --connection demo-smartoffice"
+    )
+    assert lines[send + 1] == (
+        "  then open the SmartOffice sandbox page, http://127.0.0.1:8030/, to see its SmartPad."
+    )
+    assert send > lines.index("    .venv/bin/socialbridge demo send statistics.requested")
+
+
 def test_banner_warns_when_the_demo_connection_points_at_another_crm_port() -> None:
-    banner = build_banner(
-        ports=DevPorts(crm=8120),
-        redis_url="redis://127.0.0.1:40000/0",
-        database_url="sqlite:////project/var/socialbridge.db",
-        flower_password="pw",
-        connection=demo_connection("http://127.0.0.1:8020/hooks/demo"),
-        socialbridge_command="socialbridge",
+    banner = banner_for(ports=DevPorts(crm=8120))
+
+    assert banner.splitlines()[-1] == (
+        "Note: the demo connection writes back to http://127.0.0.1:8020/hooks/demo, not to "
+        "this run's sandbox CRM (http://127.0.0.1:8120/hooks/demo); delete var/ to recreate it."
     )
 
-    assert "Note: the demo connection writes back to http://127.0.0.1:8020/hooks/demo" in banner
+
+def test_banner_warns_when_demo_smartoffice_points_at_another_port_or_mapping() -> None:
+    banner = banner_for(
+        ports=DevPorts(smartoffice=8130),
+        smartoffice=smartoffice_connection(shipped_mapping=False),
+    )
+
+    assert banner.splitlines()[-2:] == [
+        "Note: the demo-smartoffice connection writes back to http://127.0.0.1:8030/xml, not to "
+        "this run's SmartOffice sandbox (http://127.0.0.1:8130/xml); delete var/ to recreate "
+        "it.",
+        "Note: the demo-smartoffice connection's mapping was changed since `make run` made it, "
+        "so `demo send` needs --body FILE for it; delete var/ to recreate it.",
+    ]
 
 
 # --- commands ----------------------------------------------------------------------------
@@ -363,12 +429,62 @@ def test_the_sandbox_crm_child_keeps_what_it_stored_across_a_restart(tmp_path: P
     assert [entry["account"] for entry in accounts] == ["demo"]
 
 
-def test_register_demo_account_explains_a_refusal(tmp_path: Path) -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(422, json={"errors": {"secret": ["bad"]}})
+def tags_synced_writeback(key: str) -> WriteBack:
+    return WriteBack(
+        type="post.tags_synced",
+        idempotency_key=key,
+        data={
+            "post_id": "crm-post-1",
+            "location_id": DEMO_LOCATION_ID,
+            "ghl_post_id": None,
+            "tags": [{"id": "t1", "name": "Listing"}],
+            "post_tags": [],
+            "synced_at": "2026-11-23T10:00:05Z",
+        },
+        record={"contact_id": DEMO_CONTACT_ID},
+    )
 
-    with (
-        httpx.Client(transport=httpx.MockTransport(refuse)) as http,
-        pytest.raises(DevServerError, match="refused the demo account \\(422\\)"),
-    ):
-        register_demo_account(http, "http://crm.test", "whsec_bad")
+
+def test_the_smartoffice_sandbox_child_keeps_its_smartpads_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    data_dir = DevPaths.under(tmp_path).sandbox_smartoffice_dir
+    settings = load_settings("smartoffice", demo_smartoffice_settings())
+    lines: list[str] = []
+    seen: list[list[str]] = []
+    with httpx.Client(timeout=2.0) as http:
+        for life in range(2):
+            supervisor = Supervisor(lines.append, cwd=tmp_path)
+            supervisor.start(
+                "smartoffice", sandbox_command("smartoffice", port, data_dir), os.environ
+            )
+            try:
+                wait_until_answers(
+                    http,
+                    f"{base}/_sandbox/health",
+                    name="smartoffice",
+                    supervisor=supervisor,
+                    stop=threading.Event(),
+                )
+                if life == 0:
+                    # What demo-smartoffice's connector does for a write-back.
+                    connector = build_connector(
+                        "smartoffice",
+                        url=demo_smartoffice_url(base),
+                        settings=settings,
+                        app_settings=Settings(),
+                    )
+                    try:
+                        connector.write(tags_synced_writeback("evt_1.post.tags_synced"))
+                    finally:
+                        connector.close()
+                pads = http.get(f"{base}/_sandbox/smartpads").json()
+                seen.append([pad["ContactID"] for pad in pads])
+            finally:
+                supervisor.stop_all()
+
+    # The second life wrote nothing: it read the SmartPad back from var/sandbox-smartoffice.
+    assert seen == [[DEMO_CONTACT_ID], [DEMO_CONTACT_ID]]
+    assert any(line.startswith("smartoffice") and base in line for line in lines)

@@ -1,0 +1,245 @@
+"""The two demo connections of `make run`, and the CRM-shaped bodies `demo send` posts.
+
+    demo              kind webhook; writes back to the sandbox CRM's hook of account `demo`;
+                      inbound POSTs signed the Standard Webhooks way, in our event format.
+    demo-smartoffice  kind smartoffice; writes SmartPads through the SmartOffice sandbox's XML
+                      Engine (its seed office, user and password); inbound POSTs carry
+                      ``Authorization: Bearer <inbound token>`` and the CRM's own JSON, made
+                      into our events by the mapping shipped beside this module
+                      (``demo_smartoffice.yaml``).
+
+Both are made on the first start and reused as they are on the next ones, so ids, secrets and
+tokens stay the same across restarts; a reused connection that no longer points at this run's
+sandbox is reported (`DemoConnection.crm_url`), never changed behind the operator's back.
+
+`demo_smartoffice_body` builds what a SmartOffice Adapter button or automation would POST for
+that mapping, so the mapping and the body it expects live side by side.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import httpx
+
+from schemas.events import POST_PUBLISHED, STATISTICS_REQUESTED, TAG_DETAILS_REQUESTED
+from socialbridge.errors import SocialbridgeError
+
+DEMO_CONNECTION_NAME = "demo"
+DEMO_SMARTOFFICE_NAME = "demo-smartoffice"
+DEMO_LOCATION_ID = "loc_demo"
+DEMO_GHL_TOKEN = "pit-sandbox-demo"  # noqa: S105 - the sandbox GHL's published demo token
+SMARTOFFICE_KIND = "smartoffice"
+DEMO_SMARTOFFICE_MAPPING = "demo_smartoffice.yaml"
+
+# What each event type is called by the buttons of the shipped mapping (its `inbound.type`).
+SMARTOFFICE_ACTIONS = {
+    POST_PUBLISHED: "post_published",
+    TAG_DETAILS_REQUESTED: "tag_info",
+    STATISTICS_REQUESTED: "stats",
+}
+
+
+class DemoConnectionError(SocialbridgeError):
+    """A demo connection cannot be read, made or announced; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class DemoConnection:
+    """What the banner, the sandboxes and `demo send` need to know about a demo connection."""
+
+    id: str
+    crm_url: str
+    # The webhook kind's signing secret, which the sandbox CRM must learn; "" for SmartOffice.
+    crm_secret: str
+    created: bool
+    name: str = DEMO_CONNECTION_NAME
+    crm_kind: str = "webhook"
+    # False when a reused connection's mapping was changed since `make run` made it.
+    shipped_mapping: bool = True
+
+    def drift(self, expected_crm_url: str, sandbox: str) -> list[str]:
+        """How this connection differs from a new one for ``sandbox``: one note each.
+
+        `make run` reuses a connection as it finds it, so the operator hears what no longer
+        fits (a sandbox moved to another port, a mapping edited) instead of losing it.
+        """
+        notes = []
+        if self.crm_url != expected_crm_url:
+            notes.append(
+                f"the {self.name} connection writes back to {self.crm_url}, not to {sandbox} "
+                f"({expected_crm_url}); delete var/ to recreate it."
+            )
+        if not self.shipped_mapping:
+            notes.append(
+                f"the {self.name} connection's mapping was changed since `make run` made it, "
+                f"so `demo send` needs --body FILE for it; delete var/ to recreate it."
+            )
+        return notes
+
+
+# --- demo: the webhook CRM ---------------------------------------------------------------
+
+
+def demo_crm_url(crm_base_url: str) -> str:
+    """Where `demo` writes back: the sandbox CRM's hook of account `demo`."""
+    return f"{crm_base_url}/hooks/{DEMO_CONNECTION_NAME}"
+
+
+def ensure_demo_connection(database_url: str, secret_key: str, crm_url: str) -> DemoConnection:
+    """The `demo` connection, created on the first start and reused on the next ones."""
+    from store import Store, StoreError
+
+    store = Store(database_url, secret_key)
+    try:
+        record = store.find_connection(DEMO_CONNECTION_NAME)
+        created = record is None
+        if record is None:
+            record = store.create_connection(
+                name=DEMO_CONNECTION_NAME,
+                location_id=DEMO_LOCATION_ID,
+                ghl_token=DEMO_GHL_TOKEN,
+                crm_url=crm_url,
+            )
+    except StoreError as error:
+        raise _unreadable(DEMO_CONNECTION_NAME, error) from error
+    finally:
+        store.dispose()
+    return DemoConnection(record.id, record.crm_url, record.crm_secret, created)
+
+
+def register_demo_account(http: httpx.Client, crm_base_url: str, crm_secret: str) -> None:
+    """Tell the sandbox CRM the demo connection's secret (it forgets accounts on restart)."""
+    url = f"{crm_base_url}/_sandbox/accounts"
+    try:
+        response = http.post(url, json={"account": DEMO_CONNECTION_NAME, "secret": crm_secret})
+    except httpx.HTTPError as error:
+        raise DemoConnectionError(f"the sandbox CRM did not answer {url}: {error}") from error
+    if not response.is_success:
+        raise DemoConnectionError(
+            f"the sandbox CRM refused the demo account ({response.status_code}): {response.text}"
+        )
+
+
+# --- demo-smartoffice: the SmartOffice sandbox -------------------------------------------
+
+
+def demo_smartoffice_url(smartoffice_base_url: str) -> str:
+    """Where `demo-smartoffice` writes back: the SmartOffice sandbox's XML Engine endpoint."""
+    return f"{smartoffice_base_url}/xml"
+
+
+def demo_smartoffice_mapping() -> str:
+    """The text of the shipped mapping of `demo-smartoffice` (package data of `cli.dev`)."""
+    return resources.files("cli.dev").joinpath(DEMO_SMARTOFFICE_MAPPING).read_text("utf-8")
+
+
+def demo_smartoffice_settings() -> dict[str, str]:
+    """The connector settings of `demo-smartoffice`: the sandbox's seed login, direct mode."""
+    from sandbox.smartoffice.state import DEMO_CONTACT_ID, DEMO_OFFICE, DEMO_PASSWORD, DEMO_USER
+
+    return {
+        "auth": "direct",
+        "office": DEMO_OFFICE,
+        "user": DEMO_USER,
+        "password": DEMO_PASSWORD,
+        "stats_contact_id": DEMO_CONTACT_ID,
+    }
+
+
+def ensure_demo_smartoffice_connection(
+    database_url: str, secret_key: str, crm_url: str
+) -> DemoConnection:
+    """`demo-smartoffice`, created on the first start and reused on the next ones.
+
+    Its settings and mapping are checked the way `connections add` checks them before
+    anything is stored, so a shipped mapping that the mapping engine refuses stops `make run`
+    with the engine's own line numbers rather than leaving a connection that maps nothing.
+    """
+    from crm.registry import connector_kind, load_settings
+    from mappings import MappingInvalid, load_mapping
+    from socialbridge.inbound_auth import InboundAuth
+    from store import Store, StoreError
+
+    mapping = demo_smartoffice_mapping()
+    try:
+        kind = connector_kind(SMARTOFFICE_KIND)
+        settings = load_settings(SMARTOFFICE_KIND, demo_smartoffice_settings())
+        load_mapping(mapping, outbound_fields=kind.capabilities.outbound_fields)
+    except MappingInvalid as error:
+        raise DemoConnectionError(
+            f"the shipped mapping {DEMO_SMARTOFFICE_MAPPING} is refused:\n{error}"
+        ) from error
+    except ValueError as error:  # an unknown kind, or settings the connector refuses
+        raise DemoConnectionError(
+            f"the {DEMO_SMARTOFFICE_NAME} connection cannot be made: {error}"
+        ) from error
+
+    store = Store(database_url, secret_key)
+    try:
+        record = store.find_connection(DEMO_SMARTOFFICE_NAME)
+        created = record is None
+        if record is None:
+            record = store.create_connection(
+                name=DEMO_SMARTOFFICE_NAME,
+                location_id=DEMO_LOCATION_ID,
+                ghl_token=DEMO_GHL_TOKEN,
+                crm_url=crm_url,
+                crm_kind=SMARTOFFICE_KIND,
+                crm_settings=settings,
+                inbound_auth=InboundAuth.TOKEN,
+                mapping=mapping,
+            )
+    except StoreError as error:
+        raise _unreadable(DEMO_SMARTOFFICE_NAME, error) from error
+    finally:
+        store.dispose()
+    return DemoConnection(
+        id=record.id,
+        crm_url=record.crm_url,
+        crm_secret="",
+        created=created,
+        name=record.name,
+        crm_kind=record.crm_kind,
+        shipped_mapping=record.mapping == mapping,
+    )
+
+
+def demo_smartoffice_body(
+    event_type: str,
+    *,
+    contact_id: str,
+    post_id: str,
+    ghl_post_id: str | None,
+    tag_ids: tuple[str, ...],
+    title: str,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """What a SmartOffice button would POST for ``event_type``, in the shipped mapping's shape.
+
+    Each call has a fresh ``request_id`` unless one is given: the mapping makes it the
+    delivery's id, so two presses are two events and a retried POST of one press is one.
+    """
+    body: dict[str, Any] = {
+        "action": SMARTOFFICE_ACTIONS[event_type],
+        "request_id": request_id or f"req_{secrets.token_hex(8)}",
+        "contact": {"id": contact_id},
+    }
+    if event_type == POST_PUBLISHED:
+        post: dict[str, Any] = {"id": post_id, "title": title}
+        if ghl_post_id:
+            post["ghl_post_id"] = ghl_post_id
+        body["post"] = post
+    elif event_type == TAG_DETAILS_REQUESTED:
+        body["post"] = {"id": post_id, "tag_ids": list(tag_ids)}
+    return body
+
+
+def _unreadable(name: str, error: Exception) -> DemoConnectionError:
+    return DemoConnectionError(
+        f"the {name} connection could not be read or created: {error}. "
+        f"If var/secret_key was replaced, delete var/ to start afresh."
+    )
