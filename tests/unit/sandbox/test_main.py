@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sandbox.__main__ import parse_args
+from tests.unit.sandbox.smartoffice.xmldocs import direct_header, document, el
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+GET_SYSTEM_TIME = document(direct_header(), el("method", el("GetSystemTime")))
 
 
 def test_the_crm_takes_a_data_folder() -> None:
@@ -25,3 +34,51 @@ def test_the_ghl_sandbox_refuses_a_data_folder(capsys: pytest.CaptureFixture[str
 
     assert exited.value.code == 2
     assert "--data-dir: only the crm sandbox keeps data" in capsys.readouterr().err
+
+
+def test_the_smartoffice_sandbox_takes_a_data_folder() -> None:
+    args = parse_args(["smartoffice", "--port", "8030", "--data-dir", "var/smartoffice"])
+
+    assert (args.which, args.port, args.data_dir) == (
+        "smartoffice",
+        8030,
+        Path("var/smartoffice"),
+    )
+    assert parse_args(["smartoffice", "--port", "8030"]).data_dir is None
+
+
+def test_the_smartoffice_sandbox_serves_the_xml_engine_until_terminated(tmp_path: Path) -> None:
+    # Port 0: the system picks a free one, and the "listening on" line tells which.
+    command = [sys.executable, "-m", "sandbox", "smartoffice", "--port", "0"]
+    command += ["--data-dir", str(tmp_path)]
+    process = subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(60, process.kill)  # a hung start fails the test, never the run
+    watchdog.start()
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        found = re.fullmatch(r"sandbox smartoffice listening on (http://127\.0\.0\.1:\d+)/\n", line)
+        assert found, line
+        answer = httpx.post(
+            f"{found.group(1)}/xml",
+            content=GET_SYSTEM_TIME,
+            headers={"Content-Type": "text/xml"},
+            timeout=10,
+        )
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+        watchdog.cancel()
+
+    assert answer.status_code == 200
+    assert re.search(
+        rb"<GetSystemTime>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d</GetSystemTime>", answer.content
+    )
+    assert b"<_status>OK</_status>" in answer.content
+    assert process.returncode == 0
