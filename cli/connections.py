@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
 
 from cli import params
-from cli.render import connection_view, emit_fields, emit_json, emit_table
+from cli.connector_options import (
+    checked_settings,
+    crm_options,
+    inbound_auth_option,
+    inbound_mode,
+    kind_option,
+    parse_settings,
+    read_mapping,
+)
+from cli.render import connection_view, emit_fields, emit_json, emit_table, settings_view, words
 from cli.runtime import Runtime, json_option, pass_runtime
-from crm.registry import KINDS
+from crm.registry import connector_kind
 from socialbridge.errors import IntegrationError
+from socialbridge.inbound_auth import InboundAuth
 from store import ConnectionRecord, DuplicateName
 
 
@@ -51,15 +62,20 @@ def refused_values(name: str | None) -> Iterator[None]:
     callback=params.ghl_token,
     help="GHL Private Integration token of the location.",
 )
+@kind_option
 @click.option(
-    "--crm-url", required=True, callback=params.http_url, help="Where write-backs are POSTed."
+    "--crm-url",
+    callback=params.http_url,
+    help="Where write-backs go (the webhook URL, SmartOffice's XML Engine URL).",
 )
 @click.option(
     "--crm-secret",
     callback=params.webhook_secret,
-    help="whsec_ secret that signs write-backs (generated if omitted).",
+    help="webhook CRM: whsec_ secret that signs write-backs (generated if omitted); "
+    "the same as --crm-setting secret=….",
 )
-@click.option("--crm-kind", type=click.Choice(KINDS), default="webhook", show_default=True)
+@crm_options
+@inbound_auth_option
 @click.option(
     "--stats-interval",
     type=params.STATS_INTERVAL,
@@ -74,13 +90,27 @@ def add(
     name: str,
     location_id: str,
     ghl_token: str,
-    crm_url: str,
-    crm_secret: str | None,
     crm_kind: str,
+    crm_url: str | None,
+    crm_secret: str | None,
+    crm_setting: tuple[str, ...],
+    mapping_file: Path | None,
+    inbound_auth: str | None,
     stats_interval: int | None,
     as_json: bool,
 ) -> None:
-    """Create a connection; print its webhook URL and the secret the CRM signs with."""
+    """Create a connection; print its webhook URL and what the CRM authenticates with."""
+    entry = connector_kind(crm_kind)
+    if entry.capabilities.needs_url and crm_url is None:
+        raise click.UsageError(f"a {crm_kind} CRM needs --crm-url")
+    given: dict[str, Any] = parse_settings(crm_setting)
+    if crm_secret is not None:
+        if crm_kind != "webhook":
+            raise click.BadParameter("only a webhook CRM has one", param_hint="'--crm-secret'")
+        given["secret"] = crm_secret
+    settings = checked_settings(crm_kind, given, generate=True)
+    mode = inbound_mode(crm_kind, inbound_auth)
+    mapping = read_mapping(mapping_file, crm_kind)
     if stats_interval is None:
         stats_interval = runtime.settings.stats_interval_seconds
     with refused_values(name):
@@ -88,30 +118,54 @@ def add(
             name=name,
             location_id=location_id,
             ghl_token=ghl_token,
-            crm_url=crm_url,
-            crm_secret=crm_secret,
+            crm_url=crm_url or "",
             crm_kind=crm_kind,
+            crm_settings=settings,
+            inbound_auth=mode,
+            mapping=mapping,
             stats_interval_seconds=stats_interval,
         )
-    result = {
+    result: dict[str, Any] = {
         "id": connection.id,
         "name": connection.name,
+        "crm_kind": connection.crm_kind,
+        "inbound_auth": connection.inbound_auth,
         "webhook_url": webhook_url(runtime, connection),
-        "webhook_secret": connection.webhook_secrets[0],
-        "crm_secret": connection.crm_secret,
-        "stats_interval_seconds": connection.stats_interval_seconds,
     }
+    if mode is InboundAuth.TOKEN:
+        result["inbound_token"] = connection.inbound_token
+    else:
+        result["webhook_secret"] = connection.webhook_secrets[0]
+    if crm_kind == "webhook":
+        result["crm_secret"] = connection.crm_secret
+    result["crm_settings"] = settings_view(crm_kind, connection.crm_settings)
+    result["mapping"] = "yes" if mapping is not None else "no"
+    result["stats_interval_seconds"] = connection.stats_interval_seconds
     if as_json:
         emit_json(result)
         return
-    click.echo(f"created connection {connection.id} ({connection.name})")
+    click.echo(f"created connection {connection.id} ({connection.name}), {entry.title}")
     click.echo(f"  webhook URL:     {result['webhook_url']}")
-    click.echo(f"  webhook secret:  {result['webhook_secret']}   (the CRM signs events with it)")
-    click.echo(f"  CRM secret:      {result['crm_secret']}   (write-backs are signed with it)")
+    if mode is InboundAuth.TOKEN:
+        click.echo(
+            f"  inbound token:   {result['inbound_token']}   "
+            "(the CRM sends it as 'Authorization: Bearer <token>')"
+        )
+    else:
+        click.echo(
+            f"  webhook secret:  {result['webhook_secret']}   (the CRM signs events with it)"
+        )
+    if crm_kind == "webhook":
+        click.echo(f"  CRM secret:      {result['crm_secret']}   (write-backs are signed with it)")
+    elif result["crm_settings"]:
+        click.echo(f"  CRM settings:    {words(result['crm_settings'])}")
+    if mapping is not None:
+        click.echo(f"  mapping:         {mapping_file} (see: socialbridge mappings show {name})")
     click.echo(
         f"  statistics sync: every {connection.stats_interval_seconds} s "
         "(beat picks it up within a minute)"
     )
+    click.echo(f"check both sides with: socialbridge connections check {connection.name}")
 
 
 @group.command("list")
@@ -179,6 +233,8 @@ def check(runtime: Runtime, connection: str) -> None:
 @click.option("--ghl-token", callback=params.ghl_token, help="A new Private Integration token.")
 @click.option("--crm-url", callback=params.http_url, help="A new URL for write-backs.")
 @click.option("--crm-secret", callback=params.webhook_secret, help="A new whsec_ secret.")
+@crm_options
+@click.option("--no-mapping", is_flag=True, help="Remove the connection's mapping.")
 @click.option(
     "--stats-interval",
     type=params.STATS_INTERVAL,
@@ -193,23 +249,41 @@ def update(
     ghl_token: str | None,
     crm_url: str | None,
     crm_secret: str | None,
+    crm_setting: tuple[str, ...],
+    mapping_file: Path | None,
+    no_mapping: bool,
     stats_interval: int | None,
     as_json: bool,
 ) -> None:
-    """Change a connection's name, credentials, CRM URL or schedule; the rest stays."""
+    """Change a connection's name, credentials, CRM settings, mapping or schedule.
+
+    --crm-setting changes only the settings it names; the others stay.
+    """
+    if mapping_file is not None and no_mapping:
+        raise click.UsageError("give --mapping or --no-mapping, not both")
+    record = runtime.connection(connection)
+    if crm_secret is not None and record.crm_kind != "webhook":
+        raise click.BadParameter("only a webhook CRM has one", param_hint="'--crm-secret'")
+    settings = None
+    given = parse_settings(crm_setting)
+    if given:
+        settings = checked_settings(record.crm_kind, {**record.crm_settings, **given})
+    mapping = read_mapping(mapping_file, record.crm_kind)
     changes = {
         "name": name,
         "ghl_token": ghl_token,
         "crm_url": crm_url,
         "crm_secret": crm_secret,
         "stats_interval_seconds": stats_interval,
+        "mapping": mapping if mapping is not None else (None if not no_mapping else "removed"),
     }
     changed = sorted(key for key, value in changes.items() if value is not None)
+    changed += [f"crm_settings.{key}" for key in sorted(given)]
     if not changed:
         raise click.UsageError(
-            "give at least one of --name, --ghl-token, --crm-url, --crm-secret, --stats-interval"
+            "give at least one of --name, --ghl-token, --crm-url, --crm-secret, "
+            "--crm-setting, --mapping, --no-mapping, --stats-interval"
         )
-    record = runtime.connection(connection)
     with refused_values(name):
         updated = runtime.store.update_connection(
             record.id,
@@ -217,6 +291,9 @@ def update(
             ghl_token=ghl_token,
             crm_url=crm_url,
             crm_secret=crm_secret,
+            crm_settings=settings,
+            mapping=mapping,
+            remove_mapping=no_mapping,
             stats_interval_seconds=stats_interval,
         )
     result = {"changed": changed, **view(runtime, updated)}
@@ -237,40 +314,52 @@ def update(
 @click.option(
     "--retire",
     is_flag=True,
-    help="Instead: keep only the newest secret, once the CRM signs with it.",
+    help="Instead: keep only the newest secret (or token), once the CRM uses it.",
 )
 @json_option
 @pass_runtime
 def rotate_secret(runtime: Runtime, connection: str, retire: bool, as_json: bool) -> None:
-    """Add a new webhook secret; both verify until the old one is retired.
+    """Add a new webhook secret (or inbound token); both work until the old one is retired.
 
-    Both forms, with --retire or without, print the connection, the newest secret (the one
-    the CRM should sign with) and how many secrets verify now.
+    Both forms, with --retire or without, print the connection, the newest secret or token
+    (the one the CRM should use) and how many work now.
     """
     record = runtime.connection(connection)
+    token_mode = record.inbound_auth == InboundAuth.TOKEN
+    what, key = (
+        ("inbound token", "inbound_token") if token_mode else ("webhook secret", "webhook_secret")
+    )
+    store = runtime.store
+    active: tuple[str, ...]
     if retire:
-        active = runtime.store.retire_webhook_secrets(record.id, keep=1)
+        retire_ = store.retire_inbound_tokens if token_mode else store.retire_webhook_secrets
+        active = retire_(record.id, keep=1)
     else:
-        secret = runtime.store.add_webhook_secret(record.id)
-        rotated = runtime.store.get_connection(record.id)
-        active = (secret,) if rotated is None else rotated.webhook_secrets
+        newest = (
+            store.add_inbound_token(record.id)
+            if token_mode
+            else store.add_webhook_secret(record.id)
+        )
+        rotated = store.get_connection(record.id)
+        if rotated is None:
+            active = (newest,)
+        else:
+            active = rotated.inbound_tokens if token_mode else rotated.webhook_secrets
     result: dict[str, Any] = {
         "id": record.id,
         "name": record.name,
-        "webhook_secret": active[0],
-        "active_secrets": len(active),
+        key: active[0],
+        f"active_{'tokens' if token_mode else 'secrets'}": len(active),
     }
     if as_json:
         emit_json(result)
     elif retire:
         click.echo(
-            f"{record.id} ({record.name}): only the newest webhook secret verifies now "
+            f"{record.id} ({record.name}): only the newest {what} works now "
             f"({len(active)} active): {active[0]}"
         )
     else:
-        click.echo(
-            f"new webhook secret of {record.id} ({record.name}): {active[0]} ({len(active)} active)"
-        )
+        click.echo(f"new {what} of {record.id} ({record.name}): {active[0]} ({len(active)} active)")
         click.echo(
             "give it to the CRM; the older ones keep working until: "
             f"socialbridge connections rotate-secret {record.name} --retire"

@@ -15,8 +15,8 @@ from urllib.parse import urlparse
 import click
 
 from socialbridge.config import STATS_INTERVAL_MAX_SECONDS, STATS_INTERVAL_MIN_SECONDS
+from socialbridge.inbound_auth import check_webhook_secret
 from store.connections import LOCATION_ID_MAX_LENGTH, check_name, check_text
-from store.crypto import check_webhook_secret
 
 # Seconds between scheduled statistics syncs of a connection: 5 minutes to 31 days.
 STATS_INTERVAL = click.IntRange(STATS_INTERVAL_MIN_SECONDS, STATS_INTERVAL_MAX_SECONDS)

@@ -20,6 +20,8 @@ from typing import Any
 
 import click
 
+from crm.registry import connector_kind
+from socialbridge.inbound_auth import InboundAuth
 from store import ConnectionRecord, EventRecord, SnapshotRecord
 
 # How a field with no value reads in plain output.
@@ -146,6 +148,11 @@ def connection_view(
         "location_id": connection.location_id,
         "crm_kind": connection.crm_kind,
         "crm_url": connection.crm_url,
+        "crm_settings": settings_view(
+            connection.crm_kind, connection.crm_settings, with_secrets=with_secrets
+        ),
+        "inbound_auth": connection.inbound_auth,
+        "mapping": "yes" if connection.mapping is not None else "no",
         "webhook_url": webhook_url,
         "stats_interval_seconds": connection.stats_interval_seconds,
         "status": connection.status,
@@ -154,13 +161,33 @@ def connection_view(
         "updated_at": connection.updated_at,
     }
     if with_secrets:
-        view.update(
-            ghl_token=connection.ghl_token,
-            crm_secret=connection.crm_secret,
-            webhook_secrets=connection.webhook_secrets,
-        )
+        view["ghl_token"] = connection.ghl_token
+        if connection.crm_kind == "webhook":
+            view["crm_secret"] = connection.crm_secret
+        if connection.inbound_auth == InboundAuth.TOKEN:
+            view["inbound_token"] = connection.inbound_token
+            view["inbound_tokens"] = connection.inbound_tokens
+        else:
+            view["webhook_secrets"] = connection.webhook_secrets
     result: dict[str, Any] = json_value(view)
     return result
+
+
+SECRET_MASK = "***"  # noqa: S105 - what a masked secret looks like
+
+
+def settings_view(
+    kind: str, settings: Mapping[str, Any], *, with_secrets: bool = False
+) -> dict[str, Any]:
+    """A connector's settings with its secret ones masked (unless ``with_secrets``)."""
+    try:
+        secret = connector_kind(kind).secret_settings
+    except ValueError:  # a kind this version does not know: mask everything
+        secret = frozenset(settings)
+    return {
+        name: value if with_secrets or name not in secret else SECRET_MASK
+        for name, value in sorted(settings.items())
+    }
 
 
 # --- statistics ------------------------------------------------------------------------------

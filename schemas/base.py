@@ -14,10 +14,30 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, pre_load, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 ID = validate.Length(min=1, max=200)
 """Ids of ours, the CRM's and GHL's: never empty, never longer than the store keeps."""
+
+RECORD_MAX_KEYS = 20
+RECORD_KEY = validate.Regexp(
+    r"^[A-Za-z0-9_]{1,64}$", error="Record keys are 1 to 64 letters, digits or underscores."
+)
+RECORD_VALUE = validate.Length(max=512)
+
+
+def record_field() -> fields.Dict:
+    """``record``: the CRM record(s) a write-back goes to, e.g. ``{"contact_id": "Contact.1.31"}``.
+
+    Strings only, at most 20 keys: it names records, it does not carry data.
+    """
+    return fields.Dict(
+        keys=fields.String(validate=RECORD_KEY),
+        values=fields.String(validate=RECORD_VALUE),
+        load_default=None,
+        validate=validate.Length(max=RECORD_MAX_KEYS, error="A record names at most {max} fields."),
+    )
+
 
 _UNSAFE = re.compile("[\x00\ud800-\udfff]")
 """NUL, and surrogate code points: after JSON decoding any surrogate left alone is lone."""

@@ -24,7 +24,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from schemas.base import ID, StrictSchema
+from schemas.base import ID, StrictSchema, record_field
 
 STATISTICS_MAX_DAYS = 3660
 """Longest statistics range asked of GHL (about ten years): a longer one is refused on arrival
@@ -54,6 +54,7 @@ class PostPublished:
     ghl_post_id: str | None = None
     published_at: dt.datetime | None = None
     title: str | None = None
+    record: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class TagDetailsRequested:
     post_id: str
     tag_ids: tuple[str, ...]
     location_id: str | None = None
+    record: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class StatisticsRequested:
     end_date: dt.date | None = None
     profile_ids: tuple[str, ...] | None = None
     platforms: tuple[str, ...] | None = None
+    record: Mapping[str, str] | None = None
 
     @property
     def date_range(self) -> tuple[dt.date, dt.date] | None:
@@ -109,6 +112,7 @@ class PostPublishedSchema(StrictSchema):
         load_default=None, default_timezone=dt.UTC, validate=_within_utc_range
     )
     title = fields.String(load_default=None, validate=validate.Length(max=500))
+    record = record_field()
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> PostPublished:
@@ -123,6 +127,7 @@ class TagDetailsRequestedSchema(StrictSchema):
         validate=validate.Length(min=1, max=500, error="Give between {min} and {max} tag ids."),
     )
     location_id = fields.String(load_default=None, validate=ID)
+    record = record_field()
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> TagDetailsRequested:
@@ -142,6 +147,7 @@ class StatisticsRequestedSchema(StrictSchema):
         load_default=None,
         validate=validate.Length(min=1),
     )
+    record = record_field()
 
     @validates_schema
     def _check_range(self, data: dict[str, Any], **_: Any) -> None:

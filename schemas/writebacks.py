@@ -33,7 +33,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from schemas.base import ID, StrictSchema
+from schemas.base import ID, StrictSchema, record_field
 
 TAGS_SYNCED = "post.tags_synced"
 TAG_DETAILS_ATTACHED = "post.tag_details_attached"
@@ -62,6 +62,7 @@ class TagsSynced:
     synced_at: dt.datetime
     ghl_post_id: str | None = None
     post_tags: tuple[TagRef, ...] = ()
+    record: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class TagDetailsAttached:
     tags: tuple[Mapping[str, Any], ...]
     synced_at: dt.datetime
     missing_tag_ids: tuple[str, ...] = ()
+    record: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class StatisticsSynced:
     platforms: Mapping[str, Mapping[str, float]]
     daily: Mapping[str, list[Any]]
     synced_at: dt.datetime
+    record: Mapping[str, str] | None = None
 
 
 WritebackData = TagsSynced | TagDetailsAttached | StatisticsSynced
@@ -206,6 +209,8 @@ class TagsSyncedSchema(StrictSchema):
     tags = fields.List(fields.Nested(TagRefSchema), required=True)
     post_tags = fields.List(fields.Nested(TagRefSchema), load_default=list)
     synced_at = UtcDateTime(required=True)
+    # The event's data.record, echoed; left out when the event named none.
+    record = record_field()
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> TagsSynced:
@@ -227,6 +232,8 @@ class TagDetailsAttachedSchema(StrictSchema):
     # Always written (empty when GHL knew every id); a write-back without it reads as empty.
     missing_tag_ids = fields.List(fields.String(validate=ID), load_default=list)
     synced_at = UtcDateTime(required=True)
+    # The event's data.record, echoed; left out when the event named none.
+    record = record_field()
 
     @validates_schema
     def _check_missing(self, data: dict[str, Any], **_: Any) -> None:
@@ -259,6 +266,8 @@ class StatisticsSyncedSchema(StrictSchema):
     )
     daily = DailySeries(required=True)
     synced_at = UtcDateTime(required=True)
+    # The event's data.record, echoed; left out when the event named none.
+    record = record_field()
 
     @validates_schema
     def _check_range(self, data: dict[str, Any], **_: Any) -> None:
@@ -340,7 +349,7 @@ def dump_writeback(
         )
     value = schema.load(data)
     sent_at = timestamp if timestamp is not None else dt.datetime.now(dt.UTC)
-    return {"type": type, "timestamp": _iso_utc(sent_at), "data": schema.dump(value)}
+    return {"type": type, "timestamp": _iso_utc(sent_at), "data": _dump(schema, value)}
 
 
 def load_writeback(payload: Any) -> WritebackEnvelope:
@@ -356,8 +365,15 @@ def writeback_json(envelope: WritebackEnvelope) -> dict[str, Any]:
     return {
         "type": envelope.type,
         "timestamp": _iso_utc(envelope.timestamp),
-        "data": WRITEBACK_SCHEMAS[envelope.type].dump(envelope.data),
+        "data": _dump(WRITEBACK_SCHEMAS[envelope.type], envelope.data),
     }
+
+
+def _dump(schema: Schema, value: WritebackData) -> dict[str, Any]:
+    dumped: dict[str, Any] = schema.dump(value)
+    if dumped.get("record") is None:
+        dumped.pop("record", None)
+    return dumped
 
 
 def _iso_utc(value: dt.datetime) -> str:

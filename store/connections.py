@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from socialbridge.config import STATS_INTERVAL_MAX_SECONDS, STATS_INTERVAL_MIN_SECONDS
-from store.crypto import SecretBox, check_webhook_secret, new_webhook_secret
+from socialbridge.inbound_auth import (
+    InboundAuth,
+    check_webhook_secret,
+    new_inbound_token,
+    new_webhook_secret,
+)
+from store.crypto import SecretBox
 from store.database import Database
 from store.errors import DuplicateName, NotFound
 from store.ids import new_connection_id
@@ -25,6 +33,12 @@ from store.records import ConnectionRecord, ConnectionStatus
 NAME_MAX_LENGTH = 200
 LOCATION_ID_MAX_LENGTH = 100
 CRM_KIND_MAX_LENGTH = 50
+
+# A mapping is a page of YAML; far more is a mistake (or an attack on the parser).
+MAPPING_MAX_CHARACTERS = 65536
+# The kind whose one setting, its signing secret, also lives in crm_secret_encrypted (the
+# column rows from before connector settings read it from).
+WEBHOOK_KIND = "webhook"
 
 # What every connection id starts with (store/ids.py). Commands take an id or a name in the
 # same place, so a name like an id could make `remove NAME` pick another connection.
@@ -83,6 +97,46 @@ def check_text(
     return value
 
 
+def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` as a dict when storable (flat JSON scalars, encodable text), else ValueError.
+
+    Which settings a CRM kind takes is `crm.registry.load_settings`'s business; this only
+    guards the column.
+    """
+    checked: dict[str, Any] = {}
+    for name, value in settings.items():
+        check_text("crm setting name", str(name), max_length=100)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            check_text(f"crm setting {name}", value, secret=True)
+        elif not isinstance(value, bool | int | float):
+            raise ValueError(f"crm setting {name}: expected text, a number or a boolean")
+        checked[str(name)] = value
+    return checked
+
+
+def check_mapping(text: str) -> str:
+    """``text`` unchanged when it can be stored as a mapping, else ValueError.
+
+    Whether it is a valid mapping is `mappings.load_mapping`'s business.
+    """
+    check_text("mapping", text, secret=True)  # secret: newlines and tabs are its form
+    if "\x00" in text:
+        raise ValueError("mapping: contains NUL")
+    if len(text) > MAPPING_MAX_CHARACTERS:
+        raise ValueError(f"mapping: at most {MAPPING_MAX_CHARACTERS} characters, got {len(text)}")
+    return text
+
+
+def check_inbound_auth(mode: str) -> InboundAuth:
+    try:
+        return InboundAuth(mode)
+    except ValueError:
+        expected = ", ".join(m.value for m in InboundAuth)
+        raise ValueError(f"inbound_auth: {mode!r} is not one of {expected}") from None
+
+
 class ConnectionsMixin:
     """The connection methods of Store."""
 
@@ -95,32 +149,47 @@ class ConnectionsMixin:
         name: str,
         location_id: str,
         ghl_token: str,
-        crm_url: str,
+        crm_url: str = "",
         crm_secret: str | None = None,
         webhook_secret: str | None = None,
-        crm_kind: str = "webhook",
+        crm_kind: str = WEBHOOK_KIND,
+        crm_settings: Mapping[str, Any] | None = None,
+        inbound_auth: str = InboundAuth.SIGNATURE,
+        mapping: str | None = None,
         stats_interval_seconds: int = 86400,
     ) -> ConnectionRecord:
-        """Store a new, active connection; secrets left out are generated (``whsec_…``).
+        """Store a new, active connection; secrets left out are generated.
+
+        ``crm_settings`` are the connector's (validated by `crm.registry.load_settings`
+        first); ``crm_secret`` is a webhook connection's signing secret, its one setting, and
+        generated (``whsec_…``) when neither gives it. A connection with ``inbound_auth``
+        "token" gets an inbound token. ``crm_url`` may be empty for a CRM reached otherwise.
 
         Raises DuplicateName when ``name`` is taken; ValueError naming the field on a malformed
         secret, a name like a connection id (``con_…``), text that cannot be stored (empty,
-        control characters, too long) or an interval outside 300 s to 31 days.
+        control characters, too long), an unknown inbound mode or an interval outside 300 s to
+        31 days.
         """
         check_name(name)
         check_text("location_id", location_id, max_length=LOCATION_ID_MAX_LENGTH)
         check_text("ghl_token", ghl_token, secret=True)
-        check_text("crm_url", crm_url)
+        if crm_url:
+            check_text("crm_url", crm_url)
         check_text("crm_kind", crm_kind, max_length=CRM_KIND_MAX_LENGTH)
         check_stats_interval(stats_interval_seconds)
-        if crm_secret is None:
-            crm_secret = new_webhook_secret()
-        else:
+        mode = check_inbound_auth(inbound_auth)
+        if mapping is not None:
+            check_mapping(mapping)
+        settings = check_settings(crm_settings or {})
+        if crm_secret is not None:
             check_text("crm_secret", crm_secret, secret=True)
-            if crm_kind == "webhook":
-                check_webhook_secret(crm_secret)
+            settings["secret"] = crm_secret
+        if crm_kind == WEBHOOK_KIND:
+            settings.setdefault("secret", new_webhook_secret())
+            check_webhook_secret(str(settings["secret"]))
         inbound = new_webhook_secret() if webhook_secret is None else webhook_secret
         check_webhook_secret(inbound)
+        tokens = (new_inbound_token(),) if mode is InboundAuth.TOKEN else ()
         now = datetime.now(UTC)
         row = ConnectionRow(
             id=new_connection_id(),
@@ -129,8 +198,12 @@ class ConnectionsMixin:
             crm_kind=crm_kind,
             crm_url=crm_url,
             ghl_token_encrypted=self._box.encrypt(ghl_token),
-            crm_secret_encrypted=self._box.encrypt(crm_secret),
+            crm_secret_encrypted=self._box.encrypt(str(settings.get("secret", ""))),
+            crm_settings_encrypted=self._box.encrypt(json.dumps(settings)),
             webhook_secrets_encrypted=self._encrypt_secrets((inbound,)),
+            inbound_auth=mode.value,
+            inbound_token_encrypted=self._encrypt_secrets(tokens) if tokens else None,
+            mapping=mapping,
             stats_interval_seconds=stats_interval_seconds,
             status=ConnectionStatus.ACTIVE.value,
             status_reason=None,
@@ -192,9 +265,16 @@ class ConnectionsMixin:
         ghl_token: str | None = None,
         crm_url: str | None = None,
         crm_secret: str | None = None,
+        crm_settings: Mapping[str, Any] | None = None,
+        mapping: str | None = None,
+        remove_mapping: bool = False,
         stats_interval_seconds: int | None = None,
     ) -> ConnectionRecord:
         """Change the fields given (None: keep); ``updated_at`` becomes now.
+
+        ``crm_settings`` replaces the connector's settings as a whole (merge and validate
+        them with `crm.registry.load_settings` first); ``crm_secret`` changes a webhook
+        connection's signing secret alone. ``remove_mapping`` drops the mapping.
 
         Checked as by ``create_connection``: DuplicateName when another connection has
         ``name``; ValueError naming the field on a name like a connection id, text that cannot
@@ -209,16 +289,28 @@ class ConnectionsMixin:
             check_text("crm_url", crm_url)
         if crm_secret is not None:
             check_text("crm_secret", crm_secret, secret=True)
+        if crm_settings is not None:
+            crm_settings = check_settings(crm_settings)
+        if mapping is not None:
+            check_mapping(mapping)
         if stats_interval_seconds is not None:
             check_stats_interval(stats_interval_seconds)
         try:
             with self._database.transaction() as session:
                 row = _connection_row(session, connection_id, for_update=True)
-                if crm_secret is not None:
+                if crm_settings is not None or crm_secret is not None:
+                    settings = dict(crm_settings or self._settings_of(row))
+                    if crm_secret is not None:
+                        settings["secret"] = crm_secret
                     # Only the CRM kind decides the secret's form, and it is the stored one.
-                    if row.crm_kind == "webhook":
-                        check_webhook_secret(crm_secret)
-                    row.crm_secret_encrypted = self._box.encrypt(crm_secret)
+                    if row.crm_kind == WEBHOOK_KIND:
+                        check_webhook_secret(str(settings.get("secret", "")))
+                    row.crm_settings_encrypted = self._box.encrypt(json.dumps(settings))
+                    row.crm_secret_encrypted = self._box.encrypt(str(settings.get("secret", "")))
+                if mapping is not None:
+                    row.mapping = mapping
+                elif remove_mapping:
+                    row.mapping = None
                 if name is not None and name != row.name:
                     taken = session.scalar(
                         select(ConnectionRow.id).where(
@@ -282,6 +374,40 @@ class ConnectionsMixin:
             row.updated_at = datetime.now(UTC)
         return kept
 
+    def add_inbound_token(self, connection_id: str) -> str:
+        """Start a rotation of a token connection's inbound token: a new one becomes newest.
+
+        The older token keeps working until ``retire_inbound_tokens``, so the CRM side can be
+        changed without a window where its POSTs are refused. ValueError for a connection
+        that signs instead.
+        """
+        token = new_inbound_token()
+        with self._database.transaction() as session:
+            row = _connection_row(session, connection_id, for_update=True)
+            if row.inbound_auth != InboundAuth.TOKEN:
+                raise ValueError(
+                    f"{row.name} authenticates inbound webhooks by signature, not by token"
+                )
+            current = self._inbound_tokens(row)
+            row.inbound_token_encrypted = self._encrypt_secrets((token, *current))
+            row.updated_at = datetime.now(UTC)
+        return token
+
+    def retire_inbound_tokens(self, connection_id: str, keep: int = 1) -> tuple[str, ...]:
+        """End a rotation: keep only the ``keep`` newest inbound tokens; returns them."""
+        if keep < 1:
+            raise ValueError("a connection keeps at least one inbound token")
+        with self._database.transaction() as session:
+            row = _connection_row(session, connection_id, for_update=True)
+            if row.inbound_auth != InboundAuth.TOKEN:
+                raise ValueError(
+                    f"{row.name} authenticates inbound webhooks by signature, not by token"
+                )
+            kept = self._inbound_tokens(row)[:keep]
+            row.inbound_token_encrypted = self._encrypt_secrets(kept)
+            row.updated_at = datetime.now(UTC)
+        return kept
+
     def _encrypt_secrets(self, secrets: tuple[str, ...]) -> str:
         return self._box.encrypt(json.dumps(list(secrets)))
 
@@ -296,14 +422,32 @@ class ConnectionsMixin:
             crm_kind=row.crm_kind,
             crm_url=row.crm_url,
             ghl_token=self._box.decrypt(row.ghl_token_encrypted),
-            crm_secret=self._box.decrypt(row.crm_secret_encrypted),
+            crm_settings=self._settings_of(row),
             webhook_secrets=self._decrypt_secrets(row.webhook_secrets_encrypted),
             stats_interval_seconds=row.stats_interval_seconds,
             status=row.status,
             status_reason=row.status_reason,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            inbound_auth=row.inbound_auth,
+            inbound_token=self._inbound_tokens(row)[0] if row.inbound_token_encrypted else None,
+            inbound_tokens=self._inbound_tokens(row),
+            mapping=row.mapping,
         )
+
+    def _settings_of(self, row: ConnectionRow) -> dict[str, Any]:
+        if row.crm_settings_encrypted is not None:
+            settings: dict[str, Any] = json.loads(self._box.decrypt(row.crm_settings_encrypted))
+            return settings
+        # A row from before connector settings: a webhook connection's one setting.
+        if row.crm_kind == WEBHOOK_KIND:
+            return {"secret": self._box.decrypt(row.crm_secret_encrypted)}
+        return {}
+
+    def _inbound_tokens(self, row: ConnectionRow) -> tuple[str, ...]:
+        if row.inbound_token_encrypted is None:
+            return ()
+        return self._decrypt_secrets(row.inbound_token_encrypted)
 
 
 def _connection_row(

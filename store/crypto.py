@@ -7,8 +7,6 @@ any string (it also signs web sessions) and so that this use of it has its own k
 from __future__ import annotations
 
 import base64
-import binascii
-import secrets
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -43,27 +41,3 @@ class SecretBox:
                 "a stored secret cannot be decrypted: SECRET_KEY changed since it was stored "
                 "(restore the previous SECRET_KEY, or re-create the connection's secrets)"
             ) from None
-
-
-WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
-
-
-def new_webhook_secret() -> str:
-    """A Standard Webhooks secret: ``whsec_`` and the base64 of 24 random bytes."""
-    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
-
-
-def check_webhook_secret(secret: str) -> str:
-    """``secret`` unchanged when it has the Standard Webhooks form, else ValueError.
-
-    Caught here rather than when the first webhook arrives and cannot be verified.
-    """
-    if not secret.startswith(WEBHOOK_SECRET_PREFIX):
-        raise ValueError(f"a webhook secret starts with {WEBHOOK_SECRET_PREFIX!r}")
-    try:
-        key = base64.b64decode(secret.removeprefix(WEBHOOK_SECRET_PREFIX), validate=True)
-    except binascii.Error:
-        raise ValueError("a webhook secret is 'whsec_' followed by base64") from None
-    if len(key) < 16:
-        raise ValueError("a webhook secret holds at least 16 bytes of key")
-    return secret

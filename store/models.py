@@ -84,6 +84,15 @@ class ConnectionRow(Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # One token holding the JSON object of the connector's settings; NULL on rows from before
+    # settings existed (a webhook connection's secret is then crm_secret_encrypted).
+    crm_settings_encrypted: Mapped[str | None] = mapped_column(Text)
+    inbound_auth: Mapped[str] = mapped_column(
+        String(20), default="signature", server_default=text("'signature'")
+    )
+    inbound_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    # The mapping's YAML as the operator wrote it (errors then point at their own lines).
+    mapping: Mapped[str | None] = mapped_column(Text)
 
 
 class EventRow(Base):

@@ -6,6 +6,7 @@ All datetimes are timezone-aware UTC.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -60,7 +61,8 @@ class ConnectionRecord:
     crm_kind: str
     crm_url: str
     ghl_token: str = field(repr=False)
-    crm_secret: str = field(repr=False)
+    # The connector's settings (crm.registry validates them), secrets decrypted.
+    crm_settings: Mapping[str, Any] = field(repr=False)
     # Active inbound secrets, newest first: the receiver accepts a signature by any of them.
     webhook_secrets: tuple[str, ...] = field(repr=False)
     stats_interval_seconds: int
@@ -68,11 +70,24 @@ class ConnectionRecord:
     status_reason: str | None
     created_at: datetime
     updated_at: datetime
+    # "signature" (Standard Webhooks) or "token" (Bearer inbound_token): only that one passes.
+    inbound_auth: str = "signature"
+    # The newest inbound token (token connections only); during a rotation the older ones in
+    # inbound_tokens still pass.
+    inbound_token: str | None = field(default=None, repr=False)
+    inbound_tokens: tuple[str, ...] = field(default=(), repr=False)
+    # The mapping's YAML text, when the connection has one.
+    mapping: str | None = None
 
     @property
     def is_active(self) -> bool:
         """True unless the connection is parked."""
         return self.status == ConnectionStatus.ACTIVE
+
+    @property
+    def crm_secret(self) -> str:
+        """The webhook connector's signing secret ("" for other kinds)."""
+        return str(self.crm_settings.get("secret", ""))
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,16 @@
-"""`POST /webhooks/crm/<connection_id>`: authenticate, parse, validate, record, enqueue, answer.
+"""`POST /webhooks/crm/<connection_id>`: authenticate, parse, map, validate, record, enqueue.
 
 Answers (the public contract, docs/webhooks.md):
     202 {"event_id", "status": "queued"}     recorded and enqueued
-    200 {"event_id", "status": "duplicate"}  this webhook-id was accepted before; nothing runs
-    400 the body could not be read           401 bad, missing or stale signature
+    200 {"event_id", "status": "duplicate"}  this delivery was accepted before; nothing runs
+    400 the body could not be read           401 bad, missing or stale signature or token
     404 unknown connection                   413 body over WEBHOOK_MAX_BYTES
     415 signed, but not a JSON media type    422 {"errors": {"data.post_id": ["…"]}}
     503 could not record or enqueue: nothing was accepted, the CRM should retry
+
+How the CRM authenticates, and what makes a delivery a repeat, is `webapp.inbound_auth`'s.
+A connection with a mapping takes the CRM's own JSON and maps it to our event first
+(`mappings.map_inbound`); a 422 then names the event field and the JSONPath it came from.
 
 Every input is hostile until checked: the path's connection id and the headers are checked
 for form before they reach the store (PostgreSQL raises on NUL in text), and the body is read
@@ -16,38 +20,34 @@ the store or the queue is a 5xx.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from marshmallow import ValidationError
-from standardwebhooks import Webhook
-from standardwebhooks.webhooks import WebhookVerificationError
 
-from schemas.events import dump_event, flatten_errors, load_event
+from schemas.events import dump_event
 from socialbridge.logs import bind, get_logger
-from store import ConnectionRecord
 from webapp import context
 from webapp.body import BodyRefused, is_json_media_type, parse_json, read_body
 from webapp.errors import error_body
+from webapp.inbound_auth import authenticate, delivery_key, plain_ascii, refusal_code
 from workers.dispatch import EnqueueError, enqueue_event
+from workers.intake import BodyInvalid, event_from_body
 
 log = get_logger(__name__)
 bp = Blueprint("webhooks", __name__)
 
-# The event log keeps webhook-ids in a 255-character column; Standard Webhooks ids are short.
-MAX_WEBHOOK_ID = 255
 # Our connection ids are `con_` and 16 hex digits; anything far off is not looked up at all.
 MAX_CONNECTION_ID = 200
-# Seconds since the epoch have 10 digits until the year 2286.
-MAX_TIMESTAMP_DIGITS = 20
 
 
 @bp.post("/webhooks/crm/<connection_id>")
 def receive(connection_id: str) -> Any:
+    received_at = dt.datetime.now(dt.UTC)
     store = context.services().store
     connection = None
     # Only a plain id is sent to the database; no connection has any other.
-    if _plain_ascii(connection_id) and len(connection_id) <= MAX_CONNECTION_ID:
+    if plain_ascii(connection_id) and len(connection_id) <= MAX_CONNECTION_ID:
         connection = store.get_connection(connection_id)
     if connection is None:
         # !a: the path may hold control or non-ASCII characters; show them escaped.
@@ -56,40 +56,30 @@ def receive(connection_id: str) -> Any:
         return jsonify(error_body("not_found", f"No connection {shown}.")), 404
 
     body = read_body(request, context.settings().webhook_max_bytes)
+    headers = dict(request.headers)
     webhook_id = request.headers.get("webhook-id", "")
-    shown_id = webhook_id if _plain_ascii(webhook_id) else f"{webhook_id!a}"
-    with bind(connection_id=connection.id, webhook_id=shown_id):
-        failure = _verify(connection, body, dict(request.headers))
+    shown_id = webhook_id if plain_ascii(webhook_id) else f"{webhook_id!a}"
+    with bind(connection_id=connection.id, webhook_id=shown_id, auth=connection.inbound_auth):
+        failure = authenticate(connection, body, headers)
         if failure is not None:
             log.info("webhook.rejected", reason=failure)
-            return jsonify(error_body("invalid_signature", failure)), 401
+            return jsonify(error_body(refusal_code(connection), failure)), 401
 
-        # After the signature, so that an unsigned request learns nothing but 401.
+        # After authentication, so that an unauthenticated request learns nothing but 401.
         if not is_json_media_type(request.mimetype):
             return _unsupported_media_type(request.headers.get("content-type"))
 
         try:
-            event = load_event(parse_json(body))
-        except BodyRefused as exc:
+            intake = event_from_body(connection, parse_json(body), received_at=received_at)
+        except (BodyRefused, BodyInvalid) as exc:
             return _invalid(exc.errors)
-        except ValidationError as exc:
-            return _invalid(flatten_errors(exc.messages))
-
-        requested = getattr(event.data, "location_id", None)
-        if requested is not None and requested != connection.location_id:
-            errors = {
-                "data.location_id": [
-                    f"This connection serves location {connection.location_id!r}, "
-                    f"not {requested!r}."
-                ]
-            }
-            return _invalid(errors)
+        event = intake.event
 
         record, created = store.record_event(
             connection_id=connection.id,
             type=event.type,
             payload=dump_event(event),
-            webhook_id=webhook_id,
+            webhook_id=delivery_key(connection, body, headers, intake.delivery_id),
         )
         if not created:
             log.info("webhook.duplicate", event_id=record.id)
@@ -106,11 +96,6 @@ def receive(connection_id: str) -> Any:
         return jsonify({"event_id": record.id, "status": "queued"}), 202
 
 
-def _plain_ascii(value: str) -> bool:
-    """Printable ASCII only: no control characters (NUL), nothing a database could refuse."""
-    return value.isascii() and value.isprintable()
-
-
 def _unsupported_media_type(content_type: str | None) -> tuple[Any, int]:
     given = f"Content-Type {content_type!a}" if content_type else "no Content-Type"
     message = (
@@ -124,34 +109,3 @@ def _unsupported_media_type(content_type: str | None) -> tuple[Any, int]:
 def _invalid(errors: dict[str, list[str]]) -> tuple[Any, int]:
     log.info("webhook.rejected", reason="invalid body", errors=errors)
     return jsonify({"errors": errors}), 422
-
-
-def _verify(connection: ConnectionRecord, body: bytes, headers: dict[str, str]) -> str | None:
-    """None when one of the connection's active secrets signed the body; else why not."""
-    lowered = {key.lower(): value for key, value in headers.items()}
-    missing = [
-        h for h in ("webhook-id", "webhook-timestamp", "webhook-signature") if h not in lowered
-    ]
-    if missing:
-        return f"Missing header(s): {', '.join(missing)}."
-    timestamp = lowered["webhook-timestamp"].strip()
-    # isascii: str.isdigit also takes digits such as "²" that no clock writes.
-    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > MAX_TIMESTAMP_DIGITS:
-        return "webhook-timestamp must be whole seconds since the Unix epoch."
-    if len(lowered["webhook-id"]) > MAX_WEBHOOK_ID:
-        return f"webhook-id is longer than {MAX_WEBHOOK_ID} characters."
-    if not _plain_ascii(lowered["webhook-id"]):
-        return "webhook-id must be printable ASCII: no control or non-ASCII characters."
-    for secret in connection.webhook_secrets:
-        try:
-            Webhook(secret).verify(body, headers, json_parse=False)
-        except WebhookVerificationError as exc:
-            text = str(exc)
-            if "timestamp" in text.lower():
-                # Same for every secret: the timestamp is outside the ±5 minute window.
-                return f"{text} (allowed: ±5 minutes)."
-        except (ValueError, UnicodeDecodeError):
-            return "Malformed webhook-signature or body encoding."
-        else:
-            return None
-    return "No signature matches this connection's webhook secrets."

@@ -10,15 +10,34 @@ docs/benchmarks.md), and a pool keeps connections to GHL alive between events.
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import httpx
 
 from crm.connector import CRMConnector
-from crm.registry import build_connector
+from crm.registry import build_connector, connector_kind
 from ghl.client import GHLClient
+from mappings import ConnectionMapping, load_mapping
 from socialbridge.config import Settings
 from store import ConnectionRecord, Store
+
+
+@functools.lru_cache(maxsize=256)
+def _loaded_mapping(text: str, kind: str) -> ConnectionMapping:
+    # Parsing YAML and compiling selectors costs far more than an event's own work; the text
+    # is the key, so a changed mapping is parsed again on its first use.
+    return load_mapping(text, outbound_fields=connector_kind(kind).capabilities.outbound_fields)
+
+
+def mapping_of(connection: ConnectionRecord) -> ConnectionMapping | None:
+    """The connection's mapping, parsed (cached per text); None without one.
+
+    Raises `mappings.MappingInvalid` if the stored text is no longer valid.
+    """
+    if connection.mapping is None:
+        return None
+    return _loaded_mapping(connection.mapping, connection.crm_kind)
 
 
 class SharedTransport(httpx.BaseTransport):
@@ -67,12 +86,18 @@ class Services:
         )
 
     def crm_for(self, connection: ConnectionRecord) -> CRMConnector:
-        """The CRM connector of this connection (close it when done)."""
+        """The CRM connector of this connection (close it when done).
+
+        Raises ValueError when the connection's settings or mapping cannot be used (the
+        mapping was valid when stored; only a change of this version's rules could do it).
+        """
+        mapping = mapping_of(connection)
         return build_connector(
             connection.crm_kind,
             url=connection.crm_url,
-            secret=connection.crm_secret,
-            settings=self.settings,
+            settings=connection.crm_settings,
+            app_settings=self.settings,
+            outbound=mapping.outbound if mapping is not None else None,
             transport=self.crm_transport or self._pool("crm"),
         )
 

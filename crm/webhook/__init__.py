@@ -1,5 +1,6 @@
-"""The generic CRM connector: signed webhooks out (Standard Webhooks)."""
+"""The generic CRM connector: signed webhooks out (Standard Webhooks), any inbound mode."""
 
 from crm.webhook.connector import WebhookConnector
+from crm.webhook.kind import KIND
 
-__all__ = ["WebhookConnector"]
+__all__ = ["KIND", "WebhookConnector"]

@@ -37,7 +37,7 @@ import httpx
 from marshmallow import ValidationError
 from standardwebhooks import Webhook
 
-from crm.connector import WriteBack
+from crm.connector import OutgoingRequest, WriteBack
 from schemas.writebacks import dump_writeback
 from socialbridge.errors import AuthError, IntegrationError, PermanentError, RetryableError
 from socialbridge.httputil import parse_retry_after
@@ -92,16 +92,7 @@ class WebhookConnector:
 
     def write(self, writeback: WriteBack) -> None:
         """POST one signed write-back; return once the CRM has it, raise otherwise."""
-        signed_at = int(self._clock())
-        when = dt.datetime.fromtimestamp(signed_at, tz=dt.UTC)
-        body = self._body(writeback, when)
-        headers = {
-            "webhook-id": writeback.idempotency_key,
-            "webhook-timestamp": str(signed_at),
-            "webhook-signature": self._signer.sign(writeback.idempotency_key, when, body),
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-        }
+        body, headers = self._signed(writeback)
         fields: dict[str, Any] = {
             "type": writeback.type,
             "webhook_id": writeback.idempotency_key,
@@ -126,6 +117,32 @@ class WebhookConnector:
             return
         log.warning("crm.write", outcome=_OUTCOMES[type(error)], **fields)
         raise error
+
+    def preview(self, writeback: WriteBack) -> list[OutgoingRequest]:
+        """The one signed POST ``write`` would send now (its signature is of this moment)."""
+        body, headers = self._signed(writeback)
+        return [
+            OutgoingRequest(
+                method="POST",
+                url=str(self._url),
+                headers=headers,
+                body=body,
+                purpose=f"deliver {writeback.type} (a retry reuses its webhook-id)",
+            )
+        ]
+
+    def _signed(self, writeback: WriteBack) -> tuple[str, dict[str, str]]:
+        signed_at = int(self._clock())
+        when = dt.datetime.fromtimestamp(signed_at, tz=dt.UTC)
+        body = self._body(writeback, when)
+        headers = {
+            "webhook-id": writeback.idempotency_key,
+            "webhook-timestamp": str(signed_at),
+            "webhook-signature": self._signer.sign(writeback.idempotency_key, when, body),
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+        }
+        return body, headers
 
     def check(self) -> str:
         """Probe the CRM URL with a plain, unsigned ``GET``.
@@ -164,7 +181,11 @@ class WebhookConnector:
                 system=SYSTEM,
             )
         try:
-            envelope = dump_writeback(writeback.type, writeback.data, timestamp=when)
+            data = dict(writeback.data)
+            if writeback.record:
+                # The CRM record the event named comes back with the result (data.record).
+                data["record"] = dict(writeback.record)
+            envelope = dump_writeback(writeback.type, data, timestamp=when)
         except ValidationError as exc:
             # Our own payload is wrong: sending it again can never work.
             raise PermanentError(

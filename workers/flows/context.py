@@ -3,13 +3,55 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
 
-from crm.connector import CRMConnector
+from crm.connector import Capabilities, CRMConnector, WriteBack
+from crm.registry import connector_kind
 from ghl.client import GHLClient
 from socialbridge.errors import PermanentError
-from store import ConnectionRecord, Store
+from store import ConnectionRecord, PostRecord, SnapshotRecord
+
+
+class FlowStore(Protocol):
+    """What flows keep of their results: `store.Store`, or a preview's unsaved stand-in."""
+
+    def save_post_tags(
+        self,
+        *,
+        connection_id: str,
+        crm_post_id: str,
+        location_id: str,
+        tags: list[dict[str, Any]],
+        post_tags: list[dict[str, Any]],
+        ghl_post_id: str | None = None,
+        title: str | None = None,
+    ) -> PostRecord: ...
+
+    def save_tag_details(
+        self,
+        *,
+        connection_id: str,
+        crm_post_id: str,
+        location_id: str,
+        details: list[dict[str, Any]],
+    ) -> PostRecord: ...
+
+    def save_snapshot(
+        self,
+        *,
+        connection_id: str,
+        location_id: str,
+        start_date: date,
+        end_date: date,
+        profile_ids: list[str],
+        totals: dict[str, float],
+        platforms: dict[str, dict[str, float]],
+        daily: dict[str, list[float]],
+        day_range: list[str],
+    ) -> SnapshotRecord: ...
 
 
 def _quiet(_: str) -> None:
@@ -22,7 +64,7 @@ class FlowContext:
     event_id: str
     ghl: GHLClient
     crm: CRMConnector
-    store: Store
+    store: FlowStore
     now: dt.datetime
     replays: int = 0
     progress: Callable[[str], None] = field(default=_quiet)
@@ -40,6 +82,42 @@ class FlowContext:
         if self.replays:
             return f"{self.event_id}.r{self.replays}.{writeback_type}"
         return f"{self.event_id}.{writeback_type}"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return connector_kind(self.connection.crm_kind).capabilities
+
+    def write_back(
+        self,
+        writeback_type: str,
+        data: Mapping[str, Any],
+        record: Mapping[str, str] | None,
+        *,
+        about: str,
+    ) -> bool:
+        """Write one result to the CRM, if its connector takes that write-back; False if not.
+
+        ``record`` is the event's ``data.record``: which CRM record the result goes to;
+        ``about`` ends the progress line ("for CRM post crm-1").
+        A connector that takes no such write-back is not an error: the result stays in the
+        store (and the event is done), which the progress line says.
+        """
+        if not self.capabilities.supports(writeback_type):
+            self.progress(
+                f"the {self.connection.crm_kind} connector takes no {writeback_type}; "
+                "the result is kept in the store only"
+            )
+            return False
+        self.crm.write(
+            WriteBack(
+                type=writeback_type,
+                idempotency_key=self.idempotency_key(writeback_type),
+                data=data,
+                record=dict(record or {}),
+            )
+        )
+        self.progress(f"wrote {writeback_type} {about}")
+        return True
 
     def location_for(self, requested: str | None) -> str:
         """The GHL location an event is about: the connection's own unless the event names it.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm.connector import WriteBack
 from schemas.events import PostPublished
 from schemas.ghl import Tag
 from store import PostRecord
@@ -40,21 +39,19 @@ def sync_post_tags(ctx: FlowContext, event: PostPublished) -> PostRecord:
         ghl_post_id=event.ghl_post_id,
         title=event.title,
     )
-    ctx.crm.write(
-        WriteBack(
-            type=WRITEBACK,
-            idempotency_key=ctx.idempotency_key(WRITEBACK),
-            data={
-                "post_id": event.post_id,
-                "location_id": location_id,
-                "ghl_post_id": event.ghl_post_id,
-                "tags": brief_tags,
-                "post_tags": post_tags,
-                "synced_at": ctx.now.isoformat(),
-            },
-        )
+    ctx.write_back(
+        WRITEBACK,
+        {
+            "post_id": event.post_id,
+            "location_id": location_id,
+            "ghl_post_id": event.ghl_post_id,
+            "tags": brief_tags,
+            "post_tags": post_tags,
+            "synced_at": ctx.now.isoformat(),
+        },
+        event.record,
+        about=f"for CRM post {event.post_id}",
     )
-    ctx.progress(f"wrote {WRITEBACK} for CRM post {event.post_id}")
     return record
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 
-from crm.connector import WriteBack
 from schemas.events import StatisticsRequested
 from schemas.ghl import Statistics, merge_statistics
 from store import SnapshotRecord
@@ -58,23 +57,21 @@ def sync_statistics(ctx: FlowContext, event: StatisticsRequested) -> SnapshotRec
         daily=stats.daily,
         day_range=list(stats.day_range),
     )
-    ctx.crm.write(
-        WriteBack(
-            type=WRITEBACK,
-            idempotency_key=ctx.idempotency_key(WRITEBACK),
-            data={
-                "location_id": location_id,
-                "start_date": start.isoformat(),
-                "end_date": end.isoformat(),
-                "profile_ids": profile_ids,
-                "totals": stats.totals,
-                "platforms": stats.platforms,
-                "daily": {"day_range": list(stats.day_range), **stats.daily},
-                "synced_at": ctx.now.isoformat(),
-            },
-        )
+    ctx.write_back(
+        WRITEBACK,
+        {
+            "location_id": location_id,
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "profile_ids": profile_ids,
+            "totals": stats.totals,
+            "platforms": stats.platforms,
+            "daily": {"day_range": list(stats.day_range), **stats.daily},
+            "synced_at": ctx.now.isoformat(),
+        },
+        event.record,
+        about=f"for {start}..{end}",
     )
-    ctx.progress(f"wrote {WRITEBACK} for {start}..{end}")
     return snapshot
 
 

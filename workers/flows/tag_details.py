@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from crm.connector import WriteBack
 from schemas.events import TagDetailsRequested
 from store import PostRecord
 from workers.flows.context import FlowContext
@@ -32,19 +31,17 @@ def attach_tag_details(ctx: FlowContext, event: TagDetailsRequested) -> PostReco
         location_id=location_id,
         details=details,
     )
-    ctx.crm.write(
-        WriteBack(
-            type=WRITEBACK,
-            idempotency_key=ctx.idempotency_key(WRITEBACK),
-            data={
-                "post_id": event.post_id,
-                "location_id": location_id,
-                "tag_ids": list(event.tag_ids),
-                "tags": details,
-                "missing_tag_ids": missing,
-                "synced_at": ctx.now.isoformat(),
-            },
-        )
+    ctx.write_back(
+        WRITEBACK,
+        {
+            "post_id": event.post_id,
+            "location_id": location_id,
+            "tag_ids": list(event.tag_ids),
+            "tags": details,
+            "missing_tag_ids": missing,
+            "synced_at": ctx.now.isoformat(),
+        },
+        event.record,
+        about=f"for CRM post {event.post_id}",
     )
-    ctx.progress(f"wrote {WRITEBACK} for CRM post {event.post_id}")
     return record

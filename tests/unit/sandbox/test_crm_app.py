@@ -98,8 +98,8 @@ def connect(
     return build_connector(
         "webhook",
         url=f"{server.url}/hooks/{account}",
-        secret=secret,
-        settings=Settings.from_mapping({"crm_timeout": timeout}),
+        settings={"secret": secret},
+        app_settings=Settings.from_mapping({"crm_timeout": timeout}),
     )
 
 

@@ -483,3 +483,104 @@ def test_concurrent_renames_to_one_name_rename_one_connection(store: Store) -> N
     names = sorted(found.name for found in store.list_connections())
     assert names.count("same") == 1
     assert len(names) == workers
+
+
+# --- connector settings, inbound tokens, mappings ---------------------------------------------
+
+SO_SETTINGS = {"auth": "direct", "office": "demo", "user": "agent", "password": "pw-1"}
+
+
+def _smartoffice(store: Store, name: str = "so", **extra: Any) -> ConnectionRecord:
+    return store.create_connection(
+        name=name,
+        location_id="loc_so",
+        ghl_token="token-so",
+        crm_url="http://so.test/xml",
+        crm_kind="smartoffice",
+        crm_settings=SO_SETTINGS,
+        inbound_auth="token",
+        **extra,
+    )
+
+
+def test_settings_are_kept_encrypted_and_read_back(store: Store, database: Database) -> None:
+    created = _smartoffice(store)
+    assert created.crm_settings == SO_SETTINGS
+    assert store.get_connection(created.id) == created
+    # Only the webhook kind has a signing secret.
+    assert created.crm_secret == ""
+    url, engine_options = database
+    engine = make_engine(url, engine_options)
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(
+                text("SELECT crm_settings_encrypted, inbound_token_encrypted FROM connections")
+            ).one()
+    finally:
+        engine.dispose()
+    for column in stored:
+        assert "pw-1" not in column
+        assert created.inbound_token is not None
+        assert created.inbound_token not in column
+
+
+def test_a_token_connection_gets_a_token_and_a_signing_one_none(store: Store) -> None:
+    token = _smartoffice(store)
+    signing = _add(store, "acme")
+    assert token.inbound_auth == "token"
+    assert token.inbound_token is not None
+    assert re.fullmatch(r"sbt_[A-Za-z0-9_-]{43}", token.inbound_token)
+    assert token.inbound_tokens == (token.inbound_token,)
+    assert (signing.inbound_auth, signing.inbound_token, signing.inbound_tokens) == (
+        "signature",
+        None,
+        (),
+    )
+
+
+def test_an_unknown_inbound_mode_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="inbound_auth: 'basic' is not one of signature, token"):
+        _add(store, "acme", inbound_auth="basic")
+    assert store.list_connections() == []
+
+
+def test_inbound_tokens_rotate_with_overlap_then_retire(store: Store) -> None:
+    created = _smartoffice(store)
+    newer = store.add_inbound_token(created.id)
+    rotated = store.get_connection(created.id)
+    assert rotated is not None
+    assert rotated.inbound_tokens == (newer, created.inbound_token)
+    assert rotated.inbound_token == newer
+    assert store.retire_inbound_tokens(created.id) == (newer,)
+    retired = store.get_connection(created.id)
+    assert retired is not None
+    assert retired.inbound_tokens == (newer,)
+
+
+def test_a_signing_connection_has_no_token_to_rotate(store: Store) -> None:
+    created = _add(store, "acme")
+    with pytest.raises(ValueError, match="by signature, not by token"):
+        store.add_inbound_token(created.id)
+    with pytest.raises(ValueError, match="by signature, not by token"):
+        store.retire_inbound_tokens(created.id)
+
+
+def test_update_replaces_settings_and_sets_or_removes_the_mapping(store: Store) -> None:
+    created = _smartoffice(store, mapping="version: 1\n")
+    assert created.mapping == "version: 1\n"
+    changed = {**SO_SETTINGS, "password": "pw-2"}
+    updated = store.update_connection(created.id, crm_settings=changed, mapping="version: 1\n# b\n")
+    assert (updated.crm_settings, updated.mapping) == (changed, "version: 1\n# b\n")
+    removed = store.update_connection(created.id, remove_mapping=True)
+    assert removed.mapping is None
+    assert removed.crm_settings == changed
+
+
+def test_unstorable_settings_and_mappings_are_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="crm setting office: expected text, a number"):
+        _add(store, "a", crm_kind="smartoffice", crm_settings={"office": ["x"]})
+    with pytest.raises(ValueError, match="mapping: at most 65536 characters"):
+        _add(store, "b", mapping="#" * 65537)
+    with pytest.raises(ValueError, match="lone surrogate"):
+        _add(store, "c", mapping="version: 1\n# \ud800\n")
+    assert store.list_connections() == []

@@ -4,7 +4,8 @@ import base64
 
 import pytest
 
-from store.crypto import SecretBox, check_webhook_secret, new_webhook_secret
+from socialbridge.inbound_auth import check_webhook_secret, new_webhook_secret
+from store.crypto import SecretBox
 from store.errors import SecretUnreadable
 
 

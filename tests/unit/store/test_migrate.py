@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from store import Store, StoreUnavailable, migrate
+from store.crypto import SecretBox
 from store.engine import make_engine
 from store.models import Base, UTCDateTime
 from tests.dbutil import POSTGRESQL, database_kinds, postgresql_url, sqlite_url
@@ -91,7 +92,7 @@ def test_a_store_on_a_database_never_migrated_says_to_run_db_upgrade(
 
 def test_the_migrations_folder_ships_next_to_the_module() -> None:
     assert (migrate.MIGRATIONS / "env.py").is_file()
-    assert migrate.head_revision() == "0003"
+    assert migrate.head_revision() == "0004"
 
 
 def test_postgresql_is_tested_when_configured() -> None:
@@ -144,6 +145,52 @@ EVENTS_0001 = sa.table(
 )
 
 
+CONNECTIONS_0001 = sa.table(
+    "connections",
+    sa.column("id", sa.String),
+    sa.column("name", sa.String),
+    sa.column("location_id", sa.String),
+    sa.column("crm_kind", sa.String),
+    sa.column("crm_url", sa.String),
+    sa.column("ghl_token_encrypted", sa.String),
+    sa.column("crm_secret_encrypted", sa.String),
+    sa.column("webhook_secrets_encrypted", sa.String),
+    sa.column("stats_interval_seconds", sa.Integer),
+    sa.column("status", sa.String),
+    sa.column("created_at", UTCDateTime()),
+    sa.column("updated_at", UTCDateTime()),
+)
+OLD_CRM_SECRET = "whsec_" + "A" * 32
+
+
+def _insert_0001_connection(url: str, engine_options: dict[str, Any]) -> str:
+    """A webhook connection as a 0001-0003 store wrote it (no connector settings); its id."""
+    box = SecretBox("key")
+    now = datetime.now(UTC)
+    engine = make_engine(url, engine_options)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                CONNECTIONS_0001.insert().values(
+                    id="con_0000000000000001",
+                    name="acme",
+                    location_id="loc",
+                    crm_kind="webhook",
+                    crm_url="http://crm.test",
+                    ghl_token_encrypted=box.encrypt("t"),
+                    crm_secret_encrypted=box.encrypt(OLD_CRM_SECRET),
+                    webhook_secrets_encrypted=box.encrypt('["whsec_' + "B" * 32 + '"]'),
+                    stats_interval_seconds=86400,
+                    status="active",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    finally:
+        engine.dispose()
+    return "con_0000000000000001"
+
+
 def _insert_0001_event(url: str, engine_options: dict[str, Any], connection_id: str) -> None:
     now = datetime.now(UTC)
     engine = make_engine(url, engine_options)
@@ -184,16 +231,11 @@ def _event_columns_and_indexes(
 def test_0002_gives_existing_events_zero_replays(empty_database: Database) -> None:
     url, engine_options = empty_database
     migrate.upgrade(url, "0001", engine_options=engine_options)
+    connection_id = _insert_0001_connection(url, engine_options)
+    _insert_0001_event(url, engine_options, connection_id)
+    migrate.upgrade(url, engine_options=engine_options)
     store = Store(url, "key", engine_options=engine_options)
     try:
-        # The connections table is the same in 0001 and head, so the store can write it.
-        created = store.create_connection(
-            name="acme", location_id="loc", ghl_token="t", crm_url="http://crm.test"
-        )
-        _insert_0001_event(url, engine_options, created.id)
-
-        migrate.upgrade(url, engine_options=engine_options)
-
         (event,) = store.list_events()
         assert (event.id, event.status, event.attempts, event.replays) == (
             "evt_000000000000000000000001",
@@ -202,8 +244,33 @@ def test_0002_gives_existing_events_zero_replays(empty_database: Database) -> No
             0,
         )
         assert event.payload == {"k": "v"}
-        assert store.get_connection(created.id) == created
         assert store.requeue(event.id).replays == 1
+    finally:
+        store.dispose()
+    assert _differences(url, engine_options) == []
+
+
+def test_0004_reads_an_older_webhook_connection_as_it_was(empty_database: Database) -> None:
+    url, engine_options = empty_database
+    migrate.upgrade(url, "0003", engine_options=engine_options)
+    connection_id = _insert_0001_connection(url, engine_options)
+    migrate.upgrade(url, engine_options=engine_options)
+    store = Store(url, "key", engine_options=engine_options)
+    try:
+        connection = store.get_connection(connection_id)
+        assert connection is not None
+        # Its one setting comes from the column it was kept in; it still signs by signature.
+        assert connection.crm_settings == {"secret": OLD_CRM_SECRET}
+        assert connection.crm_secret == OLD_CRM_SECRET
+        assert (connection.inbound_auth, connection.inbound_token, connection.mapping) == (
+            "signature",
+            None,
+            None,
+        )
+        # Changing a setting writes the settings column from then on.
+        new_secret = "whsec_" + "C" * 32
+        updated = store.update_connection(connection_id, crm_secret=new_secret)
+        assert updated.crm_settings == {"secret": new_secret}
     finally:
         store.dispose()
     assert _differences(url, engine_options) == []

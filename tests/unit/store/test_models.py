@@ -51,9 +51,13 @@ def test_every_constraint_and_index_has_a_name() -> None:
 
 def test_no_column_holds_a_secret_in_clear() -> None:
     columns = {column.name for table in Base.metadata.sorted_tables for column in table.columns}
-    secret_like = {name for name in columns if "token" in name or "secret" in name}
+    secret_like = {
+        name for name in columns if any(word in name for word in ("token", "secret", "settings"))
+    }
     assert secret_like == {
         "ghl_token_encrypted",
         "crm_secret_encrypted",
+        "crm_settings_encrypted",
         "webhook_secrets_encrypted",
+        "inbound_token_encrypted",
     }
