@@ -10,6 +10,8 @@ from sandbox.smartoffice.state import DEMO_CONTACT_ID
 from tests.unit.sandbox.smartoffice.xmldocs import (
     XmlEngine,
     codes,
+    direct_header,
+    document,
     el,
     expr,
     find,
@@ -257,3 +259,37 @@ def test_value_kinds_in_expressions(xml: XmlEngine, pads: list[str]) -> None:
     assert codes(xml.send(ref)) == [6003]
     assert found(xml.send(prop)) == pads
     assert codes(xml.send(constants_only)) == [6003]
+
+
+@pytest.mark.parametrize(
+    ("items", "code"),
+    [
+        ([el("item", prop="LastName")] * 3, 6008),
+        ([el("item", prop="LastName", order="sideways")], 2),
+        ([el("item", prop="Shoe")], 4001),
+        ([el("item", prop="Phones")], 4002),
+        ([el("column", prop="LastName")], 1002),
+    ],
+)
+def test_bad_sort_items_fail_the_search(xml: XmlEngine, items: list[ET.Element], code: int) -> None:
+    operation = el(
+        "search",
+        el("object", el("Contact")),
+        el("condition", expr("LastName", "not-null")),
+        el("sort", *items),
+    )
+
+    assert codes(xml.send(operation)) == [code]
+
+
+def test_a_search_id_belongs_to_the_account_that_made_it(xml: XmlEngine, pads: list[str]) -> None:
+    xml.post_json("/_sandbox/accounts", {"office": "demo", "user": "other", "password": "pw"})
+    kept = xml.send(pad_search(expr("Note", "not-null"), pagesize="1"), keep=True)
+    search_id = find(kept, "search").attrib["searchid"]
+
+    header = direct_header("demo", "other", "pw", keep=True)
+    answer = xml.answer(document(header, el("search", searchid=search_id)))
+
+    assert codes(answer) == [6006]
+    # The owner's session is untouched by the other account's request.
+    assert found(xml.send(el("search", searchid=search_id), keep=True)) == [pads[1]]
