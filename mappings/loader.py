@@ -191,9 +191,9 @@ class _Loader:
             message = self.inbound_field_problem(name)
             if message is not None:
                 self.add(key.line, where, message)
-                continue
+            # Checked under a wrong name too, so fixing the name reveals no new problem.
             spec = self.field_spec(value, where)
-            if spec is not None:
+            if spec is not None and message is None:
                 fields[name] = spec
         return fields
 
@@ -227,30 +227,32 @@ class _Loader:
         for type_key, specs_node in node.items:
             writeback = type_key.text
             where = f"outbound.{writeback}"
-            if writeback not in WRITEBACK_TYPES:
+            known_type = writeback in WRITEBACK_TYPES
+            if not known_type:
                 self.add(
                     type_key.line,
                     where,
                     f"not a write-back type; expected one of: {_expected(WRITEBACK_TYPES)}",
                 )
-                continue
             if not isinstance(specs_node, MapNode):
                 self.wrong(specs_node, where, "a mapping of fields")
                 continue
             specs: dict[str, FieldSpec] = {}
             for field_key, spec_node in specs_node.items:
                 name = field_key.text
-                if allowed is not None and name not in allowed:
+                known = allowed is None or name in allowed
+                if not known:
                     self.add(
                         field_key.line,
                         f"{where}.{name}",
-                        f"not a field of this CRM kind; expected one of: {_expected(allowed)}",
+                        "not a field of this CRM kind; expected one of: "
+                        + _expected(allowed or ()),
                     )
-                    continue
                 spec = self.field_spec(spec_node, f"{where}.{name}")
-                if spec is not None:
+                if spec is not None and known:
                     specs[name] = spec
-            outbound[writeback] = specs
+            if known_type:
+                outbound[writeback] = specs
         return outbound
 
     # --- field specs ------------------------------------------------------------------------

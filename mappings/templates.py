@@ -132,9 +132,7 @@ class CompiledTemplate:
             for piece in self._template.generate(context):
                 size += len(piece)
                 if size > MAX_OUTPUT_CHARS:
-                    raise TemplateProblem(
-                        f"the template's output exceeds {MAX_OUTPUT_CHARS} characters"
-                    )
+                    raise TemplateProblem(f"the output exceeds {MAX_OUTPUT_CHARS} characters")
                 pieces.append(piece)
         except TemplateProblem:
             raise

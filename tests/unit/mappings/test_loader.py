@@ -450,3 +450,31 @@ def test_block_style_specs_name_the_line_of_the_offending_key() -> None:
         (8, "outbound.post.tags_synced.Keywords.truncate"),
         (12, "outbound.post.tags_synced.Note.required"),
     ]
+
+
+def test_a_spec_under_a_wrong_name_is_still_checked() -> None:
+    # Fixing the name must not reveal a problem that was there all along.
+    problems = problems_of(
+        """
+        version: 1
+        inbound:
+          type: $.t
+          fields:
+            titel: {path: $.title, strip: yes}
+        outbound:
+          post.synced:
+            Note: {template: "{{ x }"}
+          post.tags_synced:
+            Notes: $.[
+        """,
+        outbound_fields=("Note",),
+    )
+    assert [(p.line, p.field) for p in problems] == [
+        (5, "inbound.fields.titel"),
+        (5, "inbound.fields.titel.strip"),
+        (7, "outbound.post.synced"),
+        (8, "outbound.post.synced.Note.template"),
+        (10, "outbound.post.tags_synced.Notes"),
+        (10, "outbound.post.tags_synced.Notes"),
+    ]
+    assert problems[-1].message.startswith("not a valid JSONPath")
