@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import math
+from importlib import metadata
 
 
 def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
@@ -29,3 +30,15 @@ def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> f
         when = when.replace(tzinfo=dt.UTC)
     current = now or dt.datetime.now(dt.UTC)
     return max((when - current).total_seconds(), 0.0)
+
+
+def _user_agent() -> str:
+    try:
+        version = metadata.version("socialbridge")
+    except metadata.PackageNotFoundError:
+        version = "0+unknown"
+    return f"socialbridge/{version}"
+
+
+USER_AGENT = _user_agent()
+"""What every request of ours to a CRM says it is: ``socialbridge/<version>``."""

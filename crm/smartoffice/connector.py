@@ -32,7 +32,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from xml.etree.ElementTree import Element
@@ -60,6 +59,7 @@ from crm.smartoffice.texts import (
 )
 from schemas.writebacks import STATISTICS_SYNCED, WRITEBACK_SCHEMAS
 from socialbridge.errors import AuthError, IntegrationError, PermanentError, RetryableError
+from socialbridge.httputil import USER_AGENT
 from socialbridge.logs import get_logger
 
 if TYPE_CHECKING:
@@ -75,17 +75,6 @@ _OUTCOMES: dict[type[IntegrationError], str] = {
     AuthError: "refused_credentials",
     PermanentError: "rejected",
 }
-
-
-def _user_agent() -> str:
-    try:
-        version = metadata.version("socialbridge")
-    except metadata.PackageNotFoundError:
-        version = "0+unknown"
-    return f"socialbridge/{version}"
-
-
-USER_AGENT = _user_agent()
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable
-from importlib import metadata
 from typing import Any
 
 import httpx
@@ -40,7 +39,7 @@ from standardwebhooks import Webhook
 from crm.connector import OutgoingRequest, WriteBack
 from schemas.writebacks import dump_writeback
 from socialbridge.errors import AuthError, IntegrationError, PermanentError, RetryableError
-from socialbridge.httputil import parse_retry_after
+from socialbridge.httputil import USER_AGENT, parse_retry_after
 from socialbridge.logs import get_logger
 
 log = get_logger(__name__)
@@ -52,17 +51,6 @@ _OUTCOMES: dict[type[IntegrationError], str] = {
     AuthError: "refused_signature",
     PermanentError: "rejected",
 }
-
-
-def _user_agent() -> str:
-    try:
-        version = metadata.version("socialbridge")
-    except metadata.PackageNotFoundError:
-        version = "0+unknown"
-    return f"socialbridge/{version}"
-
-
-USER_AGENT = _user_agent()
 
 
 class WebhookConnector:
@@ -81,7 +69,10 @@ class WebhookConnector:
         secret: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        parsed = httpx.URL(url)
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"CRM URL: not a URL httpx can use ({exc})") from None
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError("CRM URL: expected an http:// or https:// URL")
         self._signer = signer_for(secret)

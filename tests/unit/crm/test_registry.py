@@ -182,3 +182,10 @@ def test_unknown_kind() -> None:
 def test_an_unusable_secret_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="CRM secret"):
         build_connector("webhook", url=URL, settings={"secret": ""}, app_settings=Settings())
+
+
+def test_a_url_httpx_cannot_parse_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="CRM URL: not a URL httpx can use"):
+        build_connector(
+            "webhook", url="http://[::1", settings={"secret": SECRET}, app_settings=Settings()
+        )
