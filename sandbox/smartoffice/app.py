@@ -6,7 +6,9 @@
     GET    /_sandbox/accounts           the accounts, without passwords or api-secrets
     GET    /_sandbox/contacts           every contact, children included
     GET    /_sandbox/smartpads[?contact_id=Contact.1.31]   SmartPads, oldest first
-    GET    /_sandbox/requests           every request received (no password, no api-secret)
+    GET    /_sandbox/requests           the requests received, the latest 5000: who, how they
+                                        logged in, what ran, the answer's error codes (never
+                                        a password or an api-secret)
     DELETE /_sandbox/state              back to the seed: SmartPads, added contacts, contact
                                         changes, requests, sessions and faults go; accounts stay
     POST   /_sandbox/faults             queue a fault (`sandbox.smartoffice.faults`)
