@@ -49,7 +49,9 @@ class MappedEvent:
 
     ``envelope`` is ready for `schemas.events.load_event`; ``delivery_id`` is the mapped
     idempotency key, if the mapping has one; ``sources`` maps each event path the mapping
-    filled to where it came from (the JSONPath as written, or "value", or "template").
+    reads for this event type, found or not, to where it reads it from (the JSONPath as
+    written, or "value", or "template"). A mapped timestamp that found nothing is not in
+    it: the event then has the time of receipt.
     """
 
     envelope: dict[str, Any]
@@ -87,14 +89,14 @@ def map_inbound(mapping: ConnectionMapping, body: Any, *, received_at: dt.dateti
     sources: dict[str, str] = {}
 
     def evaluate(path: str, spec: FieldSpec) -> Any:
+        # Named even when nothing is found: "Missing data for required field. (mapped from
+        # $.post.id)" tells the CRM where its value was looked for.
+        sources[path] = spec.source
         try:
-            value = spec.evaluate(body)
+            return spec.evaluate(body)
         except FieldError as exc:
             errors.setdefault(path, []).append(_from(str(exc), spec))
             return ABSENT
-        if value is not ABSENT:
-            sources[path] = spec.source
-        return value
 
     event_type = evaluate("type", part.type)
     if event_type is ABSENT:
@@ -112,7 +114,9 @@ def map_inbound(mapping: ConnectionMapping, body: Any, *, received_at: dt.dateti
     timestamp: Any = received_at.isoformat()
     if TIMESTAMP in part.fields:
         mapped = evaluate(TIMESTAMP, part.fields[TIMESTAMP])
-        if mapped is not ABSENT:
+        if mapped is ABSENT:
+            del sources[TIMESTAMP]  # the time of receipt it is, not the mapping's
+        else:
             timestamp = mapped
 
     if "type" in errors:

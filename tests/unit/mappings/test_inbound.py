@@ -116,7 +116,10 @@ def test_selectors_that_match_nothing_leave_their_fields_out() -> None:
     result = mapped({"event": "social_post_published", "post": {"id": "p"}})
     assert result.envelope["data"] == {"post_id": "p"}
     assert result.delivery_id is None
-    assert "id" not in result.sources
+    # Still named: an error about a missing field can say where it was looked for.
+    assert result.sources["data.ghl_post_id"] == "$.post.ghl_id"
+    assert result.sources["data.record.contact_id"] == "$.contact.id"
+    assert "data.tag_ids" not in result.sources  # not a field of post.published
 
 
 def test_an_event_type_not_in_the_map_passes_unchanged() -> None:
@@ -280,8 +283,24 @@ def test_explain_names_the_jsonpath_of_each_invalid_field() -> None:
     }
 
 
+def test_explain_names_where_a_missing_field_was_looked_for() -> None:
+    result = mapped({"event": "tag_info", "post": {"id": "p", "tags": []}})
+    errors = validation_errors(result.envelope)
+    assert errors == {"data.tag_ids": ["Missing data for required field."]}
+    assert result.explain(errors) == {
+        "data.tag_ids": ["Missing data for required field. (mapped from $.post.tags[*].id)"]
+    }
+
+
 def test_explain_leaves_errors_of_unmapped_fields_as_they_are() -> None:
-    result = mapped({"event": "tag_info", "post": {"id": "p"}})
+    text = """
+        version: 1
+        inbound:
+          type: {value: tag.details_requested}
+          fields:
+            post_id: $.id
+        """
+    result = mapped({"id": "p"}, text)
     errors = validation_errors(result.envelope)
     assert errors == {"data.tag_ids": ["Missing data for required field."]}
     assert result.explain(errors) == errors
