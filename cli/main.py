@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from cli import connections, demo, events, stats
+from cli import connections, demo, events, mappings, stats
 from cli.params import PORT
 from cli.runtime import Runtime, pass_runtime
 from socialbridge.config import settings_environment
@@ -160,3 +160,4 @@ main.add_command(connections.group)
 main.add_command(events.group)
 main.add_command(stats.group)
 main.add_command(demo.group)
+main.add_command(mappings.group)
