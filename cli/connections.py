@@ -1,4 +1,11 @@
-"""`socialbridge connections add|list|show|check|update|rotate-secret|activate|remove`."""
+"""`socialbridge connections add|list|show|check|update|rotate-secret|activate|remove`.
+
+A connection's CRM side is a kind (``--crm``, fixed once added), its URL and its settings
+(``--crm-setting KEY=VALUE``, validated by the kind's schema; secret ones masked unless
+``--secrets``), how the CRM authenticates its POSTs (``--inbound-auth``, fixed once added: a
+connection accepts only that mode) and, optionally, a mapping (``--mapping FILE``). The
+options and their refusals are `cli.connector_options`; docs/connectors.md describes them.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,8 @@ import click
 
 from cli import params
 from cli.connector_options import (
+    WEBHOOK_SECRET_SETTING,
+    check_crm_secret,
     checked_settings,
     crm_options,
     inbound_auth_option,
@@ -19,12 +28,20 @@ from cli.connector_options import (
     parse_settings,
     read_mapping,
 )
-from cli.render import connection_view, emit_fields, emit_json, emit_table, settings_view, words
+from cli.render import (
+    connection_view,
+    emit_connection,
+    emit_json,
+    emit_table,
+    settings_view,
+    settings_words,
+)
 from cli.runtime import Runtime, json_option, pass_runtime
 from crm.registry import connector_kind
 from socialbridge.errors import IntegrationError
 from socialbridge.inbound_auth import InboundAuth
 from store import ConnectionRecord, DuplicateName
+from store.connections import WEBHOOK_KIND
 
 
 @click.group("connections")
@@ -103,13 +120,13 @@ def add(
     entry = connector_kind(crm_kind)
     if entry.capabilities.needs_url and crm_url is None:
         raise click.UsageError(f"a {crm_kind} CRM needs --crm-url")
-    given: dict[str, Any] = parse_settings(crm_setting)
-    if crm_secret is not None:
-        if crm_kind != "webhook":
-            raise click.BadParameter("only a webhook CRM has one", param_hint="'--crm-secret'")
-        given["secret"] = crm_secret
-    settings = checked_settings(crm_kind, given, generate=True)
+    # The options first (usage errors), then the settings as a whole, then the file.
     mode = inbound_mode(crm_kind, inbound_auth)
+    given: dict[str, Any] = parse_settings(crm_setting)
+    check_crm_secret(crm_kind, crm_secret, given)
+    if crm_secret is not None:
+        given[WEBHOOK_SECRET_SETTING] = crm_secret
+    settings = checked_settings(crm_kind, given, generate=True)
     mapping = read_mapping(mapping_file, crm_kind)
     if stats_interval is None:
         stats_interval = runtime.settings.stats_interval_seconds
@@ -136,15 +153,15 @@ def add(
         result["inbound_token"] = connection.inbound_token
     else:
         result["webhook_secret"] = connection.webhook_secrets[0]
-    if crm_kind == "webhook":
+    if crm_kind == WEBHOOK_KIND:
         result["crm_secret"] = connection.crm_secret
     result["crm_settings"] = settings_view(crm_kind, connection.crm_settings)
-    result["mapping"] = "yes" if mapping is not None else "no"
+    result["mapping"] = mapping is not None
     result["stats_interval_seconds"] = connection.stats_interval_seconds
     if as_json:
         emit_json(result)
         return
-    click.echo(f"created connection {connection.id} ({connection.name}), {entry.title}")
+    click.echo(f"created connection {connection.id} ({connection.name}): {entry.title}")
     click.echo(f"  webhook URL:     {result['webhook_url']}")
     if mode is InboundAuth.TOKEN:
         click.echo(
@@ -155,10 +172,11 @@ def add(
         click.echo(
             f"  webhook secret:  {result['webhook_secret']}   (the CRM signs events with it)"
         )
-    if crm_kind == "webhook":
+    if crm_kind == WEBHOOK_KIND:
+        # Its one setting is this secret, shown in full here, so no masked copy beside it.
         click.echo(f"  CRM secret:      {result['crm_secret']}   (write-backs are signed with it)")
     elif result["crm_settings"]:
-        click.echo(f"  CRM settings:    {words(result['crm_settings'])}")
+        click.echo(f"  CRM settings:    {settings_words(result['crm_settings'])}")
     if mapping is not None:
         click.echo(f"  mapping:         {mapping_file} (see: socialbridge mappings show {name})")
     click.echo(
@@ -179,10 +197,18 @@ def list_(runtime: Runtime, as_json: bool) -> None:
         return
     emit_table(
         [
-            (c.id, c.name, c.location_id, c.crm_kind, c.status, c.stats_interval_seconds)
+            (
+                c.id,
+                c.name,
+                c.location_id,
+                c.crm_kind,
+                c.inbound_auth,
+                c.status,
+                c.stats_interval_seconds,
+            )
             for c in connections
         ],
-        ["ID", "NAME", "LOCATION", "CRM", "STATUS", "STATS EVERY (s)"],
+        ["ID", "NAME", "LOCATION", "CRM", "INBOUND AUTH", "STATUS", "STATS EVERY (s)"],
     )
 
 
@@ -197,7 +223,7 @@ def show(runtime: Runtime, connection: str, with_secrets: bool, as_json: bool) -
     if as_json:
         emit_json(shown)
     else:
-        emit_fields(shown)
+        emit_connection(shown)
 
 
 @group.command("check")
@@ -262,11 +288,11 @@ def update(
     if mapping_file is not None and no_mapping:
         raise click.UsageError("give --mapping or --no-mapping, not both")
     record = runtime.connection(connection)
-    if crm_secret is not None and record.crm_kind != "webhook":
-        raise click.BadParameter("only a webhook CRM has one", param_hint="'--crm-secret'")
-    settings = None
     given = parse_settings(crm_setting)
+    check_crm_secret(record.crm_kind, crm_secret, given)
+    settings = None
     if given:
+        # The whole set is validated again: a change may need or forbid another setting.
         settings = checked_settings(record.crm_kind, {**record.crm_settings, **given})
     mapping = read_mapping(mapping_file, record.crm_kind)
     changes = {
@@ -275,9 +301,10 @@ def update(
         "crm_url": crm_url,
         "crm_secret": crm_secret,
         "stats_interval_seconds": stats_interval,
-        "mapping": mapping if mapping is not None else (None if not no_mapping else "removed"),
     }
     changed = sorted(key for key, value in changes.items() if value is not None)
+    if mapping is not None or no_mapping:
+        changed = sorted([*changed, "mapping"])
     changed += [f"crm_settings.{key}" for key in sorted(given)]
     if not changed:
         raise click.UsageError(
@@ -306,7 +333,7 @@ def update(
             f"it is still {updated.status}; un-park it with: "
             f"socialbridge connections activate {updated.name}"
         )
-    emit_fields(result)
+    emit_connection(result)
 
 
 @group.command("rotate-secret")
@@ -326,8 +353,10 @@ def rotate_secret(runtime: Runtime, connection: str, retire: bool, as_json: bool
     """
     record = runtime.connection(connection)
     token_mode = record.inbound_auth == InboundAuth.TOKEN
-    what, key = (
-        ("inbound token", "inbound_token") if token_mode else ("webhook secret", "webhook_secret")
+    what, key, accepted = (
+        ("inbound token", "inbound_token", "is accepted")
+        if token_mode
+        else ("webhook secret", "webhook_secret", "verifies")
     )
     store = runtime.store
     active: tuple[str, ...]
@@ -355,7 +384,7 @@ def rotate_secret(runtime: Runtime, connection: str, retire: bool, as_json: bool
         emit_json(result)
     elif retire:
         click.echo(
-            f"{record.id} ({record.name}): only the newest {what} works now "
+            f"{record.id} ({record.name}): only the newest {what} {accepted} now "
             f"({len(active)} active): {active[0]}"
         )
     else:

@@ -1,23 +1,49 @@
 """The options `connections add|update` share for the CRM side: settings, inbound mode, mapping.
 
-Each refusal is one line naming the option and the setting, and nothing is stored:
+Everything here is checked before anything is stored, and each refusal names the option
+(and the setting) it is about, one ``Error:`` line each:
 
-    --crm-setting password: Missing data for required field.
-    --mapping smartoffice.yaml: line 7: inbound.fields.post_idd: unknown event field …
+    Error: --crm-setting password: Required with auth=direct.
+    Error: --mapping smartoffice.yaml: line 7: inbound.fields.post_idd: not a field of …
+
+Exit codes: 2 when the command line itself is wrong (an option, a setting, a mode the CRM kind
+cannot use, a mapping file that cannot be read); 1 when a mapping file's content is refused,
+as `mappings validate` does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 
 from crm.registry import KIND_NAMES, SettingsInvalid, connector_kind, load_settings
-from mappings import MappingInvalid, load_mapping
+from mappings import MAX_TEXT_BYTES, MappingInvalid, load_mapping
 from socialbridge.inbound_auth import InboundAuth
-from store.connections import MAPPING_MAX_CHARACTERS
+from store.connections import WEBHOOK_KIND
+
+# The webhook kind's one setting, which --crm-secret also gives.
+WEBHOOK_SECRET_SETTING = "secret"  # noqa: S105 - a setting's name
+
+
+class Refused(click.ClickException):
+    """Several refusals at once, printed one ``Error: …`` line each; nothing was stored."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = tuple(lines)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        for line in self.lines:
+            click.echo(f"Error: {line}", file=file, err=True)
+
+
+class RefusedOptions(Refused):
+    """Refusals of what was typed on the command line: a usage error's exit code."""
+
+    exit_code = 2
 
 
 def crm_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -26,14 +52,16 @@ def crm_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--mapping",
         "mapping_file",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="YAML mapping of the CRM's own body to our event (docs/mappings.md).",
+        help="YAML mapping of the CRM's own body to our event, checked for the CRM kind "
+        "(docs/mappings.md).",
     )(func)
     return click.option(
         "--crm-setting",
         "crm_setting",
         multiple=True,
         metavar="KEY=VALUE",
-        help="A setting of the CRM connector (repeatable); see docs/connectors.md.",
+        help="A setting of the CRM connector (repeatable; an empty VALUE removes it); "
+        "see docs/connectors.md.",
     )(func)
 
 
@@ -43,9 +71,9 @@ def kind_option(func: Callable[..., Any]) -> Callable[..., Any]:
         "--crm-kind",
         "crm_kind",
         type=click.Choice(KIND_NAMES),
-        default="webhook",
+        default=WEBHOOK_KIND,
         show_default=True,
-        help="Which CRM: its connector.",
+        help="Which kind of CRM, i.e. which connector writes to it (docs/connectors.md).",
     )(func)
 
 
@@ -54,8 +82,8 @@ def inbound_auth_option(func: Callable[..., Any]) -> Callable[..., Any]:
         "--inbound-auth",
         type=click.Choice([mode.value for mode in InboundAuth]),
         default=None,
-        help="How the CRM proves its POSTs: signature (Standard Webhooks) or token (Bearer); "
-        "[default: the CRM kind's, signature for webhook].",
+        help="How the CRM proves its POSTs: signature (Standard Webhooks) or token (Bearer) "
+        "[default: the CRM kind's first mode: signature for webhook, token for smartoffice].",
     )(func)
 
 
@@ -75,6 +103,23 @@ def parse_settings(pairs: Sequence[str]) -> dict[str, str]:
     return settings
 
 
+def check_crm_secret(kind: str, crm_secret: str | None, given: Mapping[str, str]) -> None:
+    """Refuse ``--crm-secret`` for a kind without a signing secret, or beside ``secret=``."""
+    if crm_secret is None:
+        return
+    if kind != WEBHOOK_KIND:
+        raise click.BadParameter(
+            f"only a webhook CRM has a signing secret; a {kind} CRM's credentials are "
+            "given with --crm-setting",
+            param_hint="'--crm-secret'",
+        )
+    if WEBHOOK_SECRET_SETTING in given:
+        raise click.BadParameter(
+            f"give it or --crm-setting {WEBHOOK_SECRET_SETTING}=…, not both",
+            param_hint="'--crm-secret'",
+        )
+
+
 def checked_settings(
     kind: str, given: Mapping[str, Any], *, generate: bool = False
 ) -> dict[str, Any]:
@@ -86,7 +131,7 @@ def checked_settings(
             f"--crm-setting {name}: {' '.join(messages)}"
             for name, messages in sorted(exc.errors.items())
         ]
-        raise click.ClickException("\n".join(lines)) from None
+        raise RefusedOptions(lines) from None
 
 
 def inbound_mode(kind: str, requested: str | None) -> InboundAuth:
@@ -109,24 +154,27 @@ def read_mapping(path: Path | None, kind: str) -> str | None:
     if path is None:
         return None
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as stream:
+            # One byte past the limit tells "too large" without reading a huge file whole.
+            raw = stream.read(MAX_TEXT_BYTES + 1)
     except OSError as exc:
         raise click.BadParameter(
             f"cannot read {path}: {exc.strerror or exc}", param_hint="'--mapping'"
         ) from None
-    if len(raw) > MAPPING_MAX_CHARACTERS:
-        raise click.BadParameter(
-            f"{path}: larger than {MAPPING_MAX_CHARACTERS} bytes", param_hint="'--mapping'"
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise click.BadParameter(
-            f"{path}: not UTF-8 (byte {exc.start})", param_hint="'--mapping'"
-        ) from None
-    try:
-        load_mapping(text, outbound_fields=connector_kind(kind).capabilities.outbound_fields)
-    except MappingInvalid as exc:
-        lines = [f"--mapping {path}: {problem}" for problem in exc.problems]
-        raise click.ClickException("\n".join(lines)) from None
-    return text
+    problems: list[str]
+    if len(raw) > MAX_TEXT_BYTES:
+        problems = [f"larger than {MAX_TEXT_BYTES} bytes; a mapping is at most 64 KiB"]
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems = [f"not UTF-8 text (byte {exc.start})"]
+        else:
+            outbound_fields = connector_kind(kind).capabilities.outbound_fields
+            try:
+                load_mapping(text, outbound_fields=outbound_fields)
+            except MappingInvalid as exc:
+                problems = [str(problem) for problem in exc.problems]
+            else:
+                return text
+    raise Refused([f"--mapping {path}: {problem}" for problem in problems])

@@ -152,7 +152,8 @@ def connection_view(
             connection.crm_kind, connection.crm_settings, with_secrets=with_secrets
         ),
         "inbound_auth": connection.inbound_auth,
-        "mapping": "yes" if connection.mapping is not None else "no",
+        # Whether it has one; `mappings show` prints the text.
+        "mapping": connection.mapping is not None,
         "webhook_url": webhook_url,
         "stats_interval_seconds": connection.stats_interval_seconds,
         "status": connection.status,
@@ -173,6 +174,15 @@ def connection_view(
     return result
 
 
+def emit_connection(view: Mapping[str, Any]) -> None:
+    """A connection view (or one with more fields) in words: `emit_fields`, with the CRM
+    settings as ``name=value`` pairs rather than JSON."""
+    shown = dict(view)
+    if "crm_settings" in shown:
+        shown["crm_settings"] = settings_words(shown["crm_settings"])
+    emit_fields(shown)
+
+
 SECRET_MASK = "***"  # noqa: S105 - what a masked secret looks like
 
 
@@ -188,6 +198,24 @@ def settings_view(
         name: value if with_secrets or name not in secret else SECRET_MASK
         for name, value in sorted(settings.items())
     }
+
+
+def settings_words(settings: Mapping[str, Any]) -> str:
+    """Connector settings for people: ``auth=direct, office=demo, password=***``.
+
+    A value that would make the pairs ambiguous (a comma, an ``=``, a quote, spaces at
+    either end, nothing at all) is shown as a JSON string, so every pair can be read back.
+    """
+    if not settings:
+        return NOTHING
+    return ", ".join(f"{name}={_setting_word(value)}" for name, value in settings.items())
+
+
+def _setting_word(value: Any) -> str:
+    if not isinstance(value, str):
+        return words(value)
+    plain = bool(value) and value == value.strip() and not any(c in value for c in ',="\\')
+    return value if plain and value.isprintable() else json.dumps(value)
 
 
 # --- statistics ------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""`socialbridge connections add|list|show|check|remove`."""
+"""`socialbridge connections add|list|show|check|update|rotate-secret|remove` of webhook CRMs.
+
+SmartOffice connections, inbound tokens, settings and mappings: test_connections_crm.py.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +32,9 @@ PUBLIC_FIELDS = {
     "location_id",
     "crm_kind",
     "crm_url",
+    "crm_settings",
+    "inbound_auth",
+    "mapping",
     "stats_interval_seconds",
     "status",
     "status_reason",
@@ -36,6 +42,19 @@ PUBLIC_FIELDS = {
     "updated_at",
     "webhook_url",
 }
+
+
+def plain_words(value: object) -> str:
+    """How the plain form writes a JSON value of `show --json`."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={item}" for key, item in value.items())
+    return str(value)
 
 
 # --- add ------------------------------------------------------------------------------------
@@ -47,11 +66,13 @@ def test_add_prints_the_webhook_url_and_both_secrets(cli: Cli) -> None:
     assert result.exit_code == 0, result.output
     [connection] = cli.store.list_connections()
     assert lines(result.output) == [
-        f"created connection {connection.id} (acme)",
+        f"created connection {connection.id} (acme): "
+        "Any CRM that receives signed webhooks (Standard Webhooks)",
         f"  webhook URL:     {PUBLIC_URL}/webhooks/crm/{connection.id}",
         f"  webhook secret:  {connection.webhook_secrets[0]}   (the CRM signs events with it)",
         f"  CRM secret:      {connection.crm_secret}   (write-backs are signed with it)",
         "  statistics sync: every 86400 s (beat picks it up within a minute)",
+        "check both sides with: socialbridge connections check acme",
     ]
     assert connection.location_id == "loc_demo"
     assert connection.ghl_token == "pit-sandbox-demo"
@@ -65,13 +86,18 @@ def test_add_json_is_what_a_program_needs(cli: Cli) -> None:
 
     assert result.exit_code == 0, result.output
     [connection] = cli.store.list_connections()
-    # The same fields as the plain form prints.
+    # What the plain form prints, with the kind and inbound mode by name; the CRM secret is
+    # handed over in full once, so the settings (which hold it) show it masked.
     assert json.loads(result.output) == {
         "id": connection.id,
         "name": "acme",
+        "crm_kind": "webhook",
+        "inbound_auth": "signature",
         "webhook_url": f"{PUBLIC_URL}/webhooks/crm/{connection.id}",
         "webhook_secret": connection.webhook_secrets[0],
         "crm_secret": connection.crm_secret,
+        "crm_settings": {"secret": "***"},
+        "mapping": False,
         "stats_interval_seconds": 86400,
     }
 
@@ -157,7 +183,6 @@ def test_add_refuses_a_name_in_use(cli: Cli) -> None:
         ),
         ("--stats-interval", "-1", "-1 is not in the range 300<=x<=2678400."),
         ("--stats-interval", "1.5", "'1.5' is not a valid integer range."),
-        ("--crm-kind", "salesforce", "'salesforce' is not 'webhook'."),
     ],
 )
 def test_add_refuses_bad_options_naming_them(
@@ -167,6 +192,18 @@ def test_add_refuses_bad_options_naming_them(
 
     assert result.exit_code == 2
     assert lines(result.stderr)[-1] == f"Error: Invalid value for '{option}': {message}"
+    assert cli.store.list_connections() == []
+
+
+@pytest.mark.parametrize("option", ["--crm", "--crm-kind"])
+def test_add_refuses_an_unknown_crm_kind_naming_the_known_ones(cli: Cli, option: str) -> None:
+    result = cli(*ADD, option, "salesforce")
+
+    assert result.exit_code == 2
+    assert lines(result.stderr)[-1] == (
+        "Error: Invalid value for '--crm' / '--crm-kind': "
+        "'salesforce' is not one of 'webhook', 'smartoffice'."
+    )
     assert cli.store.list_connections() == []
 
 
@@ -249,10 +286,12 @@ def test_list_is_a_table_by_name(cli: Cli) -> None:
 
     assert result.exit_code == 0
     header, *rows = lines(result.output)
-    assert columns(header) == ["ID", "NAME", "LOCATION", "CRM", "STATUS", "STATS EVERY (s)"]
+    assert columns(header) == [
+        "ID", "NAME", "LOCATION", "CRM", "INBOUND AUTH", "STATUS", "STATS EVERY (s)"
+    ]  # fmt: skip
     assert [columns(row) for row in rows] == [
-        [acme.id, "acme", "loc_demo", "webhook", "active", "3600"],
-        [zeta.id, "zeta", "loc_demo", "webhook", "parked", "86400"],
+        [acme.id, "acme", "loc_demo", "webhook", "signature", "active", "3600"],
+        [zeta.id, "zeta", "loc_demo", "webhook", "signature", "parked", "86400"],
     ]
 
 
@@ -266,6 +305,7 @@ def test_list_json_leaves_the_secrets_out(cli: Cli) -> None:
     assert set(listed) == PUBLIC_FIELDS
     assert listed["id"] == connection.id
     assert listed["webhook_url"] == f"{PUBLIC_URL}/webhooks/crm/{connection.id}"
+    assert listed["crm_settings"] == {"secret": "***"}
     for secret in (connection.ghl_token, connection.crm_secret, *connection.webhook_secrets):
         assert secret not in result.output
 
@@ -298,11 +338,11 @@ def test_show_plain_and_json_carry_the_same_fields_and_values(cli: Cli) -> None:
     assert "T" in shown["created_at"]
     assert shown["stats_interval_seconds"] == 86400
     assert shown["status_reason"] is None
-    words = {
-        key: "-" if value is None else ", ".join(value) if isinstance(value, list) else str(value)
-        for key, value in shown.items()
-    }
-    assert lines(plain.output) == [f"{key + ':':<24}{value}" for key, value in words.items()]
+    assert shown["crm_settings"] == {"secret": connection.crm_secret}
+    assert shown["mapping"] is False
+    assert lines(plain.output) == [
+        f"{key + ':':<24}{plain_words(value)}" for key, value in shown.items()
+    ]
 
 
 def test_show_secrets_prints_them_on_request(cli: Cli) -> None:
@@ -313,6 +353,7 @@ def test_show_secrets_prints_them_on_request(cli: Cli) -> None:
     assert result.exit_code == 0
     shown = json.loads(result.output)
     assert set(shown) == PUBLIC_FIELDS | {"ghl_token", "crm_secret", "webhook_secrets"}
+    assert shown["crm_settings"] == {"secret": connection.crm_secret}
     assert shown["ghl_token"] == connection.ghl_token
     assert shown["crm_secret"] == connection.crm_secret
     assert shown["webhook_secrets"] == list(connection.webhook_secrets)
