@@ -1,4 +1,16 @@
-"""`socialbridge demo send TYPE`: sign and send a CRM event, the way a CRM would."""
+"""`socialbridge demo send TYPE`: send a CRM event the way the connection's CRM would.
+
+What is sent depends on the connection:
+
+    no mapping                  our event format (docs/webhooks.md), made from the options
+    make run's demo mapping     the SmartOffice body that mapping reads (`demo-smartoffice`),
+                                a fresh request_id each time, so two sends are two events
+    any other mapping           only ``--body FILE``: `demo send` cannot know its CRM's body
+
+``--body FILE`` (``-``: stdin) sends that JSON as it is, to any connection. The request is
+authenticated as the connection expects: Standard Webhooks signature headers, or
+``Authorization: Bearer <inbound token>`` for a token connection.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +18,30 @@ import datetime as dt
 import json
 import secrets
 import time
-from typing import Any
+from typing import IO, Any
 
 import click
 import httpx
+from click.core import ParameterSource
 from standardwebhooks import Webhook
 
+from cli.dev.demo_connections import (
+    SMARTOFFICE_KIND,
+    demo_smartoffice_body,
+    demo_smartoffice_mapping,
+)
 from cli.params import WAIT_SECONDS
 from cli.render import emit_json, json_value, words
 from cli.runtime import Runtime, json_option, pass_runtime
 from schemas.events import EVENT_TYPES, POST_PUBLISHED, TAG_DETAILS_REQUESTED
 from socialbridge.errors import IntegrationError
+from socialbridge.inbound_auth import InboundAuth
 from store import ConnectionRecord, EventRecord
 
 FINAL = ("done", "dead")
+DEMO_TITLE = "Open house this Saturday"
+# The options that shape a body made for TYPE; with --body they would silently do nothing.
+SHAPING_OPTIONS = ("event_type", "post_id", "ghl_post_id", "tag_ids")
 
 
 @click.group("demo")
@@ -28,7 +50,7 @@ def group() -> None:
 
 
 @group.command("send")
-@click.argument("event_type", metavar="TYPE", type=click.Choice(EVENT_TYPES))
+@click.argument("event_type", metavar="TYPE", type=click.Choice(EVENT_TYPES), required=False)
 @click.option("--connection", default="demo", show_default=True, help="Connection id or name.")
 @click.option("--post-id", default="crm-post-1", show_default=True, help="The CRM's post id.")
 @click.option(
@@ -42,6 +64,13 @@ def group() -> None:
     "tag_ids",
     multiple=True,
     help="Tag ids for tag.details_requested [default: the first 3 tags of the location].",
+)
+@click.option(
+    "--body",
+    "body_file",
+    type=click.File("rb"),
+    help="Send this JSON file as it is instead of a body made for TYPE ('-': standard "
+    "input); the only way for a connection with a mapping of its own.",
 )
 @click.option(
     "--wait/--no-wait",
@@ -60,38 +89,33 @@ def group() -> None:
 @pass_runtime
 def send(
     runtime: Runtime,
-    event_type: str,
+    event_type: str | None,
     connection: str,
     post_id: str,
     ghl_post_id: str,
     tag_ids: tuple[str, ...],
+    body_file: IO[bytes] | None,
     wait: bool,
     timeout: float,
     as_json: bool,
 ) -> None:
-    """Send a signed TYPE event to this connection's webhook URL and follow it.
+    """Send a TYPE event to this connection's webhook URL, as its CRM would, and follow it.
 
     Both forms print the URL, the HTTP status, and then the receiver's answer (refused) or
     the event id and status (accepted); with --wait also its attempts, last error and error
     kind once it is done or dead.
     """
     record = runtime.connection(connection)
-    data = _data(runtime, record, event_type, post_id, ghl_post_id or None, tag_ids)
-    body = json.dumps(
-        {"type": event_type, "timestamp": _now().isoformat(), "data": data},
-        separators=(",", ":"),
-    )
+    if body_file is not None:
+        _refuse_shaping_options()
+        body = _read_body(body_file)
+    elif event_type is None:
+        raise click.UsageError("give TYPE, or --body FILE to send a body of your own")
+    else:
+        body = _made_body(runtime, record, event_type, post_id, ghl_post_id or None, tag_ids)
     url = f"{runtime.settings.base_url}/webhooks/crm/{record.id}"
-    webhook_id = f"msg_{secrets.token_hex(12)}"
-    timestamp = _now()
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(int(timestamp.timestamp())),
-        "webhook-signature": Webhook(record.webhook_secrets[0]).sign(webhook_id, timestamp, body),
-    }
     try:
-        response = httpx.post(url, content=body, headers=headers, timeout=15)
+        response = httpx.post(url, content=body, headers=_headers(record, body), timeout=15)
     except httpx.HTTPError as exc:
         raise click.ClickException(f"could not reach {url}: {exc}. Is `make run` running?") from exc
     answer = _json(response)
@@ -123,9 +147,100 @@ def send(
     if as_json:
         emit_json(result)
     elif wait:
-        click.echo(_ending(result))
+        click.echo(_ending(result, record))
     if wait and result["status"] != "done":
         raise SystemExit(1)
+
+
+# --- the body ----------------------------------------------------------------------------
+
+
+def _refuse_shaping_options() -> None:
+    context = click.get_current_context()
+    given = [
+        param
+        for param in context.command.params
+        if param.name in SHAPING_OPTIONS
+        and context.get_parameter_source(param.name) is ParameterSource.COMMANDLINE
+    ]
+    if given:
+        names = ", ".join(param.get_error_hint(context) for param in given)
+        raise click.UsageError(f"--body sends the file as it is: {names} cannot shape it")
+
+
+def _read_body(source: IO[bytes]) -> bytes:
+    """The bytes of --body, checked to be JSON (sent as they are, not re-encoded)."""
+    name = getattr(source, "name", "-")
+    raw = source.read()
+    try:
+        # UTF-8 only: json.loads would also take UTF-16, which cannot be signed as text.
+        json.loads(raw.decode("utf-8"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{name}: not JSON: {exc}", param_hint="'--body'") from None
+    return raw
+
+
+def _made_body(
+    runtime: Runtime,
+    record: ConnectionRecord,
+    event_type: str,
+    post_id: str,
+    ghl_post_id: str | None,
+    tag_ids: tuple[str, ...],
+) -> bytes:
+    """The body a CRM of this connection would send for TYPE; UsageError when unknown."""
+    shipped = record.mapping is not None and record.mapping == demo_smartoffice_mapping()
+    if record.mapping is not None and not shipped:
+        raise click.UsageError(
+            f"{record.name} has a mapping of its own, so `demo send` cannot know the body its "
+            "CRM sends: send one with --body FILE (JSON, sent as it is; '-': standard input)"
+        )
+    if event_type == TAG_DETAILS_REQUESTED and not tag_ids:
+        tag_ids = _first_tags(runtime, record)
+    body: dict[str, Any]
+    if shipped:
+        body = demo_smartoffice_body(
+            event_type,
+            contact_id=_demo_contact(record),
+            post_id=post_id,
+            ghl_post_id=ghl_post_id,
+            tag_ids=tag_ids,
+            title=DEMO_TITLE,
+        )
+    else:
+        data = _data(event_type, post_id, ghl_post_id, tag_ids)
+        body = {"type": event_type, "timestamp": _now().isoformat(), "data": data}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _demo_contact(record: ConnectionRecord) -> str:
+    """The SmartOffice contact the demo presses its button on: the connection's own, if set."""
+    from sandbox.smartoffice.state import DEMO_CONTACT_ID
+
+    return str(record.crm_settings.get("stats_contact_id") or DEMO_CONTACT_ID)
+
+
+def _headers(record: ConnectionRecord, body: bytes) -> dict[str, str]:
+    """Authentication as the connection takes it: a Bearer token, or a Standard Webhooks
+    signature of these exact bytes."""
+    headers = {"content-type": "application/json"}
+    if record.inbound_auth == InboundAuth.TOKEN:
+        if not record.inbound_token:
+            raise click.ClickException(f"{record.name} takes a token but has none stored")
+        return {**headers, "authorization": f"Bearer {record.inbound_token}"}
+    webhook_id = f"msg_{secrets.token_hex(12)}"
+    timestamp = _now()
+    # standardwebhooks signs text; a body that is not UTF-8 was refused by _read_body.
+    signature = Webhook(record.webhook_secrets[0]).sign(webhook_id, timestamp, body.decode())
+    return {
+        **headers,
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": signature,
+    }
+
+
+# --- the answer --------------------------------------------------------------------------
 
 
 def _refusal(answer: Any) -> str:
@@ -141,40 +256,39 @@ def _refusal(answer: Any) -> str:
     return words(answer)
 
 
-def _ending(result: dict[str, Any]) -> str:
+def _ending(result: dict[str, Any], record: ConnectionRecord) -> str:
     attempts = f"{result['attempts']} attempt{'' if result['attempts'] == 1 else 's'}"
     if result["status"] == "done":
+        page = (
+            "the SmartPad on the SmartOffice sandbox page"
+            if record.crm_kind == SMARTOFFICE_KIND
+            else "the write-back on the sandbox CRM page"
+        )
         return (
-            f"done after {attempts}. See the write-back on the sandbox CRM page, or: "
-            f"socialbridge events show {result['event_id']}"
+            f"done after {attempts}. See {page}, or: socialbridge events show {result['event_id']}"
         )
     kind = f" ({result['error_kind']})" if result["error_kind"] else ""
     return f"{result['status']}{kind} after {attempts}: {words(result['last_error'])}"
 
 
 def _data(
-    runtime: Runtime,
-    record: ConnectionRecord,
-    event_type: str,
-    post_id: str,
-    ghl_post_id: str | None,
-    tag_ids: tuple[str, ...],
+    event_type: str, post_id: str, ghl_post_id: str | None, tag_ids: tuple[str, ...]
 ) -> dict[str, Any]:
     if event_type == POST_PUBLISHED:
         data: dict[str, Any] = {
             "post_id": post_id,
-            "title": "Open house this Saturday",
+            "title": DEMO_TITLE,
             "published_at": _now().isoformat(),
         }
         if ghl_post_id:
             data["ghl_post_id"] = ghl_post_id
         return data
     if event_type == TAG_DETAILS_REQUESTED:
-        return {"post_id": post_id, "tag_ids": list(tag_ids) or _first_tags(runtime, record)}
+        return {"post_id": post_id, "tag_ids": list(tag_ids)}
     return {}
 
 
-def _first_tags(runtime: Runtime, record: ConnectionRecord) -> list[str]:
+def _first_tags(runtime: Runtime, record: ConnectionRecord) -> tuple[str, ...]:
     """Three real tag ids of the location, so the demo works against any GHL."""
     with runtime.services.ghl_for(record) as ghl:
         try:
@@ -183,7 +297,7 @@ def _first_tags(runtime: Runtime, record: ConnectionRecord) -> list[str]:
             raise click.ClickException(f"could not list tags to pick from: {exc}") from exc
     if not tags:
         raise click.ClickException("the location has no tags; pass --tag-id")
-    return [tag.id for tag in tags[:3]]
+    return tuple(tag.id for tag in tags[:3])
 
 
 def _follow(runtime: Runtime, event_id: str, timeout: float, *, quiet: bool) -> EventRecord:

@@ -1,4 +1,5 @@
-"""`socialbridge demo send TYPE`: a signed event to the running web process, followed."""
+"""`socialbridge demo send TYPE`: an event to the running web process, as the connection's
+CRM would send it (signed, or with its token and its own body), followed."""
 
 from __future__ import annotations
 
@@ -8,15 +9,27 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from cli.dev.demo_connections import (
+    demo_smartoffice_settings,
+    demo_smartoffice_url,
+    ensure_demo_smartoffice_connection,
+)
+from sandbox.ghl import DEFAULT_TOKEN
 from sandbox.ghl.seed import seed_location
 from sandbox.server import ServerThread
+from sandbox.smartoffice.app import create_sandbox_smartoffice_app
+from sandbox.smartoffice.state import DEMO_CONTACT_ID
 from socialbridge.config import Settings
 from socialbridge.embedded_redis import free_port
+from store import ConnectionRecord
 from tests.brokerutil import queued_tasks
-from tests.unit.cli.conftest import Cli, lines
+from tests.unit.cli.conftest import SECRET_KEY, Cli, lines
 from webapp import create_app
 from workers.execution import execute_event
 from workers.services import Services
@@ -280,3 +293,211 @@ def test_send_timeout_must_be_more_than_0_and_at_most_an_hour(
     assert result.exit_code == 2
     assert lines(result.stderr)[-1] == f"Error: Invalid value for '--timeout': {message}"
     assert cli.store.list_events() == []
+
+
+# --- token connections, mappings and --body ----------------------------------------------
+
+# The issue's example mapping: a CRM body `demo send` knows nothing about.
+OTHER_MAPPING = """\
+version: 1
+inbound:
+  type: {path: $.event, map: {social_post_published: post.published}}
+  id: $.delivery.id
+  fields:
+    post_id: $.post.id
+    record.contact_id: $.contact.id
+"""
+
+
+@pytest.fixture(scope="module")
+def smartoffice_url() -> Iterator[str]:
+    """The SmartOffice sandbox the smartoffice connections write to."""
+    with ServerThread(create_sandbox_smartoffice_app()) as server:
+        yield server.url
+
+
+def demo_smartoffice(cli: Cli, smartoffice_url: str) -> str:
+    """`make run`'s demo-smartoffice connection, made as `make run` makes it; its id."""
+    made = ensure_demo_smartoffice_connection(
+        cli.env["DATABASE_URL"] or "", SECRET_KEY, demo_smartoffice_url(smartoffice_url)
+    )
+    return made.id
+
+
+def smartoffice_connection(cli: Cli, name: str, mapping: str) -> ConnectionRecord:
+    return cli.store.create_connection(
+        name=name,
+        location_id=DEMO.location_id,
+        ghl_token=DEFAULT_TOKEN,
+        crm_url="http://smartoffice.test/xml",
+        crm_kind="smartoffice",
+        crm_settings=demo_smartoffice_settings(),
+        inbound_auth="token",
+        mapping=mapping,
+    )
+
+
+def smartpads(smartoffice_url: str) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{smartoffice_url}/_sandbox/smartpads")
+    answer.raise_for_status()
+    found: list[dict[str, Any]] = answer.json()
+    return found
+
+
+def test_send_to_demo_smartoffice_posts_its_crms_body_with_the_token(
+    cli: Cli, web: str, smartoffice_url: str
+) -> None:
+    connection_id = demo_smartoffice(cli, smartoffice_url)
+
+    result = cli("demo", "send", "post.published", "--connection", "demo-smartoffice", "--no-wait")
+
+    # A signed request would be refused (401): the receiver took the Bearer token.
+    assert result.exit_code == 0, result.output
+    [event] = cli.store.list_events()
+    assert result.output == (
+        f"POST {web}/webhooks/crm/{connection_id}  ->  202 queued {event.id}\n"
+    )
+    assert event.payload["type"] == "post.published"
+    assert event.payload["data"] == {
+        "post_id": "crm-post-1",
+        "ghl_post_id": "post_demo_1",
+        "title": "Open house this Saturday",
+        "record": {"contact_id": DEMO_CONTACT_ID},
+    }
+    # The delivery key is the mapping's id: the body's request_id.
+    assert event.webhook_id is not None
+    assert re.fullmatch(r"id:req_[0-9a-f]{16}", event.webhook_id)
+
+
+def test_two_sends_to_demo_smartoffice_are_two_events(
+    cli: Cli, web: str, smartoffice_url: str
+) -> None:
+    demo_smartoffice(cli, smartoffice_url)
+
+    for _ in range(2):
+        result = cli("demo", "send", "tag.details_requested", "--connection",
+                     "demo-smartoffice", "--no-wait")  # fmt: skip
+        assert result.exit_code == 0, result.output
+
+    events = cli.store.list_events()
+    assert len(events) == 2
+    assert len({event.webhook_id for event in events}) == 2
+    for event in events:
+        assert event.payload["data"]["tag_ids"] == [tag.id for tag in DEMO.tags[:3]]
+        assert event.payload["data"]["record"] == {"contact_id": DEMO_CONTACT_ID}
+
+
+def test_send_to_demo_smartoffice_waits_for_its_smartpad(
+    cli: Cli, web: str, smartoffice_url: str
+) -> None:
+    demo_smartoffice(cli, smartoffice_url)
+    before = len(smartpads(smartoffice_url))
+
+    with worker(cli):
+        result = cli(
+            "demo", "send", "post.published", "--connection", "demo-smartoffice", "--timeout", "10"
+        )
+
+    assert result.exit_code == 0, result.output
+    [event] = cli.store.list_events()
+    assert lines(result.output)[-1] == (
+        "done after 1 attempt. See the SmartPad on the SmartOffice sandbox page, or: "
+        f"socialbridge events show {event.id}"
+    )
+    [pad] = smartpads(smartoffice_url)[before:]
+    assert pad["ContactID"] == DEMO_CONTACT_ID
+    # The shipped mapping's Keywords and Note, then the connector's marker line.
+    assert pad["Note"].startswith("Social post crm-post-1 is live as GHL post post_demo_1.\n")
+    assert f"socialbridge-id: {event.id}" in pad["Note"]
+
+
+def test_send_to_another_mapped_connection_asks_for_a_body(cli: Cli, web: str) -> None:
+    smartoffice_connection(cli, "acme-so", OTHER_MAPPING)
+
+    result = cli("demo", "send", "post.published", "--connection", "acme-so")
+
+    assert result.exit_code == 2
+    assert lines(result.stderr)[-1] == (
+        "Error: acme-so has a mapping of its own, so `demo send` cannot know the body its CRM "
+        "sends: send one with --body FILE (JSON, sent as it is; '-': standard input)"
+    )
+    assert cli.store.list_events() == []
+
+
+def test_send_body_file_to_a_mapped_connection_sends_it_as_is(
+    cli: Cli, web: str, tmp_path: Path
+) -> None:
+    connection = smartoffice_connection(cli, "acme-so", OTHER_MAPPING)
+    sent = (
+        '{"event": "social_post_published", "delivery": {"id": "d-1"},\n'
+        ' "post": {"id": "crm-9"}, "contact": {"id": "Contact.1.7"}}'
+    )
+    (tmp_path / "body.json").write_text(sent)
+
+    first = cli("demo", "send", "--body", "body.json", "--connection", "acme-so", "--no-wait")
+    again = cli("demo", "send", "--body", "body.json", "--connection", "acme-so", "--no-wait")
+
+    assert first.exit_code == 0, first.output
+    [event] = cli.store.list_events()
+    assert first.output == (f"POST {web}/webhooks/crm/{connection.id}  ->  202 queued {event.id}\n")
+    assert event.payload["data"]["post_id"] == "crm-9"
+    assert event.payload["data"]["record"] == {"contact_id": "Contact.1.7"}
+    assert event.webhook_id == "id:d-1"
+    # The same body again is the same delivery.
+    assert again.exit_code == 0, again.output
+    assert again.output.splitlines()[0].endswith(f"200 duplicate {event.id}")
+
+
+def test_send_body_from_stdin_to_a_signed_connection(cli: Cli, web: str) -> None:
+    cli.connection("demo")
+    sent = json.dumps(
+        {
+            "type": "post.published",
+            "timestamp": "2026-11-23T10:00:00Z",
+            "data": {"post_id": "crm-42", "title": "From a file"},
+        }
+    )
+
+    result = cli("demo", "send", "--body", "-", "--no-wait", "--json", input=sent)
+
+    assert result.exit_code == 0, result.output
+    [event] = cli.store.list_events()
+    assert json.loads(result.output)["event_id"] == event.id
+    assert event.payload["data"]["post_id"] == "crm-42"
+    assert event.payload["data"]["title"] == "From a file"
+    assert event.webhook_id is not None
+    assert event.webhook_id.startswith("msg_")  # signed: Standard Webhooks headers
+
+
+def test_send_body_must_be_json(cli: Cli, tmp_path: Path) -> None:
+    cli.connection("demo")
+    (tmp_path / "body.json").write_text("{not json")
+
+    result = cli("demo", "send", "--body", "body.json")
+
+    assert result.exit_code == 2
+    assert lines(result.stderr)[-1].startswith(
+        "Error: Invalid value for '--body': body.json: not JSON: "
+    )
+    assert cli.store.list_events() == []
+
+
+def test_send_body_refuses_the_options_that_shape_a_made_body(cli: Cli, tmp_path: Path) -> None:
+    cli.connection("demo")
+    (tmp_path / "body.json").write_text("{}")
+
+    result = cli("demo", "send", "post.published", "--body", "body.json", "--post-id", "x")
+
+    assert result.exit_code == 2
+    assert lines(result.stderr)[-1] == (
+        "Error: --body sends the file as it is: 'TYPE', '--post-id' cannot shape it"
+    )
+
+
+def test_send_needs_a_type_or_a_body(cli: Cli) -> None:
+    cli.connection("demo")
+
+    result = cli("demo", "send")
+
+    assert result.exit_code == 2
+    assert lines(result.stderr)[-1] == "Error: give TYPE, or --body FILE to send a body of your own"

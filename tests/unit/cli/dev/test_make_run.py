@@ -1,0 +1,152 @@
+"""`make run` as a developer uses it: `socialbridge dev` in an empty project folder, then, from
+another process, `socialbridge demo send post.published --connection demo-smartoffice`, until
+its SmartPad is in the SmartOffice sandbox.
+
+Every process is real (embedded Redis, gunicorn, Celery worker and beat, Flower, the three
+sandboxes), so this is a functional test. The waits are deadlines for a slow machine, never
+sleeps that a fast one relies on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import httpx
+import psutil
+import pytest
+
+from cli.dev.run import console_script
+from sandbox.smartoffice.state import DEMO_CONTACT_ID, STATE_FILE_NAME
+from socialbridge.config import Settings
+from socialbridge.embedded_redis import free_port
+
+pytestmark = pytest.mark.functional
+
+START_DEADLINE = 180.0
+STOP_DEADLINE = 60.0
+BANNER_END = "Ctrl-C stops everything."
+# The settings a developer's shell might export: the CLI would prefer them to make run's file.
+SETTING_NAMES = {field.name.upper() for field in dataclasses.fields(Settings)}
+
+
+@dataclass
+class DevRun:
+    process: subprocess.Popen[str]
+    lines: queue.Queue[str]
+    seen: list[str]
+    smartoffice_url: str
+
+    def wait_for_line(self, wanted: str) -> None:
+        deadline = time.monotonic() + START_DEADLINE
+        while wanted not in self.seen:
+            if self.process.poll() is not None and self.lines.empty():
+                pytest.fail(f"socialbridge dev exited ({self.process.returncode}):\n{self.output}")
+            try:
+                self.seen.append(self.lines.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                pytest.fail(f"no {wanted!r} within {START_DEADLINE:g} s:\n{self.output}")
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.seen)
+
+
+def clean_environment() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if key not in SETTING_NAMES}
+
+
+def pump(stream: IO[str], into: queue.Queue[str]) -> None:
+    for line in stream:
+        into.put(line.rstrip("\n"))
+
+
+@pytest.fixture
+def dev_run(tmp_path: Path) -> Iterator[DevRun]:
+    ports = {name: free_port() for name in ("web", "ghl", "crm", "smartoffice", "flower")}
+    argv = [console_script("socialbridge"), "dev"]
+    for name, port in ports.items():
+        argv += [f"--{name}-port", str(port)]
+    process = subprocess.Popen(
+        argv,
+        cwd=tmp_path,
+        env=clean_environment(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=pump, args=(process.stdout, lines), daemon=True)
+    reader.start()
+    run = DevRun(process, lines, [], f"http://127.0.0.1:{ports['smartoffice']}")
+    try:
+        yield run
+    finally:
+        # Its children run in sessions of their own: note them now, so that none outlives
+        # the test even if `socialbridge dev` could not stop them.
+        children = _children(process.pid)
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_DEADLINE)
+        finally:
+            for child in children:
+                if child.is_running():
+                    child.kill()
+            if process.poll() is None:
+                process.kill()
+            reader.join(timeout=STOP_DEADLINE)
+            process.stdout.close()
+    assert process.returncode == 0, run.output
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    try:
+        children: list[psutil.Process] = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return children
+
+
+def test_make_run_serves_demo_smartoffice_from_the_banner_to_a_smartpad(
+    dev_run: DevRun, tmp_path: Path
+) -> None:
+    dev_run.wait_for_line(BANNER_END)
+
+    banner = dev_run.seen
+    assert f"  SmartOffice page  {dev_run.smartoffice_url}/   (the SmartOffice sandbox)" in banner
+    assert any(line.startswith("  demo-smartoffice  con_") for line in banner)
+    send_line = "demo send post.published --connection demo-smartoffice"
+    assert any(line.endswith(send_line) for line in banner)
+    assert httpx.get(f"{dev_run.smartoffice_url}/").is_success
+    assert httpx.get(f"{dev_run.smartoffice_url}/_sandbox/smartpads").json() == []
+
+    # As from another terminal in the project folder: the CLI reads var/socialbridge.env.
+    sent = subprocess.run(
+        [console_script("socialbridge"), *send_line.split(), "--timeout", "120"],
+        cwd=tmp_path,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+    assert sent.returncode == 0, sent.stdout + sent.stderr + dev_run.output
+    last = sent.stdout.splitlines()[-1]
+    assert last.startswith("done after 1 attempt. See the SmartPad on the SmartOffice sandbox page")
+    [pad] = httpx.get(f"{dev_run.smartoffice_url}/_sandbox/smartpads").json()
+    assert pad["ContactID"] == DEMO_CONTACT_ID
+    assert pad["Note"].startswith("Social post crm-post-1 is live as GHL post post_demo_1.")
+    # Kept where a restart by the supervisor finds it again.
+    assert (tmp_path / "var" / "sandbox-smartoffice" / STATE_FILE_NAME).is_file()
