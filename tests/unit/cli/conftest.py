@@ -23,6 +23,7 @@ from cli import main
 from sandbox.crm import create_sandbox_crm_app
 from sandbox.ghl import DEFAULT_LOCATION, DEFAULT_TOKEN, create_sandbox_ghl_app
 from sandbox.server import ServerThread
+from sandbox.smartoffice import XML_PATH, create_sandbox_smartoffice_app
 from store import ConnectionRecord, Store
 from tests.dbutil import clear_database, temporary_database
 
@@ -130,3 +131,14 @@ def cli(
     }
     yield Cli(env=env, store=store, sandboxes=sandboxes)
     store.dispose()
+
+
+@pytest.fixture(scope="session")
+def smartoffice_url() -> Iterator[str]:
+    """The XML Engine URL of a sandbox SmartOffice served over HTTP, for `connections check`.
+
+    Its seed account (sandbox/smartoffice/state.py: ``DEMO_*``) logs in both ways. Only
+    harmless calls are made to it, so one server serves the whole session.
+    """
+    with ServerThread(create_sandbox_smartoffice_app()) as server:
+        yield f"{server.url}{XML_PATH}"

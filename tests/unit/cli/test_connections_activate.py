@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from store import Store, migrate
 
 
 @pytest.fixture
-def parked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Store, str]:
+def parked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Store, str]]:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     migrate.upgrade(url)
     monkeypatch.chdir(tmp_path)
