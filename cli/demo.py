@@ -69,6 +69,7 @@ def group() -> None:
     "--body",
     "body_file",
     type=click.File("rb"),
+    metavar="FILE",
     help="Send this JSON file as it is instead of a body made for TYPE ('-': standard "
     "input); the only way for a connection with a mapping of its own.",
 )
@@ -100,6 +101,8 @@ def send(
     as_json: bool,
 ) -> None:
     """Send a TYPE event to this connection's webhook URL, as its CRM would, and follow it.
+
+    With --body FILE, TYPE is left out: the file is sent as it is.
 
     Both forms print the URL, the HTTP status, and then the receiver's answer (refused) or
     the event id and status (accepted); with --wait also its attempts, last error and error

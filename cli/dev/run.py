@@ -341,7 +341,7 @@ socialbridge is running.
   Its write-backs   {connection.crm_url}
 
   {DEMO_SMARTOFFICE_NAME:<16}  {smartoffice.id} (location {DEMO_LOCATION_ID}, SmartOffice CRM)
-  Its webhook URL   {_webhook_url(ports, smartoffice)}   Bearer token, SmartOffice's JSON
+  Its webhook URL   {_webhook_url(ports, smartoffice)}   Bearer token
   Its write-backs   SmartPads through {smartoffice.crm_url}
 
 Next steps, in another terminal:
