@@ -26,6 +26,7 @@ from click.core import ParameterSource
 from standardwebhooks import Webhook
 
 from cli.dev.demo_connections import (
+    DEMO_CONTACT_ID,
     SMARTOFFICE_KIND,
     demo_smartoffice_body,
     demo_smartoffice_mapping,
@@ -218,8 +219,6 @@ def _made_body(
 
 def _demo_contact(record: ConnectionRecord) -> str:
     """The SmartOffice contact the demo presses its button on: the connection's own, if set."""
-    from sandbox.smartoffice.state import DEMO_CONTACT_ID
-
     return str(record.crm_settings.get("stats_contact_id") or DEMO_CONTACT_ID)
 
 

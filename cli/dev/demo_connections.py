@@ -34,6 +34,13 @@ DEMO_LOCATION_ID = "loc_demo"
 DEMO_GHL_TOKEN = "pit-sandbox-demo"  # noqa: S105 - the sandbox GHL's published demo token
 SMARTOFFICE_KIND = "smartoffice"
 DEMO_SMARTOFFICE_MAPPING = "demo_smartoffice.yaml"
+# The SmartOffice sandbox's seed login and contact, as `sandbox.smartoffice.state` has them (a
+# test keeps the two equal). Copied rather than imported: no product package imports
+# `sandbox`, and `make run` speaks to it over HTTP only, as to a real SmartOffice.
+SANDBOX_OFFICE = "demo"
+SANDBOX_USER = "agent"
+SANDBOX_PASSWORD = "sandbox-password"  # noqa: S105 - the sandbox's published seed password
+DEMO_CONTACT_ID = "Contact.1.31"
 
 # What each event type is called by the buttons of the shipped mapping (its `inbound.type`).
 SMARTOFFICE_ACTIONS = {
@@ -139,13 +146,11 @@ def demo_smartoffice_mapping() -> str:
 
 def demo_smartoffice_settings() -> dict[str, str]:
     """The connector settings of `demo-smartoffice`: the sandbox's seed login, direct mode."""
-    from sandbox.smartoffice.state import DEMO_CONTACT_ID, DEMO_OFFICE, DEMO_PASSWORD, DEMO_USER
-
     return {
         "auth": "direct",
-        "office": DEMO_OFFICE,
-        "user": DEMO_USER,
-        "password": DEMO_PASSWORD,
+        "office": SANDBOX_OFFICE,
+        "user": SANDBOX_USER,
+        "password": SANDBOX_PASSWORD,
         "stats_contact_id": DEMO_CONTACT_ID,
     }
 

@@ -12,10 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
+from cli.dev import demo_connections
 from cli.dev.demo_connections import (
     DEMO_GHL_TOKEN,
     DEMO_LOCATION_ID,
     DEMO_SMARTOFFICE_MAPPING,
+    SANDBOX_OFFICE,
+    SANDBOX_PASSWORD,
+    SANDBOX_USER,
     SMARTOFFICE_ACTIONS,
     DemoConnection,
     DemoConnectionError,
@@ -197,6 +201,15 @@ def test_demo_smartoffice_under_another_secret_key_says_what_to_do(database_url:
 
     with pytest.raises(DemoConnectionError, match=r"demo-smartoffice .*delete var/"):
         ensure_demo_smartoffice_connection(database_url, "t" * 43, SMARTOFFICE_URL)
+
+
+def test_the_demo_smartoffice_login_is_the_sandboxs_seed_account() -> None:
+    assert (SANDBOX_OFFICE, SANDBOX_USER, SANDBOX_PASSWORD) == (
+        DEMO_OFFICE,
+        DEMO_USER,
+        DEMO_PASSWORD,
+    )
+    assert demo_connections.DEMO_CONTACT_ID == DEMO_CONTACT_ID
 
 
 def test_the_demo_smartoffice_settings_are_valid_smartoffice_settings() -> None:
