@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
+from crm.registry import KINDS
 from mappings import MAX_TEXT_BYTES
 from sandbox.smartoffice.state import (
     DEMO_API_KEY,
@@ -715,3 +716,58 @@ def test_check_with_a_wrong_password_fails_naming_the_login_error(
     assert crm_line.startswith("CRM  FAILED: crm: SmartOffice error 2002: Login failed.")
     assert "check the connection's office, user and password settings" in crm_line
     assert "wrong-password" not in result.output
+
+
+# --- docs/connectors.md stays true ----------------------------------------------------------
+
+DOC = (Path(__file__).parents[3] / "docs" / "connectors.md").read_text(encoding="utf-8")
+DOC_URL = "https://bridge.example.com"
+
+
+def documented_output(first_words: str) -> list[str]:
+    """The output block of the doc that starts with ``first_words``."""
+    (block,) = re.findall(rf"```\n({re.escape(first_words)}[^`]*)```", DOC)
+    return str(block).splitlines()
+
+
+def as_documented(output: str, connection: ConnectionRecord, documented: list[str]) -> list[str]:
+    """``output`` with this run's id, URL and secrets written as the doc writes them."""
+    doc_id = re.search(r"con_[0-9a-f]{16}", documented[0])
+    assert doc_id is not None
+    text = output.replace(connection.id, doc_id.group()).replace(PUBLIC_URL, DOC_URL)
+    text = re.sub(r"whsec_\S+", "whsec_…", text)
+    return lines(re.sub(r"sbt_\S+", "sbt_…", text))
+
+
+def test_every_kind_is_in_the_docs_table_with_its_title() -> None:
+    rows = [line for line in DOC.splitlines() if line.startswith("| `")]
+    for kind in KINDS.values():
+        assert any(
+            row.startswith(f"| `{kind.kind}`") and f"| {kind.title} |" in row for row in rows
+        ), kind.kind
+
+
+def test_the_docs_webhook_add_prints_what_the_doc_shows(cli: Cli) -> None:
+    documented = documented_output("created connection con_5f0c")
+
+    result = cli(
+        *BASE[:3], "acme", *BASE[4:], "--crm-url", "https://crm.example.com/hooks/social"
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert as_documented(result.output, only_connection(cli), documented) == documented
+
+
+def test_the_docs_smartoffice_add_prints_what_the_doc_shows(cli: Cli, tmp_path: Path) -> None:
+    documented = documented_output("created connection con_8d2e")
+    # The cli fixture runs in tmp_path, so the doc's relative file name works as it is.
+    write(tmp_path, MAPPING, "smartoffice.yaml")
+
+    result = cli(
+        *BASE[:3], "acme-smartoffice", *BASE[4:], "--crm", "smartoffice", "--crm-url", SO_URL,
+        "--crm-setting", "office=demo", "--crm-setting", "user=agent",
+        "--crm-setting", "password=pw", "--mapping", "smartoffice.yaml",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert as_documented(result.output, only_connection(cli), documented) == documented
