@@ -10,7 +10,8 @@
 
 Both are made on the first start and reused as they are on the next ones, so ids, secrets and
 tokens stay the same across restarts; a reused connection that no longer points at this run's
-sandbox is reported (`DemoConnection.crm_url`), never changed behind the operator's back.
+sandbox, or whose mapping was edited, is reported (`DemoConnection.drift`), never changed
+behind the operator's back.
 
 `demo_smartoffice_body` builds what a SmartOffice Adapter button or automation would POST for
 that mapping, so the mapping and the body it expects live side by side.
@@ -51,12 +52,12 @@ SMARTOFFICE_ACTIONS = {
 
 
 class DemoConnectionError(SocialbridgeError):
-    """A demo connection cannot be read, made or announced; the message says what to do."""
+    """A demo connection cannot be read, made or registered; the message says what to do."""
 
 
 @dataclass(frozen=True)
 class DemoConnection:
-    """What the banner, the sandboxes and `demo send` need to know about a demo connection."""
+    """What the banner and the sandbox CRM need to know about a demo connection."""
 
     id: str
     crm_url: str
@@ -65,7 +66,7 @@ class DemoConnection:
     created: bool
     name: str = DEMO_CONNECTION_NAME
     crm_kind: str = "webhook"
-    # False when a reused connection's mapping was changed since `make run` made it.
+    # False when a reused connection's mapping is not the shipped one (edited, or older).
     shipped_mapping: bool = True
 
     def drift(self, expected_crm_url: str, sandbox: str) -> list[str]:
@@ -82,8 +83,8 @@ class DemoConnection:
             )
         if not self.shipped_mapping:
             notes.append(
-                f"the {self.name} connection's mapping was changed since `make run` made it, "
-                f"so `demo send` needs --body FILE for it; delete var/ to recreate it."
+                f"the {self.name} connection's mapping is not the one `make run` ships, so "
+                f"`demo send` needs --body FILE for it; delete var/ to recreate it."
             )
         return notes
 

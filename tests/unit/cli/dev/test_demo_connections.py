@@ -191,7 +191,7 @@ def test_a_reused_demo_smartoffice_is_left_as_found_and_its_drift_reported(
         "the demo-smartoffice connection writes back to http://127.0.0.1:8030/xml, not to "
         "this run's SmartOffice sandbox (http://127.0.0.1:8130/xml); delete var/ to recreate "
         "it.",
-        "the demo-smartoffice connection's mapping was changed since `make run` made it, so "
+        "the demo-smartoffice connection's mapping is not the one `make run` ships, so "
         "`demo send` needs --body FILE for it; delete var/ to recreate it.",
     ]
 

@@ -307,7 +307,7 @@ def test_banner_warns_when_demo_smartoffice_points_at_another_port_or_mapping() 
         "Note: the demo-smartoffice connection writes back to http://127.0.0.1:8030/xml, not to "
         "this run's SmartOffice sandbox (http://127.0.0.1:8130/xml); delete var/ to recreate "
         "it.",
-        "Note: the demo-smartoffice connection's mapping was changed since `make run` made it, "
+        "Note: the demo-smartoffice connection's mapping is not the one `make run` ships, "
         "so `demo send` needs --body FILE for it; delete var/ to recreate it.",
     ]
 
