@@ -1,13 +1,16 @@
 """`make fuzz`: thousands of hostile requests at the real receiver, with a real worker behind it.
 
-    .venv/bin/python -m tests.faults.fuzz [--requests 3000] [--seed 1]
+    .venv/bin/python -m tests.faults.fuzz [--requests 3000] [--token-requests 1500] [--seed 1]
 
 Starts every part as `make run` does, in a temporary folder (the web app under gunicorn, as
 the Procfile runs it; one `celery -A workers worker`, prefork, concurrency 2; beat; Redis; the
 sandboxes; SQLite), with RETRY_BACKOFF_MAX=30 so that a retried event ends within the run.
-It then sends ``--requests`` requests made by `tests.faults.fuzzcases` from ``--seed`` (the
-same seed, the same requests), one at a time over plain sockets, spread over ``--connections``
-connections. Then it asserts:
+It then sends requests made by `tests.faults.fuzzcases` from ``--seed`` (the same seed, the
+same requests), one at a time over plain sockets: ``--requests`` to ``--connections``
+signature-authenticated connections that take our own event format, and, spread among them,
+``--token-requests`` to ``--token-connections`` token-authenticated connections whose mapping
+reads the CRM's own body (every other one without a delivery id, so that repeats are known
+by the body). Every connection writes back to the sandbox CRM. Then it asserts:
 
 - no answer is a 5xx, and every request gets an answer (each failure is printed with its
   request);
@@ -16,8 +19,9 @@ connections. Then it asserts:
 - every accepted event is `done` or `dead` within ``--terminal-within`` seconds of the last
   request, and none ended in an "unexpected error".
 
-It prints the answers by status and by category, the request count, and (for the people fixing
-the receiver, not asserted) every kind of request whose answer differs from the contract.
+It prints the answers by status (for each kind of connection) and by category, the request
+count, and (for the people fixing the receiver, not asserted) every kind of request whose answer
+differs from the contract.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from bench.stack import dump_json, format_table, machine, print_machine
 from sandbox.ghl.seed import seed_location
 from store import ConnectionRecord, EventRecord
@@ -44,6 +50,9 @@ from tests.faults.fuzzcases import (
     answer_matches,
     build_request,
     generate_cases,
+    generate_token_cases,
+    interleave,
+    mapping_text,
 )
 from tests.faults.logscan import LogSummary, format_summary, scan_log, where
 from tests.faults.rawhttp import RawAnswer, RawRequest, exchange
@@ -58,6 +67,7 @@ REPORT_LINES = 40
 TAGS_PER_TARGET = 50
 UNEXPECTED = "unexpected"
 """What the worker's last_error says when a flow raised something outside our error tree."""
+SIGNATURE, TOKEN = "signature", "token"
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,11 @@ class Exchange:
         )
 
     @property
+    def auth(self) -> str:
+        """Which kind of connection the request was for."""
+        return SIGNATURE if self.case.bearer is None else TOKEN
+
+    @property
     def event_id(self) -> str | None:
         if self.answer.status not in (200, 202):
             return None
@@ -94,7 +109,15 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         stack.start_worker(concurrency=2)
         stack.start_beat()
         connections, targets = _connections(stack, args.connections)
-        cases = generate_cases(args.seed, args.requests, targets)
+        token_connections, token_targets = _token_connections(stack, args.token_connections)
+        cases = interleave(
+            generate_cases(args.seed, args.requests, targets),
+            generate_token_cases(
+                args.seed, args.token_requests, token_targets, first_number=args.requests
+            )
+            if args.token_requests
+            else [],
+        )
         address = urlsplit(stack.web_url)
         host, port = address.hostname or "127.0.0.1", address.port or 80
         print(f"  {len(cases)} requests, seed {args.seed}; logs in {workdir}", flush=True)
@@ -109,8 +132,11 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     f"sent only {len(exchanges)} of {len(cases)} requests in {args.send_within} s"
                 )
                 break
-            secret = connections[case.target].webhook_secrets[0]
-            request = build_request(case, targets[case.target], secret, int(time.time()))
+            if case.bearer is None:
+                secret = connections[case.target].webhook_secrets[0]
+                request = build_request(case, targets[case.target], secret, int(time.time()))
+            else:
+                request = _token_request(case, token_connections, token_targets)
             answer = exchange(host, port, request, timeout=REQUEST_TIMEOUT_SECONDS)
             exchanges.append(Exchange(case, request, answer))
         sent_in = time.monotonic() - began
@@ -149,6 +175,63 @@ def _connections(stack: FaultStack, count: int) -> tuple[list[ConnectionRecord],
             )
         )
     return connections, targets
+
+
+def _token_connections(
+    stack: FaultStack, count: int
+) -> tuple[list[ConnectionRecord], list[FuzzTarget]]:
+    """``count`` token-authenticated connections with a mapping, one GHL location each; every
+    other one's mapping has no delivery id. They write back to the sandbox CRM as the others
+    (`Stack.new_connection`, which makes signature connections only)."""
+    connections, targets = [], []
+    for number in range(count):
+        location, token = f"loc_fuzz_token_{number}", f"pit-fuzz-token-{number}"
+        name = f"fuzz-token-{number}"
+        with_id = number % 2 == 0
+        stack.add_ghl_location(location, token)
+        connection = stack.store.create_connection(
+            name=name,
+            location_id=location,
+            ghl_token=token,
+            crm_url=f"{stack.crm_url}/hooks/{name}",
+            inbound_auth=TOKEN,
+            mapping=mapping_text(delivery_id=with_id),
+        )
+        httpx.post(
+            f"{stack.crm_url}/_sandbox/accounts",
+            json={"account": name, "secret": connection.crm_secret},
+            timeout=10,
+        ).raise_for_status()
+        seeded = seed_location(location)
+        connections.append(connection)
+        targets.append(
+            FuzzTarget(
+                connection_id=connection.id,
+                location_id=location,
+                tag_ids=tuple(tag.id for tag in seeded.tags[:TAGS_PER_TARGET]),
+                ghl_post_ids=tuple(post.id for post in seeded.posts),
+                max_body_bytes=stack.settings.webhook_max_bytes,
+                delivery_id_mapped=with_id,
+            )
+        )
+    return connections, targets
+
+
+def _token_request(
+    case: FuzzCase, connections: Sequence[ConnectionRecord], targets: Sequence[FuzzTarget]
+) -> RawRequest:
+    connection = connections[case.target]
+    other = connections[(case.target + 1) % len(connections)]
+    if connection.inbound_token is None:
+        raise RuntimeError(f"connection {connection.id} was made without an inbound token")
+    return build_request(
+        case,
+        targets[case.target],
+        connection.webhook_secrets[0],
+        int(time.time()),
+        token=connection.inbound_token,
+        other_token=other.inbound_token if other.id != connection.id else None,
+    )
 
 
 def _wait_terminal(
@@ -199,6 +282,9 @@ def _judge(
         failures.append(f"{len(unexpected)} accepted event(s) ended in an unexpected error")
 
     by_status = Counter(_status(e) for e in exchanges)
+    by_auth: dict[str, Counter[str]] = defaultdict(Counter)
+    for e in exchanges:
+        by_auth[e.auth][_status(e)] += 1
     by_category: dict[str, Counter[str]] = defaultdict(Counter)
     for e in exchanges:
         by_category[e.case.category][_status(e)] += 1
@@ -214,6 +300,7 @@ def _judge(
         "requests": len(exchanges),
         "sent_in_s": round(sent_in, 1),
         "answers": dict(sorted(by_status.items())),
+        "answers_by_auth": {k: dict(sorted(v.items())) for k, v in sorted(by_auth.items())},
         "by_category": {k: dict(sorted(v.items())) for k, v in sorted(by_category.items())},
         "accepted": len(accepted),
         "statuses": dict(sorted(statuses.items())),
@@ -243,6 +330,9 @@ def print_report(result: dict[str, Any]) -> None:
         f"  {result['requests']} requests in {result['sent_in_s']} s; answers: "
         + ", ".join(f"{status} {count}" for status, count in result["answers"].items())
     )
+    for auth, answers in result["answers_by_auth"].items():
+        shown = ", ".join(f"{status} {count}" for status, count in answers.items())
+        print(f"    {auth} connections ({sum(answers.values())}): {shown}")
     statuses = sorted({s for counts in result["by_category"].values() for s in counts})
     rows = [
         [category, sum(counts.values()), *(counts.get(s, 0) for s in statuses)]
@@ -288,9 +378,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="Send seeded hostile requests at the real receiver; assert no 5xx, "
         "no crash, and every accepted event finished.",
     )
-    parser.add_argument("--requests", type=whole_number, default=3000, help="how many")
+    parser.add_argument(
+        "--requests", type=whole_number, default=3000, help="how many to signature connections"
+    )
+    parser.add_argument(
+        "--token-requests",
+        type=whole_number_or_zero,
+        default=1500,
+        help="how many to token-authenticated connections with a mapping (0: none)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="the same seed sends the same requests")
     parser.add_argument("--connections", type=whole_number, default=10, help="to spread over")
+    parser.add_argument(
+        "--token-connections",
+        type=whole_number,
+        default=4,
+        help="token-authenticated ones to spread over (every other one maps no delivery id)",
+    )
     parser.add_argument(
         "--send-within", type=seconds, default=600.0, help="seconds allowed for sending"
     )
@@ -305,11 +409,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def whole_number_or_zero(text: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    return 0 if text.strip() == "0" else whole_number(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     info = machine()
     print_machine(info)
-    print(f"fuzz run (seed {args.seed}, {args.requests} requests) …", flush=True)
+    total = args.requests + args.token_requests
+    print(f"fuzz run (seed {args.seed}, {total} requests) …", flush=True)
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="socialbridge-fuzz-") as tmp:
         workdir = Path(tmp)
