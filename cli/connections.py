@@ -258,7 +258,11 @@ def check(runtime: Runtime, connection: str) -> None:
 @click.option("--name", callback=params.connection_name, help="A new name (not con_…).")
 @click.option("--ghl-token", callback=params.ghl_token, help="A new Private Integration token.")
 @click.option("--crm-url", callback=params.http_url, help="A new URL for write-backs.")
-@click.option("--crm-secret", callback=params.webhook_secret, help="A new whsec_ secret.")
+@click.option(
+    "--crm-secret",
+    callback=params.webhook_secret,
+    help="webhook CRM: a new whsec_ secret for write-backs (= --crm-setting secret=…).",
+)
 @crm_options
 @click.option("--no-mapping", is_flag=True, help="Remove the connection's mapping.")
 @click.option(
@@ -283,7 +287,8 @@ def update(
 ) -> None:
     """Change a connection's name, credentials, CRM settings, mapping or schedule.
 
-    --crm-setting changes only the settings it names; the others stay.
+    --crm-setting changes only the settings it names (an empty value removes one, where
+    the kind allows it); the others stay, and the whole set is checked again.
     """
     if mapping_file is not None and no_mapping:
         raise click.UsageError("give --mapping or --no-mapping, not both")

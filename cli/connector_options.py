@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import click
 
-from crm.registry import KIND_NAMES, SettingsInvalid, connector_kind, load_settings
+from crm.registry import KIND_NAMES, KINDS, SettingsInvalid, connector_kind, load_settings
 from mappings import MAX_TEXT_BYTES, MappingInvalid, load_mapping
 from socialbridge.inbound_auth import InboundAuth
 from store.connections import WEBHOOK_KIND
@@ -60,8 +60,7 @@ def crm_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "crm_setting",
         multiple=True,
         metavar="KEY=VALUE",
-        help="A setting of the CRM connector (repeatable; an empty VALUE removes it); "
-        "see docs/connectors.md.",
+        help="A setting of the CRM connector (repeatable); each kind's are in docs/connectors.md.",
     )(func)
 
 
@@ -78,12 +77,16 @@ def kind_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def inbound_auth_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    defaults = ", ".join(
+        f"{entry.capabilities.default_inbound_auth.value} for {entry.kind}"
+        for entry in KINDS.values()
+    )
     return click.option(
         "--inbound-auth",
         type=click.Choice([mode.value for mode in InboundAuth]),
         default=None,
         help="How the CRM proves its POSTs: signature (Standard Webhooks) or token (Bearer) "
-        "[default: the CRM kind's first mode: signature for webhook, token for smartoffice].",
+        f"[default: the CRM kind's: {defaults}].",
     )(func)
 
 
