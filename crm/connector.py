@@ -166,8 +166,6 @@ class ConnectorKind:
     build: Callable[[ConnectorConfig], CRMConnector]
     # Settings generated when not given (e.g. the webhook connector's signing secret).
     generated: Mapping[str, Callable[[], str]] = field(default_factory=dict)
-    # Setting names shown in `connections list`-like summaries, in order.
-    summary: Collection[str] = ()
 
     @property
     def secret_settings(self) -> frozenset[str]:

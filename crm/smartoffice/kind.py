@@ -44,5 +44,4 @@ KIND = ConnectorKind(
     ),
     settings_schema=SmartOfficeSettings,
     build=build,
-    summary=("auth", "office", "user", "sitename"),
 )
