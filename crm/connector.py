@@ -22,7 +22,7 @@ only the errors of `socialbridge.errors`, with ``system="crm"``:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
