@@ -10,11 +10,13 @@ import pytest
 from sandbox.crm.app import create_sandbox_crm_app
 from sandbox.ghl.app import create_sandbox_ghl_app
 from sandbox.server import ServerThread
+from sandbox.smartoffice.app import create_sandbox_smartoffice_app
 from socialbridge.config import Settings
 from socialbridge.embedded_redis import EmbeddedRedis
 from store import Store
 from tests.dbutil import database_kinds, temporary_database
 from tests.functional.harness import System, Worker
+from tests.functional.smartoffice import SmartOffice
 from tests.functional.spec_check import assert_journal_conforms
 from webapp import create_app
 
@@ -36,12 +38,20 @@ def sandboxes() -> Iterator[tuple[str, str]]:
         yield ghl.url, crm.url
 
 
+@pytest.fixture(scope="session")
+def smartoffice_sandbox() -> Iterator[str]:
+    """The sandbox SmartOffice XML Engine on real HTTP; its URL."""
+    with ServerThread(create_sandbox_smartoffice_app()) as server:
+        yield server.url
+
+
 @pytest.fixture(scope="session", params=database_kinds())
 def system(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     redis_server: EmbeddedRedis,
     sandboxes: tuple[str, str],
+    smartoffice_sandbox: str,
 ) -> Iterator[System]:
     kind: str = request.param
     tmp: Path = tmp_path_factory.mktemp(f"system-{kind}")
@@ -78,6 +88,7 @@ def system(
                 ghl_url=ghl_url,
                 crm_url=crm_url,
                 worker=worker,
+                smartoffice_url=smartoffice_sandbox,
             )
         worker.stop()
         app.extensions["socialbridge"].dispose()
@@ -94,3 +105,12 @@ def bridge(system: System) -> Iterator[System]:
     yield system
     assert_journal_conforms(system.ghl_journal())
     system.reset_sandboxes()
+
+
+@pytest.fixture
+def smartoffice(bridge: System) -> Iterator[SmartOffice]:
+    """The system, with the sandbox SmartOffice at its seed: no SmartPads, requests, faults."""
+    office = SmartOffice(bridge)
+    office.reset()
+    yield office
+    office.reset()

@@ -118,6 +118,8 @@ class System:
     crm_url: str
     worker: Worker
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
+    # The sandbox SmartOffice XML Engine (tests/functional/smartoffice.py drives it).
+    smartoffice_url: str = ""
 
     # --- connections -----------------------------------------------------------------------
     def new_connection(self, **overrides: Any) -> ConnectionRecord:
