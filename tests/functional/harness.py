@@ -84,7 +84,8 @@ class Worker:
 
     def children(self) -> list[psutil.Process]:
         assert self.process is not None
-        return psutil.Process(self.process.pid).children()
+        children: list[psutil.Process] = psutil.Process(self.process.pid).children()
+        return children
 
     def kill_child(self) -> int:
         """SIGKILL the pool process running the task, as the OOM killer would."""
