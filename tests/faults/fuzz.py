@@ -27,6 +27,7 @@ differs from the contract.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -411,7 +412,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def whole_number_or_zero(text: str) -> int:
     """An argparse type: a whole number, 0 or more."""
-    return 0 if text.strip() == "0" else whole_number(text)
+    with contextlib.suppress(ValueError):
+        if int(text) >= 0:
+            return int(text)
+    raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {text!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from mappings import load_mapping, map_inbound
 from schemas.events import EVENT_TYPES, CrmEvent, load_event
+from tests.faults import fuzz
 from tests.faults import fuzzcases as fz
 from tests.faults.rawhttp import RawRequest
 
@@ -486,3 +487,12 @@ def test_interleave_spreads_one_list_through_the_other(
     assert [c for c in merged if c.bearer is not None] == token_cases[:100]
     # Every fourth request or so is a token one, from the start to the end.
     assert all(any(c.bearer for c in merged[i : i + 8]) for i in range(0, 400, 8))
+
+
+def test_token_requests_may_be_none_but_not_fewer(capsys: pytest.CaptureFixture[str]) -> None:
+    assert fuzz.parse_args([]).token_requests == 1500
+    assert fuzz.parse_args(["--token-requests", "0"]).token_requests == 0
+    with pytest.raises(SystemExit):
+        fuzz.parse_args(["--token-requests", "-1"])
+
+    assert "--token-requests: expected a whole number, 0 or more" in capsys.readouterr().err
