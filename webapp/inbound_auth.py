@@ -63,7 +63,9 @@ def delivery_key(
     if mapped_id is not None:
         if plain_ascii(mapped_id) and 0 < len(mapped_id) <= MAX_PLAIN_DELIVERY_ID:
             return f"id:{mapped_id}"
-        return "id-sha256:" + hashlib.sha256(mapped_id.encode("utf-8", "replace")).hexdigest()
+        # surrogatepass, not replace: ids that differ only in lone surrogates stay different.
+        raw = mapped_id.encode("utf-8", "surrogatepass")
+        return "id-sha256:" + hashlib.sha256(raw).hexdigest()
     return "body-sha256:" + hashlib.sha256(body).hexdigest()
 
 

@@ -259,3 +259,19 @@ def test_a_body_whose_type_is_not_mapped_is_422_naming_type(
     assert answer.status_code == 422
     assert "type" in answer.get_json()["errors"]
     assert store.list_events() == []
+
+
+def test_mapped_ids_that_differ_only_in_lone_surrogates_are_two_deliveries(
+    client: FlaskClient, mapped_connection: ConnectionRecord, store: Store
+) -> None:
+    token = mapped_connection.inbound_token
+    # JSON escapes of two different lone surrogates: the ids are different text.
+    bodies = [
+        b'{"event": "stats", "delivery": {"id": "d-' + escape + b'"}}'
+        for escape in (rb"\udbff", rb"\udc00")
+    ]
+    answers = [post(client, mapped_connection, body, token=token) for body in bodies]
+    assert [answer.status_code for answer in answers] == [202, 202]
+    keys = {event.webhook_id for event in store.list_events()}
+    assert len(keys) == 2
+    assert all(key is not None and key.startswith("id-sha256:") for key in keys)
