@@ -22,12 +22,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from schemas.events import POST_PUBLISHED, STATISTICS_REQUESTED, TAG_DETAILS_REQUESTED
 from socialbridge.errors import SocialbridgeError
+
+if TYPE_CHECKING:
+    from store import ConnectionRecord
 
 DEMO_CONNECTION_NAME = "demo"
 DEMO_SMARTOFFICE_NAME = "demo-smartoffice"
@@ -99,23 +102,9 @@ def demo_crm_url(crm_base_url: str) -> str:
 
 def ensure_demo_connection(database_url: str, secret_key: str, crm_url: str) -> DemoConnection:
     """The `demo` connection, created on the first start and reused on the next ones."""
-    from store import Store, StoreError
-
-    store = Store(database_url, secret_key)
-    try:
-        record = store.find_connection(DEMO_CONNECTION_NAME)
-        created = record is None
-        if record is None:
-            record = store.create_connection(
-                name=DEMO_CONNECTION_NAME,
-                location_id=DEMO_LOCATION_ID,
-                ghl_token=DEMO_GHL_TOKEN,
-                crm_url=crm_url,
-            )
-    except StoreError as error:
-        raise _unreadable(DEMO_CONNECTION_NAME, error) from error
-    finally:
-        store.dispose()
+    record, created = _find_or_create(
+        database_url, secret_key, name=DEMO_CONNECTION_NAME, crm_url=crm_url
+    )
     return DemoConnection(record.id, record.crm_url, record.crm_secret, created)
 
 
@@ -168,7 +157,6 @@ def ensure_demo_smartoffice_connection(
     from crm.registry import connector_kind, load_settings
     from mappings import MappingInvalid, load_mapping
     from socialbridge.inbound_auth import InboundAuth
-    from store import Store, StoreError
 
     mapping = demo_smartoffice_mapping()
     try:
@@ -184,25 +172,16 @@ def ensure_demo_smartoffice_connection(
             f"the {DEMO_SMARTOFFICE_NAME} connection cannot be made: {error}"
         ) from error
 
-    store = Store(database_url, secret_key)
-    try:
-        record = store.find_connection(DEMO_SMARTOFFICE_NAME)
-        created = record is None
-        if record is None:
-            record = store.create_connection(
-                name=DEMO_SMARTOFFICE_NAME,
-                location_id=DEMO_LOCATION_ID,
-                ghl_token=DEMO_GHL_TOKEN,
-                crm_url=crm_url,
-                crm_kind=SMARTOFFICE_KIND,
-                crm_settings=settings,
-                inbound_auth=InboundAuth.TOKEN,
-                mapping=mapping,
-            )
-    except StoreError as error:
-        raise _unreadable(DEMO_SMARTOFFICE_NAME, error) from error
-    finally:
-        store.dispose()
+    record, created = _find_or_create(
+        database_url,
+        secret_key,
+        name=DEMO_SMARTOFFICE_NAME,
+        crm_url=crm_url,
+        crm_kind=SMARTOFFICE_KIND,
+        crm_settings=settings,
+        inbound_auth=InboundAuth.TOKEN,
+        mapping=mapping,
+    )
     return DemoConnection(
         id=record.id,
         crm_url=record.crm_url,
@@ -242,6 +221,28 @@ def demo_smartoffice_body(
     elif event_type == TAG_DETAILS_REQUESTED:
         body["post"] = {"id": post_id, "tag_ids": list(tag_ids)}
     return body
+
+
+def _find_or_create(
+    database_url: str, secret_key: str, *, name: str, **values: Any
+) -> tuple[ConnectionRecord, bool]:
+    """The demo connection ``name`` as found, or created on the demo location with ``values``;
+    and whether it was created."""
+    from store import Store, StoreError
+
+    store = Store(database_url, secret_key)
+    try:
+        record = store.find_connection(name)
+        if record is not None:
+            return record, False
+        created = store.create_connection(
+            name=name, location_id=DEMO_LOCATION_ID, ghl_token=DEMO_GHL_TOKEN, **values
+        )
+        return created, True
+    except StoreError as error:
+        raise _unreadable(name, error) from error
+    finally:
+        store.dispose()
 
 
 def _unreadable(name: str, error: Exception) -> DemoConnectionError:
