@@ -22,7 +22,7 @@ only the errors of `socialbridge.errors`, with ``system="crm"``:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -38,9 +38,11 @@ __all__ = [
     "ConnectorConfig",
     "ConnectorKind",
     "InboundAuth",
+    "LedgerEntry",
     "OutgoingRequest",
     "SettingsSchema",
     "WriteBack",
+    "WriteLedger",
     "secret_field",
     "secret_names",
 ]
@@ -98,6 +100,36 @@ class Capabilities:
         return self.inbound_auth[0]
 
 
+class LedgerEntry(Protocol):
+    """What the ledger knows of one write: ``status`` is "sending" or "sent"."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def attempts(self) -> int: ...
+
+
+class WriteLedger(Protocol):
+    """A record of writes kept by socialbridge, for CRMs that cannot be asked what they have.
+
+    ``begin`` before sending (an entry found "sent" must not be sent again), ``mark_sent``
+    once the CRM took the write. Backed by the store (`store.writes`), bound to one connection.
+    """
+
+    def begin(
+        self,
+        key: str,
+        *,
+        writeback_type: str,
+        contact: str,
+        record: Mapping[str, str],
+        tags: Sequence[str],
+    ) -> LedgerEntry: ...
+
+    def mark_sent(self, key: str) -> None: ...
+
+
 class SettingsSchema(StrictSchema):
     """Base of every connector's settings schema: unknown settings are refused by name."""
 
@@ -129,6 +161,8 @@ class ConnectorConfig:
     outbound: Mapping[str, Mapping[str, FieldSpec]] = field(default_factory=dict)
     # Replaces the network in tests (httpx.MockTransport, WSGITransport) and shares a pool.
     transport: httpx.BaseTransport | None = None
+    # The connection's write ledger, for connectors whose CRM cannot de-duplicate (email).
+    ledger: WriteLedger | None = None
 
 
 class CRMConnector(Protocol):

@@ -14,7 +14,7 @@ import httpx
 from marshmallow import ValidationError
 
 from crm import smartoffice, webhook
-from crm.connector import ConnectorConfig, ConnectorKind, CRMConnector
+from crm.connector import ConnectorConfig, ConnectorKind, CRMConnector, WriteLedger
 from schemas.events import flatten_errors
 from socialbridge.config import Settings
 
@@ -73,6 +73,7 @@ def build_connector(
     app_settings: Settings,
     outbound: Mapping[str, Any] | None = None,
     transport: httpx.BaseTransport | None = None,
+    ledger: WriteLedger | None = None,
 ) -> CRMConnector:
     """The connector for a connection's CRM (close it when done).
 
@@ -86,5 +87,6 @@ def build_connector(
         app=app_settings,
         outbound=outbound or {},
         transport=transport,
+        ledger=ledger,
     )
     return entry.build(config)

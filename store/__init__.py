@@ -12,18 +12,21 @@ from store.events import due_for_attempt
 from store.records import (
     ConnectionRecord,
     ConnectionStatus,
+    CrmWriteRecord,
     ErrorKind,
     EventRecord,
     EventSource,
     EventStatus,
     PostRecord,
     SnapshotRecord,
+    WriteStatus,
 )
 from store.repository import Store
 
 __all__ = [
     "ConnectionRecord",
     "ConnectionStatus",
+    "CrmWriteRecord",
     "DuplicateName",
     "ErrorKind",
     "EventRecord",
@@ -37,5 +40,6 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "WriteStatus",
     "due_for_attempt",
 ]

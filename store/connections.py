@@ -22,7 +22,7 @@ from store.crypto import SecretBox
 from store.database import Database
 from store.errors import DuplicateName, NotFound
 from store.ids import new_connection_id
-from store.models import ConnectionRow, EventRow, PostRow, SnapshotRow
+from store.models import ConnectionRow, CrmWriteRow, EventRow, PostRow, SnapshotRow
 from store.records import ConnectionRecord, ConnectionStatus
 
 # A statistics sync more often than every 5 minutes spends the location's GHL rate budget on
@@ -252,7 +252,7 @@ class ConnectionsMixin:
                 return False
             # Explicit rather than trusting ON DELETE CASCADE, which SQLite honours only when
             # the connection enabled foreign keys.
-            for table in (PostRow, EventRow, SnapshotRow):
+            for table in (PostRow, EventRow, SnapshotRow, CrmWriteRow):
                 session.execute(delete(table).where(table.connection_id == connection_id))
             session.delete(row)
             return True

@@ -175,3 +175,28 @@ class PostRow(Base):
     )
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class CrmWriteRow(Base):
+    """One write of a connector that keeps its own record of what it sent (email)."""
+
+    __tablename__ = "crm_writes"
+    __table_args__ = (Index("ix_crm_writes_connection_id_contact", "connection_id", "contact"),)
+
+    connection_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    writeback_type: Mapped[str] = mapped_column(String(100))
+    # Whom the write is about, in the CRM's terms (an email address for IXACT Contact).
+    contact: Mapped[str] = mapped_column(String(512))
+    # The event's data.record (names, for the Contact Groups export).
+    record: Mapped[dict[str, Any]]
+    # The GHL tag names the write carried.
+    tags: Mapped[list[Any]]
+    status: Mapped[str] = mapped_column(String(20))
+    # Sends begun: more than one means an earlier one may have reached the CRM unconfirmed.
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

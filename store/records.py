@@ -154,3 +154,27 @@ class SnapshotRecord:
     day_range: list[str]
     created_at: datetime
     updated_at: datetime
+
+
+class WriteStatus(StrEnum):
+    """A recorded write: ``sending`` from before the send until the CRM took it, then ``sent``."""
+
+    SENDING = "sending"
+    SENT = "sent"
+
+
+@dataclass(frozen=True)
+class CrmWriteRecord:
+    """One recorded write (see `store.writes`)."""
+
+    connection_id: str
+    idempotency_key: str
+    writeback_type: str
+    contact: str
+    record: dict[str, str]
+    tags: list[str]
+    status: str
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None

@@ -2,7 +2,8 @@
 
 Each method runs in its own short transaction and returns frozen records (``store.records``),
 so nothing is bound to a session afterwards. The methods live with their aggregate:
-``store.connections``, ``store.events``, ``store.posts``, ``store.snapshots``.
+``store.connections``, ``store.events``, ``store.posts``, ``store.snapshots``,
+``store.writes``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from store.database import Database
 from store.events import EventsMixin
 from store.posts import PostsMixin
 from store.snapshots import SnapshotsMixin
+from store.writes import WritesMixin
 
 
-class Store(ConnectionsMixin, EventsMixin, PostsMixin, SnapshotsMixin):
-    """Connections, the event log, post records and statistics snapshots.
+class Store(ConnectionsMixin, EventsMixin, PostsMixin, SnapshotsMixin, WritesMixin):
+    """Connections, the event log, post records, statistics snapshots and the write ledger.
 
     ``database_url`` is a SQLAlchemy URL (``sqlite:///var/socialbridge.db``,
     ``postgresql+psycopg://…``); ``secret_key`` is SECRET_KEY, from which the key that

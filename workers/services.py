@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Mapping, Sequence
 
 import httpx
 
@@ -20,7 +21,7 @@ from crm.registry import build_connector, connector_kind
 from ghl.client import GHLClient
 from mappings import ConnectionMapping, load_mapping
 from socialbridge.config import Settings
-from store import ConnectionRecord, Store
+from store import ConnectionRecord, CrmWriteRecord, Store
 
 
 @functools.lru_cache(maxsize=256)
@@ -38,6 +39,35 @@ def mapping_of(connection: ConnectionRecord) -> ConnectionMapping | None:
     if connection.mapping is None:
         return None
     return _loaded_mapping(connection.mapping, connection.crm_kind)
+
+
+class StoreLedger:
+    """`crm.connector.WriteLedger` on the store, for one connection."""
+
+    def __init__(self, store: Store, connection_id: str) -> None:
+        self._store = store
+        self._connection_id = connection_id
+
+    def begin(
+        self,
+        key: str,
+        *,
+        writeback_type: str,
+        contact: str,
+        record: Mapping[str, str],
+        tags: Sequence[str],
+    ) -> CrmWriteRecord:
+        return self._store.begin_write(
+            self._connection_id,
+            key,
+            writeback_type=writeback_type,
+            contact=contact,
+            record=record,
+            tags=tags,
+        )
+
+    def mark_sent(self, key: str) -> None:
+        self._store.mark_write_sent(self._connection_id, key)
 
 
 class SharedTransport(httpx.BaseTransport):
@@ -99,6 +129,7 @@ class Services:
             app_settings=self.settings,
             outbound=mapping.outbound if mapping is not None else None,
             transport=self.crm_transport or self._pool("crm"),
+            ledger=StoreLedger(self.store, connection.id),
         )
 
     def _pool(self, system: str) -> SharedTransport:

@@ -18,7 +18,7 @@ from tests.dbutil import POSTGRESQL, database_kinds, postgresql_url, sqlite_url
 
 Database = tuple[str, dict[str, Any]]
 
-TABLES = {"connections", "events", "posts", "snapshots"}
+TABLES = {"connections", "events", "posts", "snapshots", "crm_writes"}
 
 
 def _tables(url: str, engine_options: dict[str, Any]) -> set[str]:
@@ -92,7 +92,7 @@ def test_a_store_on_a_database_never_migrated_says_to_run_db_upgrade(
 
 def test_the_migrations_folder_ships_next_to_the_module() -> None:
     assert (migrate.MIGRATIONS / "env.py").is_file()
-    assert migrate.head_revision() == "0004"
+    assert migrate.head_revision() == "0005"
 
 
 def test_postgresql_is_tested_when_configured() -> None:
