@@ -42,6 +42,7 @@ from standardwebhooks import Webhook
 from cli.dev.run import console_script, sandbox_command
 from socialbridge.config import Settings, settings_environment
 from socialbridge.embedded_redis import EmbeddedRedis, find_redis_server, free_port
+from socialbridge.inbound_auth import InboundAuth
 from store import ConnectionRecord, Store, migrate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -326,14 +327,28 @@ class Stack:
 
     # -- connections and events ------------------------------------------------------------
 
-    def new_connection(self, name: str, location_id: str, ghl_token: str) -> ConnectionRecord:
-        """A connection to `location_id`, writing back to its own sandbox CRM account."""
+    def new_connection(
+        self,
+        name: str,
+        location_id: str,
+        ghl_token: str,
+        *,
+        inbound_auth: str = InboundAuth.SIGNATURE,
+        mapping: str | None = None,
+    ) -> ConnectionRecord:
+        """A connection to `location_id`, writing back to its own sandbox CRM account.
+
+        ``inbound_auth`` and ``mapping`` are `Store.create_connection`'s: a "token" connection
+        gets an inbound token, and a mapping reads the CRM's own body instead of our format.
+        """
         crm_base = self.crm_url or f"http://{HOST}:9"
         connection = self.store.create_connection(
             name=name,
             location_id=location_id,
             ghl_token=ghl_token,
             crm_url=f"{crm_base}/hooks/{name}",
+            inbound_auth=inbound_auth,
+            mapping=mapping,
         )
         if self.crm_url:
             httpx.post(

@@ -5,12 +5,13 @@
 Starts every part as `make run` does, in a temporary folder (the web app under gunicorn, as
 the Procfile runs it; one `celery -A workers worker`, prefork, concurrency 2; beat; Redis; the
 sandboxes; SQLite), with RETRY_BACKOFF_MAX=30 so that a retried event ends within the run.
-It then sends requests made by `tests.faults.fuzzcases` from ``--seed`` (the same seed, the
-same requests), one at a time over plain sockets: ``--requests`` to ``--connections``
-signature-authenticated connections that take our own event format, and, spread among them,
-``--token-requests`` to ``--token-connections`` token-authenticated connections whose mapping
-reads the CRM's own body (every other one without a delivery id, so that repeats are known
-by the body). Every connection writes back to the sandbox CRM. Then it asserts:
+It then sends requests made by `tests.faults.fuzzcases` and `tests.faults.fuzzcases_token`
+from ``--seed`` (the same seed, the same requests), one at a time over plain sockets:
+``--requests`` to ``--connections`` signature-authenticated connections that take our own
+event format, and, spread among them, ``--token-requests`` to ``--token-connections``
+token-authenticated connections whose mapping reads the CRM's own body (every other one
+without a delivery id, so that repeats are known by the body). Every connection writes back
+to the sandbox CRM. Then it asserts:
 
 - no answer is a 5xx, and every request gets an answer (each failure is printed with its
   request);
@@ -39,8 +40,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from bench.stack import dump_json, format_table, machine, print_machine
 from sandbox.ghl.seed import seed_location
 from store import ConnectionRecord, EventRecord
@@ -51,10 +50,9 @@ from tests.faults.fuzzcases import (
     answer_matches,
     build_request,
     generate_cases,
-    generate_token_cases,
     interleave,
-    mapping_text,
 )
+from tests.faults.fuzzcases_token import generate_token_cases, mapping_text
 from tests.faults.logscan import LogSummary, format_summary, scan_log, where
 from tests.faults.rawhttp import RawAnswer, RawRequest, exchange
 from tests.faults.stack import FaultStack
@@ -110,7 +108,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         stack.start_worker(concurrency=2)
         stack.start_beat()
         connections, targets = _connections(stack, args.connections)
-        token_connections, token_targets = _token_connections(stack, args.token_connections)
+        token_connections, token_targets = _connections(
+            stack, args.token_connections, token_auth=True
+        )
         cases = interleave(
             generate_cases(args.seed, args.requests, targets),
             generate_token_cases(
@@ -156,53 +156,27 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         return _judge(exchanges, accepted, events, terminal_in, logs, alive, problems, sent_in)
 
 
-def _connections(stack: FaultStack, count: int) -> tuple[list[ConnectionRecord], list[FuzzTarget]]:
-    """``count`` connections, one GHL location each (GHL allows 100 requests per 10 s per
-    location: the valid events must not wait for the rate limit)."""
-    connections, targets = [], []
-    for number in range(count):
-        location, token = f"loc_fuzz_{number}", f"pit-fuzz-{number}"
-        stack.add_ghl_location(location, token)
-        connection = stack.new_connection(f"fuzz-{number}", location, token)
-        seeded = seed_location(location)
-        connections.append(connection)
-        targets.append(
-            FuzzTarget(
-                connection_id=connection.id,
-                location_id=location,
-                tag_ids=tuple(tag.id for tag in seeded.tags[:TAGS_PER_TARGET]),
-                ghl_post_ids=tuple(post.id for post in seeded.posts),
-                max_body_bytes=stack.settings.webhook_max_bytes,
-            )
-        )
-    return connections, targets
-
-
-def _token_connections(
-    stack: FaultStack, count: int
+def _connections(
+    stack: FaultStack, count: int, *, token_auth: bool = False
 ) -> tuple[list[ConnectionRecord], list[FuzzTarget]]:
-    """``count`` token-authenticated connections with a mapping, one GHL location each; every
-    other one's mapping has no delivery id. They write back to the sandbox CRM as the others
-    (`Stack.new_connection`, which makes signature connections only)."""
+    """``count`` connections, one GHL location each (GHL allows 100 requests per 10 s per
+    location: the valid events must not wait for the rate limit), writing back to the sandbox
+    CRM. With ``token_auth`` they take a Bearer token and the CRM's own body through a mapping;
+    every other one's mapping has no delivery id, so that its repeats are known by the body."""
+    prefix = "fuzz-token" if token_auth else "fuzz"
     connections, targets = [], []
     for number in range(count):
-        location, token = f"loc_fuzz_token_{number}", f"pit-fuzz-token-{number}"
-        name = f"fuzz-token-{number}"
-        with_id = number % 2 == 0
-        stack.add_ghl_location(location, token)
-        connection = stack.store.create_connection(
-            name=name,
-            location_id=location,
-            ghl_token=token,
-            crm_url=f"{stack.crm_url}/hooks/{name}",
-            inbound_auth=TOKEN,
-            mapping=mapping_text(delivery_id=with_id),
+        location = f"loc_{prefix.replace('-', '_')}_{number}"
+        ghl_token = f"pit-{prefix}-{number}"
+        with_id = token_auth and number % 2 == 0
+        stack.add_ghl_location(location, ghl_token)
+        connection = stack.new_connection(
+            f"{prefix}-{number}",
+            location,
+            ghl_token,
+            inbound_auth=TOKEN if token_auth else SIGNATURE,
+            mapping=mapping_text(delivery_id=with_id) if token_auth else None,
         )
-        httpx.post(
-            f"{stack.crm_url}/_sandbox/accounts",
-            json={"account": name, "secret": connection.crm_secret},
-            timeout=10,
-        ).raise_for_status()
         seeded = seed_location(location)
         connections.append(connection)
         targets.append(
