@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from marshmallow import ValidationError
 
-from crm import smartoffice, webhook
+from crm import ixact, smartoffice, webhook
 from crm.connector import ConnectorConfig, ConnectorKind, CRMConnector, WriteLedger
 from schemas.events import flatten_errors
 from socialbridge.config import Settings
@@ -21,6 +21,7 @@ from socialbridge.config import Settings
 KINDS: Mapping[str, ConnectorKind] = {
     webhook.KIND.kind: webhook.KIND,
     smartoffice.KIND.kind: smartoffice.KIND,
+    ixact.KIND.kind: ixact.KIND,
 }
 KIND_NAMES: tuple[str, ...] = tuple(KINDS)
 DEFAULT_KIND = "webhook"
