@@ -3,9 +3,14 @@
     python -m sandbox ghl --port 8010 [--host 127.0.0.1]
     python -m sandbox crm --port 8020 [--host 127.0.0.1] [--data-dir DIR]
     python -m sandbox smartoffice --port 8030 [--host 127.0.0.1] [--data-dir DIR]
+    python -m sandbox mail --port 8040 --smtp-port 2525 [--host 127.0.0.1] [--data-dir DIR]
+                           [--tls-cert FILE --tls-key FILE]
 
 `make run` starts the GHL and CRM sandboxes as child processes; one line on stdout gives
-the URL once listening. The SmartOffice XML Engine answers at ``/xml``.
+the URL once listening. The SmartOffice XML Engine answers at ``/xml``. The mail sandbox
+(`sandbox.mail`) is an SMTP server with HTTP pages: its first line gives the pages' URL like
+the others', a second one the SMTP address (``sandbox mail smtp listening on HOST:PORT``);
+with ``--tls-cert`` and ``--tls-key`` it offers STARTTLS, and requires it before AUTH and MAIL.
 """
 
 from __future__ import annotations
@@ -46,8 +51,10 @@ APPS: dict[str, Callable[[argparse.Namespace], Flask]] = {
     "crm": _crm_app,
     "smartoffice": _smartoffice_app,
 }
+# The mail sandbox is two servers (SMTP and HTTP) started together: `_serve_mail`.
+MAIL = "mail"
 # The sandboxes that can keep what they hold in a data folder.
-KEEPS_DATA = ("crm", "smartoffice")
+KEEPS_DATA = ("crm", "smartoffice", MAIL)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -55,26 +62,90 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m sandbox", description="Serve a sandbox over HTTP until SIGTERM or Ctrl-C."
     )
-    parser.add_argument("which", choices=sorted(APPS), help="the sandbox to serve")
+    parser.add_argument("which", choices=sorted([*APPS, MAIL]), help="the sandbox to serve")
     parser.add_argument("--port", type=int, required=True, help="TCP port to listen on")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
         "--data-dir",
         type=Path,
         default=None,
-        help="crm and smartoffice only: keep what they store in this folder, across restarts "
-        "(crm: accounts, records and the webhook-ids seen; smartoffice: objects and added "
-        "accounts; default: in memory)",
+        help="crm, smartoffice and mail only: keep what they store in this folder, across "
+        "restarts (crm: accounts, records and the webhook-ids seen; smartoffice: objects and "
+        "added accounts; mail: the messages; default: in memory)",
+    )
+    parser.add_argument(
+        "--smtp-port", type=int, default=None, help="mail only (required): the SMTP port"
+    )
+    parser.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=None,
+        help="mail only: a PEM certificate (chain) for STARTTLS, with --tls-key",
+    )
+    parser.add_argument(
+        "--tls-key", type=Path, default=None, help="mail only: the PEM key of --tls-cert"
     )
     args = parser.parse_args(argv)
     if args.data_dir is not None and args.which not in KEEPS_DATA:
-        parser.error("--data-dir: only the crm sandbox keeps data (and smartoffice)")
+        parser.error("--data-dir: only the crm sandbox keeps data (and smartoffice, mail)")
+    _check_mail_options(parser, args)
     return args
+
+
+def _check_mail_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    mail_only = {
+        "--smtp-port": args.smtp_port,
+        "--tls-cert": args.tls_cert,
+        "--tls-key": args.tls_key,
+    }
+    if args.which != MAIL:
+        for option, value in mail_only.items():
+            if value is not None:
+                parser.error(f"{option}: only the mail sandbox takes it")
+        return
+    if args.smtp_port is None:
+        parser.error("the mail sandbox needs --smtp-port")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    from sandbox.mail.server import is_loopback
+
+    if args.tls_cert is None and not is_loopback(args.host):
+        # Without TLS it takes AUTH passwords in the clear: fine on loopback only.
+        parser.error(f"--host {args.host}: without --tls-cert the mail sandbox binds loopback only")
+
+
+def _serve_mail(args: argparse.Namespace) -> int:
+    """Serve the mail sandbox's SMTP and HTTP servers until SIGTERM or SIGINT; return 0."""
+    from sandbox.mail.server import MailSandbox, server_tls_context
+
+    tls = None if args.tls_cert is None else server_tls_context(args.tls_cert, args.tls_key)
+    mail = MailSandbox(
+        args.host, args.smtp_port, args.port, tls_context=tls, data_dir=args.data_dir
+    )
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    mail.start()
+    try:
+        print(f"sandbox mail listening on {mail.http_url}/", flush=True)
+        host = f"[{mail.host}]" if ":" in mail.host else mail.host
+        print(f"sandbox mail smtp listening on {host}:{mail.smtp_port}", flush=True)
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        mail.stop()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve the chosen sandbox (threaded werkzeug) until SIGTERM or SIGINT; return 0."""
     args = parse_args(argv)
+    if args.which == MAIL:
+        return _serve_mail(args)
     app = APPS[args.which](args)
     server = make_server(args.host, args.port, app, threaded=True)
     stopping = threading.Event()

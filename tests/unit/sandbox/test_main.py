@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import smtplib
 import subprocess
 import sys
 import threading
@@ -82,3 +83,91 @@ def test_the_smartoffice_sandbox_serves_the_xml_engine_until_terminated(tmp_path
     )
     assert b"<_status>OK</_status>" in answer.content
     assert process.returncode == 0
+
+
+def test_the_mail_sandbox_needs_an_smtp_port(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["mail", "--port", "8040"])
+
+    assert exited.value.code == 2
+    assert "the mail sandbox needs --smtp-port" in capsys.readouterr().err
+
+
+def test_the_mail_sandbox_takes_its_ports_a_data_folder_and_a_certificate() -> None:
+    tls = ["--tls-cert", "c.pem", "--tls-key", "k.pem"]
+    args = parse_args(
+        ["mail", "--port", "8040", "--smtp-port", "2525", "--data-dir", "var/mail", *tls]
+    )
+
+    assert (args.which, args.port, args.smtp_port, args.data_dir) == (
+        "mail",
+        8040,
+        2525,
+        Path("var/mail"),
+    )
+    assert (args.tls_cert, args.tls_key) == (Path("c.pem"), Path("k.pem"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["crm", "--port", "8020", "--smtp-port", "2525"], "--smtp-port: only the mail sandbox"),
+        (["ghl", "--port", "8010", "--tls-key", "k.pem"], "--tls-key: only the mail sandbox"),
+        (
+            ["mail", "--port", "8040", "--smtp-port", "2525", "--tls-cert", "c.pem"],
+            "--tls-cert and --tls-key go together",
+        ),
+        (
+            ["mail", "--port", "8040", "--smtp-port", "2525", "--host", "0.0.0.0"],
+            "without --tls-cert the mail sandbox binds loopback only",
+        ),
+    ],
+)
+def test_mail_options_are_checked(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_args(argv)
+
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_mail_sandbox_serves_smtp_and_http_until_terminated(tmp_path: Path) -> None:
+    # Port 0 for both: the system picks free ones, and the two "listening on" lines tell which.
+    command = [sys.executable, "-m", "sandbox", "mail", "--port", "0", "--smtp-port", "0"]
+    command += ["--data-dir", str(tmp_path)]
+    process = subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(60, process.kill)  # a hung start fails the test, never the run
+    watchdog.start()
+    try:
+        assert process.stdout is not None
+        http_line, smtp_line = process.stdout.readline(), process.stdout.readline()
+        http = re.fullmatch(r"sandbox mail listening on (http://127\.0\.0\.1:\d+)/\n", http_line)
+        smtp = re.fullmatch(r"sandbox mail smtp listening on 127\.0\.0\.1:(\d+)\n", smtp_line)
+        assert http, http_line
+        assert smtp, smtp_line
+        with smtplib.SMTP("127.0.0.1", int(smtp.group(1)), timeout=10) as client:
+            noop = client.noop()
+            client.sendmail(
+                "agent@example.com", ["notes@ixactcontact.com"], b"Subject: hi\r\n\r\nx"
+            )
+        messages = httpx.get(f"{http.group(1)}/messages", timeout=10)
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+        watchdog.cancel()
+
+    assert noop[0] == 250
+    assert messages.status_code == 200
+    assert [(m["subject"], m["envelope_to"]) for m in messages.json()] == [
+        ("hi", ["notes@ixactcontact.com"])
+    ]
+    assert process.returncode == 0
+    assert (tmp_path / "sandbox-mail.jsonl").exists()
