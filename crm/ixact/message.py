@@ -95,6 +95,7 @@ def build_email(
 
 
 def text_of(message: EmailMessage) -> str:
-    """The message's text body, decoded (what IXACT keeps in Contact History)."""
+    """The message's text body, decoded, with ``\n`` line ends (what IXACT keeps)."""
     content = message.get_content()
-    return content if isinstance(content, str) else ""
+    # Quoted-printable carries the wire's CRLF into the decoded text.
+    return content.replace("\r\n", "\n") if isinstance(content, str) else ""

@@ -159,6 +159,13 @@ class SmtpSender:
                 f"{where} closed the connection or stopped answering ({stage}): {reason}",
                 system=SYSTEM,
             )
+        if isinstance(exc, smtplib.SMTPException):
+            # smtplib's other words (SMTPException is an OSError: it is read first). At login,
+            # it is the one for a server whose AUTH mechanisms smtplib speaks none of.
+            said = self._scrub(str(exc))
+            if stage == LOGIN:
+                return AuthError(f"{where} refused the login: {said}", system=SYSTEM)
+            return RetryableError(f"{where} failed ({stage}): {said}", system=SYSTEM)
         if isinstance(exc, ssl.SSLCertVerificationError):
             return PermanentError(
                 f"{where}'s certificate is not trusted ({exc.verify_message}); if it is signed "
@@ -167,7 +174,8 @@ class SmtpSender:
             )
         if isinstance(exc, ssl.SSLError):
             return RetryableError(
-                f"TLS with {where} failed ({exc.reason or exc}); check smtp_security and smtp_port",
+                f"TLS with {where} failed ({getattr(exc, 'reason', None) or exc}); check "
+                "smtp_security and smtp_port",
                 system=SYSTEM,
             )
         if isinstance(exc, TimeoutError):
@@ -175,9 +183,6 @@ class SmtpSender:
         if isinstance(exc, OSError):
             reason = str(exc) or type(exc).__name__
             return RetryableError(f"{where} is unreachable ({stage}): {reason}", system=SYSTEM)
-        if stage == LOGIN:
-            # smtplib's own word when no AUTH mechanism of the server's is one it speaks.
-            return AuthError(f"{where} refused the login: {self._scrub(str(exc))}", system=SYSTEM)
         return RetryableError(f"{where} failed ({stage}): {self._scrub(str(exc))}", system=SYSTEM)
 
     def _answer_error(self, code: int, text: bytes | str, stage: str) -> IntegrationError:

@@ -162,7 +162,8 @@ class IxactSettings(SettingsSchema):
             return {key: value for key, value in data.items() if value != ""}
         return data
 
-    @validates_schema
+    # Run even when a field failed, so one attempt names every problem at once.
+    @validates_schema(skip_on_field_errors=False)
     def _check(self, data: dict[str, Any], **_: Any) -> None:
         errors: dict[str, list[str]] = {}
         for name, value in data.items():
