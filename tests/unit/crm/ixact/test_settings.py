@@ -17,7 +17,7 @@ from crm.ixact.settings import (
     is_loopback,
 )
 from crm.registry import SettingsInvalid, load_settings
-from tests.unit.crm.ixact.certs import make_self_signed
+from tests.tlsutil import make_self_signed
 
 MINIMAL = {"smtp_host": "smtp.example.com", "sender": "agent@example.com"}
 
