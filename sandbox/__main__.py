@@ -129,7 +129,11 @@ def _serve_mail(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    mail.start()
+    try:
+        mail.start()
+    except OSError as exc:
+        print(f"sandbox mail: cannot listen: {exc}", file=sys.stderr, flush=True)
+        return 1
     try:
         print(f"sandbox mail listening on {mail.http_url}/", flush=True)
         host = f"[{mail.host}]" if ":" in mail.host else mail.host

@@ -5,12 +5,13 @@
     ...
     controller.stop()
 
-The server speaks ESMTP (aiosmtpd) with AUTH PLAIN and LOGIN, and
-STARTTLS when given a TLS context (or implicit TLS, for a port-465 style server). Without
-TLS it offers AUTH in the clear, which is acceptable only because it listens on loopback
-(`sandbox.mail.server` refuses any other address); with STARTTLS, AUTH and MAIL are refused
-until the client has started TLS, as a real submission server does. Every message, from any
-sender to any recipient, is kept (`sandbox.mail.state`); nothing is ever relayed.
+The server speaks ESMTP (aiosmtpd) with AUTH PLAIN and LOGIN, and STARTTLS when given a TLS
+context (or implicit TLS, for a port-465 style server). Without TLS it offers AUTH in the
+clear, which is acceptable only because it then listens on loopback (`sandbox.mail.server`
+refuses any other address); with STARTTLS, AUTH and MAIL are refused until the client has
+started TLS, as a real submission server does. AUTH is optional unless `require_auth`.
+Every message, from any sender to any recipient, is kept (`sandbox.mail.state`); nothing is
+ever relayed.
 
 Injected faults (`sandbox.mail.faults`) act where a client sees them: the reply line to AUTH,
 MAIL FROM or to DATA's final dot, a connection closed just after the 250 line has been
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import asyncio.base_events
+import contextlib
 import logging
 import ssl
 import weakref
@@ -39,6 +41,8 @@ SERVER_NAME = "sandbox-mail.localhost"
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 # How long a silent client is kept: a no_answer fault holds its session at most this long.
 IDLE_TIMEOUT_SECONDS = 300.0
+# How long stopping waits for the open connections to be closed.
+SESSION_CLOSE_SECONDS = 2.0
 
 # aiosmtpd warns on every successful AUTH that a deprecated attribute was set, which is its
 # own doing; its errors still show.
@@ -142,8 +146,32 @@ def _uses_tls(server: SMTP) -> bool:
     return transport is not None and transport.get_extra_info("ssl_object") is not None
 
 
+class _TrackedSMTP(SMTP):
+    """aiosmtpd's SMTP session, listed in `live` while its connection is open."""
+
+    def __init__(self, live: set[SMTP], handler: MailHandler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._live = live
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._live.add(self)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._live.discard(self)
+        super().connection_lost(error)
+
+
 class _Controller(Controller):
-    """aiosmtpd's threaded controller, able to listen on port 0."""
+    """aiosmtpd's threaded controller, able to listen on port 0 and to stop cleanly while
+    sessions are open (a no_answer fault holds one on purpose)."""
+
+    def __init__(self, handler: MailHandler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._live: set[SMTP] = set()
+
+    def factory(self) -> SMTP:
+        return _TrackedSMTP(self._live, self.handler, **self.SMTP_kwargs)
 
     def _trigger_server(self) -> None:
         # The controller connects once to its own port to check the server works; with port 0
@@ -151,6 +179,24 @@ class _Controller(Controller):
         if isinstance(self.server, asyncio.base_events.Server) and self.server.sockets:
             self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()  # type: ignore[no-untyped-call]  # unannotated in aiosmtpd
+
+    def stop(self, no_assert: bool = False) -> None:
+        # aiosmtpd's stop() cancels the sessions' tasks and closes the loop at once, before
+        # a TLS connection has finished closing: its socket would be left open. Close every
+        # connection first, while the loop still runs.
+        if self._thread is not None and self.loop.is_running():
+            closing = asyncio.run_coroutine_threadsafe(self._hang_up_all(), self.loop)
+            with contextlib.suppress(Exception):
+                closing.result(timeout=SESSION_CLOSE_SECONDS + 1)
+        super().stop(no_assert)
+
+    async def _hang_up_all(self) -> None:
+        for session in list(self._live):
+            if isinstance(session.transport, asyncio.Transport):
+                session.transport.abort()
+        deadline = self.loop.time() + SESSION_CLOSE_SECONDS
+        while self._live and self.loop.time() < deadline:
+            await asyncio.sleep(0.01)
 
 
 def smtp_controller(

@@ -90,6 +90,17 @@ def test_a_reply_to_mail_refuses_the_sender(mail: MailSandbox) -> None:
     assert len(mail.messages()) == 1
 
 
+def test_a_421_to_mail_closes_the_connection(mail: MailSandbox) -> None:
+    mail.add_fault(kind="reply", code=421, command="MAIL")
+
+    with socket.create_connection(("127.0.0.1", mail.smtp_port), timeout=10) as sock:
+        sock.sendall(f"HELO client.example\r\nMAIL FROM:<{SENDER}>\r\n".encode())
+        lines = read_to_end(sock).splitlines()
+
+    assert [line[:4] for line in lines] == [b"220 ", b"250 ", b"421 "]
+    assert mail.messages() == []
+
+
 def test_times_counts_the_commands_answered(mail: MailSandbox) -> None:
     mail.add_fault(kind="reply", code=452, times=2)
     codes = []

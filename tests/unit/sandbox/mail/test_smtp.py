@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import smtplib
+import socket
 
 import pytest
 
@@ -153,6 +154,18 @@ def test_the_ports_are_unknown_until_started() -> None:
         _ = sandbox.smtp_port
     with pytest.raises(RuntimeError, match="call start"):
         _ = sandbox.http_url
+
+
+def test_an_http_port_in_use_leaves_neither_server_running() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        sandbox = MailSandbox(http_port=taken.getsockname()[1])
+
+        with pytest.raises(OSError, match="cannot listen"):
+            sandbox.start()
+
+    assert repr(sandbox) == "<MailSandbox stopped>"
 
 
 def test_stop_is_idempotent_and_closes_the_port() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import smtplib
 import ssl
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ import pytest
 from sandbox.mail.server import MailSandbox, server_tls_context
 from sandbox.mail.state import DEMO_SMTP_PASSWORD, DEMO_SMTP_USER
 from tests.tlsutil import make_self_signed
-from tests.unit.sandbox.mail.conftest import NOTES, new_message
+from tests.unit.sandbox.mail.conftest import NOTES, new_message, wait_until
 
 
 @pytest.fixture
@@ -99,3 +100,25 @@ def test_implicit_tls_from_the_first_byte(
 def test_implicit_tls_needs_a_context() -> None:
     with pytest.raises(ValueError, match="implicit_tls needs a tls_context"):
         MailSandbox(implicit_tls=True)
+
+
+def test_stopping_closes_a_tls_session_held_by_a_fault(
+    certificate: tuple[Path, Path], client_context: ssl.SSLContext
+) -> None:
+    mail = MailSandbox(tls_context=server_tls_context(*certificate)).start()
+    mail.add_fault(kind="no_answer")
+    with smtplib.SMTP("127.0.0.1", mail.smtp_port, timeout=30) as client:
+        client.starttls(context=client_context)
+        client.ehlo()
+        client.mail("agent@example.com")
+        client.rcpt(NOTES)
+        assert client.docmd("DATA")[0] == 354
+        client.send(b"Subject: held\r\n\r\nbody\r\n.\r\n")
+        wait_until(lambda: len(mail.messages()) == 1)
+
+        mail.stop()
+
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            client.getreply()
+    # A server-side socket left open would warn when collected, and warnings are errors.
+    gc.collect()
