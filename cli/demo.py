@@ -3,13 +3,20 @@
 What is sent depends on the connection:
 
     no mapping                  our event format (docs/webhooks.md), made from the options
-    make run's demo mapping     the SmartOffice body that mapping reads (`demo-smartoffice`),
-                                a fresh request_id each time, so two sends are two events
+    make run's demo mappings    the body that mapping reads: a SmartOffice button's
+                                (`demo-smartoffice`), or what a user's automation posts about
+                                an IXACT contact (`demo-ixact`: the demo contact's address and
+                                names); a fresh request_id each time, so two sends are two
+                                events
     any other mapping           only ``--body FILE``: `demo send` cannot know its CRM's body
 
 ``--body FILE`` (``-``: stdin) sends that JSON as it is, to any connection. The request is
 authenticated as the connection expects: Standard Webhooks signature headers, or
 ``Authorization: Bearer <inbound token>`` for a token connection.
+
+With ``--wait``, a done event points at where its write-back shows: the sandbox CRM page, the
+SmartOffice sandbox page, or for IXACT the mail sandbox page (a connection whose mail server
+is this machine's) or the contact's Contact History in IXACT.
 """
 
 from __future__ import annotations
@@ -27,13 +34,17 @@ from standardwebhooks import Webhook
 
 from cli.dev.demo_connections import (
     DEMO_CONTACT_ID,
+    IXACT_KIND,
     SMARTOFFICE_KIND,
+    demo_ixact_body,
+    demo_ixact_mapping,
     demo_smartoffice_body,
     demo_smartoffice_mapping,
 )
 from cli.params import WAIT_SECONDS
 from cli.render import emit_json, json_value, words
 from cli.runtime import Runtime, json_option, pass_runtime
+from crm.ixact.settings import is_loopback
 from schemas.events import EVENT_TYPES, POST_PUBLISHED, TAG_DETAILS_REQUESTED
 from socialbridge.errors import IntegrationError
 from socialbridge.inbound_auth import InboundAuth
@@ -193,8 +204,8 @@ def _made_body(
     tag_ids: tuple[str, ...],
 ) -> bytes:
     """The body a CRM of this connection would send for TYPE; UsageError when unknown."""
-    shipped = record.mapping is not None and record.mapping == demo_smartoffice_mapping()
-    if record.mapping is not None and not shipped:
+    shipped = _shipped_mapping(record)
+    if record.mapping is not None and shipped is None:
         raise click.UsageError(
             f"{record.name} has a mapping of its own, so `demo send` cannot know the body its "
             "CRM sends: send one with --body FILE (JSON, sent as it is; '-': standard input)"
@@ -202,7 +213,7 @@ def _made_body(
     if event_type == TAG_DETAILS_REQUESTED and not tag_ids:
         tag_ids = _first_tags(runtime, record)
     body: dict[str, Any]
-    if shipped:
+    if shipped == SMARTOFFICE_KIND:
         body = demo_smartoffice_body(
             event_type,
             contact_id=_demo_contact(record),
@@ -211,10 +222,28 @@ def _made_body(
             tag_ids=tag_ids,
             title=DEMO_TITLE,
         )
+    elif shipped == IXACT_KIND:
+        # Always the demo contact: its address and names belong together, and the Contact
+        # Groups export needs the names.
+        body = demo_ixact_body(
+            event_type, post_id=post_id, ghl_post_id=ghl_post_id, tag_ids=tag_ids, title=DEMO_TITLE
+        )
     else:
         data = _data(event_type, post_id, ghl_post_id, tag_ids)
         body = {"type": event_type, "timestamp": _now().isoformat(), "data": data}
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _shipped_mapping(record: ConnectionRecord) -> str | None:
+    """Which of `make run`'s shipped mappings the connection has (the kind it was made for),
+    or None: no mapping, or one of its own."""
+    if record.mapping is None:
+        return None
+    shipped = {
+        SMARTOFFICE_KIND: demo_smartoffice_mapping(),
+        IXACT_KIND: demo_ixact_mapping(),
+    }
+    return next((kind for kind, text in shipped.items() if record.mapping == text), None)
 
 
 def _demo_contact(record: ConnectionRecord) -> str:
@@ -261,16 +290,26 @@ def _refusal(answer: Any) -> str:
 def _ending(result: dict[str, Any], record: ConnectionRecord) -> str:
     attempts = f"{result['attempts']} attempt{'' if result['attempts'] == 1 else 's'}"
     if result["status"] == "done":
-        page = (
-            "the SmartPad on the SmartOffice sandbox page"
-            if record.crm_kind == SMARTOFFICE_KIND
-            else "the write-back on the sandbox CRM page"
-        )
+        page = _where_it_shows(record)
         return (
             f"done after {attempts}. See {page}, or: socialbridge events show {result['event_id']}"
         )
     kind = f" ({result['error_kind']})" if result["error_kind"] else ""
     return f"{result['status']}{kind} after {attempts}: {words(result['last_error'])}"
+
+
+def _where_it_shows(record: ConnectionRecord) -> str:
+    """Where a done event's write-back can be seen, for the last line of --wait."""
+    if record.crm_kind == SMARTOFFICE_KIND:
+        return "the SmartPad on the SmartOffice sandbox page"
+    if record.crm_kind == IXACT_KIND:
+        # Only a mail server on this machine can be the sandbox; any other one sent the
+        # email to IXACT for real.
+        host = str(record.crm_settings.get("smtp_host") or "")
+        if is_loopback(host):
+            return "the email on the mail sandbox page"
+        return "the email in the contact's Contact History in IXACT (or in Unassigned Emails)"
+    return "the write-back on the sandbox CRM page"
 
 
 def _data(

@@ -76,14 +76,35 @@ def main(ctx: click.Context) -> None:
     help="Port of the SmartOffice sandbox.",
 )
 @click.option("--flower-port", type=PORT, default=5555, show_default=True, help="Port of Flower.")
+@click.option(
+    "--mail-port",
+    type=PORT,
+    default=8040,
+    show_default=True,
+    help="Port of the sandbox mail server's page (HTTP).",
+)
+@click.option(
+    "--smtp-port",
+    type=PORT,
+    default=8025,
+    show_default=True,
+    help="Port of the sandbox mail server's SMTP server.",
+)
 def dev(
-    web_port: int, ghl_port: int, crm_port: int, smartoffice_port: int, flower_port: int
+    web_port: int,
+    ghl_port: int,
+    crm_port: int,
+    smartoffice_port: int,
+    flower_port: int,
+    mail_port: int,
+    smtp_port: int,
 ) -> None:
     """Run everything on this machine (what `make run` calls)."""
     from cli.dev.run import run_dev
 
     ports = {"--web-port": web_port, "--ghl-port": ghl_port, "--crm-port": crm_port,
-             "--smartoffice-port": smartoffice_port, "--flower-port": flower_port}  # fmt: skip
+             "--smartoffice-port": smartoffice_port, "--flower-port": flower_port,
+             "--mail-port": mail_port, "--smtp-port": smtp_port}  # fmt: skip
     for option, port in ports.items():
         same = [other for other, taken in ports.items() if taken == port and other != option]
         if same:
@@ -98,6 +119,8 @@ def dev(
         crm_port=crm_port,
         smartoffice_port=smartoffice_port,
         flower_port=flower_port,
+        mail_port=mail_port,
+        smtp_port=smtp_port,
     )
     raise SystemExit(code)
 

@@ -1,4 +1,4 @@
-"""The two demo connections of `make run`, and the CRM-shaped bodies `demo send` posts.
+"""The three demo connections of `make run`, and the CRM-shaped bodies `demo send` posts.
 
     demo              kind webhook; writes back to the sandbox CRM's hook of account `demo`;
                       inbound POSTs signed the Standard Webhooks way, in our event format.
@@ -7,19 +7,25 @@
                       ``Authorization: Bearer <inbound token>`` and the CRM's own JSON, made
                       into our events by the mapping shipped beside this module
                       (``demo_smartoffice.yaml``).
+    demo-ixact        kind ixact; each write-back is one email sent through the sandbox mail
+                      server (SMTP on loopback, no TLS, its seed login) from the demo's
+                      authorized sender, To the contact, envelope to notes@ixactcontact.com
+                      only; inbound POSTs carry the inbound token and what a user's automation
+                      would post about a contact, made into our events by ``demo_ixact.yaml``.
 
-Both are made on the first start and reused as they are on the next ones, so ids, secrets and
+All are made on the first start and reused as they are on the next ones, so ids, secrets and
 tokens stay the same across restarts; a reused connection that no longer points at this run's
 sandbox, or whose mapping was edited, is reported (`DemoConnection.drift`), never changed
 behind the operator's back.
 
-`demo_smartoffice_body` builds what a SmartOffice Adapter button or automation would POST for
-that mapping, so the mapping and the body it expects live side by side.
+`demo_smartoffice_body` and `demo_ixact_body` build what the CRM side would POST for each
+shipped mapping, so a mapping and the body it expects live side by side.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -46,11 +52,33 @@ SANDBOX_USER = "agent"
 SANDBOX_PASSWORD = "sandbox-password"  # noqa: S105 - the sandbox's published seed password
 DEMO_CONTACT_ID = "Contact.1.31"
 
+DEMO_IXACT_NAME = "demo-ixact"
+IXACT_KIND = "ixact"
+DEMO_IXACT_MAPPING = "demo_ixact.yaml"
+SANDBOX_MAIL_HOST = "127.0.0.1"
+# The mail sandbox's seed SMTP login, as `sandbox.mail.state` has it (a test keeps the two
+# equal; copied for the reason given above). The login is also the demo's authorized sender:
+# a real mail provider lets an account send as itself.
+SANDBOX_SMTP_USER = "agent@example.com"
+SANDBOX_SMTP_PASSWORD = "sandbox-password"  # noqa: S105 - the sandbox's published seed password
+DEMO_IXACT_SENDER = SANDBOX_SMTP_USER
+# The IXACT contact the demo's automation posts about: the address IXACT finds the contact
+# by, and the names the Contact Groups export needs.
+DEMO_IXACT_CONTACT_EMAIL = "ann.lee@example.com"
+DEMO_IXACT_FIRST_NAME = "Ann"
+DEMO_IXACT_LAST_NAME = "Lee"
+
 # What each event type is called by the buttons of the shipped mapping (its `inbound.type`).
 SMARTOFFICE_ACTIONS = {
     POST_PUBLISHED: "post_published",
     TAG_DETAILS_REQUESTED: "tag_info",
     STATISTICS_REQUESTED: "stats",
+}
+# And by the automation of the shipped IXACT mapping (docs/connectors/ixact.md's example).
+IXACT_ACTIONS = {
+    POST_PUBLISHED: "post_published",
+    TAG_DETAILS_REQUESTED: "tag_details",
+    STATISTICS_REQUESTED: "statistics",
 }
 
 
@@ -63,8 +91,9 @@ class DemoConnection:
     """What the banner and the sandbox CRM need to know about a demo connection."""
 
     id: str
+    # Where write-backs go: a URL, or for IXACT the mail server's (``smtp://host:port``).
     crm_url: str
-    # The webhook kind's signing secret, which the sandbox CRM must learn; "" for SmartOffice.
+    # The webhook kind's signing secret, which the sandbox CRM must learn; "" for the others.
     crm_secret: str
     created: bool
     name: str = DEMO_CONNECTION_NAME
@@ -154,24 +183,16 @@ def ensure_demo_smartoffice_connection(
     anything is stored, so a shipped mapping that the mapping engine refuses stops `make run`
     with the engine's own line numbers rather than leaving a connection that maps nothing.
     """
-    from crm.registry import connector_kind, load_settings
-    from mappings import MappingInvalid, load_mapping
     from socialbridge.inbound_auth import InboundAuth
 
     mapping = demo_smartoffice_mapping()
-    try:
-        kind = connector_kind(SMARTOFFICE_KIND)
-        settings = load_settings(SMARTOFFICE_KIND, demo_smartoffice_settings())
-        load_mapping(mapping, outbound_fields=kind.capabilities.outbound_fields)
-    except MappingInvalid as error:
-        raise DemoConnectionError(
-            f"the shipped mapping {DEMO_SMARTOFFICE_MAPPING} is refused:\n{error}"
-        ) from error
-    except ValueError as error:  # an unknown kind, or settings the connector refuses
-        raise DemoConnectionError(
-            f"the {DEMO_SMARTOFFICE_NAME} connection cannot be made: {error}"
-        ) from error
-
+    settings = _checked(
+        DEMO_SMARTOFFICE_NAME,
+        SMARTOFFICE_KIND,
+        demo_smartoffice_settings(),
+        mapping,
+        DEMO_SMARTOFFICE_MAPPING,
+    )
     record, created = _find_or_create(
         database_url,
         secret_key,
@@ -221,6 +242,131 @@ def demo_smartoffice_body(
     elif event_type == TAG_DETAILS_REQUESTED:
         body["post"] = {"id": post_id, "tag_ids": list(tag_ids)}
     return body
+
+
+# --- demo-ixact: the sandbox mail server -------------------------------------------------
+
+
+def demo_ixact_smtp_url(smtp_port: int) -> str:
+    """Where `demo-ixact`'s emails go: the mail sandbox's SMTP server, as its connector names it."""
+    return f"smtp://{SANDBOX_MAIL_HOST}:{smtp_port}"
+
+
+def demo_ixact_mapping() -> str:
+    """The text of the shipped mapping of `demo-ixact` (package data of `cli.dev`)."""
+    return resources.files("cli.dev").joinpath(DEMO_IXACT_MAPPING).read_text("utf-8")
+
+
+def demo_ixact_settings(smtp_port: int) -> dict[str, str | int]:
+    """The connector settings of `demo-ixact`: the mail sandbox on loopback, where no TLS is
+    allowed, with its seed login; the demo contact holds scheduled statistics."""
+    return {
+        "smtp_host": SANDBOX_MAIL_HOST,
+        "smtp_port": smtp_port,
+        "smtp_security": "none",
+        "smtp_user": SANDBOX_SMTP_USER,
+        "smtp_password": SANDBOX_SMTP_PASSWORD,
+        "sender": DEMO_IXACT_SENDER,
+        "stats_contact_email": DEMO_IXACT_CONTACT_EMAIL,
+    }
+
+
+def ensure_demo_ixact_connection(
+    database_url: str, secret_key: str, smtp_port: int
+) -> DemoConnection:
+    """`demo-ixact`, created on the first start and reused on the next ones.
+
+    Checked as `demo-smartoffice` is: the settings by the ixact kind, the shipped mapping
+    against its outbound fields. A reused connection reports the mail server its settings
+    name (`DemoConnection.crm_url`), so a moved SMTP port shows up as drift.
+    """
+    from crm.ixact.settings import SmtpSettings
+    from socialbridge.inbound_auth import InboundAuth
+
+    mapping = demo_ixact_mapping()
+    settings = _checked(
+        DEMO_IXACT_NAME, IXACT_KIND, demo_ixact_settings(smtp_port), mapping, DEMO_IXACT_MAPPING
+    )
+    record, created = _find_or_create(
+        database_url,
+        secret_key,
+        name=DEMO_IXACT_NAME,
+        crm_kind=IXACT_KIND,
+        crm_settings=settings,
+        inbound_auth=InboundAuth.TOKEN,
+        mapping=mapping,
+    )
+    try:
+        smtp_url = SmtpSettings.from_settings(record.crm_settings).url
+    except ValueError as error:  # a reused connection whose settings were broken since
+        raise DemoConnectionError(
+            f"the {DEMO_IXACT_NAME} connection's settings cannot be used: {error}; "
+            "delete var/ to recreate it."
+        ) from error
+    return DemoConnection(
+        id=record.id,
+        crm_url=smtp_url,
+        crm_secret="",
+        created=created,
+        name=record.name,
+        crm_kind=record.crm_kind,
+        shipped_mapping=record.mapping == mapping,
+    )
+
+
+def demo_ixact_body(
+    event_type: str,
+    *,
+    post_id: str,
+    ghl_post_id: str | None,
+    tag_ids: tuple[str, ...],
+    title: str,
+    contact_email: str = DEMO_IXACT_CONTACT_EMAIL,
+    first_name: str = DEMO_IXACT_FIRST_NAME,
+    last_name: str = DEMO_IXACT_LAST_NAME,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """What a user's automation would POST for ``event_type``, in the shipped IXACT mapping's
+    shape: the contact it is about, with the names the Contact Groups export needs.
+
+    A fresh ``request_id`` each call unless one is given (the mapping's delivery id: two
+    submissions are two events, a retried POST of one is one).
+    """
+    body: dict[str, Any] = {
+        "action": IXACT_ACTIONS[event_type],
+        "request_id": request_id or f"req_{secrets.token_hex(8)}",
+        "contact": {"email": contact_email, "first_name": first_name, "last_name": last_name},
+    }
+    if event_type == POST_PUBLISHED:
+        post: dict[str, Any] = {"id": post_id, "title": title}
+        if ghl_post_id:
+            post["ghl_post_id"] = ghl_post_id
+        body["post"] = post
+    elif event_type == TAG_DETAILS_REQUESTED:
+        # The title too: the email's subject names the post by it.
+        body["post"] = {"id": post_id, "title": title, "tag_ids": list(tag_ids)}
+    return body
+
+
+def _checked(
+    name: str, kind_name: str, settings: Mapping[str, Any], mapping: str, mapping_file: str
+) -> dict[str, Any]:
+    """``settings`` as the kind stores them, once they and the shipped mapping pass the
+    checks `connections add` makes; DemoConnectionError with the checks' own words."""
+    from crm.registry import connector_kind, load_settings
+    from mappings import MappingInvalid, load_mapping
+
+    try:
+        kind = connector_kind(kind_name)
+        loaded = load_settings(kind_name, settings)
+        load_mapping(mapping, outbound_fields=kind.capabilities.outbound_fields)
+    except MappingInvalid as error:
+        raise DemoConnectionError(
+            f"the shipped mapping {mapping_file} is refused:\n{error}"
+        ) from error
+    except ValueError as error:  # an unknown kind, or settings the connector refuses
+        raise DemoConnectionError(f"the {name} connection cannot be made: {error}") from error
+    return loaded
 
 
 def _find_or_create(

@@ -4,13 +4,14 @@
 
 Under ``root/var/`` it keeps what must survive a restart: the SECRET_KEY and the Flower
 password (generated once), the SQLite database, the embedded Redis's append-only file and what
-the sandbox CRM and the SmartOffice sandbox stored. It starts Redis, migrates the database,
-writes ``var/socialbridge.env`` (read by the CLI in another terminal), starts the sandbox GHL,
-the sandbox CRM and the SmartOffice sandbox, makes sure the two demo connections exist
-(`cli.dev.demo_connections`: `demo` and `demo-smartoffice`), then starts web, worker, beat and
-Flower and prints where to look. From there `cli.dev.supervisor` keeps them up: a process that
-exits on its own (Redis included) is started again after a backoff, and Ctrl-C stops
-everything together, Redis last.
+the sandbox CRM, the SmartOffice sandbox and the sandbox mail server stored. It starts Redis,
+migrates the database, writes ``var/socialbridge.env`` (read by the CLI in another terminal),
+starts the sandbox GHL, the sandbox CRM, the SmartOffice sandbox and the sandbox mail server
+(an SMTP server with AUTH on loopback, and a page of the messages it took), makes sure the
+three demo connections exist (`cli.dev.demo_connections`: `demo`, `demo-smartoffice` and
+`demo-ixact`), then starts web, worker, beat and Flower and prints where to look. From there
+`cli.dev.supervisor` keeps them up: a process that exits on its own (Redis included) is
+started again after a backoff, and Ctrl-C stops everything together, Redis last.
 """
 
 from __future__ import annotations
@@ -29,17 +30,22 @@ import click
 import httpx
 
 from cli.dev.demo_connections import (
+    DEMO_IXACT_NAME,
+    DEMO_IXACT_SENDER,
     DEMO_LOCATION_ID,
     DEMO_SMARTOFFICE_NAME,
     DemoConnection,
     DemoConnectionError,
     demo_crm_url,
+    demo_ixact_smtp_url,
     demo_smartoffice_url,
     ensure_demo_connection,
+    ensure_demo_ixact_connection,
     ensure_demo_smartoffice_connection,
     register_demo_account,
 )
 from cli.dev.supervisor import Echo, LockedEcho, Supervisor, stop_on_signals, supervise
+from crm.ixact.settings import NOTES_ADDRESS
 from socialbridge.embedded_redis import EmbeddedRedis, EmbeddedRedisError, port_is_free
 from socialbridge.errors import SocialbridgeError
 
@@ -55,6 +61,8 @@ PORT_OPTIONS = {
     "crm": "--crm-port",
     "smartoffice": "--smartoffice-port",
     "flower": "--flower-port",
+    "mail": "--mail-port",
+    "smtp": "--smtp-port",
 }
 
 
@@ -78,6 +86,9 @@ class DevPorts:
     crm: int = 8020
     smartoffice: int = 8030
     flower: int = 5555
+    # The sandbox mail server: its page and JSON (HTTP), and its SMTP server.
+    mail: int = 8040
+    smtp: int = 8025
 
     def by_role(self) -> dict[str, int]:
         """``{"web": 8000, "ghl": 8010, ...}``."""
@@ -102,6 +113,10 @@ class DevPorts:
     @property
     def flower_url(self) -> str:
         return f"http://{HOST}:{self.flower}"
+
+    @property
+    def mail_url(self) -> str:
+        return f"http://{HOST}:{self.mail}"
 
 
 @dataclass(frozen=True)
@@ -153,6 +168,11 @@ class DevPaths:
     def sandbox_smartoffice_dir(self) -> Path:
         """Where the SmartOffice sandbox keeps its contacts and SmartPads across restarts."""
         return self.var / "sandbox-smartoffice"
+
+    @property
+    def sandbox_mail_dir(self) -> Path:
+        """Where the sandbox mail server keeps the messages it took across restarts."""
+        return self.var / "sandbox-mail"
 
 
 def check_ports_free(ports: DevPorts) -> None:
@@ -243,9 +263,14 @@ def write_env_file(path: Path, env: Mapping[str, str]) -> None:
 # --- child processes ---------------------------------------------------------------------
 
 
-def sandbox_command(which: str, port: int, data_dir: Path | None = None) -> list[str]:
-    """`python -m sandbox ghl|crm|smartoffice --port N [--data-dir DIR]`, this Python."""
+def sandbox_command(
+    which: str, port: int, data_dir: Path | None = None, *, smtp_port: int | None = None
+) -> list[str]:
+    """`python -m sandbox ghl|crm|smartoffice|mail --port N [--data-dir DIR]`, this Python;
+    the mail sandbox also takes its SMTP port (``smtp_port``)."""
     command = [sys.executable, "-m", "sandbox", which, "--port", str(port), "--host", HOST]
+    if smtp_port is not None:
+        command += ["--smtp-port", str(smtp_port)]
     return command if data_dir is None else [*command, "--data-dir", str(data_dir)]
 
 
@@ -318,6 +343,7 @@ def build_banner(
     flower_password: str,
     connection: DemoConnection,
     smartoffice: DemoConnection,
+    ixact: DemoConnection,
     socialbridge_command: str,
 ) -> str:
     """What `make run` prints once everything answers: where to look, and what to try."""
@@ -331,6 +357,7 @@ socialbridge is running.
   Web health        {ports.web_url}/healthz
   Sandbox CRM page  {ports.crm_url}/
   SmartOffice page  {ports.smartoffice_url}/   (the SmartOffice sandbox)
+  Mail sandbox      {ports.mail_url}/   (SMTP {HOST}:{ports.smtp}; JSON at /messages)
   Sandbox GHL       {ports.ghl_url}/
   Flower            {ports.flower_url}/   user {FLOWER_USER}, password {flower_password}
   Redis             {redis_url}
@@ -344,15 +371,22 @@ socialbridge is running.
   Its webhook URL   {_webhook_url(ports, smartoffice)}   Bearer token
   Its write-backs   SmartPads through {smartoffice.crm_url}
 
+  {DEMO_IXACT_NAME:<16}  {ixact.id} (location {DEMO_LOCATION_ID}, IXACT Contact CRM)
+  Its webhook URL   {_webhook_url(ports, ixact)}   Bearer token
+  Its write-backs   emails through {ixact.crm_url} (kept by the mail sandbox),
+                    From {DEMO_IXACT_SENDER}, To the contact, sent to {NOTES_ADDRESS} only
+
 Next steps, in another terminal:
 {sends}
   then open the sandbox CRM page, {ports.crm_url}/, to see what was written back.
     {socialbridge_command} demo send post.published --connection {DEMO_SMARTOFFICE_NAME}
   then open the SmartOffice sandbox page, {ports.smartoffice_url}/, to see its SmartPad.
+    {socialbridge_command} demo send post.published --connection {DEMO_IXACT_NAME}
+  then open the mail sandbox page, {ports.mail_url}/, to see the email IXACT would file.
 
 Ctrl-C stops everything.
 {rule}"""
-    for note in _banner_notes(ports, connection, smartoffice):
+    for note in _banner_notes(ports, connection, smartoffice, ixact):
         text += f"\nNote: {note}"
     return text
 
@@ -362,13 +396,17 @@ def _webhook_url(ports: DevPorts, connection: DemoConnection) -> str:
 
 
 def _banner_notes(
-    ports: DevPorts, connection: DemoConnection, smartoffice: DemoConnection
+    ports: DevPorts,
+    connection: DemoConnection,
+    smartoffice: DemoConnection,
+    ixact: DemoConnection,
 ) -> list[str]:
     return [
         *connection.drift(demo_crm_url(ports.crm_url), "this run's sandbox CRM"),
         *smartoffice.drift(
             demo_smartoffice_url(ports.smartoffice_url), "this run's SmartOffice sandbox"
         ),
+        *ixact.drift(demo_ixact_smtp_url(ports.smtp), "this run's sandbox mail server"),
     ]
 
 
@@ -415,6 +453,12 @@ def _start_everything(
             sandbox_command("smartoffice", ports.smartoffice, paths.sandbox_smartoffice_dir),
             child_env,
         )
+        # The mail sandbox still shows, after a restart, the emails it took before.
+        supervisor.start(
+            "mail",
+            sandbox_command("mail", ports.mail, paths.sandbox_mail_dir, smtp_port=ports.smtp),
+            child_env,
+        )
 
         def wait_for(name: str, url: str) -> None:
             wait_until_answers(http, url, name=name, supervisor=supervisor, stop=stop)
@@ -422,6 +466,8 @@ def _start_everything(
         wait_for("ghl", f"{ports.ghl_url}/_sandbox/health")
         wait_for("crm", f"{ports.crm_url}/")
         wait_for("smartoffice", f"{ports.smartoffice_url}/_sandbox/health")
+        # Its SMTP server listens before its HTTP one starts, so this waits for both.
+        wait_for("mail", f"{ports.mail_url}/_sandbox/health")
 
         connection = ensure_demo_connection(
             paths.database_url, secret_key, demo_crm_url(ports.crm_url)
@@ -430,6 +476,7 @@ def _start_everything(
         smartoffice = ensure_demo_smartoffice_connection(
             paths.database_url, secret_key, demo_smartoffice_url(ports.smartoffice_url)
         )
+        ixact = ensure_demo_ixact_connection(paths.database_url, secret_key, ports.smtp)
 
         for name, argv in app_commands(ports).items():
             supervisor.start(name, argv, child_env)
@@ -443,6 +490,7 @@ def _start_everything(
             flower_password=flower_password,
             connection=connection,
             smartoffice=smartoffice,
+            ixact=ixact,
             socialbridge_command=display_path(console_script("socialbridge"), paths.root),
         )
     )
@@ -457,6 +505,8 @@ def run_dev(
     crm_port: int = 8020,
     smartoffice_port: int = 8030,
     flower_port: int = 5555,
+    mail_port: int = 8040,
+    smtp_port: int = 8025,
     echo: Echo = click.echo,
 ) -> int:
     """Run every process of socialbridge from the project folder ``root`` until Ctrl-C.
@@ -465,7 +515,13 @@ def run_dev(
     once everything runs is started again (see `supervise`).
     """
     ports = DevPorts(
-        web=web_port, ghl=ghl_port, crm=crm_port, smartoffice=smartoffice_port, flower=flower_port
+        web=web_port,
+        ghl=ghl_port,
+        crm=crm_port,
+        smartoffice=smartoffice_port,
+        flower=flower_port,
+        mail=mail_port,
+        smtp=smtp_port,
     )
     paths = DevPaths.under(root)
     say = LockedEcho(echo)

@@ -1,5 +1,8 @@
 """`socialbridge demo send TYPE`: an event to the running web process, as the connection's
-CRM would send it (signed, or with its token and its own body), followed."""
+CRM would send it (signed, or with its token and its own body), followed.
+
+demo-ixact's emails go to the sandbox mail server (`MailSandbox`, the one `make run` starts)
+over real SMTP, with its seed login."""
 
 from __future__ import annotations
 
@@ -15,13 +18,21 @@ from typing import Any
 import httpx
 import pytest
 
+from cli import demo
 from cli.dev.demo_connections import (
+    DEMO_IXACT_CONTACT_EMAIL,
+    DEMO_IXACT_SENDER,
+    demo_ixact_mapping,
     demo_smartoffice_settings,
     demo_smartoffice_url,
+    ensure_demo_ixact_connection,
     ensure_demo_smartoffice_connection,
 )
+from crm.ixact.settings import NOTES_ADDRESS
+from crm.registry import load_settings
 from sandbox.ghl import DEFAULT_TOKEN
 from sandbox.ghl.seed import seed_location
+from sandbox.mail.server import MailSandbox
 from sandbox.server import ServerThread
 from sandbox.smartoffice.app import create_sandbox_smartoffice_app
 from sandbox.smartoffice.state import DEMO_CONTACT_ID
@@ -501,3 +512,157 @@ def test_send_needs_a_type_or_a_body(cli: Cli) -> None:
 
     assert result.exit_code == 2
     assert lines(result.stderr)[-1] == "Error: give TYPE, or --body FILE to send a body of your own"
+
+
+# --- demo-ixact: emails on the sandbox mail server -----------------------------------------
+
+DEMO_RECORD = {"contact_email": DEMO_IXACT_CONTACT_EMAIL, "first_name": "Ann", "last_name": "Lee"}
+SUBJECTS = {
+    "post.published": 'GHL tags for "Open house this Saturday"',
+    "tag.details_requested": 'GHL tag details for "Open house this Saturday"',
+}
+
+
+@pytest.fixture(scope="module")
+def mail() -> Iterator[MailSandbox]:
+    """The sandbox mail server demo-ixact sends through (loopback, its seed login)."""
+    with MailSandbox() as server:
+        yield server
+
+
+def demo_ixact(cli: Cli, mail: MailSandbox) -> str:
+    """`make run`'s demo-ixact connection, made as `make run` makes it; its id."""
+    made = ensure_demo_ixact_connection(cli.env["DATABASE_URL"] or "", SECRET_KEY, mail.smtp_port)
+    return made.id
+
+
+def test_send_to_demo_ixact_posts_what_an_automation_would_with_the_token(
+    cli: Cli, web: str, mail: MailSandbox
+) -> None:
+    connection_id = demo_ixact(cli, mail)
+
+    result = cli("demo", "send", "post.published", "--connection", "demo-ixact", "--no-wait")
+
+    # A signed request would be refused (401): the receiver took the Bearer token.
+    assert result.exit_code == 0, result.output
+    [event] = cli.store.list_events()
+    assert result.output == f"POST {web}/webhooks/crm/{connection_id}  ->  202 queued {event.id}\n"
+    assert event.payload["type"] == "post.published"
+    assert event.payload["data"] == {
+        "post_id": "crm-post-1",
+        "ghl_post_id": "post_demo_1",
+        "title": "Open house this Saturday",
+        "record": {**DEMO_RECORD, "title": "Open house this Saturday"},
+    }
+    assert event.webhook_id is not None
+    assert re.fullmatch(r"id:req_[0-9a-f]{16}", event.webhook_id)
+
+
+def test_two_sends_to_demo_ixact_are_two_events(cli: Cli, web: str, mail: MailSandbox) -> None:
+    demo_ixact(cli, mail)
+
+    for _ in range(2):
+        result = cli("demo", "send", "tag.details_requested", "--connection", "demo-ixact",
+                     "--no-wait")  # fmt: skip
+        assert result.exit_code == 0, result.output
+
+    events = cli.store.list_events()
+    assert len(events) == 2
+    assert len({event.webhook_id for event in events}) == 2
+    for event in events:
+        assert event.payload["data"]["tag_ids"] == [tag.id for tag in DEMO.tags[:3]]
+        assert event.payload["data"]["record"]["contact_email"] == DEMO_IXACT_CONTACT_EMAIL
+
+
+@pytest.mark.parametrize("event_type", ["post.published", "tag.details_requested",
+                                        "statistics.requested"])  # fmt: skip
+def test_each_send_to_demo_ixact_lands_one_email_on_the_mail_sandbox(
+    cli: Cli, web: str, mail: MailSandbox, event_type: str
+) -> None:
+    demo_ixact(cli, mail)
+    before = len(mail.messages())
+
+    with worker(cli):
+        result = cli("demo", "send", event_type, "--connection", "demo-ixact", "--timeout", "10")
+
+    assert result.exit_code == 0, result.output
+    [event] = cli.store.list_events()
+    assert lines(result.output)[-1] == (
+        "done after 1 attempt. See the email on the mail sandbox page, or: "
+        f"socialbridge events show {event.id}"
+    )
+    [email] = mail.messages()[before:]
+    # From the demo's authorized sender, filed under the demo contact, received by IXACT's
+    # capture address alone.
+    assert email["from"] == DEMO_IXACT_SENDER
+    assert email["to"] == DEMO_IXACT_CONTACT_EMAIL
+    assert email["cc"] is None
+    assert email["envelope_to"] == [NOTES_ADDRESS]
+    assert email["envelope_from"] == DEMO_IXACT_SENDER
+    if event_type in SUBJECTS:
+        assert email["subject"] == SUBJECTS[event_type]
+    else:
+        assert re.fullmatch(r"GHL statistics \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d", email["subject"])
+    [write] = cli.store.list_writes(event.connection_id)
+    assert email["text"].rstrip().endswith(f"socialbridge-id: {write.idempotency_key}")
+    assert write.idempotency_key.startswith(f"{event.id}.")
+    assert write.status == "sent"
+
+
+def test_send_to_a_connection_with_the_shipped_ixact_mapping_but_another_name(
+    cli: Cli, web: str, mail: MailSandbox
+) -> None:
+    # The body is chosen by the mapping, not by the connection's name.
+    connection = cli.store.create_connection(
+        name="my-ixact",
+        location_id=DEMO.location_id,
+        ghl_token=DEFAULT_TOKEN,
+        crm_kind="ixact",
+        crm_settings=load_settings(
+            "ixact",
+            {
+                "smtp_host": "127.0.0.1",
+                "smtp_port": mail.smtp_port,
+                "smtp_security": "none",
+                "sender": DEMO_IXACT_SENDER,
+            },
+        ),
+        inbound_auth="token",
+        mapping=demo_ixact_mapping(),
+    )
+
+    result = cli("demo", "send", "statistics.requested", "--connection", "my-ixact", "--no-wait")
+
+    assert result.exit_code == 0, result.output
+    [event] = cli.store.list_events()
+    assert event.connection_id == connection.id
+    assert event.payload["data"] == {"record": DEMO_RECORD}
+
+
+@pytest.mark.parametrize(
+    ("host", "shown"),
+    [
+        ("127.0.0.1", "the email on the mail sandbox page"),
+        ("localhost", "the email on the mail sandbox page"),
+        (
+            "smtp.example.com",
+            "the email in the contact's Contact History in IXACT (or in Unassigned Emails)",
+        ),
+    ],
+)
+def test_a_done_ixact_event_points_at_the_sandbox_only_for_a_loopback_mail_server(
+    cli: Cli, host: str, shown: str
+) -> None:
+    security = "none" if host != "smtp.example.com" else "starttls"
+    connection = cli.store.create_connection(
+        name="an-ixact",
+        location_id=DEMO.location_id,
+        ghl_token=DEFAULT_TOKEN,
+        crm_kind="ixact",
+        crm_settings=load_settings(
+            "ixact", {"smtp_host": host, "smtp_security": security, "sender": DEMO_IXACT_SENDER}
+        ),
+        inbound_auth="token",
+    )
+
+    assert demo._where_it_shows(connection) == shown

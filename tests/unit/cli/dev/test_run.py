@@ -1,5 +1,5 @@
 """`make run`'s start: paths, secrets, the environment file, ports, the banner, the child
-commands (the sandboxes among them) and waiting for them to answer.
+commands (the sandboxes among them, the mail sandbox too) and waiting for them to answer.
 
 The demo connections themselves are tested in test_demo_connections.py."""
 
@@ -17,8 +17,11 @@ import httpx
 import pytest
 
 from cli.dev.demo_connections import (
+    DEMO_IXACT_CONTACT_EMAIL,
+    DEMO_IXACT_SENDER,
     DEMO_LOCATION_ID,
     DemoConnection,
+    demo_ixact_settings,
     demo_smartoffice_settings,
     demo_smartoffice_url,
     register_demo_account,
@@ -41,10 +44,14 @@ from cli.dev.run import (
 )
 from cli.dev.supervisor import Supervisor
 from crm.connector import WriteBack
+from crm.ixact.settings import NOTES_ADDRESS
 from crm.registry import build_connector, load_settings
+from sandbox.mail.state import DEMO_SMTP_USER
 from sandbox.smartoffice.state import DEMO_CONTACT_ID
 from socialbridge.config import Settings, read_env_file
 from socialbridge.embedded_redis import free_port
+from store import Store, migrate
+from workers.services import StoreLedger
 
 
 @pytest.fixture
@@ -56,14 +63,10 @@ def busy_port() -> Iterator[int]:
         yield server.getsockname()[1]
 
 
-def free_ports() -> DevPorts:
-    return DevPorts(
-        web=free_port(),
-        ghl=free_port(),
-        crm=free_port(),
-        smartoffice=free_port(),
-        flower=free_port(),
-    )
+def free_ports(**taken: int) -> DevPorts:
+    """Free ports for every role, but those given."""
+    ports = {role: free_port() for role in DevPorts().by_role()}
+    return DevPorts(**{**ports, **taken})
 
 
 def mode_of(path: Path) -> int:
@@ -80,6 +83,7 @@ def test_paths_live_under_var_and_the_database_url_is_absolute(tmp_path: Path) -
     assert paths.redis_dir == paths.var / "redis"
     assert paths.sandbox_crm_dir == paths.var / "sandbox-crm"
     assert paths.sandbox_smartoffice_dir == paths.var / "sandbox-smartoffice"
+    assert paths.sandbox_mail_dir == paths.var / "sandbox-mail"
     assert paths.database_url == f"sqlite:///{tmp_path.resolve()}/var/socialbridge.db"
     assert paths.database_url.startswith("sqlite:////")
 
@@ -167,15 +171,15 @@ def test_the_fixed_ports_by_default_and_by_role() -> None:
     ports = DevPorts()
 
     assert ports.by_role() == {
-        "web": 8000, "ghl": 8010, "crm": 8020, "smartoffice": 8030, "flower": 5555
+        "web": 8000, "ghl": 8010, "crm": 8020, "smartoffice": 8030, "flower": 5555,
+        "mail": 8040, "smtp": 8025,
     }  # fmt: skip
     assert ports.smartoffice_url == "http://127.0.0.1:8030"
+    assert ports.mail_url == "http://127.0.0.1:8040"
 
 
 def test_a_taken_port_is_named_with_the_option_that_moves_it(busy_port: int) -> None:
-    ports = DevPorts(
-        web=free_port(), ghl=free_port(), crm=busy_port, smartoffice=free_port(), flower=free_port()
-    )
+    ports = free_ports(crm=busy_port)
 
     with pytest.raises(DevServerError) as raised:
         check_ports_free(ports)
@@ -187,9 +191,7 @@ def test_a_taken_port_is_named_with_the_option_that_moves_it(busy_port: int) -> 
 
 
 def test_a_taken_smartoffice_port_names_its_option(busy_port: int) -> None:
-    ports = DevPorts(
-        web=free_port(), ghl=free_port(), crm=free_port(), smartoffice=busy_port, flower=free_port()
-    )
+    ports = free_ports(smartoffice=busy_port)
 
     with pytest.raises(DevServerError) as raised:
         check_ports_free(ports)
@@ -197,6 +199,19 @@ def test_a_taken_smartoffice_port_names_its_option(busy_port: int) -> None:
     assert str(raised.value) == (
         f"port {busy_port} (smartoffice) is already in use on 127.0.0.1: stop what holds it, "
         "or choose another with `socialbridge dev --smartoffice-port <port>`"
+    )
+
+
+@pytest.mark.parametrize(("role", "option"), [("mail", "--mail-port"), ("smtp", "--smtp-port")])
+def test_a_taken_mail_sandbox_port_names_its_option(busy_port: int, role: str, option: str) -> None:
+    ports = free_ports(**{role: busy_port})
+
+    with pytest.raises(DevServerError) as raised:
+        check_ports_free(ports)
+
+    assert str(raised.value) == (
+        f"port {busy_port} ({role}) is already in use on 127.0.0.1: stop what holds it, "
+        f"or choose another with `socialbridge dev {option} <port>`"
     )
 
 
@@ -210,12 +225,40 @@ def test_run_dev_fails_fast_when_a_port_is_taken(tmp_path: Path, busy_port: int)
         crm_port=free_port(),
         smartoffice_port=free_port(),
         flower_port=free_port(),
+        mail_port=free_port(),
+        smtp_port=free_port(),
         echo=lines.append,
     )
 
     assert code == 1
     assert any(f"port {busy_port} (web)" in line and "--web-port" in line for line in lines)
     # Nothing was started or written.
+    assert not (tmp_path / "var").exists()
+
+
+def test_run_dev_checks_the_smtp_port_before_starting_anything(
+    tmp_path: Path, busy_port: int
+) -> None:
+    lines: list[str] = []
+    others = free_ports()
+
+    code = run_dev(
+        root=tmp_path,
+        web_port=others.web,
+        ghl_port=others.ghl,
+        crm_port=others.crm,
+        smartoffice_port=others.smartoffice,
+        flower_port=others.flower,
+        mail_port=others.mail,
+        smtp_port=busy_port,
+        echo=lines.append,
+    )
+
+    assert code == 1
+    assert lines == [
+        f"error: port {busy_port} (smtp) is already in use on 127.0.0.1: stop what holds it, "
+        "or choose another with `socialbridge dev --smtp-port <port>`"
+    ]
     assert not (tmp_path / "var").exists()
 
 
@@ -240,10 +283,25 @@ def smartoffice_connection(
     )
 
 
+def ixact_connection(
+    crm_url: str = "smtp://127.0.0.1:8025", *, shipped_mapping: bool = True
+) -> DemoConnection:
+    return DemoConnection(
+        id="con_789",
+        crm_url=crm_url,
+        crm_secret="",
+        created=True,
+        name="demo-ixact",
+        crm_kind="ixact",
+        shipped_mapping=shipped_mapping,
+    )
+
+
 def banner_for(
     ports: DevPorts | None = None,
     connection: DemoConnection | None = None,
     smartoffice: DemoConnection | None = None,
+    ixact: DemoConnection | None = None,
 ) -> str:
     return build_banner(
         ports=ports or DevPorts(),
@@ -252,6 +310,7 @@ def banner_for(
         flower_password="flower-pw",
         connection=connection or demo_connection(),
         smartoffice=smartoffice or smartoffice_connection(),
+        ixact=ixact or ixact_connection(),
         socialbridge_command=".venv/bin/socialbridge",
     )
 
@@ -286,6 +345,48 @@ def test_banner_shows_the_smartoffice_sandbox_and_its_demo_connection() -> None:
         "  then open the SmartOffice sandbox page, http://127.0.0.1:8030/, to see its SmartPad."
     )
     assert send > lines.index("    .venv/bin/socialbridge demo send statistics.requested")
+
+
+def test_banner_shows_the_mail_sandbox_and_demo_ixact_with_its_next_step() -> None:
+    lines = banner_for(ports=DevPorts(mail=8140, smtp=8125), ixact=ixact_connection(
+        "smtp://127.0.0.1:8125"
+    )).splitlines()  # fmt: skip
+
+    assert (
+        "  Mail sandbox      http://127.0.0.1:8140/   (SMTP 127.0.0.1:8125; JSON at /messages)"
+        in (lines)
+    )
+    block = lines.index("  demo-ixact        con_789 (location loc_demo, IXACT Contact CRM)")
+    assert lines[block + 1 : block + 4] == [
+        "  Its webhook URL   http://127.0.0.1:8000/webhooks/crm/con_789   Bearer token",
+        "  Its write-backs   emails through smtp://127.0.0.1:8125 (kept by the mail sandbox),",
+        "                    From agent@example.com, To the contact, sent to "
+        "notes@ixactcontact.com only",
+    ]
+    send = lines.index(
+        "    .venv/bin/socialbridge demo send post.published --connection demo-ixact"
+    )
+    assert lines[send + 1] == (
+        "  then open the mail sandbox page, http://127.0.0.1:8140/, to see the email IXACT "
+        "would file."
+    )
+    # After the other demo connections' steps, before the end.
+    assert send > lines.index(
+        "    .venv/bin/socialbridge demo send post.published --connection demo-smartoffice"
+    )
+    assert lines[send + 3] == "Ctrl-C stops everything."
+    assert not any(line.startswith("Note:") for line in lines)
+
+
+def test_banner_warns_when_demo_ixact_points_at_another_smtp_port_or_mapping() -> None:
+    banner = banner_for(ports=DevPorts(smtp=8125), ixact=ixact_connection(shipped_mapping=False))
+
+    assert banner.splitlines()[-2:] == [
+        "Note: the demo-ixact connection writes back to smtp://127.0.0.1:8025, not to this "
+        "run's sandbox mail server (smtp://127.0.0.1:8125); delete var/ to recreate it.",
+        "Note: the demo-ixact connection's mapping is not the one `make run` ships, so "
+        "`demo send` needs --body FILE for it; delete var/ to recreate it.",
+    ]
 
 
 def test_banner_warns_when_the_demo_connection_points_at_another_crm_port() -> None:
@@ -485,3 +586,93 @@ def test_the_smartoffice_sandbox_child_keeps_its_smartpads_across_a_restart(
     # The second life wrote nothing: it read the SmartPad back from var/sandbox-smartoffice.
     assert seen == [[DEMO_CONTACT_ID], [DEMO_CONTACT_ID]]
     assert any(line.startswith("smartoffice") and base in line for line in lines)
+
+
+def test_the_mail_sandbox_command_takes_its_smtp_port_and_data_folder(tmp_path: Path) -> None:
+    data_dir = DevPaths.under(tmp_path).sandbox_mail_dir
+
+    argv = sandbox_command("mail", 8040, data_dir, smtp_port=8025)
+
+    assert argv == [
+        sys.executable, "-m", "sandbox", "mail", "--port", "8040", "--host", "127.0.0.1",
+        "--smtp-port", "8025", "--data-dir", str(data_dir),
+    ]  # fmt: skip
+
+
+def ixact_writeback(key: str) -> WriteBack:
+    """A tags write-back for the demo contact, as demo-ixact's mapping names it."""
+    return WriteBack(
+        type="post.tags_synced",
+        idempotency_key=key,
+        data={
+            "post_id": "crm-post-1",
+            "location_id": DEMO_LOCATION_ID,
+            "ghl_post_id": None,
+            "tags": [{"id": "t1", "name": "Listing"}],
+            "post_tags": [],
+            "synced_at": "2026-11-23T10:00:05Z",
+        },
+        record={"contact_email": DEMO_IXACT_CONTACT_EMAIL, "title": "Open house"},
+    )
+
+
+def test_the_mail_sandbox_child_takes_demo_ixacts_email_and_keeps_it_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    http_port, smtp_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{http_port}"
+    paths = DevPaths.under(tmp_path)
+    migrate.upgrade(paths.database_url)
+    store = Store(paths.database_url, "k" * 43)
+    connection = store.create_connection(
+        name="demo-ixact", location_id=DEMO_LOCATION_ID, ghl_token="pit", crm_kind="ixact"
+    )
+    settings = load_settings("ixact", demo_ixact_settings(smtp_port))
+    lines: list[str] = []
+    seen: list[list[tuple[str, str, list[str], str]]] = []
+    try:
+        with httpx.Client(timeout=2.0) as http:
+            for life in range(2):
+                supervisor = Supervisor(lines.append, cwd=tmp_path)
+                command = sandbox_command(
+                    "mail", http_port, paths.sandbox_mail_dir, smtp_port=smtp_port
+                )
+                supervisor.start("mail", command, os.environ)
+                try:
+                    wait_until_answers(
+                        http,
+                        f"{base}/_sandbox/health",
+                        name="mail",
+                        supervisor=supervisor,
+                        stop=threading.Event(),
+                    )
+                    if life == 0:
+                        # What demo-ixact's connector does for a write-back, in a worker.
+                        connector = build_connector(
+                            "ixact",
+                            url="",
+                            settings=settings,
+                            app_settings=Settings(),
+                            ledger=StoreLedger(store, connection.id),
+                        )
+                        try:
+                            connector.write(ixact_writeback("evt_1.post.tags_synced"))
+                        finally:
+                            connector.close()
+                    seen.append(
+                        [
+                            (m["from"], m["to"], m["envelope_to"], m["auth_user"])
+                            for m in http.get(f"{base}/messages").json()
+                        ]
+                    )
+                finally:
+                    supervisor.stop_all()
+    finally:
+        store.dispose()
+
+    # The sandbox's seed login sent it as the demo's authorized sender; only IXACT's capture
+    # address was a recipient. The second life sent nothing: it read var/sandbox-mail back.
+    one = (DEMO_IXACT_SENDER, DEMO_IXACT_CONTACT_EMAIL, [NOTES_ADDRESS], DEMO_SMTP_USER)
+    assert seen == [[one], [one]]
+    assert f"mail   | sandbox mail listening on {base}/" in lines
+    assert f"mail   | sandbox mail smtp listening on 127.0.0.1:{smtp_port}" in lines
