@@ -1,10 +1,15 @@
 """`make run` as a developer uses it: `socialbridge dev` in an empty project folder, then, from
-another process, `socialbridge demo send post.published --connection demo-smartoffice`, until
-its SmartPad is in the SmartOffice sandbox.
+another process, `socialbridge demo send post.published --connection demo-smartoffice` until
+its SmartPad is in the SmartOffice sandbox, and `... --connection demo-ixact` until its email
+is on the sandbox mail server.
 
-Every process is real (embedded Redis, gunicorn, Celery worker and beat, Flower, the three
+Every process is real (embedded Redis, gunicorn, Celery worker and beat, Flower, the four
 sandboxes), so this is a functional test. The waits are deadlines for a slow machine, never
 sleeps that a fast one relies on.
+
+Beat runs too, so each demo connection's scheduled statistics sync may write at any moment
+(it is due as soon as beat first sees the connection): what a send wrote is found by its
+event id, never by being the only write there.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ import httpx
 import psutil
 import pytest
 
+from cli.dev.demo_connections import DEMO_IXACT_CONTACT_EMAIL, DEMO_IXACT_SENDER
 from cli.dev.run import console_script
+from crm.ixact.settings import NOTES_ADDRESS
+from sandbox.mail.state import STATE_FILE_NAME as MAIL_STATE_FILE_NAME
 from sandbox.smartoffice.state import DEMO_CONTACT_ID, STATE_FILE_NAME
 from socialbridge.config import Settings
 from socialbridge.embedded_redis import free_port
@@ -45,6 +53,7 @@ class DevRun:
     lines: queue.Queue[str]
     seen: list[str]
     smartoffice_url: str
+    mail_url: str
 
     def wait_for_line(self, wanted: str) -> None:
         deadline = time.monotonic() + START_DEADLINE
@@ -72,7 +81,9 @@ def pump(stream: IO[str], into: queue.Queue[str]) -> None:
 
 @pytest.fixture
 def dev_run(tmp_path: Path) -> Iterator[DevRun]:
-    ports = {name: free_port() for name in ("web", "ghl", "crm", "smartoffice", "flower")}
+    ports = {
+        name: free_port() for name in ("web", "ghl", "crm", "smartoffice", "flower", "mail", "smtp")
+    }
     argv = [console_script("socialbridge"), "dev"]
     for name, port in ports.items():
         argv += [f"--{name}-port", str(port)]
@@ -89,7 +100,13 @@ def dev_run(tmp_path: Path) -> Iterator[DevRun]:
     lines: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=pump, args=(process.stdout, lines), daemon=True)
     reader.start()
-    run = DevRun(process, lines, [], f"http://127.0.0.1:{ports['smartoffice']}")
+    run = DevRun(
+        process,
+        lines,
+        [],
+        smartoffice_url=f"http://127.0.0.1:{ports['smartoffice']}",
+        mail_url=f"http://127.0.0.1:{ports['mail']}",
+    )
     try:
         yield run
     finally:
@@ -118,7 +135,25 @@ def _children(pid: int) -> list[psutil.Process]:
     return children
 
 
-def test_make_run_serves_demo_smartoffice_from_the_banner_to_a_smartpad(
+def demo_send(send_line: str, project: Path, run: DevRun) -> str:
+    """Run ``socialbridge <send_line>`` as from another terminal in the project folder (the
+    CLI reads var/socialbridge.env); the id of the event it followed until done."""
+    sent = subprocess.run(
+        [console_script("socialbridge"), *send_line.split(), "--timeout", "120"],
+        cwd=project,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert sent.returncode == 0, sent.stdout + sent.stderr + run.output
+    last = sent.stdout.splitlines()[-1]
+    assert last.startswith("done after 1 attempt. See "), sent.stdout
+    return last.rsplit(" ", 1)[-1]
+
+
+def test_make_run_serves_its_token_demo_connections_from_the_banner_to_their_sandboxes(
     dev_run: DevRun, tmp_path: Path
 ) -> None:
     dev_run.wait_for_line(BANNER_END)
@@ -126,27 +161,35 @@ def test_make_run_serves_demo_smartoffice_from_the_banner_to_a_smartpad(
     banner = dev_run.seen
     assert f"  SmartOffice page  {dev_run.smartoffice_url}/   (the SmartOffice sandbox)" in banner
     assert any(line.startswith("  demo-smartoffice  con_") for line in banner)
-    send_line = "demo send post.published --connection demo-smartoffice"
-    assert any(line.endswith(send_line) for line in banner)
+    smartoffice_send = "demo send post.published --connection demo-smartoffice"
+    assert any(line.endswith(smartoffice_send) for line in banner)
+    mail_line = f"  Mail sandbox      {dev_run.mail_url}/   (SMTP "
+    assert any(line.startswith(mail_line) for line in banner)
+    assert any(line.startswith("  demo-ixact        con_") for line in banner)
+    ixact_send = "demo send post.published --connection demo-ixact"
+    assert any(line.endswith(ixact_send) for line in banner)
     assert httpx.get(f"{dev_run.smartoffice_url}/").is_success
-    assert httpx.get(f"{dev_run.smartoffice_url}/_sandbox/smartpads").json() == []
+    assert httpx.get(f"{dev_run.mail_url}/").is_success
 
-    # As from another terminal in the project folder: the CLI reads var/socialbridge.env.
-    sent = subprocess.run(
-        [console_script("socialbridge"), *send_line.split(), "--timeout", "120"],
-        cwd=tmp_path,
-        env=clean_environment(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    smartoffice_event = demo_send(smartoffice_send, tmp_path, dev_run)
+    ixact_event = demo_send(ixact_send, tmp_path, dev_run)
 
-    assert sent.returncode == 0, sent.stdout + sent.stderr + dev_run.output
-    last = sent.stdout.splitlines()[-1]
-    assert last.startswith("done after 1 attempt. See the SmartPad on the SmartOffice sandbox page")
-    [pad] = httpx.get(f"{dev_run.smartoffice_url}/_sandbox/smartpads").json()
+    pads = httpx.get(f"{dev_run.smartoffice_url}/_sandbox/smartpads").json()
+    [pad] = [pad for pad in pads if f"socialbridge-id: {smartoffice_event}." in pad["Note"]]
     assert pad["ContactID"] == DEMO_CONTACT_ID
     assert pad["Note"].startswith("Social post crm-post-1 is live as GHL post post_demo_1.")
-    # Kept where a restart by the supervisor finds it again.
+
+    messages = httpx.get(f"{dev_run.mail_url}/messages").json()
+    [email] = [m for m in messages if f"socialbridge-id: {ixact_event}." in m["text"]]
+    assert email["from"] == DEMO_IXACT_SENDER
+    assert email["to"] == DEMO_IXACT_CONTACT_EMAIL
+    assert email["envelope_to"] == [NOTES_ADDRESS]
+    assert email["subject"] == 'GHL tags for "Open house this Saturday"'
+    # Anything else there is demo-ixact's scheduled statistics, for the same contact.
+    others = [m for m in messages if m is not email]
+    assert all(m["subject"].startswith("GHL statistics ") for m in others), others
+    assert all(m["to"] == DEMO_IXACT_CONTACT_EMAIL for m in others), others
+
+    # Kept where a restart by the supervisor finds them again.
     assert (tmp_path / "var" / "sandbox-smartoffice" / STATE_FILE_NAME).is_file()
+    assert (tmp_path / "var" / "sandbox-mail" / MAIL_STATE_FILE_NAME).is_file()
