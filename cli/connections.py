@@ -120,6 +120,11 @@ def add(
     entry = connector_kind(crm_kind)
     if entry.capabilities.needs_url and crm_url is None:
         raise click.UsageError(f"a {crm_kind} CRM needs --crm-url")
+    if not entry.capabilities.needs_url and crm_url is not None:
+        raise click.BadParameter(
+            f"{crm_kind} connections have no URL: their settings say where results go",
+            param_hint="'--crm-url'",
+        )
     # The options first (usage errors), then the settings as a whole, then the file.
     mode = inbound_mode(crm_kind, inbound_auth)
     given: dict[str, Any] = parse_settings(crm_setting)
@@ -293,6 +298,11 @@ def update(
     if mapping_file is not None and no_mapping:
         raise click.UsageError("give --mapping or --no-mapping, not both")
     record = runtime.connection(connection)
+    if crm_url is not None and not connector_kind(record.crm_kind).capabilities.needs_url:
+        raise click.BadParameter(
+            f"{record.crm_kind} connections have no URL: their settings say where results go",
+            param_hint="'--crm-url'",
+        )
     given = parse_settings(crm_setting)
     check_crm_secret(record.crm_kind, crm_secret, given)
     settings = None

@@ -771,3 +771,27 @@ def test_the_docs_smartoffice_add_prints_what_the_doc_shows(cli: Cli, tmp_path: 
 
     assert result.exit_code == 0, result.output
     assert as_documented(result.output, only_connection(cli), documented) == documented
+
+
+IXACT = {
+    "smtp_host": "127.0.0.1",
+    "smtp_port": "2525",
+    "smtp_security": "none",
+    "sender": "agent@example.com",
+}
+
+
+def test_a_crm_without_a_url_refuses_crm_url_on_add_and_update(cli: Cli) -> None:
+    refused = cli(
+        *BASE, "--crm", "ixact", "--crm-url", "https://crm.example/x", *settings_args(IXACT)
+    )
+    assert refused.exit_code == 2
+    assert "ixact connections have no URL" in lines(refused.stderr)[-1]
+    assert cli.store.list_connections() == []
+
+    added = cli(*BASE, "--crm", "ixact", *settings_args(IXACT))
+    assert added.exit_code == 0, added.stderr
+    changed = cli("connections", "update", "acme-so", "--crm-url", "https://crm.example/x")
+    assert changed.exit_code == 2
+    assert "ixact connections have no URL" in lines(changed.stderr)[-1]
+    assert only_connection(cli).crm_url == ""
