@@ -202,7 +202,7 @@ def test_add_refuses_an_unknown_crm_kind_naming_the_known_ones(cli: Cli, option:
     assert result.exit_code == 2
     assert lines(result.stderr)[-1] == (
         "Error: Invalid value for '--crm' / '--crm-kind': "
-        "'salesforce' is not one of 'webhook', 'smartoffice'."
+        "'salesforce' is not one of 'webhook', 'smartoffice', 'ixact'."
     )
     assert cli.store.list_connections() == []
 
