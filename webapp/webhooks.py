@@ -23,10 +23,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, after_this_request, jsonify, request
 
 from schemas.events import dump_event
+from socialbridge.inbound_auth import InboundAuth
 from socialbridge.logs import bind, get_logger
+from store import ConnectionRecord
 from webapp import context
 from webapp.body import BodyRefused, is_json_media_type, parse_json, read_body
 from webapp.errors import error_body
@@ -39,21 +41,20 @@ bp = Blueprint("webhooks", __name__)
 
 # Our connection ids are `con_` and 16 hex digits; anything far off is not looked up at all.
 MAX_CONNECTION_ID = 200
+# How long a browser may keep a preflight's answer.
+CORS_MAX_AGE_SECONDS = 600
 
 
-@bp.post("/webhooks/crm/<connection_id>")
+# Its OPTIONS is `preflight`, not Flask's automatic answer.
+@bp.post("/webhooks/crm/<connection_id>", provide_automatic_options=False)
 def receive(connection_id: str) -> Any:
     received_at = dt.datetime.now(dt.UTC)
     store = context.services().store
-    connection = None
-    # Only a plain id is sent to the database; no connection has any other.
-    if plain_ascii(connection_id) and len(connection_id) <= MAX_CONNECTION_ID:
-        connection = store.get_connection(connection_id)
+    connection = _connection(connection_id)
     if connection is None:
-        # !a: the path may hold control or non-ASCII characters; show them escaped.
-        shown = f"{connection_id!a}"
-        log.info("webhook.rejected", reason="unknown connection", connection_id=shown)
-        return jsonify(error_body("not_found", f"No connection {shown}.")), 404
+        return _unknown_connection(connection_id)
+    if connection.inbound_auth == InboundAuth.TOKEN:
+        after_this_request(_allow_any_origin)
 
     body = read_body(request, context.settings().webhook_max_bytes)
     headers = dict(request.headers)
@@ -94,6 +95,48 @@ def receive(connection_id: str) -> Any:
             return jsonify(error_body("unavailable", "The queue is unavailable; retry later.")), 503
         log.info("webhook.accepted", event_id=record.id, event_type=event.type, task_id=task_id)
         return jsonify({"event_id": record.id, "status": "queued"}), 202
+
+
+@bp.route("/webhooks/crm/<connection_id>", methods=["OPTIONS"])
+def preflight(connection_id: str) -> Any:
+    """A browser's CORS preflight: allowed for token connections only (see `_allow_any_origin`)."""
+    connection = _connection(connection_id)
+    if connection is None:
+        return _unknown_connection(connection_id)
+    response = Response(status=204)
+    response.headers["Allow"] = "POST, OPTIONS"
+    if connection.inbound_auth == InboundAuth.TOKEN:
+        _allow_any_origin(response)
+        response.headers["Access-Control-Allow-Methods"] = "POST"
+        response.headers["Access-Control-Allow-Headers"] = "authorization, content-type"
+        response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE_SECONDS)
+    return response
+
+
+def _allow_any_origin(response: Response) -> Response:
+    """Let a page of any origin POST to a token connection and read the answer.
+
+    Safe because the credential is the Bearer token, which a browser never adds by itself
+    (no cookies, no ambient authority): a page can do nothing a script on a server could
+    not. It is what lets a bookmarklet on the CRM's own page send an event. Signature
+    connections get no CORS headers: their CRMs are servers.
+    """
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _connection(connection_id: str) -> ConnectionRecord | None:
+    # Only a plain id is sent to the database; no connection has any other.
+    if plain_ascii(connection_id) and len(connection_id) <= MAX_CONNECTION_ID:
+        return context.services().store.get_connection(connection_id)
+    return None
+
+
+def _unknown_connection(connection_id: str) -> tuple[Any, int]:
+    # !a: the path may hold control or non-ASCII characters; show them escaped.
+    shown = f"{connection_id!a}"
+    log.info("webhook.rejected", reason="unknown connection", connection_id=shown)
+    return jsonify(error_body("not_found", f"No connection {shown}.")), 404
 
 
 def _unsupported_media_type(content_type: str | None) -> tuple[Any, int]:

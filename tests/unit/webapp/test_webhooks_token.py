@@ -275,3 +275,51 @@ def test_mapped_ids_that_differ_only_in_lone_surrogates_are_two_deliveries(
     keys = {event.webhook_id for event in store.list_events()}
     assert len(keys) == 2
     assert all(key is not None and key.startswith("id-sha256:") for key in keys)
+
+
+# --- browsers (a bookmarklet on the CRM's page) --------------------------------------------
+
+
+def test_a_browser_may_preflight_and_post_to_a_token_connection(
+    client: FlaskClient, token_connection: ConnectionRecord
+) -> None:
+    preflight = client.options(
+        f"/webhooks/crm/{token_connection.id}",
+        headers={
+            "origin": "https://app.ixactcontact.com",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization, content-type",
+        },
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert preflight.headers["access-control-allow-methods"] == "POST"
+    assert set(preflight.headers["access-control-allow-headers"].split(", ")) == {
+        "authorization",
+        "content-type",
+    }
+    body = event_body("statistics.requested", {})
+    accepted = post(client, token_connection, body, token=token_connection.inbound_token)
+    refused = post(client, token_connection, body, token="sbt_wrong")
+    # The page may read the answer either way; the token alone decides what is accepted.
+    assert (accepted.status_code, refused.status_code) == (202, 401)
+    for answer in (accepted, refused):
+        assert answer.headers["access-control-allow-origin"] == "*"
+
+
+def test_a_signature_connection_gives_browsers_nothing(
+    client: FlaskClient, connection: ConnectionRecord
+) -> None:
+    preflight = client.options(
+        f"/webhooks/crm/{connection.id}",
+        headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
+    )
+    assert preflight.status_code == 204
+    assert "access-control-allow-origin" not in preflight.headers
+    answer = send(client, connection, "statistics.requested", {})
+    assert answer.status_code == 202
+    assert "access-control-allow-origin" not in answer.headers
+
+
+def test_a_preflight_for_an_unknown_connection_is_404(client: FlaskClient) -> None:
+    assert client.options("/webhooks/crm/con_0123456789abcdef").status_code == 404
