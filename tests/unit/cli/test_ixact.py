@@ -21,6 +21,7 @@ from sqlalchemy import insert
 
 from cli import ixact as command
 from cli.runtime import Runtime
+from crm.ixact.contact_groups import COLUMNS
 from store import ConnectionRecord, Store
 from store.engine import make_engine
 from store.models import CrmWriteRow
@@ -315,7 +316,7 @@ def test_contacts_without_any_name_go_to_needs_names_with_a_warning_never_invent
     assert result.exit_code == 0, result.output
     assert [row[3] for row in rows(tmp_path / "groups-1.csv")[1:]] == ["ann@example.com"]
     assert rows(tmp_path / "needs-names.csv") == [
-        list(command.COLUMNS),
+        list(COLUMNS),
         ["", "", "", "nobody@example.com", "Buyers"],
         ["", "", "", "blank@example.com", "Spring"],
     ]
@@ -371,7 +372,7 @@ def test_2001_contacts_make_two_files_of_2000_and_1_rows_each_with_the_header(
 
     assert result.exit_code == 0, result.output
     first, second = rows(tmp_path / "groups-1.csv"), rows(tmp_path / "groups-2.csv")
-    assert first[0] == second[0] == list(command.COLUMNS)
+    assert first[0] == second[0] == list(COLUMNS)
     assert len(first) == 1 + 2000
     assert len(second) == 1 + 1
     assert first[1][3] == "contact0000@example.com"
