@@ -9,6 +9,7 @@ import pytest
 
 from sandbox.crm.app import create_sandbox_crm_app
 from sandbox.ghl.app import create_sandbox_ghl_app
+from sandbox.mail.server import MailSandbox, server_tls_context
 from sandbox.server import ServerThread
 from sandbox.smartoffice.app import create_sandbox_smartoffice_app
 from socialbridge.config import Settings
@@ -16,8 +17,10 @@ from socialbridge.embedded_redis import EmbeddedRedis
 from store import Store
 from tests.dbutil import database_kinds, temporary_database
 from tests.functional.harness import System, Worker
+from tests.functional.ixact import Ixact
 from tests.functional.smartoffice import SmartOffice
 from tests.functional.spec_check import assert_journal_conforms
+from tests.tlsutil import make_self_signed
 from webapp import create_app
 
 
@@ -45,6 +48,21 @@ def smartoffice_sandbox() -> Iterator[str]:
         yield server.url
 
 
+@pytest.fixture(scope="session")
+def mail_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A throw-away self-signed certificate (PEM) for the sandbox mail server, and its key."""
+    return make_self_signed(tmp_path_factory.mktemp("mail-tls"))
+
+
+@pytest.fixture(scope="session")
+def mail_sandbox(mail_certificate: tuple[Path, Path]) -> Iterator[MailSandbox]:
+    """The sandbox mail server: STARTTLS with `mail_certificate`, AUTH required (its seed
+    login), messages kept in memory."""
+    tls = server_tls_context(*mail_certificate)
+    with MailSandbox(tls_context=tls, require_auth=True) as server:
+        yield server
+
+
 @pytest.fixture(scope="session", params=database_kinds())
 def system(
     request: pytest.FixtureRequest,
@@ -52,6 +70,7 @@ def system(
     redis_server: EmbeddedRedis,
     sandboxes: tuple[str, str],
     smartoffice_sandbox: str,
+    mail_sandbox: MailSandbox,
 ) -> Iterator[System]:
     kind: str = request.param
     tmp: Path = tmp_path_factory.mktemp(f"system-{kind}")
@@ -89,6 +108,8 @@ def system(
                 crm_url=crm_url,
                 worker=worker,
                 smartoffice_url=smartoffice_sandbox,
+                mail_url=mail_sandbox.http_url,
+                smtp_port=mail_sandbox.smtp_port,
             )
         worker.stop()
         app.extensions["socialbridge"].dispose()
@@ -114,3 +135,12 @@ def smartoffice(bridge: System) -> Iterator[SmartOffice]:
     office.reset()
     yield office
     office.reset()
+
+
+@pytest.fixture
+def ixact(bridge: System, mail_certificate: tuple[Path, Path]) -> Iterator[Ixact]:
+    """The system, with the sandbox mail server emptied of messages and faults."""
+    mail = Ixact(bridge, ca_file=mail_certificate[0])
+    mail.reset()
+    yield mail
+    mail.reset()

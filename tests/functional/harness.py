@@ -121,6 +121,10 @@ class System:
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
     # The sandbox SmartOffice XML Engine (tests/functional/smartoffice.py drives it).
     smartoffice_url: str = ""
+    # The sandbox mail server (tests/functional/ixact.py drives it): its HTTP pages, and the
+    # port of its SMTP server on 127.0.0.1.
+    mail_url: str = ""
+    smtp_port: int = 0
 
     # --- connections -----------------------------------------------------------------------
     def new_connection(self, **overrides: Any) -> ConnectionRecord:
