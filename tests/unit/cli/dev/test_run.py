@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from cli.dev.demo_connections import (
     DEMO_IXACT_CONTACT_EMAIL,
@@ -43,6 +44,7 @@ from cli.dev.run import (
     write_env_file,
 )
 from cli.dev.supervisor import Supervisor
+from cli.main import main
 from crm.connector import WriteBack
 from crm.ixact.settings import NOTES_ADDRESS
 from crm.registry import build_connector, load_settings
@@ -676,3 +678,28 @@ def test_the_mail_sandbox_child_takes_demo_ixacts_email_and_keeps_it_across_a_re
     assert seen == [[one], [one]]
     assert f"mail   | sandbox mail listening on {base}/" in lines
     assert f"mail   | sandbox mail smtp listening on 127.0.0.1:{smtp_port}" in lines
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--smtp-port", "0"), "Invalid value for '--smtp-port': 0 is not in the range "
+         "1<=x<=65535."),
+        (("--mail-port", "65536"), "Invalid value for '--mail-port': 65536 is not in the range "
+         "1<=x<=65535."),
+        (("--smtp-port", "8040"), "--mail-port and --smtp-port are both 8040: each process "
+         "needs a port of its own"),
+        (("--mail-port", "8000"), "--web-port and --mail-port are both 8000: each process "
+         "needs a port of its own"),
+    ],
+)  # fmt: skip
+def test_dev_refuses_a_mail_sandbox_port_out_of_range_or_taken_by_another_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    result = CliRunner().invoke(main, ["dev", *args])
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == f"Error: {message}"
+    assert not (tmp_path / "var").exists()  # refused before anything started
