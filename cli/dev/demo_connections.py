@@ -258,8 +258,8 @@ def demo_ixact_mapping() -> str:
 
 
 def demo_ixact_settings(smtp_port: int) -> dict[str, str | int]:
-    """The connector settings of `demo-ixact`: the mail sandbox on loopback, where no TLS is
-    allowed, with its seed login; the demo contact holds scheduled statistics."""
+    """The connector settings of `demo-ixact`: the mail sandbox with its seed login, in plain
+    SMTP (allowed for a loopback host only); the demo contact holds scheduled statistics."""
     return {
         "smtp_host": SANDBOX_MAIL_HOST,
         "smtp_port": smtp_port,
