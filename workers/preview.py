@@ -10,17 +10,24 @@ enqueued, nothing reaches the CRM.
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from crm.connector import CRMConnector, OutgoingRequest, WriteBack
-from schemas.events import dump_event
-from socialbridge.errors import IntegrationError
+from schemas.events import CrmEvent, dump_event
+from socialbridge.errors import IntegrationError, RetryableError
 from store import ConnectionRecord, PostRecord, SnapshotRecord
 from workers.flows import FLOWS, FlowContext
 from workers.intake import BodyInvalid, event_from_body
 from workers.services import Services
+
+# A preview is a person waiting at a terminal: a short wait for GHL's rate limit, a few times,
+# and then the answer as it stands.
+PREVIEW_ATTEMPTS = 3
+PREVIEW_MAX_WAIT_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,20 @@ class EventPreview:
         return not self.errors and all(write.error is None for write in self.writes)
 
 
-def preview_event(services: Services, connection: ConnectionRecord, body: Any) -> EventPreview:
-    """Map ``body`` as the receiver would and run its flow without storing or sending."""
+def preview_event(
+    services: Services,
+    connection: ConnectionRecord,
+    body: Any,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> EventPreview:
+    """Map ``body`` as the receiver would and run its flow without storing or sending.
+
+    When GHL asks to wait (429, or another retryable answer with a delay) before anything
+    was written, the preview waits as a worker would and runs the flow again, up to
+    `PREVIEW_ATTEMPTS` times and `PREVIEW_MAX_WAIT_SECONDS` a wait: running it again is
+    harmless, since it keeps and sends nothing.
+    """
     now = dt.datetime.now(dt.UTC)
     try:
         event = event_from_body(connection, body, received_at=now).event
@@ -51,27 +70,24 @@ def preview_event(services: Services, connection: ConnectionRecord, body: Any) -
         return EventPreview(event=None, errors=exc.errors, note="the body makes no valid event")
 
     crm = services.crm_for(connection)
-    recorder = _PreviewConnector(crm)
     try:
-        with services.ghl_for(connection) as ghl:
-            ctx = FlowContext(
-                connection=connection,
-                event_id="evt_preview",
-                ghl=ghl,
-                crm=recorder,
-                store=_UnsavedStore(now),
-                now=now,
-            )
+        for attempt in range(1, PREVIEW_ATTEMPTS + 1):
+            recorder = _PreviewConnector(crm)
             try:
-                FLOWS[event.type](ctx, event.data)
+                _run(services, connection, event, recorder, now)
             except IntegrationError as exc:
-                if not recorder.writes:
+                if recorder.writes:
+                    break  # the write's own refusal is in its WritePreview
+                wait = _wait_for(exc)
+                if wait is None or attempt == PREVIEW_ATTEMPTS:
                     return EventPreview(
                         event=dump_event(event),
                         errors={},
-                        writes=[],
                         note=f"the flow stopped before writing: {exc}",
                     )
+                sleep(wait)
+            else:
+                break
     finally:
         crm.close()
     return EventPreview(
@@ -80,6 +96,34 @@ def preview_event(services: Services, connection: ConnectionRecord, body: Any) -
         writes=recorder.writes,
         note="GHL was read; nothing was stored and nothing was sent to the CRM",
     )
+
+
+def _run(
+    services: Services,
+    connection: ConnectionRecord,
+    event: CrmEvent,
+    recorder: _PreviewConnector,
+    now: dt.datetime,
+) -> None:
+    with services.ghl_for(connection) as ghl:
+        ctx = FlowContext(
+            connection=connection,
+            event_id="evt_preview",
+            ghl=ghl,
+            crm=recorder,
+            store=_UnsavedStore(now),
+            now=now,
+        )
+        FLOWS[event.type](ctx, event.data)
+
+
+def _wait_for(error: IntegrationError) -> float | None:
+    """Seconds to wait before running the flow again, or None: do not."""
+    if not isinstance(error, RetryableError) or error.retry_after is None:
+        return None
+    if error.retry_after > PREVIEW_MAX_WAIT_SECONDS:
+        return None
+    return max(error.retry_after, 0.0)
 
 
 class _PreviewConnector:
