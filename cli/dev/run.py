@@ -23,35 +23,26 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import click
 import httpx
 
+from cli.dev.banner import FLOWER_USER, build_banner
 from cli.dev.demo_connections import (
-    DEMO_IXACT_NAME,
-    DEMO_IXACT_SENDER,
-    DEMO_LOCATION_ID,
-    DEMO_SMARTOFFICE_NAME,
-    DemoConnection,
     DemoConnectionError,
     demo_crm_url,
-    demo_ixact_smtp_url,
     demo_smartoffice_url,
     ensure_demo_connection,
     ensure_demo_ixact_connection,
     ensure_demo_smartoffice_connection,
     register_demo_account,
 )
+from cli.dev.places import HOST, DevPaths, DevPorts
 from cli.dev.supervisor import Echo, LockedEcho, Supervisor, stop_on_signals, supervise
-from crm.ixact.settings import NOTES_ADDRESS
 from socialbridge.embedded_redis import EmbeddedRedis, EmbeddedRedisError, port_is_free
 from socialbridge.errors import SocialbridgeError
 
-HOST = "127.0.0.1"
-FLOWER_USER = "admin"
-DEMO_EVENT_TYPES = ("post.published", "tag.details_requested", "statistics.requested")
 READY_TIMEOUT = 60.0
 
 # The option of `socialbridge dev` that moves each fixed port, quoted when the port is taken.
@@ -72,107 +63,6 @@ class DevServerError(SocialbridgeError):
 
 class StopRequested(Exception):
     """Ctrl-C or SIGTERM arrived while starting up."""
-
-
-# --- where things are -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DevPorts:
-    """The fixed ports of `make run` (Redis takes any free port)."""
-
-    web: int = 8000
-    ghl: int = 8010
-    crm: int = 8020
-    smartoffice: int = 8030
-    flower: int = 5555
-    # The sandbox mail server: its page and JSON (HTTP), and its SMTP server.
-    mail: int = 8040
-    smtp: int = 8025
-
-    def by_role(self) -> dict[str, int]:
-        """``{"web": 8000, "ghl": 8010, ...}``."""
-        return asdict(self)
-
-    @property
-    def web_url(self) -> str:
-        return f"http://{HOST}:{self.web}"
-
-    @property
-    def ghl_url(self) -> str:
-        return f"http://{HOST}:{self.ghl}"
-
-    @property
-    def crm_url(self) -> str:
-        return f"http://{HOST}:{self.crm}"
-
-    @property
-    def smartoffice_url(self) -> str:
-        return f"http://{HOST}:{self.smartoffice}"
-
-    @property
-    def flower_url(self) -> str:
-        return f"http://{HOST}:{self.flower}"
-
-    @property
-    def mail_url(self) -> str:
-        return f"http://{HOST}:{self.mail}"
-
-
-@dataclass(frozen=True)
-class DevPaths:
-    """The files `make run` keeps under ``root/var/``."""
-
-    root: Path
-
-    @classmethod
-    def under(cls, root: Path) -> DevPaths:
-        """The paths for the project folder ``root`` (made absolute)."""
-        return cls(Path(root).resolve())
-
-    @property
-    def var(self) -> Path:
-        return self.root / "var"
-
-    @property
-    def secret_key(self) -> Path:
-        return self.var / "secret_key"
-
-    @property
-    def flower_password(self) -> Path:
-        return self.var / "flower_password"
-
-    @property
-    def database(self) -> Path:
-        return self.var / "socialbridge.db"
-
-    @property
-    def database_url(self) -> str:
-        """``sqlite:///`` and the absolute path, so every child finds the same file."""
-        return f"sqlite:///{self.database}"
-
-    @property
-    def redis_dir(self) -> Path:
-        return self.var / "redis"
-
-    @property
-    def env_file(self) -> Path:
-        return self.var / "socialbridge.env"
-
-    @property
-    def sandbox_crm_dir(self) -> Path:
-        """Where the sandbox CRM keeps what it stored, so a restart still knows its writes."""
-        return self.var / "sandbox-crm"
-
-    @property
-    def sandbox_smartoffice_dir(self) -> Path:
-        """Where the SmartOffice sandbox keeps its contacts and SmartPads across restarts."""
-        return self.var / "sandbox-smartoffice"
-
-    @property
-    def sandbox_mail_dir(self) -> Path:
-        """Where the sandbox mail server keeps the messages it took across restarts."""
-        return self.var / "sandbox-mail"
 
 
 def check_ports_free(ports: DevPorts) -> None:
@@ -330,84 +220,6 @@ def wait_until_answers(
         if time.monotonic() >= deadline:
             raise DevServerError(f"{name} did not answer {url} within {timeout:g} s")
         stop.wait(0.2)
-
-
-# --- the banner --------------------------------------------------------------------------
-
-
-def build_banner(
-    *,
-    ports: DevPorts,
-    redis_url: str,
-    database_url: str,
-    flower_password: str,
-    connection: DemoConnection,
-    smartoffice: DemoConnection,
-    ixact: DemoConnection,
-    socialbridge_command: str,
-) -> str:
-    """What `make run` prints once everything answers: where to look, and what to try."""
-    sends = "\n".join(f"    {socialbridge_command} demo send {kind}" for kind in DEMO_EVENT_TYPES)
-    rule = "=" * 72
-    text = f"""
-{rule}
-socialbridge is running.
-
-  Overview page     {ports.web_url}/
-  Web health        {ports.web_url}/healthz
-  Sandbox CRM page  {ports.crm_url}/
-  SmartOffice page  {ports.smartoffice_url}/   (the SmartOffice sandbox)
-  Mail sandbox      {ports.mail_url}/   (SMTP {HOST}:{ports.smtp}; JSON at /messages)
-  Sandbox GHL       {ports.ghl_url}/
-  Flower            {ports.flower_url}/   user {FLOWER_USER}, password {flower_password}
-  Redis             {redis_url}
-  Database          {database_url}
-
-  Demo connection   {connection.id} (location {DEMO_LOCATION_ID})
-  Its webhook URL   {_webhook_url(ports, connection)}   signed (Standard Webhooks)
-  Its write-backs   {connection.crm_url}
-
-  {DEMO_SMARTOFFICE_NAME:<16}  {smartoffice.id} (location {DEMO_LOCATION_ID}, SmartOffice CRM)
-  Its webhook URL   {_webhook_url(ports, smartoffice)}   Bearer token
-  Its write-backs   SmartPads through {smartoffice.crm_url}
-
-  {DEMO_IXACT_NAME:<16}  {ixact.id} (location {DEMO_LOCATION_ID}, IXACT Contact CRM)
-  Its webhook URL   {_webhook_url(ports, ixact)}   Bearer token
-  Its write-backs   emails through {ixact.crm_url} (kept by the mail sandbox),
-                    From {DEMO_IXACT_SENDER}, To the contact, sent to {NOTES_ADDRESS} only
-
-Next steps, in another terminal:
-{sends}
-  then open the sandbox CRM page, {ports.crm_url}/, to see what was written back.
-    {socialbridge_command} demo send post.published --connection {DEMO_SMARTOFFICE_NAME}
-  then open the SmartOffice sandbox page, {ports.smartoffice_url}/, to see its SmartPad.
-    {socialbridge_command} demo send post.published --connection {DEMO_IXACT_NAME}
-  then open the mail sandbox page, {ports.mail_url}/, to see the email IXACT would file.
-
-Ctrl-C stops everything.
-{rule}"""
-    for note in _banner_notes(ports, connection, smartoffice, ixact):
-        text += f"\nNote: {note}"
-    return text
-
-
-def _webhook_url(ports: DevPorts, connection: DemoConnection) -> str:
-    return f"{ports.web_url}/webhooks/crm/{connection.id}"
-
-
-def _banner_notes(
-    ports: DevPorts,
-    connection: DemoConnection,
-    smartoffice: DemoConnection,
-    ixact: DemoConnection,
-) -> list[str]:
-    return [
-        *connection.drift(demo_crm_url(ports.crm_url), "this run's sandbox CRM"),
-        *smartoffice.drift(
-            demo_smartoffice_url(ports.smartoffice_url), "this run's SmartOffice sandbox"
-        ),
-        *ixact.drift(demo_ixact_smtp_url(ports.smtp), "this run's sandbox mail server"),
-    ]
 
 
 # --- the whole run -----------------------------------------------------------------------

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from cli.dev.banner import DEMO_EVENT_TYPES, build_banner
 from cli.dev.demo_connections import (
     DEMO_IXACT_CONTACT_EMAIL,
     DEMO_IXACT_SENDER,
@@ -27,14 +28,11 @@ from cli.dev.demo_connections import (
     demo_smartoffice_url,
     register_demo_account,
 )
+from cli.dev.places import DevPaths, DevPorts
 from cli.dev.run import (
-    DEMO_EVENT_TYPES,
-    DevPaths,
-    DevPorts,
     DevServerError,
     StopRequested,
     app_commands,
-    build_banner,
     check_ports_free,
     dev_environment,
     read_or_create_secret,

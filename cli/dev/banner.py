@@ -1,0 +1,94 @@
+"""What `make run` prints once everything answers: where to look, and what to try."""
+
+from __future__ import annotations
+
+from cli.dev.demo_connections import (
+    DEMO_IXACT_NAME,
+    DEMO_IXACT_SENDER,
+    DEMO_LOCATION_ID,
+    DEMO_SMARTOFFICE_NAME,
+    DemoConnection,
+    demo_crm_url,
+    demo_ixact_smtp_url,
+    demo_smartoffice_url,
+)
+from cli.dev.places import HOST, DevPorts
+from crm.ixact.settings import NOTES_ADDRESS
+
+FLOWER_USER = "admin"
+DEMO_EVENT_TYPES = ("post.published", "tag.details_requested", "statistics.requested")
+
+
+def build_banner(
+    *,
+    ports: DevPorts,
+    redis_url: str,
+    database_url: str,
+    flower_password: str,
+    connection: DemoConnection,
+    smartoffice: DemoConnection,
+    ixact: DemoConnection,
+    socialbridge_command: str,
+) -> str:
+    """What `make run` prints once everything answers: where to look, and what to try."""
+    sends = "\n".join(f"    {socialbridge_command} demo send {kind}" for kind in DEMO_EVENT_TYPES)
+    rule = "=" * 72
+    text = f"""
+{rule}
+socialbridge is running.
+
+  Overview page     {ports.web_url}/
+  Web health        {ports.web_url}/healthz
+  Sandbox CRM page  {ports.crm_url}/
+  SmartOffice page  {ports.smartoffice_url}/   (the SmartOffice sandbox)
+  Mail sandbox      {ports.mail_url}/   (SMTP {HOST}:{ports.smtp}; JSON at /messages)
+  Sandbox GHL       {ports.ghl_url}/
+  Flower            {ports.flower_url}/   user {FLOWER_USER}, password {flower_password}
+  Redis             {redis_url}
+  Database          {database_url}
+
+  Demo connection   {connection.id} (location {DEMO_LOCATION_ID})
+  Its webhook URL   {_webhook_url(ports, connection)}   signed (Standard Webhooks)
+  Its write-backs   {connection.crm_url}
+
+  {DEMO_SMARTOFFICE_NAME:<16}  {smartoffice.id} (location {DEMO_LOCATION_ID}, SmartOffice CRM)
+  Its webhook URL   {_webhook_url(ports, smartoffice)}   Bearer token
+  Its write-backs   SmartPads through {smartoffice.crm_url}
+
+  {DEMO_IXACT_NAME:<16}  {ixact.id} (location {DEMO_LOCATION_ID}, IXACT Contact CRM)
+  Its webhook URL   {_webhook_url(ports, ixact)}   Bearer token
+  Its write-backs   emails through {ixact.crm_url} (kept by the mail sandbox),
+                    From {DEMO_IXACT_SENDER}, To the contact, sent to {NOTES_ADDRESS} only
+
+Next steps, in another terminal:
+{sends}
+  then open the sandbox CRM page, {ports.crm_url}/, to see what was written back.
+    {socialbridge_command} demo send post.published --connection {DEMO_SMARTOFFICE_NAME}
+  then open the SmartOffice sandbox page, {ports.smartoffice_url}/, to see its SmartPad.
+    {socialbridge_command} demo send post.published --connection {DEMO_IXACT_NAME}
+  then open the mail sandbox page, {ports.mail_url}/, to see the email IXACT would file.
+
+Ctrl-C stops everything.
+{rule}"""
+    for note in _banner_notes(ports, connection, smartoffice, ixact):
+        text += f"\nNote: {note}"
+    return text
+
+
+def _webhook_url(ports: DevPorts, connection: DemoConnection) -> str:
+    return f"{ports.web_url}/webhooks/crm/{connection.id}"
+
+
+def _banner_notes(
+    ports: DevPorts,
+    connection: DemoConnection,
+    smartoffice: DemoConnection,
+    ixact: DemoConnection,
+) -> list[str]:
+    return [
+        *connection.drift(demo_crm_url(ports.crm_url), "this run's sandbox CRM"),
+        *smartoffice.drift(
+            demo_smartoffice_url(ports.smartoffice_url), "this run's SmartOffice sandbox"
+        ),
+        *ixact.drift(demo_ixact_smtp_url(ports.smtp), "this run's sandbox mail server"),
+    ]
