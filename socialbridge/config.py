@@ -49,7 +49,14 @@ class Settings:
     secret_key: str = _setting(
         "",
         "Signs sessions and derives the key that encrypts secrets at rest. Required outside "
-        "`make run`; changing it makes stored secrets unreadable.",
+        "`make run`; changing it makes stored secrets unreadable unless the old one is in "
+        "SECRET_KEY_FALLBACKS.",
+    )
+    secret_key_fallbacks: str = _setting(
+        "",
+        "Older SECRET_KEYs, separated by commas, that still decrypt secrets stored under them "
+        "while `socialbridge secrets rotate` re-encrypts those under SECRET_KEY (see "
+        "operations.md, Rotating SECRET_KEY). New secrets always use SECRET_KEY.",
     )
     port: int = _setting(8000, "Port the web process binds.")
     public_url: str = _setting(
@@ -189,6 +196,7 @@ class Settings:
             raise ConfigError("TASK_SOFT_TIME_LIMIT: must be below TASK_TIME_LIMIT")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"LOG_FORMAT: expected text or json, got {self.log_format!r}")
+        self.fallback_secret_keys()
 
     def require_secret_key(self) -> str:
         """The secret key, or a ConfigError saying how to set one."""
@@ -198,6 +206,20 @@ class Settings:
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
         return self.secret_key
+
+    def fallback_secret_keys(self) -> tuple[str, ...]:
+        """The keys of SECRET_KEY_FALLBACKS, in order; ConfigError on an empty item."""
+        if not self.secret_key_fallbacks:
+            return ()
+        keys = tuple(key.strip() for key in self.secret_key_fallbacks.split(","))
+        for position, key in enumerate(keys, start=1):
+            if not key:
+                # A stray comma is a typing accident, not a key: saying so beats a key of "".
+                raise ConfigError(
+                    f"SECRET_KEY_FALLBACKS: item {position} of {len(keys)} is empty; expected "
+                    "older SECRET_KEYs separated by commas"
+                )
+        return keys
 
     @property
     def base_url(self) -> str:

@@ -3,29 +3,38 @@
 Each method runs in its own short transaction and returns frozen records (``store.records``),
 so nothing is bound to a session afterwards. The methods live with their aggregate:
 ``store.connections``, ``store.events``, ``store.posts``, ``store.snapshots``,
-``store.writes``.
+``store.writes``, ``store.rotation``.
+
+The processes build it with ``Store.from_settings(settings)``, so that SECRET_KEY and its
+fallbacks reach it together.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from socialbridge.config import Settings
 from store.connections import ConnectionsMixin
 from store.crypto import SecretBox
 from store.database import Database
 from store.events import EventsMixin
 from store.posts import PostsMixin
+from store.rotation import SecretRotationMixin
 from store.snapshots import SnapshotsMixin
 from store.writes import WritesMixin
 
 
-class Store(ConnectionsMixin, EventsMixin, PostsMixin, SnapshotsMixin, WritesMixin):
+class Store(
+    ConnectionsMixin, EventsMixin, PostsMixin, SnapshotsMixin, WritesMixin, SecretRotationMixin
+):
     """Connections, the event log, post records, statistics snapshots and the write ledger.
 
     ``database_url`` is a SQLAlchemy URL (``sqlite:///var/socialbridge.db``,
     ``postgresql+psycopg://…``); ``secret_key`` is SECRET_KEY, from which the key that
-    encrypts stored secrets is derived; ``engine_options`` go to ``create_engine``.
+    encrypts stored secrets is derived; ``fallbacks`` are older keys
+    (SECRET_KEY_FALLBACKS) that still decrypt what they stored; ``engine_options`` go to
+    ``create_engine``.
     The schema must exist: ``store.migrate.upgrade(database_url)`` creates it.
     """
 
@@ -34,10 +43,26 @@ class Store(ConnectionsMixin, EventsMixin, PostsMixin, SnapshotsMixin, WritesMix
         database_url: str,
         secret_key: str,
         *,
+        fallbacks: Sequence[str] = (),
         engine_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self._box = SecretBox(secret_key)
+        self._box = SecretBox(secret_key, fallbacks)
         self._database = Database(database_url, engine_options)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, engine_options: Mapping[str, Any] | None = None
+    ) -> Store:
+        """The store of DATABASE_URL with SECRET_KEY and SECRET_KEY_FALLBACKS.
+
+        ConfigError when SECRET_KEY is not set.
+        """
+        return cls(
+            settings.database_url,
+            settings.require_secret_key(),
+            fallbacks=settings.fallback_secret_keys(),
+            engine_options=engine_options,
+        )
 
     def ping(self) -> None:
         """Check that the database answers; StoreUnavailable when it does not."""

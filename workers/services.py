@@ -106,7 +106,7 @@ class Services:
         # Built on first use: a forked worker child must open its own database connections.
         with self._lock:
             if self._store is None:
-                self._store = Store(self.settings.database_url, self.settings.require_secret_key())
+                self._store = Store.from_settings(self.settings)
             return self._store
 
     def ghl_for(self, connection: ConnectionRecord) -> GHLClient:

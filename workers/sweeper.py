@@ -146,7 +146,7 @@ class Sweeper:
         if not client.set(LOCK_KEY, self._token, nx=True, px=ttl_ms):
             return None
         if self._store is None:
-            self._store = Store(self.settings.database_url, self.settings.require_secret_key())
+            self._store = Store.from_settings(self.settings)
         return sweep(
             self._store,
             lambda event: enqueue_event(self.app, event),
