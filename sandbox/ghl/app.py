@@ -35,6 +35,28 @@ The admin API under `/_sandbox/` is not HighLevel's: plain JSON, never validated
     DELETE /_sandbox/journal    {"cleared": n}
     POST   /_sandbox/locations  {"location_id", "token", "tags"}  201 new, 200 known, 409
     GET    /_sandbox/health     {"status": "ok", "locations": [...]}
+
+OAuth 2.0 (`oauth.py`; the form-encoded operations of `apps/oauth.json`, validated like the rest):
+
+    GET  /oauth/chooselocation?response_type=code&client_id&redirect_uri&scope&state  (and
+         /v2/oauth/chooselocation): the marketplace's page; `&location_id=L&approve=1` (or
+         `&agency=1&approve=1` for a Company install) redirects at once with `?code=&state=`
+    POST /oauth/token          grant_type=authorization_code | refresh_token       200, 400, 401
+    POST /oauth/locationToken  companyId, locationId; an agency token with oauth.write  200
+
+An OAuth access token works on the Social Planner endpoints for its location, until it expires,
+and only for the scopes it was granted (401 otherwise); a Private Integration token has every
+scope. Admin API of OAuth and app webhooks:
+
+    GET    /_sandbox/oauth           counts, lifetime, live tokens per location by fingerprint
+    POST   /_sandbox/oauth/settings  {"access_token_seconds"}
+    POST   /_sandbox/oauth/clients   {"client_id", "client_secret", "app_id"?, "redirect_uris"?}
+    POST   /_sandbox/oauth/revoke    {"location_id"}  every token of the location dies
+    POST   /_sandbox/oauth/expire    {"location_id"}  its access tokens expire now
+    DELETE /_sandbox/oauth/counts    {"cleared": {...}}
+    GET    /_sandbox/webhook-public-key   the Ed25519 public key (PEM) app webhooks are signed with
+    POST   /_sandbox/app-webhooks    {"url", "type", "location_id", "company_id"?, "tamper"?,
+                                      "timestamp"?, "webhook_id"?}  deliver a signed event
 """
 
 from __future__ import annotations
@@ -47,15 +69,21 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Flask, Response, g, jsonify, request
+import httpx
+from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from sandbox.ghl import oauth
+from sandbox.ghl.app_webhooks import SANDBOX_WEBHOOK_PUBLIC_KEY_PEM, AppWebhook, AppWebhookError
+from sandbox.ghl.app_webhooks import deliver as deliver_app_webhook
 from sandbox.ghl.faults import Fault, FaultError, FaultQueue
 from sandbox.ghl.journal import Journal
+from sandbox.ghl.oauth import OAuthError, OAuthServer
 from sandbox.ghl.ratelimit import RateLimiter
 from sandbox.ghl.seed import DEFAULT_TAG_COUNT, LocationData, seed_location
-from sandbox.ghl.spec import API_VERSION, API_VERSION_V3, SPEC_FILES, SpecValidator
+from sandbox.ghl.spec import API_VERSION, API_VERSION_V3, OAUTH_SPEC, SPEC_FILES, SpecValidator
 from sandbox.ghl.stats import (
     ProfileStats,
     build_statistics,
@@ -80,6 +108,10 @@ TAGS_MAX_LIMIT = 100
 STATISTICS_MAX_PROFILES = 100
 MAX_SEEDED_TAGS = 10_000
 ALL_VERSIONS = tuple(SPEC_FILES)
+CHOOSE_LOCATION_PATHS = ("/oauth/chooselocation", "/v2/oauth/chooselocation")
+"""The marketplace's authorize page: a browser page, outside the API's checks and journal."""
+OAUTH_TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a credential
+OAUTH_LOCATION_TOKEN_PATH = "/oauth/locationToken"  # noqa: S105 - a path, not a credential
 
 
 class GhlErrorAnswer(Exception):
@@ -104,6 +136,7 @@ class SandboxGHL:
         seed: int,
         rate_limit: int,
         rate_window_seconds: float,
+        access_token_seconds: float = oauth.DEFAULT_ACCESS_TOKEN_SECONDS,
     ) -> None:
         self.seed = seed
         self._lock = threading.Lock()
@@ -118,6 +151,12 @@ class SandboxGHL:
         self.limiter = RateLimiter(limit=rate_limit, window_seconds=rate_window_seconds)
         self.faults = FaultQueue()
         self.journal = Journal()
+        self.oauth = OAuthServer(
+            location_ids=self.location_ids, access_token_seconds=access_token_seconds
+        )
+        self.oauth_validator = SpecValidator(API_VERSION, spec_file=OAUTH_SPEC)
+        self.scopes: dict[str, str] = {}
+        """The scope each Social Planner view (by endpoint name) needs from an OAuth token."""
 
     # -- state ---------------------------------------------------------------------------
 
@@ -154,7 +193,7 @@ class SandboxGHL:
 
     def before_request(self) -> Response | None:
         """Note what the journal needs, then run the checks; an answer here ends the request."""
-        if _is_admin_request():
+        if _is_admin_request() or request.path in CHOOSE_LOCATION_PATHS:
             return None
         g.trace_id = str(uuid.uuid4())
         g.rate_key = _requested_location()
@@ -163,7 +202,10 @@ class SandboxGHL:
         version = request.headers.get("Version")
         # A version the operation does not speak is checked against its main file, so the
         # journal names the Version header among the ways the request departs from it.
-        g.spec_errors = self.validators[version if version in served else served[0]].request_errors(
+        validator = self.validators[version if version in served else served[0]]
+        if _is_oauth_request():
+            validator = self.oauth_validator
+        g.spec_errors = validator.request_errors(
             method=request.method,
             path=request.path,
             query=request.args.items(multi=True),
@@ -171,9 +213,12 @@ class SandboxGHL:
             body=request.get_data(cache=True),
             content_type=request.content_type,
         )
+        if _is_oauth_request():
+            return self._oauth_refusal()
         return self._refusal()
 
-    def _refusal(self) -> Response | None:
+    def _fault_refusal(self) -> Response | None:
+        """The answer of an injected fault, if one matches (after its delay)."""
         fault = self.faults.take(request.method, request.path)
         if fault is not None:
             log.info("sandbox.ghl.fault", path=request.path, status=fault.status)
@@ -181,15 +226,55 @@ class SandboxGHL:
                 time.sleep(fault.delay_ms / 1000)
             if fault.status is not None:
                 return _fault_answer(fault)
+        return None
 
-        token_location = self.location_of_token(_bearer_token())
+    def _oauth_refusal(self) -> Response | None:
+        """The checks of the OAuth operations: faults, the spec; the views check credentials.
+
+        `/oauth/token` carries no bearer token and no Version (the file declares none);
+        `/oauth/locationToken` needs both, checked in the order of the other operations.
+        """
+        fault = self._fault_refusal()
+        if fault is not None:
+            return fault
+        if request.routing_exception is not None:
+            return None
+        if request.path == OAUTH_LOCATION_TOKEN_PATH:
+            if self.oauth.access(_bearer_token()) is None:
+                return _error_answer(HTTPStatus.UNAUTHORIZED, oauth.INVALID_TOKEN_MESSAGE)
+            if request.headers.get("Version") != API_VERSION:
+                return _error_answer(
+                    HTTPStatus.BAD_REQUEST,
+                    f"Version header must be {API_VERSION} for {request.path}",
+                )
+        if g.spec_errors:
+            return _error_answer(HTTPStatus.UNPROCESSABLE_ENTITY, list(g.spec_errors))
+        return None
+
+    def _refusal(self) -> Response | None:
+        fault = self._fault_refusal()
+        if fault is not None:
+            return fault
+
+        token = _bearer_token()
+        token_location = self.location_of_token(token)
+        granted: frozenset[str] | None = None  # None: a Private Integration token, every scope
         if token_location is None:
-            return _error_answer(HTTPStatus.UNAUTHORIZED, "Invalid JWT")
+            access = self.oauth.access(token)
+            if access is None:
+                return _error_answer(HTTPStatus.UNAUTHORIZED, oauth.INVALID_TOKEN_MESSAGE)
+            if access.location_id is None:
+                # An agency token must mint a location token first, as on HighLevel.
+                return _error_answer(HTTPStatus.UNAUTHORIZED, oauth.AUTH_CLASS_MESSAGE)
+            token_location, granted = access.location_id, access.scopes
         requested = _requested_location()
         if requested is not None and requested != token_location:
             return _error_answer(
                 HTTPStatus.UNAUTHORIZED, "The token does not have access to this location."
             )
+        needed = self._needed_scope()
+        if granted is not None and needed is not None and needed not in granted:
+            return _error_answer(HTTPStatus.UNAUTHORIZED, oauth.SCOPE_MESSAGE)
         g.rate_key = token_location
 
         version = request.headers.get("Version")
@@ -217,6 +302,11 @@ class SandboxGHL:
             return answer
         return None
 
+    def _needed_scope(self) -> str | None:
+        if request.url_rule is None or request.url_rule.endpoint is None:
+            return None
+        return self.scopes.get(request.url_rule.endpoint)
+
     def _served_versions(self) -> tuple[str, ...]:
         """The versions the requested operation answers in (every one for an unknown path)."""
         if request.url_rule is None or request.url_rule.endpoint is None:
@@ -239,10 +329,10 @@ class SandboxGHL:
                 "path": request.path,
                 "query": request.args.to_dict(),
                 "headers": _journal_headers(request.headers.items()),
-                "body": _decoded_body(request.get_data(cache=True)),
+                "body": _journal_body(request.get_data(cache=True)),
                 "response_status": response.status_code,
                 "response_headers": dict(response.headers.items()),
-                "response_body": response.get_json(silent=True),
+                "response_body": _journal_answer(response.get_json(silent=True)),
                 "spec_errors": list(g.spec_errors),
             }
         )
@@ -365,7 +455,175 @@ class SandboxGHL:
         }
         return jsonify(answer), status
 
+    # -- OAuth 2.0 ---------------------------------------------------------------------------
+
+    def choose_location(self) -> Response | tuple[str, int]:
+        """`GET /oauth/chooselocation`: the install page, or a redirect once a choice is made.
+
+        A choice is `location_id=L` (a Location install) or `agency=1` (a Company install of
+        every location), with `approve=1`; `approve=0` declines (`error=access_denied`).
+        """
+        args = request.args
+        client_id = args.get("client_id", "")
+        redirect_uri = args.get("redirect_uri", "")
+        scope = args.get("scope", "")
+        state = args.get("state")
+        client = self.oauth.client(client_id)
+        problem = None
+        if args.get("response_type") != "code":
+            problem = "response_type must be code."
+        elif client is None:
+            problem = "This app (client_id) is not known to the marketplace."
+        elif not client.allows(redirect_uri):
+            problem = "The redirect_uri is not registered for this app."
+        if problem is not None:
+            page = render_template("chooselocation_error.html", problem=problem)
+            return page, HTTPStatus.BAD_REQUEST
+        approve = args.get("approve")
+        if approve == "0":
+            return _redirect_back(redirect_uri, {"error": "access_denied", "state": state})
+        if approve == "1":
+            location_id = None if args.get("agency") == "1" else args.get("location_id")
+            if location_id is None and args.get("agency") != "1":
+                return render_template(
+                    "chooselocation_error.html", problem="Choose a location."
+                ), HTTPStatus.BAD_REQUEST
+            try:
+                code = self.oauth.authorize(
+                    client_id=client_id,
+                    redirect_uri=redirect_uri,
+                    scope=scope,
+                    location_id=location_id,
+                )
+            except OAuthError as error:
+                page = render_template("chooselocation_error.html", problem=error.description)
+                return page, HTTPStatus.BAD_REQUEST
+            log.info("sandbox.ghl.oauth_approved", location_id=location_id, client_id=client_id)
+            return _redirect_back(redirect_uri, {"code": code, "state": state})
+        hidden = {
+            key: value
+            for key, value in (
+                ("response_type", "code"),
+                ("client_id", client_id),
+                ("redirect_uri", redirect_uri),
+                ("scope", scope),
+                ("state", state),
+            )
+            if value is not None
+        }
+        page = render_template(
+            "chooselocation.html",
+            action=request.path,
+            hidden=hidden,
+            locations=self.location_ids(),
+            company_id=self.oauth.company_id,
+            scopes=scope.split(),
+        )
+        return page, HTTPStatus.OK
+
+    def oauth_token(self) -> tuple[Response, int]:
+        """`POST /oauth/token`: a code or a refresh token for a new pair."""
+        try:
+            answer = self.oauth.token(request.form.to_dict())
+        except OAuthError as error:
+            return _oauth_error_answer(error), error.status
+        return jsonify(answer), HTTPStatus.OK
+
+    def oauth_location_token(self) -> tuple[Response, int]:
+        """`POST /oauth/locationToken`: a location token minted with an agency token."""
+        try:
+            answer = self.oauth.location_token(
+                _bearer_token(),
+                company_id=request.form["companyId"],
+                location_id=request.form["locationId"],
+            )
+        except OAuthError as error:
+            return _oauth_error_answer(error), error.status
+        return jsonify(answer), HTTPStatus.OK
+
     # -- admin API ------------------------------------------------------------------------
+
+    def admin_oauth(self) -> Response:
+        """`GET /_sandbox/oauth`: counts, settings and live tokens (by fingerprint only)."""
+        return jsonify(self.oauth.summary())
+
+    def admin_oauth_settings(self) -> Response:
+        """`POST /_sandbox/oauth/settings {"access_token_seconds"}`."""
+        seconds = _admin_json().get("access_token_seconds")
+        try:
+            self.oauth.set_access_token_seconds(seconds)  # type: ignore[arg-type]
+        except ValueError as error:
+            return _admin_error(str(error))
+        return jsonify({"access_token_seconds": self.oauth.access_token_seconds})
+
+    def admin_oauth_client(self) -> Response | tuple[Response, int]:
+        """`POST /_sandbox/oauth/clients`: register (or replace) a marketplace app."""
+        data = _admin_json()
+        client_id, secret = data.get("client_id"), data.get("client_secret")
+        app_id = data.get("app_id")
+        redirect_uris = data.get("redirect_uris", [])
+        if not isinstance(client_id, str) or not client_id:
+            return _admin_error("client_id: expected a non-empty string")
+        if not isinstance(secret, str) or not secret:
+            return _admin_error("client_secret: expected a non-empty string")
+        if app_id is not None and (not isinstance(app_id, str) or not app_id):
+            return _admin_error("app_id: expected a non-empty string")
+        if not isinstance(redirect_uris, list) or not all(
+            isinstance(uri, str) and uri for uri in redirect_uris
+        ):
+            return _admin_error("redirect_uris: expected a list of URIs")
+        created = self.oauth.client(client_id) is None
+        client = self.oauth.register_client(
+            client_id, secret, app_id=app_id, redirect_uris=redirect_uris
+        )
+        answer = {
+            "client_id": client.client_id,
+            "app_id": client.app_id,
+            "redirect_uris": list(client.redirect_uris),
+            "created": created,
+        }
+        return jsonify(answer), HTTPStatus.CREATED if created else HTTPStatus.OK
+
+    def admin_oauth_revoke(self) -> Response:
+        """`POST /_sandbox/oauth/revoke {"location_id"}`: every token of the location dies."""
+        location_id = _admin_json().get("location_id")
+        if not isinstance(location_id, str) or not location_id:
+            return _admin_error("location_id: expected a non-empty string")
+        return jsonify({"location_id": location_id, "revoked": self.oauth.revoke(location_id)})
+
+    def admin_oauth_expire(self) -> Response:
+        """`POST /_sandbox/oauth/expire {"location_id"}`: its access tokens expire now."""
+        location_id = _admin_json().get("location_id")
+        if not isinstance(location_id, str) or not location_id:
+            return _admin_error("location_id: expected a non-empty string")
+        return jsonify({"location_id": location_id, "expired": self.oauth.expire(location_id)})
+
+    def admin_oauth_clear_counts(self) -> Response:
+        """`DELETE /_sandbox/oauth/counts`."""
+        return jsonify({"cleared": self.oauth.clear_counts()})
+
+    def admin_webhook_public_key(self) -> Response:
+        """`GET /_sandbox/webhook-public-key`: the PEM app webhooks are verified with."""
+        return Response(SANDBOX_WEBHOOK_PUBLIC_KEY_PEM, mimetype="application/x-pem-file")
+
+    def admin_app_webhook(self) -> Response | tuple[Response, int]:
+        """`POST /_sandbox/app-webhooks`: deliver a signed INSTALL or UNINSTALL now."""
+        try:
+            webhook = AppWebhook.from_json(_admin_json())
+        except AppWebhookError as error:
+            return _admin_error(str(error))
+        try:
+            delivery = deliver_app_webhook(webhook)
+        except httpx.HTTPError as error:
+            return _admin_error(f"delivery failed: {error}", HTTPStatus.BAD_GATEWAY)
+        log.info(
+            "sandbox.ghl.app_webhook",
+            type=webhook.type,
+            location_id=webhook.location_id,
+            tamper=webhook.tamper,
+            status=delivery["status"],
+        )
+        return jsonify(delivery), HTTPStatus.OK
 
     def admin_health(self) -> Response:
         """`GET /_sandbox/health`."""
@@ -446,19 +704,22 @@ def create_sandbox_ghl_app(
     seed: int = 0,
     rate_limit: int = 100,
     rate_window_seconds: float = 10.0,
+    access_token_seconds: float = oauth.DEFAULT_ACCESS_TOKEN_SECONDS,
 ) -> Flask:
     """A sandbox HighLevel server as a Flask app.
 
     `tokens` maps each accepted bearer token to the one location it is valid for (as a Private
     Integration token is); default `{"pit-sandbox-demo": "loc_demo"}`. Every location named
     there is seeded from `seed`. `rate_limit` requests per `rate_window_seconds` are allowed
-    per location. The `SandboxGHL` state is at `app.extensions["sandbox_ghl"]`.
+    per location. OAuth access tokens live `access_token_seconds` (changeable at
+    `/_sandbox/oauth/settings`). The `SandboxGHL` state is at `app.extensions["sandbox_ghl"]`.
     """
     sandbox = SandboxGHL(
         tokens=DEFAULT_TOKENS if tokens is None else tokens,
         seed=seed,
         rate_limit=rate_limit,
         rate_window_seconds=rate_window_seconds,
+        access_token_seconds=access_token_seconds,
     )
     app = Flask(__name__)
     app.extensions["sandbox_ghl"] = sandbox
@@ -471,12 +732,24 @@ def create_sandbox_ghl_app(
     # The GHL operations, each with the versions it answers in (the first is its main one).
     dated = (API_VERSION,)
     dated_and_v3 = (API_VERSION, API_VERSION_V3)
+    # The scope an OAuth token needs for each (a Private Integration token has them all).
     ghl_routes = (
-        (f"{ghl}/<location_id>/tags", "GET", sandbox.get_tags, dated),
-        (f"{ghl}/<location_id>/tags/details", "POST", sandbox.get_tag_details, dated),
-        (f"{ghl}/<location_id>/accounts", "GET", sandbox.get_accounts, dated),
-        (f"{ghl}/<location_id>/posts/<post_id>", "GET", sandbox.get_post, dated),
-        (f"{ghl}/statistics", "POST", sandbox.get_statistics, dated_and_v3),
+        (f"{ghl}/<location_id>/tags", "GET", sandbox.get_tags, dated, oauth.SCOPE_TAGS),
+        (
+            f"{ghl}/<location_id>/tags/details",
+            "POST",
+            sandbox.get_tag_details,
+            dated,
+            oauth.SCOPE_TAGS,
+        ),
+        (f"{ghl}/<location_id>/accounts", "GET", sandbox.get_accounts, dated, oauth.SCOPE_ACCOUNTS),
+        (f"{ghl}/<location_id>/posts/<post_id>", "GET", sandbox.get_post, dated, oauth.SCOPE_POSTS),
+        (f"{ghl}/statistics", "POST", sandbox.get_statistics, dated_and_v3, oauth.SCOPE_STATISTICS),
+    )
+    oauth_routes = (
+        (OAUTH_TOKEN_PATH, "POST", sandbox.oauth_token),
+        (OAUTH_LOCATION_TOKEN_PATH, "POST", sandbox.oauth_location_token),
+        *((path, "GET", sandbox.choose_location) for path in CHOOSE_LOCATION_PATHS),
     )
     admin_routes = (
         (f"{ADMIN_PREFIX}/health", "GET", sandbox.admin_health),
@@ -486,11 +759,23 @@ def create_sandbox_ghl_app(
         (f"{ADMIN_PREFIX}/journal", "GET", sandbox.admin_journal),
         (f"{ADMIN_PREFIX}/journal", "DELETE", sandbox.admin_clear_journal),
         (f"{ADMIN_PREFIX}/locations", "POST", sandbox.admin_add_location),
+        (f"{ADMIN_PREFIX}/oauth", "GET", sandbox.admin_oauth),
+        (f"{ADMIN_PREFIX}/oauth/settings", "POST", sandbox.admin_oauth_settings),
+        (f"{ADMIN_PREFIX}/oauth/clients", "POST", sandbox.admin_oauth_client),
+        (f"{ADMIN_PREFIX}/oauth/revoke", "POST", sandbox.admin_oauth_revoke),
+        (f"{ADMIN_PREFIX}/oauth/expire", "POST", sandbox.admin_oauth_expire),
+        (f"{ADMIN_PREFIX}/oauth/counts", "DELETE", sandbox.admin_oauth_clear_counts),
+        (f"{ADMIN_PREFIX}/webhook-public-key", "GET", sandbox.admin_webhook_public_key),
+        (f"{ADMIN_PREFIX}/app-webhooks", "POST", sandbox.admin_app_webhook),
     )
-    for rule, method, view, versions in ghl_routes:
+    for rule, method, view, versions, scope in ghl_routes:
         endpoint = f"{method.lower()}_{rule}"
         app.add_url_rule(rule, endpoint=endpoint, view_func=view, methods=[method])
         sandbox.versions[endpoint] = versions
+        sandbox.scopes[endpoint] = scope
+    for rule, method, oauth_view in oauth_routes:
+        endpoint = f"{method.lower()}_{rule}"
+        app.add_url_rule(rule, endpoint=endpoint, view_func=oauth_view, methods=[method])
     for rule, method, admin_view in admin_routes:
         endpoint = f"{method.lower()}_{rule}"
         app.add_url_rule(rule, endpoint=endpoint, view_func=admin_view, methods=[method])
@@ -502,6 +787,57 @@ def create_sandbox_ghl_app(
 
 def _is_admin_request() -> bool:
     return request.path == ADMIN_PREFIX or request.path.startswith(f"{ADMIN_PREFIX}/")
+
+
+def _is_oauth_request() -> bool:
+    return request.path in (OAUTH_TOKEN_PATH, OAUTH_LOCATION_TOKEN_PATH)
+
+
+def _redirect_back(redirect_uri: str, params: Mapping[str, str | None]) -> Response:
+    """A 302 to the client's redirect URI with `params` added to any query it has."""
+    parts = urlsplit(redirect_uri)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    query += [(key, value) for key, value in params.items() if value is not None]
+    location = urlunsplit(parts._replace(query=urlencode(query)))
+    return Response(status=HTTPStatus.FOUND, headers={"Location": location})
+
+
+def _oauth_error_answer(error: OAuthError) -> Response:
+    """An OAuth error in GHL's error DTO (`statusCode`, `message`) plus OAuth's own fields."""
+    return jsonify(
+        {
+            "statusCode": error.status,
+            "message": error.description,
+            "error": error.error,
+            "error_description": error.description,
+            "traceId": g.trace_id,
+        }
+    )
+
+
+# Form fields and answer fields of the OAuth operations that are credentials: the journal
+# keeps a fingerprint (to tell one token from another) and never the value.
+_SECRET_FIELDS = frozenset({"client_secret", "code", "refresh_token", "access_token"})
+
+
+def _journal_body(raw: bytes) -> Any:
+    """The request body for the journal: the OAuth forms with their credentials hidden."""
+    if not _is_oauth_request():
+        return _decoded_body(raw)
+    return _without_secrets(request.form.to_dict())
+
+
+def _journal_answer(body: Any) -> Any:
+    if _is_oauth_request() and isinstance(body, dict):
+        return _without_secrets(body)
+    return body
+
+
+def _without_secrets(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: oauth.fingerprint(str(value)) if key in _SECRET_FIELDS else value
+        for key, value in fields.items()
+    }
 
 
 def _requested_location() -> str | None:

@@ -48,6 +48,9 @@ SPEC_FILES: Mapping[str, Path] = {
 
 SOCIAL_PLANNER_SPEC = SPEC_FILES[API_VERSION]
 
+OAUTH_SPEC = SPEC_DIR / "apps" / "oauth.json"
+"""`/oauth/token` and `/oauth/locationToken` (form-encoded, snake_case), whatever the Version."""
+
 # Where a `$ref` of the v3 file really points (the upstream layout quirk, see SOURCES.md).
 _REDIRECTS = {"apps/common/common-schemas.json": "apps/v3/common/common-schemas.json"}
 
@@ -71,10 +74,14 @@ def _refuse_remote(uri: str) -> Any:
 RESOLVERS = {"file": read_vendored, "http": _refuse_remote, "https": _refuse_remote}
 
 
-@cache
 def load_spec(version: str) -> OpenAPI:
     """The parsed file of `version`, loaded once per process (parsing takes ~0.3 s)."""
-    path = SPEC_FILES[version]
+    return load_spec_file(SPEC_FILES[version])
+
+
+@cache
+def load_spec_file(path: Path) -> OpenAPI:
+    """The parsed OpenAPI file at `path` (one of the vendored files), loaded once per process."""
     schema_path = SchemaPath.from_dict(
         json.loads(path.read_text(encoding="utf-8")),
         base_uri=path.as_uri(),
@@ -93,7 +100,12 @@ def load_social_planner_spec() -> OpenAPI:
 
 def spec_server_url(version: str = API_VERSION) -> str:
     """The server URL the file declares (paths are matched against it, not our own host)."""
-    data = json.loads(SPEC_FILES[version].read_text("utf-8"))
+    return spec_file_server_url(SPEC_FILES[version])
+
+
+def spec_file_server_url(path: Path) -> str:
+    """The server URL the OpenAPI file at `path` declares."""
+    data = json.loads(path.read_text("utf-8"))
     servers: list[dict[str, str]] = data["servers"]
     return servers[0]["url"]
 
@@ -115,14 +127,20 @@ class SpecRequest:
 
 
 class SpecValidator:
-    """Validates raw HTTP requests against the file of one version; safe to share by threads."""
+    """Validates raw HTTP requests against the file of one version; safe to share by threads.
 
-    def __init__(self, version: str = API_VERSION) -> None:
-        if version not in SPEC_FILES:
-            raise ValueError(f"no OpenAPI file for Version {version!r}")
+    `spec_file` picks another vendored file than the version's Social Planner one (the OAuth
+    file, whose operations are checked against it whatever their `Version` header says).
+    """
+
+    def __init__(self, version: str = API_VERSION, *, spec_file: Path | None = None) -> None:
+        if spec_file is None:
+            if version not in SPEC_FILES:
+                raise ValueError(f"no OpenAPI file for Version {version!r}")
+            spec_file = SPEC_FILES[version]
         self.version = version
-        self._api = load_spec(version)
-        self._host_url = spec_server_url(version)
+        self._api = load_spec_file(spec_file)
+        self._host_url = spec_file_server_url(spec_file)
         # openapi-core and its reference resolver keep lazy caches that are not documented as
         # thread-safe; validation takes a few milliseconds, so one lock costs little.
         self._lock = threading.Lock()
