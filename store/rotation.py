@@ -64,18 +64,31 @@ class UnreadableValue:
 
 
 class RotationRefused(SecretUnreadable):
-    """Some stored values open with no key; nothing was re-encrypted."""
+    """Some stored values open with no key; nothing was re-encrypted.
+
+    ``unreadable`` lists every one; the message names at most ``LISTED_CONNECTIONS``
+    connections, so that a wrong key on a large store does not print a page per connection.
+    """
+
+    LISTED_CONNECTIONS = 10
 
     def __init__(self, unreadable: tuple[UnreadableValue, ...]) -> None:
         self.unreadable = unreadable
-        listed = "; ".join(
-            f"{value.connection_name} ({value.connection_id}) {value.column}"
-            for value in unreadable
-        )
+        columns: dict[tuple[str, str], list[str]] = {}
+        for value in unreadable:
+            columns.setdefault((value.connection_name, value.connection_id), []).append(
+                value.column
+            )
+        listed = [
+            f"{name} ({connection_id}): {', '.join(names)}"
+            for (name, connection_id), names in list(columns.items())[: self.LISTED_CONNECTIONS]
+        ]
+        if len(columns) > self.LISTED_CONNECTIONS:
+            listed.append(f"and {len(columns) - self.LISTED_CONNECTIONS} more connection(s)")
         super().__init__(
-            f"{len(unreadable)} stored value(s) open with neither SECRET_KEY nor "
-            f"SECRET_KEY_FALLBACKS: {listed}. Nothing was re-encrypted: add the key that "
-            "stored them to SECRET_KEY_FALLBACKS, or re-create those connections' secrets"
+            f"{len(unreadable)} stored value(s) of {len(columns)} connection(s) open with "
+            f"neither SECRET_KEY nor SECRET_KEY_FALLBACKS: {'; '.join(listed)}. Nothing was "
+            "re-encrypted: add the key that stored them to SECRET_KEY_FALLBACKS"
         )
 
 

@@ -145,8 +145,10 @@ def test_a_value_no_key_opens_exits_1_naming_it_and_changes_nothing(setup: Setup
     result = setup.rotate()
 
     assert result.exit_code == 1
-    assert f"umbrella ({stray.id}) ghl_token_encrypted" in result.stderr
-    assert f"umbrella ({stray.id}) webhook_secrets_encrypted" in result.stderr
+    assert (
+        f"umbrella ({stray.id}): ghl_token_encrypted, crm_secret_encrypted, "
+        "webhook_secrets_encrypted, crm_settings_encrypted." in result.stderr
+    )
     assert "Nothing was re-encrypted" in result.stderr
     assert "acme" not in result.stderr
     assert stray.ghl_token not in result.output

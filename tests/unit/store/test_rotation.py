@@ -202,13 +202,33 @@ def test_a_value_no_key_opens_refuses_the_rotation_with_nothing_changed(
     }
     assert all(value == UnreadableValue(stray.id, "umbrella", value.column) for value in unreadable)
     message = str(raised.value)
-    assert f"umbrella ({stray.id}) ghl_token_encrypted" in message
+    columns = ", ".join(c for c in ENCRYPTED_COLUMNS if before["umbrella"][c] is not None)
+    assert "of 1 connection(s) open with neither SECRET_KEY nor SECRET_KEY_FALLBACKS" in message
+    assert f"umbrella ({stray.id}): {columns}." in message
     assert "Nothing was re-encrypted" in message
     assert "SECRET_KEY_FALLBACKS" in message
     for secret in (stray.ghl_token, *stray.webhook_secrets, *stray.inbound_tokens):
         assert secret not in message
     # A refusal is a SecretUnreadable, which the CLI prints as a store error.
     assert isinstance(raised.value, SecretUnreadable)
+
+
+def test_a_refusal_names_ten_connections_at_most_but_holds_every_value() -> None:
+    unreadable = tuple(
+        UnreadableValue(f"con_{number:02}", f"c{number:02}", column)
+        for number in range(12)
+        for column in ("ghl_token_encrypted", "crm_secret_encrypted")
+    )
+
+    refused = RotationRefused(unreadable)
+
+    assert refused.unreadable == unreadable
+    message = str(refused)
+    assert message.startswith("24 stored value(s) of 12 connection(s) open with neither")
+    assert "c09 (con_09): ghl_token_encrypted, crm_secret_encrypted; and 2 more connection(s)" in (
+        message
+    )
+    assert "c10" not in message
 
 
 def test_progress_is_told_after_each_connection_re_encrypted(stores: dict[str, Store]) -> None:
