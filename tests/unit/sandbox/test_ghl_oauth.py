@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -28,6 +29,7 @@ from sandbox.ghl.oauth import (
     SCOPE_TAGS,
     SOCIAL_PLANNER_SCOPES,
 )
+from sandbox.server import ServerThread
 from tests.openapi_validation import SpecValidator
 
 OAUTH_SPEC = SpecValidator("apps/oauth.json")
@@ -509,3 +511,53 @@ def test_location_tokens_need_the_version_header(client: FlaskClient) -> None:
     assert response.status_code == 400
     [entry] = client.get("/_sandbox/journal?path_contains=locationToken").get_json()
     assert any("Version" in error for error in entry["spec_errors"])
+
+
+# -- over real HTTP --------------------------------------------------------------------------
+
+
+def test_the_whole_install_over_http_then_a_refresh() -> None:
+    with (
+        ServerThread(create_sandbox_ghl_app()) as server,
+        httpx.Client(base_url=server.url) as http,
+    ):
+        query = {
+            "response_type": "code",
+            "client_id": SANDBOX_CLIENT_ID,
+            "redirect_uri": REDIRECT,
+            "scope": ALL_SCOPES,
+            "state": "over-http",
+        }
+        page = http.get("/v2/oauth/chooselocation", params=query)
+        chosen = http.get(
+            "/v2/oauth/chooselocation",
+            params={**query, "location_id": DEFAULT_LOCATION, "approve": "1"},
+        )
+        back = parse_qs(urlsplit(chosen.headers["Location"]).query)
+        form = {
+            "client_id": SANDBOX_CLIENT_ID,
+            "client_secret": SANDBOX_CLIENT_SECRET,
+            "grant_type": "authorization_code",
+            "code": back["code"][0],
+            "user_type": "Location",
+            "redirect_uri": REDIRECT,
+        }
+        pair = http.post("/oauth/token", data=form).json()
+        bearer = {"Authorization": f"Bearer {pair['access_token']}", "Version": API_VERSION}
+        tags = http.get(TAGS, headers=bearer)
+        refresh_form = {
+            **{key: form[key] for key in ("client_id", "client_secret", "user_type")},
+            "grant_type": "refresh_token",
+            "refresh_token": pair["refresh_token"],
+        }
+        rotated = http.post("/oauth/token", data=refresh_form)
+        reused = http.post("/oauth/token", data=refresh_form)
+        entries = http.get("/_sandbox/journal", params={"path_contains": "/oauth/"}).json()
+    assert page.status_code == 200
+    assert f'value="{DEFAULT_LOCATION}"' in page.text
+    assert chosen.status_code == 302
+    assert back["state"] == ["over-http"]
+    assert tags.status_code == 200
+    assert rotated.status_code == 200
+    assert reused.json()["error"] == "invalid_grant"
+    assert [entry["spec_errors"] for entry in entries] == [[], [], []]

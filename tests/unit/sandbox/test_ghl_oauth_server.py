@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -264,3 +265,25 @@ def test_authorize_refuses_unknown_clients_locations_and_redirects(server: OAuth
         server.authorize(
             client_id=SANDBOX_CLIENT_ID, redirect_uri="javascript:x", scope="", location_id=None
         )
+
+
+def test_concurrent_refreshes_of_one_token_rotate_it_exactly_once(server: OAuthServer) -> None:
+    answer = exchange(server, code_for(server))
+    start = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def refresh_at_once() -> None:
+        start.wait()
+        try:
+            outcomes.append(refresh(server, answer["refresh_token"])["refresh_token"])
+        except OAuthError as error:
+            outcomes.append(error.error)
+
+    threads = [threading.Thread(target=refresh_at_once) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes).count("invalid_grant") == 19
+    assert server.counts()["refresh_reuses"] == 19
+    assert server.counts()["refresh_grants"] == 1
