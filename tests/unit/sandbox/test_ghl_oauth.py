@@ -561,3 +561,14 @@ def test_the_whole_install_over_http_then_a_refresh() -> None:
     assert rotated.status_code == 200
     assert reused.json()["error"] == "invalid_grant"
     assert [entry["spec_errors"] for entry in entries] == [[], [], []]
+
+
+def test_an_injected_fault_on_the_token_endpoint_leaves_the_refresh_token_usable(
+    client: FlaskClient,
+) -> None:
+    answer = install(client)
+    client.post("/_sandbox/faults", json={"path_contains": "/oauth/token", "status": 503})
+    failed = refresh(client, answer["refresh_token"])
+    assert failed.status_code == 503
+    assert refresh(client, answer["refresh_token"]).status_code == 200
+    assert admin(client)["counts"]["refresh_grants"] == 1
