@@ -551,7 +551,9 @@ class SandboxGHL:
         """`POST /_sandbox/oauth/settings {"access_token_seconds"}`."""
         seconds = _admin_json().get("access_token_seconds")
         try:
-            self.oauth.set_access_token_seconds(seconds)  # type: ignore[arg-type]
+            if seconds is None:
+                raise ValueError("access_token_seconds: expected a number of seconds, 0 or more")
+            self.oauth.set_access_token_seconds(seconds)
         except ValueError as error:
             return _admin_error(str(error))
         return jsonify({"access_token_seconds": self.oauth.access_token_seconds})
