@@ -431,13 +431,18 @@ def activate(runtime: Runtime, connection: str) -> None:
 @pass_runtime
 def remove(runtime: Runtime, connection: str, yes: bool) -> None:
     """Delete a connection with its events, post records and snapshots."""
-    record = runtime.connection(connection)
+    # Found without decrypting: a connection whose secrets cannot be read can still go.
+    found = runtime.store.find_connection_name(connection)
+    if found is None:
+        runtime.connection(connection)  # the usual error, listing the connections
+        return
+    connection_id, name = found
     if not yes:
         click.confirm(
-            f"Delete {record.name} ({record.id}) with its event log and records?", abort=True
+            f"Delete {name} ({connection_id}) with its event log and records?", abort=True
         )
-    runtime.store.delete_connection(record.id)
-    click.echo(f"removed {record.id} ({record.name}); its schedule stops within a minute")
+    runtime.store.delete_connection(connection_id)
+    click.echo(f"removed {connection_id} ({name}); its schedule stops within a minute")
 
 
 def webhook_url(runtime: Runtime, connection: ConnectionRecord) -> str:

@@ -238,6 +238,22 @@ class ConnectionsMixin:
             rows = sorted(rows, key=lambda row: row.id != id_or_name)
             return self._connection_record(rows[0]) if rows else None
 
+    def find_connection_name(self, id_or_name: str) -> tuple[str, str] | None:
+        """``(id, name)`` of the connection with this id or name, decrypting nothing.
+
+        For what must work even when its secrets cannot be read (removing a connection whose
+        SECRET_KEY is lost).
+        """
+        with self._database.transaction() as session:
+            rows = session.execute(
+                select(ConnectionRow.id, ConnectionRow.name).where(
+                    or_(ConnectionRow.id == id_or_name, ConnectionRow.name == id_or_name)
+                )
+            ).all()
+            # An id match wins over a connection that happens to be named like an id.
+            found = sorted(rows, key=lambda row: row.id != id_or_name)
+            return (found[0].id, found[0].name) if found else None
+
     def list_connections(self) -> list[ConnectionRecord]:
         """Every connection, by name."""
         with self._database.transaction() as session:

@@ -11,6 +11,7 @@ import re
 import pytest
 
 from socialbridge.embedded_redis import free_port
+from store import Store
 from tests.unit.cli.conftest import PUBLIC_URL, Cli, columns, lines
 
 ADD = (
@@ -431,6 +432,24 @@ def test_remove_yes_deletes_without_asking(cli: Cli) -> None:
     )
     assert cli.store.list_connections() == []
     assert cli.store.list_events() == []
+
+
+def test_remove_works_when_the_secrets_can_no_longer_be_read(cli: Cli, cli_database: str) -> None:
+    # Written under another SECRET_KEY, as after a lost key: nothing of it decrypts.
+    other = Store(cli_database, "a-key-that-is-gone")
+    try:
+        lost = other.create_connection(
+            name="lost", location_id="loc", ghl_token="t", crm_url="https://crm.example/h"
+        )
+    finally:
+        other.dispose()
+    assert cli("connections", "show", "lost").exit_code == 1
+
+    result = cli("connections", "remove", "lost", "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert result.output == f"removed {lost.id} (lost); its schedule stops within a minute\n"
+    assert cli.store.find_connection_name("lost") is None
 
 
 def test_remove_asks_first_and_a_no_keeps_the_connection(cli: Cli) -> None:
