@@ -39,7 +39,7 @@ from marshmallow import ValidationError
 from crm.connector import OutgoingRequest, WriteBack, WriteLedger
 from crm.ixact.addresses import is_address
 from crm.ixact.message import Email, build_email, text_of
-from crm.ixact.sending import SYSTEM, SmtpSender
+from crm.ixact.sending import SmtpSender
 from crm.ixact.texts import (
     SUBJECT_MAX,
     default_text,
@@ -47,6 +47,7 @@ from crm.ixact.texts import (
     with_reference,
     written_tags,
 )
+from crm.outbound import mapped_fields, refused
 from schemas.writebacks import STATISTICS_SYNCED, WRITEBACK_SCHEMAS, WritebackData
 from socialbridge.errors import AuthError, IntegrationError, PermanentError, RetryableError
 from socialbridge.logs import get_logger
@@ -158,13 +159,13 @@ class IxactConnector:
     def _plan(self, writeback: WriteBack) -> _Plan:
         schema = WRITEBACK_SCHEMAS.get(writeback.type)
         if schema is None:
-            raise _refused(f"IXACT Contact takes no write-back of type {writeback.type!r}")
+            raise refused(f"IXACT Contact takes no write-back of type {writeback.type!r}")
         try:
             value: WritebackData = schema.load(writeback.data)
         except ValidationError as exc:
-            raise _refused(f"invalid {writeback.type}: {exc.messages}") from exc
+            raise refused(f"invalid {writeback.type}: {exc.messages}") from exc
         if not writeback.idempotency_key.strip():
-            raise _refused("the idempotency key is empty")
+            raise refused("the idempotency key is empty")
         text = default_text(value, writeback.record)
         mapped = self._mapped(writeback)
         subject = _subject(mapped.get("Subject"), text.subject)
@@ -181,29 +182,13 @@ class IxactConnector:
                 now=self._clock(),
             )
         except ValueError as exc:
-            raise _refused(str(exc)) from exc
+            raise refused(str(exc)) from exc
         return _Plan(email=email, contact=contact, tags=written_tags(value))
 
     def _mapped(self, writeback: WriteBack) -> dict[str, Any]:
-        specs = self._outbound.get(writeback.type)
-        if not specs:
-            return {}
-        # Imported here: only connections with an outbound mapping need the mappings package.
-        from mappings import OutboundMappingError, evaluate_fields
-
-        try:
-            mapped = evaluate_fields(specs, writeback.document())
-        except OutboundMappingError as exc:
-            raise _refused(
-                f"the mapping's outbound part for {writeback.type} failed: {exc}"
-            ) from exc
-        unknown = sorted(set(mapped) - set(OUTBOUND_FIELDS))
-        if unknown:
-            raise _refused(
-                f"the mapping sets {', '.join(unknown)}; an IXACT email takes only "
-                f"{', '.join(OUTBOUND_FIELDS)}"
-            )
-        return mapped
+        return mapped_fields(
+            self._outbound, writeback, allowed=OUTBOUND_FIELDS, target="an IXACT email"
+        )
 
     def _contact(self, writeback: WriteBack) -> str:
         given = str(writeback.record.get(CONTACT_KEY) or "").strip()
@@ -217,17 +202,13 @@ class IxactConnector:
                 if writeback.type == STATISTICS_SYNCED
                 else ""
             )
-            raise _refused(
+            raise refused(
                 f"data.record.{CONTACT_KEY} is missing: IXACT files the email under the "
                 f"contact whose address is in To{where}"
             )
         if not is_address(contact):
-            raise _refused(f"{source} {contact!r} is not a plain email address")
+            raise refused(f"{source} {contact!r} is not a plain email address")
         return contact
-
-
-def _refused(reason: str) -> PermanentError:
-    return PermanentError(f"write-back not sent: {reason}", system=SYSTEM)
 
 
 def _subject(mapped: Any, default: str) -> str:
@@ -235,12 +216,12 @@ def _subject(mapped: Any, default: str) -> str:
         return default
     subject = one_line(_scalar("Subject", mapped), limit=SUBJECT_MAX)
     if not subject:
-        raise _refused("the mapping's Subject is blank; IXACT shows a message by its subject")
+        raise refused("the mapping's Subject is blank; IXACT shows a message by its subject")
     return subject
 
 
 def _scalar(name: str, value: Any) -> str:
     """A mapped value as text; a mapping that yields an object or a list here is refused."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise _refused(f"the mapping's {name} must be text, got {type(value).__name__}")
+        raise refused(f"the mapping's {name} must be text, got {type(value).__name__}")
     return value if isinstance(value, str) else str(value)

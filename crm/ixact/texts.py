@@ -41,13 +41,12 @@ the write ledger keeps for the Contact Groups export.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from crm.texts import figures, listed, plain, when
 from schemas.writebacks import (
     StatisticsSynced,
     TagDetailsAttached,
@@ -57,7 +56,6 @@ from schemas.writebacks import (
 )
 
 SUBJECT_MAX = 200
-LISTED_MAX = 100
 REFERENCE_PREFIX = "socialbridge-id: "
 TITLE_KEY = "title"
 """The ``data.record`` key whose value names the post in subjects."""
@@ -142,14 +140,14 @@ def _about(post: tuple[str, bool]) -> str:
 def _tags_synced(value: TagsSynced, post: tuple[str, bool]) -> EmailText:
     lines = [f"HighLevel (GHL) tags for {_about(post)}.", ""]
     if value.ghl_post_id:
-        lines.append(f"Post tags ({len(value.post_tags)}): {_listed(_names(value.post_tags))}")
+        lines.append(f"Post tags ({len(value.post_tags)}): {listed(_names(value.post_tags))}")
     else:
         lines.append("No GHL post is linked to this post yet, so only the location's tags show.")
-    lines.append(f"Location tags ({len(value.tags)}): {_listed(_names(value.tags))}")
+    lines.append(f"Location tags ({len(value.tags)}): {listed(_names(value.tags))}")
     lines.extend(["", f"CRM post: {value.post_id}"])
     if value.ghl_post_id:
         lines.append(f"GHL post: {value.ghl_post_id}")
-    lines.append(f"Synced: {_when(value.synced_at)}")
+    lines.append(f"Synced: {when(value.synced_at)}")
     return EmailText(_subject("GHL tags", post[0]), "\n".join(lines))
 
 
@@ -160,7 +158,7 @@ def _tag_details(value: TagDetailsAttached, post: tuple[str, bool]) -> EmailText
         lines.append("GHL returned none of the tags asked for.")
     if value.missing_tag_ids:
         lines.append(f"Not known to GHL: {', '.join(value.missing_tag_ids)}")
-    lines.extend(["", f"CRM post: {value.post_id}", f"Synced: {_when(value.synced_at)}"])
+    lines.extend(["", f"CRM post: {value.post_id}", f"Synced: {when(value.synced_at)}"])
     return EmailText(_subject("GHL tag details", post[0]), "\n".join(lines))
 
 
@@ -170,14 +168,14 @@ def _statistics(value: StatisticsSynced) -> EmailText:
         f"HighLevel (GHL) social media statistics, {start} to {end}.",
         "",
         f"Profiles counted: {len(value.profile_ids)}",
-        f"Totals: {_figures(value.totals)}",
+        f"Totals: {figures(value.totals)}",
     ]
     if value.platforms:
         lines.append("Per platform:")
         lines.extend(
-            f"  {platform}: {_figures(figures)}" for platform, figures in value.platforms.items()
+            f"  {platform}: {figures(numbers)}" for platform, numbers in value.platforms.items()
         )
-    lines.extend(["", f"GHL location: {value.location_id}", f"Synced: {_when(value.synced_at)}"])
+    lines.extend(["", f"GHL location: {value.location_id}", f"Synced: {when(value.synced_at)}"])
     return EmailText(f"GHL statistics {start} to {end}", "\n".join(lines))
 
 
@@ -193,30 +191,7 @@ def _tag_name(tag: Mapping[str, Any]) -> str:
 def _tag_detail(tag: Mapping[str, Any]) -> str:
     tag_id = str(tag.get("_id") or tag.get("id") or "?")
     title = f"{_tag_name(tag) or '(no name)'} (id {tag_id})"
-    facts = [
-        f"{words} {_plain(tag[key])}" for key, words in _TAG_FIELDS if tag.get(key) is not None
-    ]
+    facts = [f"{words} {plain(tag[key])}" for key, words in _TAG_FIELDS if tag.get(key) is not None]
     if tag.get("deleted") is True:
         facts.append("deleted in GHL")
     return f"{title}: {', '.join(facts)}" if facts else title
-
-
-def _listed(names: list[str]) -> str:
-    if not names:
-        return "none"
-    shown = ", ".join(names[:LISTED_MAX])
-    hidden = len(names) - LISTED_MAX
-    return f"{shown}, … and {hidden} more" if hidden > 0 else shown
-
-
-def _figures(figures: Mapping[str, Any]) -> str:
-    return ", ".join(f"{name} {_plain(number)}" for name, number in figures.items()) or "none"
-
-
-def _plain(value: Any) -> str:
-    """A value as it came: strings as they are, numbers as JSON writes them (508, 0.25)."""
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _when(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -40,6 +40,7 @@ import httpx
 from marshmallow import ValidationError
 
 from crm.connector import OutgoingRequest, WriteBack
+from crm.outbound import mapped_fields, refused
 from crm.smartoffice.answers import SYSTEM, Answer, read_answer
 from crm.smartoffice.requests import (
     CONTENT_TYPE,
@@ -186,14 +187,14 @@ class SmartOfficeConnector:
         key = writeback.idempotency_key
         # The key ends the Note's marker line and is searched for: one printable word.
         if not key or not (key.isascii() and key.isprintable()) or any(c.isspace() for c in key):
-            raise _refused("the idempotency key must be printable ASCII without spaces")
+            raise refused("the idempotency key must be printable ASCII without spaces")
         schema = WRITEBACK_SCHEMAS.get(writeback.type)
         if schema is None:
-            raise _refused(f"SmartOffice takes no write-back of type {writeback.type!r}")
+            raise refused(f"SmartOffice takes no write-back of type {writeback.type!r}")
         try:
             value = schema.load(writeback.data)
         except ValidationError as exc:
-            raise _refused(f"invalid {writeback.type}: {exc.messages}") from exc
+            raise refused(f"invalid {writeback.type}: {exc.messages}") from exc
         text = default_text(value)
         mapped = self._mapped(writeback)
         keywords = _keywords(mapped.get("Keywords"), text.keywords)
@@ -215,25 +216,9 @@ class SmartOfficeConnector:
         )
 
     def _mapped(self, writeback: WriteBack) -> dict[str, Any]:
-        specs = self._outbound.get(writeback.type)
-        if not specs:
-            return {}
-        # Imported here: only connections with an outbound mapping need the mappings package.
-        from mappings import OutboundMappingError, evaluate_fields
-
-        try:
-            mapped = evaluate_fields(specs, writeback.document())
-        except OutboundMappingError as exc:
-            raise _refused(
-                f"the mapping's outbound part for {writeback.type} failed: {exc}"
-            ) from exc
-        unknown = sorted(set(mapped) - set(OUTBOUND_FIELDS))
-        if unknown:
-            raise _refused(
-                f"the mapping sets {', '.join(unknown)}; a SmartPad takes only "
-                f"{', '.join(OUTBOUND_FIELDS)}"
-            )
-        return mapped
+        return mapped_fields(
+            self._outbound, writeback, allowed=OUTBOUND_FIELDS, target="a SmartPad"
+        )
 
     def _contact(self, writeback: WriteBack, mapped: Any) -> str:
         if mapped is not None:
@@ -248,15 +233,13 @@ class SmartOfficeConnector:
                 if writeback.type == STATISTICS_SYNCED
                 else ""
             )
-            raise _refused(
+            raise refused(
                 "data.record.contact_id is missing: SmartOffice needs the contact the "
                 f"SmartPad belongs to{where}"
             )
         contact = contact.strip()
         if not CONTACT_ID.fullmatch(contact):
-            raise _refused(
-                f"{source} {contact!r} is not a SmartOffice contact id (Contact.<n>.<n>)"
-            )
+            raise refused(f"{source} {contact!r} is not a SmartOffice contact id (Contact.<n>.<n>)")
         return contact
 
     def _document(self, purpose: str, build: Callable[[Credentials], Element]) -> _Document:
@@ -362,10 +345,6 @@ class SmartOfficeConnector:
         return f"{shown}?" + "&".join(f"{quote(name)}={MASK}" for name in names)
 
 
-def _refused(reason: str) -> PermanentError:
-    return PermanentError(f"write-back not sent: {reason}", system=SYSTEM)
-
-
 def _inserted(answer: Answer) -> str | None:
     for pad in answer.objects("insert", "SmartPad"):
         if pad.get("_status") == "inserted":
@@ -388,7 +367,7 @@ def _note(mapped: Any, default: str) -> str:
 def _scalar(name: str, value: Any) -> str:
     """A mapped value as text; a mapping that yields an object or a list here is refused."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise _refused(f"the mapping's {name} must be text, got {type(value).__name__}")
+        raise refused(f"the mapping's {name} must be text, got {type(value).__name__}")
     return value if isinstance(value, str) else str(value)
 
 

@@ -25,7 +25,7 @@ sentences and short lines, one fact a line:
 
 Keywords are at most 255 characters (`KEYWORDS_MAX`): names are joined with ", " and the
 list is cut before the first name that would not fit whole. Location tag lists longer than
-`LISTED_MAX` names are shortened with "… and N more" to keep the history readable.
+`crm.texts.LISTED_MAX` names are shortened with "… and N more" to keep the history readable.
 
 Whatever the Note says (default or mapped), the connector ends it with the marker line
 ``socialbridge-id: <idempotency key>`` (`with_marker`): it is how a write is found again.
@@ -33,12 +33,11 @@ Whatever the Note says (default or mapped), the connector ends it with the marke
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from crm.texts import figures, listed, plain, when
 from schemas.writebacks import (
     StatisticsSynced,
     TagDetailsAttached,
@@ -49,7 +48,6 @@ from schemas.writebacks import (
 
 KEYWORDS_MAX = 255
 KEYWORDS_SEPARATOR = ", "
-LISTED_MAX = 100
 MARKER_PREFIX = "socialbridge-id: "
 STATISTICS_KEYWORD = "GHL statistics"
 
@@ -147,8 +145,8 @@ def _tags_synced(value: TagsSynced) -> SmartPadText:
     if value.ghl_post_id:
         post_tags = ", ".join(_tag_ref(tag) for tag in value.post_tags) or "none"
         lines.append(f"Post tags: {post_tags}")
-    lines.append(f"Location tags ({len(value.tags)}): {_listed([tag.name for tag in value.tags])}")
-    lines.append(f"Synced {_when(value.synced_at)}")
+    lines.append(f"Location tags ({len(value.tags)}): {listed([tag.name for tag in value.tags])}")
+    lines.append(f"Synced {when(value.synced_at)}")
     named = value.post_tags or value.tags
     return SmartPadText(keywords_of(tag.name for tag in named), "\n".join(lines))
 
@@ -165,7 +163,7 @@ def _tag_details(value: TagDetailsAttached) -> SmartPadText:
         lines.append("GHL returned none of the tags asked for.")
     if value.missing_tag_ids:
         lines.append(f"Not known to GHL: {', '.join(value.missing_tag_ids)}")
-    lines.append(f"Synced {_when(value.synced_at)}")
+    lines.append(f"Synced {when(value.synced_at)}")
     return SmartPadText(keywords_of(names), "\n".join(lines))
 
 
@@ -174,12 +172,10 @@ def _statistics(value: StatisticsSynced) -> SmartPadText:
         f"GHL statistics for location {value.location_id}, "
         f"{value.start_date.isoformat()} to {value.end_date.isoformat()}",
         f"Profiles: {len(value.profile_ids)}",
-        f"Totals: {_figures(value.totals)}",
+        f"Totals: {figures(value.totals)}",
     ]
-    lines.extend(
-        f"{platform}: {_figures(figures)}" for platform, figures in value.platforms.items()
-    )
-    lines.append(f"Synced {_when(value.synced_at)}")
+    lines.extend(f"{platform}: {figures(numbers)}" for platform, numbers in value.platforms.items())
+    lines.append(f"Synced {when(value.synced_at)}")
     keywords = keywords_of([STATISTICS_KEYWORD, *value.platforms])
     return SmartPadText(keywords, "\n".join(lines))
 
@@ -193,31 +189,8 @@ def _tag_detail(tag: Mapping[str, Any]) -> tuple[str, str]:
     name = str(tag.get("tag") or tag.get("name") or "")
     tag_id = str(tag.get("_id") or tag.get("id") or "?")
     title = f"{name or '(no name)'} [id {tag_id}]"
-    facts = [
-        f"{words} {_plain(tag[key])}" for key, words in _TAG_FIELDS if tag.get(key) is not None
-    ]
+    facts = [f"{words} {plain(tag[key])}" for key, words in _TAG_FIELDS if tag.get(key) is not None]
     if tag.get("deleted") is True:
         facts.append("deleted in GHL")
     line = f"{title}: {', '.join(facts)}" if facts else title
     return name, line
-
-
-def _listed(names: list[str]) -> str:
-    if not names:
-        return "none"
-    shown = ", ".join(names[:LISTED_MAX])
-    hidden = len(names) - LISTED_MAX
-    return f"{shown}, … and {hidden} more" if hidden > 0 else shown
-
-
-def _figures(figures: Mapping[str, Any]) -> str:
-    return ", ".join(f"{name} {_plain(number)}" for name, number in figures.items()) or "none"
-
-
-def _plain(value: Any) -> str:
-    """A value as it came: strings as they are, numbers as JSON writes them (508, 0.25)."""
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _when(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -6,7 +6,6 @@ from typing import Any
 
 from crm.connector import WriteBack
 from crm.ixact.texts import (
-    LISTED_MAX,
     SUBJECT_MAX,
     EmailText,
     default_text,
@@ -14,6 +13,7 @@ from crm.ixact.texts import (
     with_reference,
     written_tags,
 )
+from crm.texts import LISTED_MAX
 from schemas.writebacks import WRITEBACK_SCHEMAS, WritebackData
 from tests.unit.crm.ixact.samples import statistics, tag_details, tags_synced
 

@@ -8,13 +8,13 @@ import pytest
 
 from crm.smartoffice.texts import (
     KEYWORDS_MAX,
-    LISTED_MAX,
     default_text,
     fit_keywords,
     holds_marker,
     keywords_of,
     with_marker,
 )
+from crm.texts import LISTED_MAX
 from schemas.writebacks import WRITEBACK_SCHEMAS
 
 
