@@ -18,17 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Result, select, update
 from sqlalchemy.exc import IntegrityError
 
 from store.connections import check_text
 from store.database import Database, require_connection
-from store.errors import NotFound
+from store.errors import NotFound, StoreUnavailable
 from store.models import CrmWriteRow
 from store.records import CrmWriteRecord, WriteStatus
 
 KEY_MAX_LENGTH = 255
+# Rounds of begin_write when other attempts keep inserting or changing the same write.
+BEGIN_ROUNDS = 5
 CONTACT_MAX_LENGTH = 512
 
 
@@ -99,42 +102,59 @@ class WritesMixin:
         key = (CrmWriteRow.connection_id == connection_id) & (
             CrmWriteRow.idempotency_key == idempotency_key
         )
-        with self._database.transaction() as session:
-            now = datetime.now(UTC)
-            # One statement, so that concurrent attempts each count (SQLite ignores FOR
-            # UPDATE: a read-then-write there would lose an increment).
-            session.execute(
-                update(CrmWriteRow)
-                .where(key, CrmWriteRow.status == WriteStatus.SENDING.value)
-                .values(
-                    attempts=CrmWriteRow.attempts + 1,
+        # A row inserted by another attempt may become visible between our UPDATE and our
+        # SELECT (PostgreSQL's READ COMMITTED takes a new snapshot per statement): then this
+        # attempt was not counted yet, and it goes round again.
+        for _ in range(BEGIN_ROUNDS):
+            with self._database.transaction() as session:
+                now = datetime.now(UTC)
+                # One statement, so that concurrent attempts each count (SQLite ignores FOR
+                # UPDATE: a read-then-write there would lose an increment).
+                counted = _rowcount(
+                    session.execute(
+                        update(CrmWriteRow)
+                        .where(key, CrmWriteRow.status == WriteStatus.SENDING.value)
+                        .values(
+                            attempts=CrmWriteRow.attempts + 1,
+                            contact=contact,
+                            record=dict(record),
+                            tags=list(tags),
+                            updated_at=now,
+                        )
+                        .execution_options(synchronize_session=False)
+                    )
+                )
+                row = session.scalars(select(CrmWriteRow).where(key)).one_or_none()
+                if row is not None and (counted or row.status == WriteStatus.SENT):
+                    return _record(row)
+                if row is not None:
+                    continue
+                require_connection(session, connection_id)
+                row = CrmWriteRow(
+                    connection_id=connection_id,
+                    idempotency_key=idempotency_key,
+                    writeback_type=writeback_type,
                     contact=contact,
                     record=dict(record),
                     tags=list(tags),
+                    status=WriteStatus.SENDING.value,
+                    attempts=1,
+                    created_at=now,
                     updated_at=now,
+                    sent_at=None,
                 )
-            )
-            row = session.scalars(select(CrmWriteRow).where(key)).one_or_none()
-            if row is not None:
-                # Counted, or sent already (then unchanged).
+                session.add(row)
+                session.flush()
                 return _record(row)
-            require_connection(session, connection_id)
-            row = CrmWriteRow(
-                connection_id=connection_id,
-                idempotency_key=idempotency_key,
-                writeback_type=writeback_type,
-                contact=contact,
-                record=dict(record),
-                tags=list(tags),
-                status=WriteStatus.SENDING.value,
-                attempts=1,
-                created_at=now,
-                updated_at=now,
-                sent_at=None,
-            )
-            session.add(row)
-            session.flush()
-            return _record(row)
+        raise StoreUnavailable(
+            f"write {idempotency_key!r} changed under every one of {BEGIN_ROUNDS} attempts to "
+            "record it"
+        )
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE changed (a DML statement's result is a CursorResult)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def _record(row: CrmWriteRow) -> CrmWriteRecord:
