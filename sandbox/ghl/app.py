@@ -75,10 +75,11 @@ import httpx
 from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from sandbox.faultqueue import FaultQueue
 from sandbox.ghl import oauth
 from sandbox.ghl.app_webhooks import SANDBOX_WEBHOOK_PUBLIC_KEY_PEM, AppWebhook, AppWebhookError
 from sandbox.ghl.app_webhooks import deliver as deliver_app_webhook
-from sandbox.ghl.faults import Fault, FaultError, FaultQueue
+from sandbox.ghl.faults import Fault, FaultError
 from sandbox.ghl.journal import Journal
 from sandbox.ghl.oauth import OAuthError, OAuthServer
 from sandbox.ghl.ratelimit import RateLimiter
@@ -149,7 +150,7 @@ class SandboxGHL:
         self.versions: dict[str, tuple[str, ...]] = {}
         """The versions each view (by Flask endpoint name) answers in, the first the main one."""
         self.limiter = RateLimiter(limit=rate_limit, window_seconds=rate_window_seconds)
-        self.faults = FaultQueue()
+        self.faults: FaultQueue[Fault] = FaultQueue()
         self.journal = Journal()
         self.oauth = OAuthServer(
             location_ids=self.location_ids, access_token_seconds=access_token_seconds
@@ -219,7 +220,7 @@ class SandboxGHL:
 
     def _fault_refusal(self) -> Response | None:
         """The answer of an injected fault, if one matches (after its delay)."""
-        fault = self.faults.take(request.method, request.path)
+        fault = self.faults.take(lambda f: f.matches(request.method, request.path))
         if fault is not None:
             log.info("sandbox.ghl.fault", path=request.path, status=fault.status)
             if fault.delay_ms:

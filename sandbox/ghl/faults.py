@@ -9,9 +9,8 @@ queued; the first one that matches is used.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 MAX_DELAY_MS = 60_000
@@ -73,43 +72,6 @@ class Fault:
     def matches(self, method: str, path: str) -> bool:
         """Whether a request with this method and path triggers the fault."""
         return self.path_contains in path and self.method in (None, method.upper())
-
-
-class FaultQueue:
-    """Pending faults, consumed by matching requests. Thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-
-    def add(self, fault: Fault) -> None:
-        """Queue a fault behind those already pending."""
-        with self._lock:
-            self._faults.append(fault)
-
-    def clear(self) -> int:
-        """Drop every pending fault; return how many there were."""
-        with self._lock:
-            dropped = len(self._faults)
-            self._faults.clear()
-            return dropped
-
-    def pending(self) -> list[Fault]:
-        """The faults still queued, with the uses they have left."""
-        with self._lock:
-            return list(self._faults)
-
-    def take(self, method: str, path: str) -> Fault | None:
-        """Use up one turn of the first fault matching this request, and return it."""
-        with self._lock:
-            for index, fault in enumerate(self._faults):
-                if fault.matches(method, path):
-                    if fault.times <= 1:
-                        del self._faults[index]
-                    else:
-                        self._faults[index] = replace(fault, times=fault.times - 1)
-                    return fault
-            return None
 
 
 def _is_int(value: object) -> bool:

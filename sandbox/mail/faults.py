@@ -26,8 +26,7 @@ faults pending for one command, the oldest is used first.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -109,39 +108,3 @@ def load_fault(payload: Any) -> Fault:
     if not isinstance(payload, dict):
         raise ValidationError({"_body": ["Expected a JSON object."]})
     return Fault(**FaultSchema().load(payload))
-
-
-class FaultQueue:
-    """Pending faults, each used by the next `times` commands it waits for. Thread-safe:
-    the SMTP server's loop takes them while HTTP threads add them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-
-    def add(self, fault: Fault) -> list[Fault]:
-        """Queue a fault behind those pending; return them all."""
-        with self._lock:
-            self._faults.append(fault)
-            return list(self._faults)
-
-    def pending(self) -> list[Fault]:
-        with self._lock:
-            return list(self._faults)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def take(self, command: Command) -> Fault | None:
-        """Use one turn of the oldest fault waiting for `command` (None: behave)."""
-        with self._lock:
-            for index, fault in enumerate(self._faults):
-                if fault.waits_for != command:
-                    continue
-                if fault.times <= 1:
-                    del self._faults[index]
-                else:
-                    self._faults[index] = replace(fault, times=fault.times - 1)
-                return fault
-            return None

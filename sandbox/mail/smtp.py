@@ -63,7 +63,7 @@ class MailHandler:
     ) -> str:
         if self.require_auth and not session.authenticated:
             return "530 5.7.0 Authentication required"
-        fault = self.state.faults.take("MAIL")
+        fault = self.state.faults.take(lambda f: f.waits_for == "MAIL")
         if fault is not None:
             return await _reply(server, fault)
         # A hook that answers takes over what aiosmtpd would otherwise do itself.
@@ -72,7 +72,7 @@ class MailHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        fault = self.state.faults.take("DATA")
+        fault = self.state.faults.take(lambda f: f.waits_for == "DATA")
         if fault is not None and fault.kind == "reply":
             return await _reply(server, fault)
         content = envelope.original_content or b""
@@ -107,7 +107,10 @@ class MailHandler:
     ) -> AuthResult:
         """aiosmtpd's authenticator: a known login and its password, unless a fault says 535.
         What the session remembers is the login alone, never the password."""
-        if session in self._refused or self.state.faults.take("AUTH") is not None:
+        if (
+            session in self._refused
+            or self.state.faults.take(lambda f: f.waits_for == "AUTH") is not None
+        ):
             # An auth_fail fault holds for the whole session: clients such as smtplib try
             # their next mechanism after a 535, and that one must be refused too.
             self._refused.add(session)

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.crm.state_file import StateFile, StateFileError
-from sandbox.mail.faults import FaultQueue
+from sandbox.faultqueue import FaultQueue
+from sandbox.mail.faults import Fault
 from sandbox.mail.messages import KeptMessage, addressed_to, read_message
 
 DEMO_SMTP_USER = "agent@example.com"
@@ -45,7 +46,7 @@ class MailState:
     ) -> None:
         self._lock = threading.Lock()
         self._users = dict({DEMO_SMTP_USER: DEMO_SMTP_PASSWORD} if users is None else users)
-        self.faults = FaultQueue()
+        self.faults: FaultQueue[Fault] = FaultQueue()
         self._messages: deque[KeptMessage] = deque(maxlen=MAX_MESSAGES_KEPT)
         self._next_number = 1
         self.state_file = None if data_dir is None else StateFile(data_dir / STATE_FILE_NAME)

@@ -17,8 +17,7 @@ the first pending fault takes the next request, whatever it holds.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -82,37 +81,3 @@ def load_fault(payload: Any) -> Fault:
     if not isinstance(payload, dict):
         raise ValidationError({"_body": ["Expected a JSON object."]})
     return Fault(**FaultSchema().load(payload))
-
-
-class FaultQueue:
-    """Pending faults, each used by the next `times` XML Engine requests. Thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-
-    def add(self, fault: Fault) -> list[Fault]:
-        """Queue a fault behind those pending; return them all."""
-        with self._lock:
-            self._faults.append(fault)
-            return list(self._faults)
-
-    def pending(self) -> list[Fault]:
-        with self._lock:
-            return list(self._faults)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def take(self) -> Fault | None:
-        """Use one turn of the first pending fault, and return it (None: behave)."""
-        with self._lock:
-            if not self._faults:
-                return None
-            fault = self._faults[0]
-            if fault.times <= 1:
-                self._faults.pop(0)
-            else:
-                self._faults[0] = replace(fault, times=fault.times - 1)
-            return fault

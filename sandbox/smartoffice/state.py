@@ -34,8 +34,9 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from sandbox.crm.state_file import StateFile, StateFileError
+from sandbox.faultqueue import FaultQueue
 from sandbox.smartoffice.catalogue import SERVER_TIMEZONE
-from sandbox.smartoffice.faults import FaultQueue
+from sandbox.smartoffice.faults import Fault
 from sandbox.smartoffice.store import Change, ObjectStore
 
 DEMO_OFFICE = "demo"
@@ -191,7 +192,7 @@ class SmartOfficeState:
         self.accounts: dict[AccountKey, Account] = {DEMO_ACCOUNT.key: DEMO_ACCOUNT}
         self.store = ObjectStore()
         self.sessions = Sessions()
-        self.faults = FaultQueue()
+        self.faults: FaultQueue[Fault] = FaultQueue()
         self.requests: deque[dict[str, Any]] = deque(maxlen=MAX_REQUESTS_KEPT)
         self._request_numbers = itertools.count(1)
         if self.state_file is not None:
