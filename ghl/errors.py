@@ -25,6 +25,7 @@ from marshmallow import ValidationError
 
 from ghl.ratelimit import retry_delay
 from socialbridge.errors import AuthError, IntegrationError, PermanentError, RetryableError
+from socialbridge.httputil import is_retryable_status
 
 SYSTEM = "ghl"
 
@@ -74,8 +75,7 @@ def error_for_status(
     message = ghl_message(body) or f"HTTP {status} {reason}".strip()
     if status in (401, 403):
         return AuthError(message, system=SYSTEM, status=status, trace_id=trace_id)
-    # 408 is the server giving up waiting for us: sending the same request again is the cure.
-    if status in (408, 429) or status >= 500:
+    if is_retryable_status(status):
         return RetryableError(
             message,
             system=SYSTEM,

@@ -8,6 +8,13 @@ import math
 from importlib import metadata
 
 
+def is_retryable_status(status: int) -> bool:
+    """Whether an HTTP answer with this status is worth sending again: 408 (the server gave up
+    waiting for us), 429 (too many requests) and every 5xx. The rule of the GHL client and
+    every CRM connector."""
+    return status in (408, 429) or status >= 500
+
+
 def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
     """Seconds to wait from a `Retry-After` value: delta-seconds or an HTTP date (RFC 9110).
 

@@ -37,7 +37,7 @@ import defusedxml.ElementTree
 import httpx
 
 from socialbridge.errors import AuthError, IntegrationError, PermanentError, RetryableError
-from socialbridge.httputil import parse_retry_after
+from socialbridge.httputil import is_retryable_status, parse_retry_after
 
 SYSTEM = "crm"
 _MAX_MESSAGE = 300
@@ -111,7 +111,7 @@ def read_answer(response: httpx.Response) -> Answer:
     if codes:
         raise _deciding(codes, status=status, trace_id=trace_id, retry_after=retry_after)
     if (_child_text(root, "_status") or "").lower() == "error" or not 200 <= status < 300:
-        if _retryable_status(status) or status in (401, 403):
+        if is_retryable_status(status) or status in (401, 403):
             raise _error_for_status(response, retry_after, trace_id=trace_id)
         raise PermanentError(
             f"SmartOffice reported an error without a code (HTTP {status}): {_start_of(response)}",
@@ -205,7 +205,7 @@ def _error_for_status(
 ) -> IntegrationError:
     status = response.status_code
     body = _start_of(response)
-    if _retryable_status(status):
+    if is_retryable_status(status):
         return RetryableError(
             f"SmartOffice answered HTTP {status}: {body}",
             system=SYSTEM,
@@ -233,10 +233,6 @@ def _error_for_status(
         status=status,
         trace_id=trace_id,
     )
-
-
-def _retryable_status(status: int) -> bool:
-    return status in (408, 429) or status >= 500
 
 
 def _child_text(root: Element, tag: str) -> str | None:

@@ -39,7 +39,7 @@ from standardwebhooks import Webhook
 from crm.connector import OutgoingRequest, WriteBack
 from schemas.writebacks import dump_writeback
 from socialbridge.errors import AuthError, IntegrationError, PermanentError, RetryableError
-from socialbridge.httputil import USER_AGENT, parse_retry_after
+from socialbridge.httputil import USER_AGENT, is_retryable_status, parse_retry_after
 from socialbridge.logs import get_logger
 
 log = get_logger(__name__)
@@ -220,7 +220,7 @@ def _error_for(response: httpx.Response) -> IntegrationError | None:
             status=status,
             trace_id=trace_id,
         )
-    if status in (408, 429) or status >= 500:
+    if is_retryable_status(status):
         return RetryableError(
             message,
             system=SYSTEM,
