@@ -58,15 +58,23 @@ class WritesMixin:
         """
         check_text("idempotency_key", idempotency_key, max_length=KEY_MAX_LENGTH)
         check_text("contact", contact, max_length=CONTACT_MAX_LENGTH)
-        try:
-            return self._begin_write(
-                connection_id, idempotency_key, writeback_type, contact, record, tags
-            )
-        except IntegrityError:
-            # Two attempts began the same new write at once: the loser finds the winner's row.
-            return self._begin_write(
-                connection_id, idempotency_key, writeback_type, contact, record, tags
-            )
+        # Two races lose an attempt its count, and both are met by going round again: a row
+        # another attempt inserted first (IntegrityError on our INSERT), and one that became
+        # visible between our UPDATE and our SELECT (PostgreSQL's READ COMMITTED takes a new
+        # snapshot per statement).
+        for _ in range(BEGIN_ROUNDS):
+            try:
+                entry = self._try_begin_write(
+                    connection_id, idempotency_key, writeback_type, contact, record, tags
+                )
+            except IntegrityError:
+                continue
+            if entry is not None:
+                return entry
+        raise StoreUnavailable(
+            f"write {idempotency_key!r} changed under every one of {BEGIN_ROUNDS} attempts to "
+            "record it"
+        )
 
     def mark_write_sent(self, connection_id: str, idempotency_key: str) -> CrmWriteRecord:
         """The CRM took the write: ``sent`` from now on. NotFound if it was never begun."""
@@ -90,7 +98,7 @@ class WritesMixin:
         with self._database.transaction() as session:
             return [_record(row) for row in session.scalars(statement)]
 
-    def _begin_write(
+    def _try_begin_write(
         self,
         connection_id: str,
         idempotency_key: str,
@@ -98,58 +106,51 @@ class WritesMixin:
         contact: str,
         record: Mapping[str, str],
         tags: Sequence[str],
-    ) -> CrmWriteRecord:
+    ) -> CrmWriteRecord | None:
+        """The entry counted or created, or None when this attempt must go round again."""
         key = (CrmWriteRow.connection_id == connection_id) & (
             CrmWriteRow.idempotency_key == idempotency_key
         )
-        # A row inserted by another attempt may become visible between our UPDATE and our
-        # SELECT (PostgreSQL's READ COMMITTED takes a new snapshot per statement): then this
-        # attempt was not counted yet, and it goes round again.
-        for _ in range(BEGIN_ROUNDS):
-            with self._database.transaction() as session:
-                now = datetime.now(UTC)
-                # One statement, so that concurrent attempts each count (SQLite ignores FOR
-                # UPDATE: a read-then-write there would lose an increment).
-                counted = _rowcount(
-                    session.execute(
-                        update(CrmWriteRow)
-                        .where(key, CrmWriteRow.status == WriteStatus.SENDING.value)
-                        .values(
-                            attempts=CrmWriteRow.attempts + 1,
-                            contact=contact,
-                            record=dict(record),
-                            tags=list(tags),
-                            updated_at=now,
-                        )
-                        .execution_options(synchronize_session=False)
+        with self._database.transaction() as session:
+            now = datetime.now(UTC)
+            # One statement, so that concurrent attempts each count (SQLite ignores FOR
+            # UPDATE: a read-then-write there would lose an increment).
+            counted = _rowcount(
+                session.execute(
+                    update(CrmWriteRow)
+                    .where(key, CrmWriteRow.status == WriteStatus.SENDING.value)
+                    .values(
+                        attempts=CrmWriteRow.attempts + 1,
+                        contact=contact,
+                        record=dict(record),
+                        tags=list(tags),
+                        updated_at=now,
                     )
+                    .execution_options(synchronize_session=False)
                 )
-                row = session.scalars(select(CrmWriteRow).where(key)).one_or_none()
-                if row is not None and (counted or row.status == WriteStatus.SENT):
-                    return _record(row)
-                if row is not None:
-                    continue
-                require_connection(session, connection_id)
-                row = CrmWriteRow(
-                    connection_id=connection_id,
-                    idempotency_key=idempotency_key,
-                    writeback_type=writeback_type,
-                    contact=contact,
-                    record=dict(record),
-                    tags=list(tags),
-                    status=WriteStatus.SENDING.value,
-                    attempts=1,
-                    created_at=now,
-                    updated_at=now,
-                    sent_at=None,
-                )
-                session.add(row)
-                session.flush()
+            )
+            row = session.scalars(select(CrmWriteRow).where(key)).one_or_none()
+            if row is not None and (counted or row.status == WriteStatus.SENT):
                 return _record(row)
-        raise StoreUnavailable(
-            f"write {idempotency_key!r} changed under every one of {BEGIN_ROUNDS} attempts to "
-            "record it"
-        )
+            if row is not None:
+                return None
+            require_connection(session, connection_id)
+            row = CrmWriteRow(
+                connection_id=connection_id,
+                idempotency_key=idempotency_key,
+                writeback_type=writeback_type,
+                contact=contact,
+                record=dict(record),
+                tags=list(tags),
+                status=WriteStatus.SENDING.value,
+                attempts=1,
+                created_at=now,
+                updated_at=now,
+                sent_at=None,
+            )
+            session.add(row)
+            session.flush()
+            return _record(row)
 
 
 def _rowcount(result: Result[Any]) -> int:
