@@ -45,6 +45,38 @@ class Settings:
         "https://services.leadconnectorhq.com", "Base URL of the HighLevel API."
     )
     ghl_timeout: float = _setting(15.0, "Seconds before a call to HighLevel times out.")
+    ghl_client_id: str = _setting(
+        "",
+        "Client ID of your GHL marketplace app; needed for connections with `--auth oauth` "
+        "(docs/ghl-auth.md). `make run` uses the sandbox's.",
+    )
+    ghl_client_secret: str = _setting(
+        "", "Client secret of your GHL marketplace app, sent only to GHL's token endpoint."
+    )
+    ghl_oauth_authorize_url: str = _setting(
+        "https://marketplace.gohighlevel.com/v2/oauth/chooselocation",
+        "Where `/oauth/ghl/start` sends the user to choose and approve a location.",
+    )
+    ghl_token_refresh_margin: int = _setting(
+        600,
+        "Seconds before an OAuth access token expires when beat refreshes it ahead of time "
+        "(a 401 refreshes it at once whatever its expiry says).",
+    )
+    ghl_refresh_lock_seconds: int = _setting(
+        30,
+        "Longest a refresh may hold a connection's refresh lock in Redis: a process that dies "
+        "while refreshing frees it after this. Others wait for it up to this long.",
+    )
+    ghl_webhook_public_key: str = _setting(
+        "",
+        "PEM of the Ed25519 key GHL signs its app webhooks (`x-ghl-signature`) with; empty "
+        "means GHL's published key. `make run` sets the sandbox's.",
+    )
+    ghl_webhook_rsa_public_key: str = _setting(
+        "",
+        "PEM of GHL's legacy RSA key (`x-wh-signature`, retired in 2026). Empty: RSA-signed "
+        "deliveries are refused; set, they pass only when no `x-ghl-signature` is present.",
+    )
     crm_timeout: float = _setting(15.0, "Seconds before a write-back to the CRM times out.")
     secret_key: str = _setting(
         "",
@@ -167,6 +199,13 @@ class Settings:
             )
         if not self.ghl_base_url.startswith(("http://", "https://")):
             raise ConfigError(f"GHL_BASE_URL: expected an http(s) URL, got {self.ghl_base_url!r}")
+        if not self.ghl_oauth_authorize_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                "GHL_OAUTH_AUTHORIZE_URL: expected an http(s) URL, "
+                f"got {self.ghl_oauth_authorize_url!r}"
+            )
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError(f"PUBLIC_URL: expected an http(s) URL, got {self.public_url!r}")
         for name in (
             "port",
             "webhook_max_bytes",
@@ -177,6 +216,8 @@ class Settings:
             "queued_lost_after",
             "broker_visibility_timeout",
             "retry_backoff_max",
+            "ghl_token_refresh_margin",
+            "ghl_refresh_lock_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()}: must be a positive number")
