@@ -9,6 +9,7 @@ The schema is created and upgraded by ``store.migrate.upgrade(database_url)``.
 from store.crypto import SecretBox
 from store.errors import DuplicateName, NotFound, SecretUnreadable, StoreError, StoreUnavailable
 from store.events import due_for_attempt
+from store.ghl_auth import LocationMismatch
 from store.records import (
     ConnectionRecord,
     ConnectionStatus,
@@ -17,6 +18,9 @@ from store.records import (
     EventRecord,
     EventSource,
     EventStatus,
+    GhlAgencyRecord,
+    GhlAppEventRecord,
+    GhlAuth,
     PostRecord,
     SnapshotRecord,
     WriteStatus,
@@ -32,6 +36,10 @@ __all__ = [
     "EventRecord",
     "EventSource",
     "EventStatus",
+    "GhlAgencyRecord",
+    "GhlAppEventRecord",
+    "GhlAuth",
+    "LocationMismatch",
     "NotFound",
     "PostRecord",
     "SecretBox",

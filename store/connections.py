@@ -21,9 +21,10 @@ from socialbridge.inbound_auth import (
 from store.crypto import SecretBox
 from store.database import Database
 from store.errors import DuplicateName, NotFound
+from store.events import event_record
 from store.ids import new_connection_id
 from store.models import ConnectionRow, CrmWriteRow, EventRow, PostRow, SnapshotRow
-from store.records import ConnectionRecord, ConnectionStatus
+from store.records import ConnectionRecord, ConnectionStatus, EventRecord, EventStatus, GhlAuth
 
 # A statistics sync more often than every 5 minutes spends the location's GHL rate budget on
 # numbers that have barely moved; one rarer than monthly is no schedule, and the huge values
@@ -137,6 +138,18 @@ def check_inbound_auth(mode: str) -> InboundAuth:
         raise ValueError(f"inbound_auth: {mode!r} is not one of {expected}") from None
 
 
+def check_ghl_auth(mode: str) -> GhlAuth:
+    try:
+        return GhlAuth(mode)
+    except ValueError:
+        expected = ", ".join(m.value for m in GhlAuth)
+        raise ValueError(f"ghl_auth: {mode!r} is not one of {expected}") from None
+
+
+# Why an OAuth connection that was never installed waits: what `connections show` says.
+NOT_INSTALLED_REASON = "not authorized yet: open the install URL (socialbridge connections show)"
+
+
 class ConnectionsMixin:
     """The connection methods of Store."""
 
@@ -150,6 +163,7 @@ class ConnectionsMixin:
         location_id: str,
         ghl_token: str,
         crm_url: str = "",
+        ghl_auth: str = GhlAuth.PIT,
         crm_secret: str | None = None,
         webhook_secret: str | None = None,
         crm_kind: str = WEBHOOK_KIND,
@@ -165,14 +179,25 @@ class ConnectionsMixin:
         generated (``whsec_…``) when neither gives it. A connection with ``inbound_auth``
         "token" gets an inbound token. ``crm_url`` may be empty for a CRM reached otherwise.
 
+        ``ghl_auth`` "oauth" creates the connection without a GHL token, ``needs_reauth`` until
+        its install completes (`save_oauth_tokens`); its ``location_id`` may be "" (any
+        location the installer chooses) or the one location its install must choose.
+
         Raises DuplicateName when ``name`` is taken; ValueError naming the field on a malformed
         secret, a name like a connection id (``con_…``), text that cannot be stored (empty,
         control characters, too long), an unknown inbound mode or an interval outside 300 s to
         31 days.
         """
         check_name(name)
-        check_text("location_id", location_id, max_length=LOCATION_ID_MAX_LENGTH)
-        check_text("ghl_token", ghl_token, secret=True)
+        auth = check_ghl_auth(ghl_auth)
+        if auth is GhlAuth.OAUTH:
+            if ghl_token:
+                raise ValueError("ghl_token: an OAuth connection gets its token from the install")
+            if location_id:
+                check_text("location_id", location_id, max_length=LOCATION_ID_MAX_LENGTH)
+        else:
+            check_text("location_id", location_id, max_length=LOCATION_ID_MAX_LENGTH)
+            check_text("ghl_token", ghl_token, secret=True)
         if crm_url:
             check_text("crm_url", crm_url)
         check_text("crm_kind", crm_kind, max_length=CRM_KIND_MAX_LENGTH)
@@ -205,8 +230,14 @@ class ConnectionsMixin:
             inbound_token_encrypted=self._encrypt_secrets(tokens) if tokens else None,
             mapping=mapping,
             stats_interval_seconds=stats_interval_seconds,
-            status=ConnectionStatus.ACTIVE.value,
-            status_reason=None,
+            ghl_auth=auth.value,
+            token_generation=0,
+            status=(
+                ConnectionStatus.ACTIVE.value
+                if auth is GhlAuth.PIT
+                else ConnectionStatus.NEEDS_REAUTH.value
+            ),
+            status_reason=None if auth is GhlAuth.PIT else NOT_INSTALLED_REASON,
             created_at=now,
             updated_at=now,
         )
@@ -337,6 +368,11 @@ class ConnectionsMixin:
                         raise DuplicateName(f"a connection named {name!r} exists already")
                     row.name = name
                 if ghl_token is not None:
+                    if row.ghl_auth != GhlAuth.PIT:
+                        raise ValueError(
+                            "ghl_token: an OAuth connection gets its token from the install "
+                            "URL, not from --ghl-token"
+                        )
                     row.ghl_token_encrypted = self._box.encrypt(ghl_token)
                 if crm_url is not None:
                     row.crm_url = crm_url
@@ -356,13 +392,31 @@ class ConnectionsMixin:
             row.status_reason = reason
             row.updated_at = datetime.now(UTC)
 
-    def activate_connection(self, connection_id: str) -> None:
-        """Resume work for a parked connection."""
+    def activate_connection(self, connection_id: str) -> list[EventRecord]:
+        """Resume work for a connection: ``active``, and its waiting events ``queued`` again.
+
+        Returns the released events in the order they came (the caller enqueues them in that
+        order). One transaction that first locks the connection row: an attempt deciding at
+        the same moment that the connection is not active (`mark_waiting` locks the same row)
+        either finishes first, so its event is released here, or runs after and finds the
+        connection active. ValueError for a connection with no GHL token (OAuth not
+        installed, or disconnected): only a new token or install can bring it back.
+        """
         with self._database.transaction() as session:
-            row = _connection_row(session, connection_id)
+            row = _connection_row(session, connection_id, for_update=True)
+            if not self._box.decrypt(row.ghl_token_encrypted):
+                raise ValueError(
+                    f"{row.name} has no GHL token ({row.status}): "
+                    + (
+                        "open its install URL (socialbridge connections show)"
+                        if row.ghl_auth == GhlAuth.OAUTH
+                        else "give it one with: socialbridge connections update --ghl-token"
+                    )
+                )
             row.status = ConnectionStatus.ACTIVE.value
             row.status_reason = None
             row.updated_at = datetime.now(UTC)
+            return release_waiting(session, connection_id)
 
     def add_webhook_secret(self, connection_id: str, secret: str | None = None) -> str:
         """Start a rotation: ``secret`` (or a new one) becomes the newest active inbound secret.
@@ -449,6 +503,17 @@ class ConnectionsMixin:
             inbound_token=self._inbound_tokens(row)[0] if row.inbound_token_encrypted else None,
             inbound_tokens=self._inbound_tokens(row),
             mapping=row.mapping,
+            ghl_auth=row.ghl_auth,
+            ghl_refresh_token=(
+                self._box.decrypt(row.ghl_refresh_token_encrypted)
+                if row.ghl_refresh_token_encrypted
+                else None
+            ),
+            token_expires_at=row.token_expires_at,
+            last_refresh_at=row.last_refresh_at,
+            token_generation=row.token_generation,
+            scopes=tuple((row.scopes or "").split()),
+            company_id=row.company_id,
         )
 
     def _settings_of(self, row: ConnectionRow) -> dict[str, Any]:
@@ -477,3 +542,27 @@ def _connection_row(
     if row is None:
         raise NotFound(f"no connection {connection_id!r}")
     return row
+
+
+def release_waiting(session: Session, connection_id: str) -> list[EventRecord]:
+    """Put the connection's ``waiting`` events back to ``queued``, oldest first; return them.
+
+    Called in the transaction that made the connection active, after its row was locked.
+    """
+    now = datetime.now(UTC)
+    waiting = list(
+        session.scalars(
+            select(EventRow)
+            .where(
+                EventRow.connection_id == connection_id,
+                EventRow.status == EventStatus.WAITING.value,
+            )
+            .order_by(EventRow.created_at, EventRow.id)
+        )
+    )
+    # Row by row through the ORM (flushed at commit): these are the rows just read.
+    for row in waiting:
+        row.status = EventStatus.QUEUED.value
+        row.task_id = None
+        row.updated_at = now
+    return [event_record(row) for row in waiting]

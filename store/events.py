@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from store.database import Database, require_connection
 from store.errors import NotFound
 from store.ids import new_event_id
-from store.models import EventRow
+from store.models import ConnectionRow, EventRow
 from store.records import ErrorKind, EventRecord, EventSource, EventStatus
 
 _SOURCES = frozenset(source.value for source in EventSource)
@@ -83,7 +83,7 @@ class EventsMixin:
             with self._database.transaction() as session:
                 require_connection(session, connection_id)
             raise
-        return _event_record(row), True
+        return event_record(row), True
 
     def discard_event(self, event_id: str) -> None:
         """Remove an event that was recorded but could not be enqueued, so that the CRM's
@@ -95,7 +95,7 @@ class EventsMixin:
         """The event with this id, or None."""
         with self._database.transaction() as session:
             row = session.get(EventRow, event_id)
-            return None if row is None else _event_record(row)
+            return None if row is None else event_record(row)
 
     def list_events(
         self,
@@ -117,7 +117,7 @@ class EventsMixin:
             statement = statement.where(EventRow.type == type)
         statement = statement.order_by(EventRow.created_at.desc(), EventRow.id.desc()).limit(limit)
         with self._database.transaction() as session:
-            return [_event_record(row) for row in session.scalars(statement)]
+            return [event_record(row) for row in session.scalars(statement)]
 
     def start_attempt(
         self, event_id: str, task_id: str | None, *, lease_seconds: float
@@ -156,7 +156,7 @@ class EventsMixin:
                 .execution_options(synchronize_session=False)
             )
             row = _event_row(session, event_id)  # NotFound for an unknown event
-            return None if _rowcount(result) == 0 else _event_record(row)
+            return None if _rowcount(result) == 0 else event_record(row)
 
     def renew_lease(self, event_id: str, task_id: str | None, *, lease_seconds: float) -> bool:
         """Extend the running attempt's lease; False when the attempt no longer owns the event
@@ -222,6 +222,54 @@ class EventsMixin:
             lease_expires_at=None,
             updated_at=now,
         )
+
+    def mark_waiting(self, event_id: str, reason: str) -> EventRecord | None:
+        """Park the event with its connection: ``waiting``, with ``reason`` as its last error.
+
+        Only while the connection is not active: this locks the connection row first (as
+        `activate_connection` does), then changes the event only if the connection is still
+        not active, in one statement. None when the connection is active after all (it was
+        activated meanwhile): the caller runs the event instead. A done or dead event is left
+        alone (None too).
+        """
+        now = datetime.now(UTC)
+        with self._database.transaction() as session:
+            row = session.get(EventRow, event_id)
+            if row is None:
+                raise NotFound(f"no event {event_id!r}")
+            connection_id = row.connection_id
+            # PostgreSQL: wait for an activation in progress, then see what it committed.
+            session.execute(
+                select(ConnectionRow.id).where(ConnectionRow.id == connection_id).with_for_update()
+            )
+            # SQLite has no row locks: one UPDATE holds the write lock while it reads the
+            # connection's status, so an activation cannot slip between the two.
+            not_active = (
+                select(ConnectionRow.id)
+                .where(ConnectionRow.id == connection_id, ConnectionRow.status != "active")
+                .exists()
+            )
+            result = session.execute(
+                update(EventRow)
+                .where(
+                    EventRow.id == event_id,
+                    EventRow.status.in_(_WAITABLE),
+                    not_active,
+                )
+                .values(
+                    status=EventStatus.WAITING.value,
+                    last_error=reason,
+                    next_attempt_at=None,
+                    lease_expires_at=None,
+                    finished_at=None,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(result) == 0:
+                return None
+            session.expire(row)
+            return event_record(_event_row(session, event_id))
 
     def requeue(self, event_id: str) -> EventRecord:
         """Replay: ``queued`` again with a fresh attempt budget and one more ``replays``;
@@ -308,7 +356,7 @@ class EventsMixin:
             rows = session.scalars(
                 select(EventRow).where(EventRow.id.in_(claimed)).order_by(EventRow.created_at)
             )
-            return [_event_record(row) for row in rows]
+            return [event_record(row) for row in rows]
 
     def stale_queued(self, *, before: datetime, limit: int = 500) -> list[str]:
         """Ids of ``queued`` events unchanged since ``before``, oldest first: either still
@@ -343,7 +391,7 @@ class EventsMixin:
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
-            return _event_record(_event_row(session, event_id))
+            return event_record(_event_row(session, event_id))
 
     def _event_by_webhook_id(self, connection_id: str, webhook_id: str) -> EventRecord | None:
         with self._database.transaction() as session:
@@ -352,7 +400,17 @@ class EventsMixin:
                     EventRow.connection_id == connection_id, EventRow.webhook_id == webhook_id
                 )
             ).one_or_none()
-            return None if row is None else _event_record(row)
+            return None if row is None else event_record(row)
+
+
+# What may start waiting: anything not finished (a message may find a queued or retrying
+# event; an attempt finds its own processing one).
+_WAITABLE = (
+    EventStatus.QUEUED.value,
+    EventStatus.RETRYING.value,
+    EventStatus.PROCESSING.value,
+    EventStatus.WAITING.value,
+)
 
 
 def _event_row(session: Session, event_id: str) -> EventRow:
@@ -362,7 +420,7 @@ def _event_row(session: Session, event_id: str) -> EventRow:
     return row
 
 
-def _event_record(row: EventRow) -> EventRecord:
+def event_record(row: EventRow) -> EventRecord:
     return EventRecord(
         id=row.id,
         connection_id=row.connection_id,

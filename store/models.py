@@ -93,6 +93,21 @@ class ConnectionRow(Base):
     inbound_token_encrypted: Mapped[str | None] = mapped_column(Text)
     # The mapping's YAML as the operator wrote it (errors then point at their own lines).
     mapping: Mapped[str | None] = mapped_column(Text)
+    # "pit" (a Private Integration token in ghl_token_encrypted) or "oauth" (an access token
+    # there, its refresh token below). An empty token (encrypted "") means none: an OAuth
+    # connection not installed yet, or any connection after a disconnect.
+    ghl_auth: Mapped[str] = mapped_column(String(10), default="pit", server_default=text("'pit'"))
+    ghl_refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    token_expires_at: Mapped[datetime | None]
+    last_refresh_at: Mapped[datetime | None]
+    # Bumped by every save of new tokens: a process that waited for the refresh lock compares
+    # it with what it saw, to know another process has refreshed already.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # The granted scopes, separated by spaces, as GHL's token answer gives them.
+    scopes: Mapped[str | None] = mapped_column(Text)
+    company_id: Mapped[str | None] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_connections_location_id", "location_id"),)
 
 
 class EventRow(Base):
@@ -200,3 +215,45 @@ class CrmWriteRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class GhlAgencyRow(Base):
+    """An agency's (Company) OAuth grant: it mints location tokens for its approved locations."""
+
+    __tablename__ = "ghl_agencies"
+
+    company_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    access_token_encrypted: Mapped[str] = mapped_column(Text)
+    refresh_token_encrypted: Mapped[str] = mapped_column(Text)
+    token_expires_at: Mapped[datetime]
+    scopes: Mapped[str] = mapped_column(Text)
+    approved_locations: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class OAuthStateRow(Base):
+    """A used install `state` (by its nonce): a second use of the same state is refused."""
+
+    __tablename__ = "oauth_states"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime]
+    # When the state would have expired anyway: rows past it can be purged.
+    expires_at: Mapped[datetime]
+
+
+class GhlAppEventRow(Base):
+    """One GHL app webhook (INSTALL, UNINSTALL, ...) by its webhookId, and what came of it."""
+
+    __tablename__ = "ghl_app_events"
+    __table_args__ = (Index("ix_ghl_app_events_received_at", "received_at"),)
+
+    webhook_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(50))
+    location_id: Mapped[str | None] = mapped_column(String(100))
+    company_id: Mapped[str | None] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(Text)

@@ -14,16 +14,20 @@ from typing import Any
 
 
 class EventStatus(StrEnum):
-    """Life of an event: queued -> processing -> done | retrying | dead.
+    """Life of an event: queued -> processing -> done | retrying | waiting | dead.
 
     A ``retrying`` event goes back to ``queued`` when the recovery sweep enqueues it (its
-    ``next_attempt_at`` came), and so does a ``processing`` one whose lease ran out.
+    ``next_attempt_at`` came), and so does a ``processing`` one whose lease ran out. A
+    ``waiting`` event belongs to a connection that is not active (parked, needs_reauth,
+    disconnected): it goes back to ``queued``, with the connection's other waiting events in
+    the order they came, as soon as the connection is active again. Never dead for that.
     """
 
     QUEUED = "queued"
     PROCESSING = "processing"
     DONE = "done"
     RETRYING = "retrying"
+    WAITING = "waiting"
     DEAD = "dead"
 
 
@@ -45,10 +49,25 @@ class EventSource(StrEnum):
 
 
 class ConnectionStatus(StrEnum):
-    """A parked connection gets no work until it is activated again (e.g. new credentials)."""
+    """Only an active connection runs events; the others keep theirs `waiting`.
+
+    ``parked``: credentials or settings refused; fix them and `connections activate`.
+    ``needs_reauth``: no usable OAuth grant (not installed yet, or a refresh failed for good);
+    the install URL again. ``disconnected``: its tokens were deleted (`connections
+    disconnect`, or GHL's UNINSTALL); a new token or install brings it back.
+    """
 
     ACTIVE = "active"
     PARKED = "parked"
+    NEEDS_REAUTH = "needs_reauth"
+    DISCONNECTED = "disconnected"
+
+
+class GhlAuth(StrEnum):
+    """How a connection authorizes with GHL."""
+
+    PIT = "pit"  # a Private Integration token, pasted; it never refreshes
+    OAUTH = "oauth"  # a marketplace app install: access token refreshed with a refresh token
 
 
 @dataclass(frozen=True)
@@ -78,11 +97,25 @@ class ConnectionRecord:
     inbound_tokens: tuple[str, ...] = field(default=(), repr=False)
     # The mapping's YAML text, when the connection has one.
     mapping: str | None = None
+    ghl_auth: str = GhlAuth.PIT
+    # OAuth only: the refresh token (single-use at GHL), when the access token expires, when
+    # it was last refreshed, which save of tokens this is, and what GHL granted.
+    ghl_refresh_token: str | None = field(default=None, repr=False)
+    token_expires_at: datetime | None = None
+    last_refresh_at: datetime | None = None
+    token_generation: int = 0
+    scopes: tuple[str, ...] = ()
+    company_id: str | None = None
 
     @property
     def is_active(self) -> bool:
         """True unless the connection is parked."""
         return self.status == ConnectionStatus.ACTIVE
+
+    @property
+    def has_ghl_token(self) -> bool:
+        """False for an OAuth connection not installed yet, and after a disconnect."""
+        return bool(self.ghl_token)
 
     @property
     def crm_secret(self) -> str:
@@ -178,3 +211,31 @@ class CrmWriteRecord:
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class GhlAgencyRecord:
+    """An agency's OAuth grant (tokens decrypted: never log them)."""
+
+    company_id: str
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    token_expires_at: datetime
+    scopes: tuple[str, ...]
+    approved_locations: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class GhlAppEventRecord:
+    """One GHL app webhook as recorded (see `store.ghl_app_events`)."""
+
+    webhook_id: str
+    type: str
+    location_id: str | None
+    company_id: str | None
+    payload: dict[str, Any]
+    received_at: datetime
+    processed_at: datetime | None
+    outcome: str | None

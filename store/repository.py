@@ -19,6 +19,7 @@ from store.connections import ConnectionsMixin
 from store.crypto import SecretBox
 from store.database import Database
 from store.events import EventsMixin
+from store.ghl_auth import GhlAuthMixin
 from store.posts import PostsMixin
 from store.rotation import SecretRotationMixin
 from store.snapshots import SnapshotsMixin
@@ -26,7 +27,13 @@ from store.writes import WritesMixin
 
 
 class Store(
-    ConnectionsMixin, EventsMixin, PostsMixin, SnapshotsMixin, WritesMixin, SecretRotationMixin
+    ConnectionsMixin,
+    EventsMixin,
+    PostsMixin,
+    SnapshotsMixin,
+    WritesMixin,
+    SecretRotationMixin,
+    GhlAuthMixin,
 ):
     """Connections, the event log, post records, statistics snapshots and the write ledger.
 

@@ -311,6 +311,7 @@ def test_count_events_by_status(store: Store, connection: ConnectionRecord) -> N
         "processing": 1,
         "done": 0,
         "retrying": 0,
+        "waiting": 0,
         "dead": 1,
     }
 

@@ -18,7 +18,16 @@ from tests.dbutil import POSTGRESQL, database_kinds, postgresql_url, sqlite_url
 
 Database = tuple[str, dict[str, Any]]
 
-TABLES = {"connections", "events", "posts", "snapshots", "crm_writes"}
+TABLES = {
+    "connections",
+    "events",
+    "posts",
+    "snapshots",
+    "crm_writes",
+    "ghl_agencies",
+    "oauth_states",
+    "ghl_app_events",
+}
 
 
 def _tables(url: str, engine_options: dict[str, Any]) -> set[str]:
@@ -92,7 +101,7 @@ def test_a_store_on_a_database_never_migrated_says_to_run_db_upgrade(
 
 def test_the_migrations_folder_ships_next_to_the_module() -> None:
     assert (migrate.MIGRATIONS / "env.py").is_file()
-    assert migrate.head_revision() == "0005"
+    assert migrate.head_revision() == "0006"
 
 
 def test_postgresql_is_tested_when_configured() -> None:

@@ -74,6 +74,7 @@ def secrets_of(record: ConnectionRecord) -> tuple[Any, ...]:
 def test_the_encrypted_columns_are_every_secret_column_of_connections() -> None:
     assert set(ENCRYPTED_COLUMNS) == {
         "ghl_token_encrypted",
+        "ghl_refresh_token_encrypted",
         "crm_secret_encrypted",
         "crm_settings_encrypted",
         "webhook_secrets_encrypted",
