@@ -30,7 +30,7 @@ def group() -> None:
 @json_option
 @pass_runtime
 def rotate(runtime: Runtime, dry_run: bool, as_json: bool) -> None:
-    """Re-encrypt every connection's secrets under SECRET_KEY.
+    """Re-encrypt every stored secret (connections, agency grants) under SECRET_KEY.
 
     Values stored under a key of SECRET_KEY_FALLBACKS are re-encrypted; those already under
     SECRET_KEY are left as they are. If any value opens with no key, nothing is changed and
@@ -52,21 +52,24 @@ def rotate(runtime: Runtime, dry_run: bool, as_json: bool) -> None:
                 {
                     "error": "unreadable",
                     "unreadable": [asdict(value) for value in refused.unreadable],
+                    "unreadable_agencies": [asdict(value) for value in refused.unreadable_agencies],
                 }
             )
         raise click.ClickException(str(refused)) from None
     if as_json:
         emit_json(asdict(report))
         return
-    emit_fields(
-        {
-            "connections": report.connections,
-            "would re-encrypt" if dry_run else "re-encrypted": (
-                f"{report.values_rotated} value(s) of {report.connections_rotated} connection(s)"
-            ),
-            "already current": f"{report.values_current} value(s)",
-        }
+    holders = f"{report.connections_rotated} connection(s)"
+    fields: dict[str, object] = {"connections": report.connections}
+    if report.agencies:
+        # Only where there are any: most installs have no agency grant at all.
+        fields["agency grants"] = report.agencies
+        holders += f" and {report.agencies_rotated} agency grant(s)"
+    fields["would re-encrypt" if dry_run else "re-encrypted"] = (
+        f"{report.values_rotated} value(s) of {holders}"
     )
+    fields["already current"] = f"{report.values_current} value(s)"
+    emit_fields(fields)
     if dry_run:
         click.echo("dry run: nothing was changed")
     else:

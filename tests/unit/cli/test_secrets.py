@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,20 @@ class Setup:
                 ghl_token=f"ghl-token-{name}",
                 crm_url=f"http://crm.test/hooks/{name}",
                 **extra,
+            )
+        finally:
+            store.dispose()
+
+    def agency(self, key: str, company_id: str) -> None:
+        store = self.store(key)
+        try:
+            store.save_agency(
+                company_id,
+                access_token=f"agency-access-{company_id}",
+                refresh_token=f"agency-refresh-{company_id}",
+                expires_at=datetime.now(UTC) + timedelta(hours=24),
+                scopes=["oauth.write"],
+                approved_locations=["loc_a"],
             )
         finally:
             store.dispose()
@@ -133,6 +148,8 @@ def test_a_second_run_finds_everything_current(setup: Setup) -> None:
         "values_rotated": 0,
         "values_current": 4,
         "dry_run": False,
+        "agencies": 0,
+        "agencies_rotated": 0,
     }
     assert setup.raw() == before
 
@@ -222,4 +239,52 @@ def test_an_empty_fallback_item_is_a_configuration_error(setup: Setup) -> None:
 
     assert result.exit_code == 1
     assert "SECRET_KEY_FALLBACKS: item 2 of 2 is empty" in result.stderr
+    assert setup.raw() == before
+
+
+def test_agency_grants_are_rotated_and_counted_apart(setup: Setup) -> None:
+    setup.connection(OLD_KEY, "acme")
+    setup.agency(OLD_KEY, "comp_1")
+
+    result = setup.rotate()
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "connections:     1",
+        "agency grants:   1",
+        "re-encrypted:    6 value(s) of 1 connection(s) and 1 agency grant(s)",
+        "already current: 0 value(s)",
+        "every stored secret is under SECRET_KEY now: SECRET_KEY_FALLBACKS can go",
+    ]
+    store = setup.store(NEW_KEY)
+    try:
+        agency = store.get_agency("comp_1")
+    finally:
+        store.dispose()
+    assert agency is not None
+    assert (agency.access_token, agency.refresh_token) == (
+        "agency-access-comp_1",
+        "agency-refresh-comp_1",
+    )
+
+
+def test_an_unreadable_agency_token_is_named_in_json_and_nothing_changes(setup: Setup) -> None:
+    setup.connection(OLD_KEY, "acme")
+    setup.agency("a key nobody kept", "comp_lost")
+    before = setup.raw()
+
+    result = setup.rotate("--json")
+
+    assert result.exit_code == 1
+    answer = json.loads(result.stdout)
+    assert answer == {
+        "error": "unreadable",
+        "unreadable": [],
+        "unreadable_agencies": [
+            {"company_id": "comp_lost", "column": "access_token_encrypted"},
+            {"company_id": "comp_lost", "column": "refresh_token_encrypted"},
+        ],
+    }
+    assert "agency comp_lost: access_token_encrypted, refresh_token_encrypted" in result.stderr
+    assert "agency-access-comp_lost" not in result.output
     assert setup.raw() == before

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
-from store import ConnectionRecord, SecretBox, SecretUnreadable, Store
+from store import ConnectionRecord, GhlAgencyRecord, SecretBox, SecretUnreadable, Store
 from store.engine import make_engine
-from store.models import ConnectionRow
-from store.rotation import ENCRYPTED_COLUMNS, RotationRefused, UnreadableValue
+from store.models import ConnectionRow, GhlAgencyRow
+from store.rotation import (
+    AGENCY_ENCRYPTED_COLUMNS,
+    ENCRYPTED_COLUMNS,
+    RotationRefused,
+    UnreadableAgencyValue,
+    UnreadableValue,
+)
 from tests.dbutil import Database
 
 OLD_KEY = "the old secret key"
@@ -54,6 +61,28 @@ def raw_rows(database: Database) -> Raw:
         with engine.connect() as connection:
             rows = connection.execute(select(ConnectionRow.__table__)).mappings().all()
             return {row["name"]: dict(row) for row in rows}
+    finally:
+        engine.dispose()
+
+
+def make_agency(store: Store, company_id: str) -> GhlAgencyRecord:
+    return store.save_agency(
+        company_id,
+        access_token=f"agency-access-{company_id}",
+        refresh_token=f"agency-refresh-{company_id}",
+        expires_at=datetime.now(UTC) + timedelta(hours=24),
+        scopes=["oauth.write", "socialplanner/tag.readonly"],
+        approved_locations=["loc_a", "loc_b"],
+    )
+
+
+def raw_agencies(database: Database) -> Raw:
+    """Every agency grant's row as stored, by company id."""
+    engine = make_engine(*database)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(select(GhlAgencyRow.__table__)).mappings().all()
+            return {row["company_id"]: dict(row) for row in rows}
     finally:
         engine.dispose()
 
@@ -263,6 +292,95 @@ def test_a_connection_deleted_during_the_rotation_is_skipped(stores: dict[str, S
     assert [record.name for record in stores["new_alone"].list_connections()] == [
         ({first.name, second.name} - {later.name}).pop()
     ]
+
+
+# --- agency grants (ghl_agencies) --------------------------------------------------------
+
+
+def test_the_agency_encrypted_columns_are_its_two_tokens() -> None:
+    assert set(AGENCY_ENCRYPTED_COLUMNS) == {"access_token_encrypted", "refresh_token_encrypted"}
+
+
+def test_agency_tokens_are_re_encrypted_with_the_connections(
+    stores: dict[str, Store], database: Database
+) -> None:
+    make_connection(stores["old"], "acme")
+    agency = make_agency(stores["old"], "comp_old")
+    make_agency(stores["new"], "comp_new")
+    before = raw_agencies(database)
+    connection_values = stored_values(raw_rows(database))
+    with pytest.raises(SecretUnreadable):
+        stores["new_alone"].get_agency("comp_old")
+
+    report = stores["new"].rotate_secrets()
+
+    assert (report.agencies, report.agencies_rotated) == (2, 1)
+    assert (report.connections, report.connections_rotated) == (1, 1)
+    # Both tokens of comp_old rotated, both of comp_new already current.
+    assert (report.values_rotated, report.values_current) == (connection_values + 2, 2)
+    assert stores["new_alone"].get_agency("comp_old") == agency
+    after = raw_agencies(database)
+    box = SecretBox(NEW_KEY)
+    for company_id, row in after.items():
+        for column in AGENCY_ENCRYPTED_COLUMNS:
+            assert box.is_current(row[column])
+        assert row["updated_at"] == before[company_id]["updated_at"]
+    assert after["comp_new"] == before["comp_new"]
+
+
+def test_a_dry_run_counts_agency_tokens_and_changes_nothing(
+    stores: dict[str, Store], database: Database
+) -> None:
+    make_agency(stores["old"], "comp_old")
+    before = raw_agencies(database)
+
+    dry = stores["new"].rotate_secrets(dry_run=True)
+
+    assert (dry.agencies, dry.agencies_rotated, dry.values_rotated) == (1, 1, 2)
+    assert raw_agencies(database) == before
+    done = stores["new"].rotate_secrets()
+    again = stores["new"].rotate_secrets()
+    assert (done.agencies_rotated, done.values_rotated) == (1, 2)
+    assert (again.agencies_rotated, again.values_rotated, again.values_current) == (0, 0, 2)
+
+
+def test_an_agency_token_no_key_opens_refuses_the_rotation_naming_the_agency(
+    stores: dict[str, Store], database: Database
+) -> None:
+    make_connection(stores["old"], "acme")
+    make_agency(stores["old"], "comp_old")
+    stray = make_agency(stores["stray"], "comp_stray")
+    before = (raw_rows(database), raw_agencies(database))
+
+    with pytest.raises(RotationRefused) as raised:
+        stores["new"].rotate_secrets()
+
+    assert (raw_rows(database), raw_agencies(database)) == before
+    assert raised.value.unreadable == ()
+    assert set(raised.value.unreadable_agencies) == {
+        UnreadableAgencyValue("comp_stray", column) for column in AGENCY_ENCRYPTED_COLUMNS
+    }
+    message = str(raised.value)
+    assert message.startswith(
+        "2 stored value(s) of 0 connection(s) and 1 agency grant(s) open with neither"
+    )
+    assert "agency comp_stray: access_token_encrypted, refresh_token_encrypted." in message
+    assert "comp_old" not in message
+    for secret in (stray.access_token, stray.refresh_token):
+        assert secret not in message
+
+
+def test_a_refusal_lists_connections_before_agencies_and_counts_both() -> None:
+    refused = RotationRefused(
+        (UnreadableValue("con_1", "acme", "ghl_token_encrypted"),),
+        (UnreadableAgencyValue("comp_1", "refresh_token_encrypted"),),
+    )
+
+    assert str(refused).startswith(
+        "2 stored value(s) of 1 connection(s) and 1 agency grant(s) open with neither "
+        "SECRET_KEY nor SECRET_KEY_FALLBACKS: acme (con_1): ghl_token_encrypted; "
+        "agency comp_1: refresh_token_encrypted. Nothing was re-encrypted"
+    )
 
 
 def _set_column(database: Database, connection_id: str, column: str, value: str) -> None:
