@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -290,6 +290,15 @@ class ConnectionsMixin:
         with self._database.transaction() as session:
             rows = session.scalars(select(ConnectionRow).order_by(ConnectionRow.name)).all()
             return [self._connection_record(row) for row in rows]
+
+    def count_connections_by_status(self) -> dict[str, int]:
+        """How many connections are in each status, every status present (zero included)."""
+        counts = {status.value: 0 for status in ConnectionStatus}
+        statement = select(ConnectionRow.status, func.count()).group_by(ConnectionRow.status)
+        with self._database.transaction() as session:
+            for status, count in session.execute(statement):
+                counts[status] = count
+        return counts
 
     def delete_connection(self, connection_id: str) -> bool:
         """Delete the connection with its events, posts and snapshots; False if it did not exist."""

@@ -49,12 +49,20 @@ def readyz() -> Any:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """Event counts by status in the Prometheus text format."""
-    counts = context.services().store.count_events_by_status()
+    """Events by status and connections by status, in the Prometheus text format."""
+    store = context.services().store
+    events = store.count_events_by_status()
+    connections = store.count_connections_by_status()
     lines = [
         "# HELP socialbridge_events Events in the log, by status.",
         "# TYPE socialbridge_events gauge",
+        *(f'socialbridge_events{{status="{status}"}} {events.get(status, 0)}' for status in events),
+        # A connection that is not active holds its events `waiting`: worth an alert.
+        "# HELP socialbridge_connections Connections, by status.",
+        "# TYPE socialbridge_connections gauge",
+        *(
+            f'socialbridge_connections{{status="{status}"}} {count}'
+            for status, count in connections.items()
+        ),
     ]
-    for status in ("queued", "processing", "retrying", "done", "dead"):
-        lines.append(f'socialbridge_events{{status="{status}"}} {counts.get(status, 0)}')
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

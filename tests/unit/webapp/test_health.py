@@ -73,9 +73,16 @@ def test_metrics_count_the_events_by_status(
         "# TYPE socialbridge_events gauge\n"
         'socialbridge_events{status="queued"} 3\n'
         'socialbridge_events{status="processing"} 0\n'
-        'socialbridge_events{status="retrying"} 0\n'
         'socialbridge_events{status="done"} 0\n'
+        'socialbridge_events{status="retrying"} 0\n'
+        'socialbridge_events{status="waiting"} 0\n'
         'socialbridge_events{status="dead"} 1\n'
+        "# HELP socialbridge_connections Connections, by status.\n"
+        "# TYPE socialbridge_connections gauge\n"
+        'socialbridge_connections{status="active"} 1\n'
+        'socialbridge_connections{status="parked"} 0\n'
+        'socialbridge_connections{status="needs_reauth"} 0\n'
+        'socialbridge_connections{status="disconnected"} 0\n'
     )
 
 

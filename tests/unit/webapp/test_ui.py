@@ -54,3 +54,21 @@ def test_names_are_escaped(client: FlaskClient, store: Store) -> None:
 
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_an_oauth_connection_waiting_for_its_install_links_to_it(
+    client: FlaskClient, store: Store
+) -> None:
+    waiting = store.create_connection(
+        name="oauth-agency", location_id="", ghl_token="", ghl_auth="oauth", crm_url=PUBLIC_URL
+    )
+    event, _ = store.record_event(
+        connection_id=waiting.id, type="post.published", payload={}, webhook_id="msg_2"
+    )
+    store.mark_waiting(event.id, "connection is needs_reauth")
+
+    page = client.get("/").get_data(as_text=True)
+
+    assert "(chosen at install)" in page
+    assert f'<a href="/oauth/ghl/start?connection={waiting.id}">Connect GHL</a>' in page
+    assert '<span class="waiting">waiting: 1</span>' in page
