@@ -7,6 +7,12 @@ through the task queue, with the delay carried by `RetryableError.retry_after`.
 
 Each request carries the `Version` of its endpoint (`ghl.endpoints`): statistics of a date
 range are asked in v3, everything else in 2021-07-28. Nothing else chooses a version.
+
+The access token is a plain string (a Private Integration token: a 401 is an AuthError at
+once) or a `TokenSource` (an OAuth connection). With a source, a 401 that is not a scope
+refusal asks it once for a newer token and repeats the request once with it, whatever the
+stored expiry said: GHL may revoke or expire a token early, and another process may already
+have rotated it. A second 401 is an AuthError; nothing is refreshed twice for one request.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from marshmallow import ValidationError
@@ -23,10 +29,14 @@ from marshmallow import ValidationError
 from ghl import endpoints
 from ghl.endpoints import Endpoint
 from ghl.errors import (
+    SYSTEM,
     error_for_exception,
     error_for_invalid_body,
     error_for_response,
     error_for_unreadable_body,
+    ghl_message,
+    is_scope_refusal,
+    json_or_none,
     trace_id_of,
 )
 from ghl.ratelimit import parse_rate_limit
@@ -42,6 +52,7 @@ from schemas.ghl import (
     load_tags_page,
 )
 from socialbridge.config import Settings
+from socialbridge.errors import AuthError
 from socialbridge.logs import get_logger
 
 log = get_logger(__name__)
@@ -51,20 +62,65 @@ T = TypeVar("T")
 MAX_STATISTICS_PROFILES = 100  # the statistics endpoint's documented maximum per request
 
 
+class TokenSource(Protocol):
+    """Where a GHLClient gets the access token of an OAuth connection, and a newer one.
+
+    Implemented by the token keeper (single-flight refresh across processes); the client only
+    ever asks for the current token and, after a 401, for a newer one.
+    """
+
+    def current(self) -> str:
+        """The access token to use now."""
+        ...
+
+    def refresh(self, rejected: str) -> str | None:
+        """A newer access token after GHL refused `rejected`, or None when none can be had.
+
+        May raise AuthError (OAuthGrantError, …) or RetryableError; the client lets them
+        through unchanged.
+        """
+        ...
+
+
+class _FixedToken:
+    """A Private Integration token (or any token given as a string): it never changes."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "_FixedToken(***)"
+
+    def current(self) -> str:
+        return self._token
+
+    def refresh(self, rejected: str) -> str | None:
+        return None
+
+
 class GHLClient:
     """HighLevel's Social Planner API for one access token (one location, or an agency)."""
 
-    def __init__(self, http: httpx.Client, *, token: str) -> None:
-        """Use `http` (its base URL and timeout) with `token`; `close()` leaves `http` open."""
-        if not token:
+    def __init__(self, http: httpx.Client, *, token: str | TokenSource) -> None:
+        """Use `http` (its base URL and timeout) with `token`; `close()` leaves `http` open.
+
+        `token` is a fixed access token, or a `TokenSource` asked before every request.
+        """
+        if isinstance(token, str) and not token:
             raise ValueError("token must not be empty")
+        # A fixed token cannot be refreshed: a 401 is the AuthError at once, as it always was.
+        self._refreshable = not isinstance(token, str)
+        self._source: TokenSource = _FixedToken(token) if isinstance(token, str) else token
         self._http = http
-        self._token = token
         self._owns_http = False
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, token: str, *, transport: httpx.BaseTransport | None = None
+        cls,
+        settings: Settings,
+        token: str | TokenSource,
+        *,
+        transport: httpx.BaseTransport | None = None,
     ) -> GHLClient:
         """A client with its own httpx.Client configured from settings; `close()` closes it."""
         http = httpx.Client(
@@ -203,12 +259,66 @@ class GHLClient:
         params: Mapping[str, str] | None = None,
         json: Any = None,
     ) -> T:
-        """Send one request, log it, and return its body loaded by `load`, or raise our error."""
+        """Send one request (again once after a refresh), and return its body loaded by `load`.
+
+        Raises our error for anything but a 2xx with a body `load` accepts.
+        """
         path = endpoint.path(**path_params)
+        token = self._access_token()
+        response, body = self._send(endpoint, path, token, params=params, json=json)
+        # A scope refusal is not refreshed: a new token carries the scopes of the old one, so
+        # it would only spend a refresh token and fail the same way.
+        if (
+            response.status_code == 401
+            and self._refreshable
+            and not is_scope_refusal(ghl_message(body))
+        ):
+            newer = self._source.refresh(token)
+            if newer and newer != token:
+                log.info("ghl.token_refreshed", method=endpoint.method, path=path, retry=True)
+                response, body = self._send(endpoint, path, newer, params=params, json=json)
+            else:
+                log.warning("ghl.token_refresh_unavailable", method=endpoint.method, path=path)
+
+        if not response.is_success:
+            raise error_for_response(response, body, scope=endpoint.scope)
+        trace_id = trace_id_of(response.headers, body)
+        if body is None:
+            raise error_for_unreadable_body(response, trace_id=trace_id)
+        try:
+            return load(body)
+        except ValidationError as exc:
+            raise error_for_invalid_body(
+                exc, what=what, status=response.status_code, trace_id=trace_id
+            ) from None
+
+    def _access_token(self) -> str:
+        token = self._source.current()
+        if not token:
+            raise AuthError("no access token to send (the connection has none)", system=SYSTEM)
+        return token
+
+    def _send(
+        self,
+        endpoint: Endpoint,
+        path: str,
+        token: str,
+        *,
+        params: Mapping[str, str] | None,
+        json: Any,
+    ) -> tuple[httpx.Response, Any]:
+        """Send one request with `token` and log it; return the answer and its JSON (or None).
+
+        Raises our error (never httpx's) when no answer came.
+        """
         started = time.perf_counter()
         try:
             response = self._http.request(
-                endpoint.method, path, params=params, json=json, headers=self._headers(endpoint)
+                endpoint.method,
+                path,
+                params=params,
+                json=json,
+                headers=_headers(endpoint, token),
             )
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             log.warning(
@@ -223,8 +333,7 @@ class GHLClient:
             # Not chained: the httpx exception holds the request, and with it the token.
             raise error_for_exception(exc, what=f"{endpoint.method} {path}") from None
 
-        body = _json_or_none(response)
-        trace_id = trace_id_of(response.headers, body)
+        body = json_or_none(response)
         limits = parse_rate_limit(response.headers)
         (log.info if response.is_success else log.warning)(
             "ghl.request",
@@ -233,37 +342,19 @@ class GHLClient:
             version=endpoint.version,
             status=response.status_code,
             elapsed_ms=_elapsed_ms(started),
-            trace_id=trace_id,
+            trace_id=trace_id_of(response.headers, body),
             rate_limit_remaining=limits.remaining,
             daily_remaining=limits.daily_remaining,
         )
-        if not response.is_success:
-            raise error_for_response(response, body)
-        if body is None:
-            raise error_for_unreadable_body(response, trace_id=trace_id)
-        try:
-            return load(body)
-        except ValidationError as exc:
-            raise error_for_invalid_body(
-                exc, what=what, status=response.status_code, trace_id=trace_id
-            ) from None
-
-    def _headers(self, endpoint: Endpoint) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self._token}",
-            "Version": endpoint.version,
-            "Accept": "application/json",
-        }
+        return response, body
 
 
-def _json_or_none(response: httpx.Response) -> Any:
-    """The decoded JSON body, or None when there is none (empty, HTML, garbled)."""
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
-        return None
+def _headers(endpoint: Endpoint, token: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {token}",
+        "Version": endpoint.version,
+        "Accept": "application/json",
+    }
 
 
 def _elapsed_ms(started: float) -> float:

@@ -1,6 +1,6 @@
 """Serve a sandbox over HTTP until SIGTERM or Ctrl-C.
 
-    python -m sandbox ghl --port 8010 [--host 127.0.0.1]
+    python -m sandbox ghl --port 8010 [--host 127.0.0.1] [--access-token-seconds N]
     python -m sandbox crm --port 8020 [--host 127.0.0.1] [--data-dir DIR]
     python -m sandbox smartoffice --port 8030 [--host 127.0.0.1] [--data-dir DIR]
     python -m sandbox mail --port 8040 --smtp-port 2525 [--host 127.0.0.1] [--data-dir DIR]
@@ -11,6 +11,8 @@ the URL once listening. The SmartOffice XML Engine answers at ``/xml``. The mail
 (`sandbox.mail`) is an SMTP server with HTTP pages: its first line gives the pages' URL like
 the others', a second one the SMTP address (``sandbox mail smtp listening on HOST:PORT``);
 with ``--tls-cert`` and ``--tls-key`` it offers STARTTLS, and requires it before AUTH and MAIL.
+The GHL sandbox's OAuth access tokens live ``--access-token-seconds`` (default a day, as GHL's
+do): a short lifetime shows expiry and refresh within minutes.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from werkzeug.serving import make_server
 def _ghl_app(args: argparse.Namespace) -> Flask:
     from sandbox.ghl.app import create_sandbox_ghl_app
 
-    return create_sandbox_ghl_app()
+    if args.access_token_seconds is None:
+        return create_sandbox_ghl_app()
+    return create_sandbox_ghl_app(access_token_seconds=args.access_token_seconds)
 
 
 def _crm_app(args: argparse.Namespace) -> Flask:
@@ -74,6 +78,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "added accounts; mail: the messages; default: in memory)",
     )
     parser.add_argument(
+        "--access-token-seconds",
+        type=float,
+        default=None,
+        metavar="N",
+        help="ghl only: how long its OAuth access tokens live, in seconds (default 86400)",
+    )
+    parser.add_argument(
         "--smtp-port", type=int, default=None, help="mail only (required): the SMTP port"
     )
     parser.add_argument(
@@ -88,8 +99,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.data_dir is not None and args.which not in KEEPS_DATA:
         parser.error("--data-dir: only the crm sandbox keeps data (and smartoffice, mail)")
+    _check_ghl_options(parser, args)
     _check_mail_options(parser, args)
     return args
+
+
+def _check_ghl_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    seconds = args.access_token_seconds
+    if seconds is None:
+        return
+    if args.which != "ghl":
+        parser.error("--access-token-seconds: only the ghl sandbox takes it")
+    # NaN and infinity parse as floats too; neither is a lifetime.
+    if not 0 <= seconds < float("inf"):
+        parser.error(f"--access-token-seconds: expected 0 or more seconds, got {seconds:g}")
 
 
 def _check_mail_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -17,7 +17,7 @@ import pytest
 from ghl import GHLClient
 from schemas.ghl import Account, Tag
 from socialbridge.config import Settings
-from socialbridge.errors import AuthError, PermanentError, RetryableError
+from socialbridge.errors import AuthError, PermanentError, RetryableError, ScopeError
 from tests.openapi_validation import SpecViolation
 from tests.unit.ghl.conftest import TOKEN
 from tests.unit.ghl.fake_ghl import (
@@ -287,6 +287,102 @@ def test_refused_credentials_are_auth_errors(client: GHLClient, fake: FakeGHL, s
 
     assert (caught.value.status, caught.value.message) == (status, "Invalid JWT")
     assert caught.value.system == "ghl"
+
+
+def test_a_plain_token_refused_is_one_request(client: GHLClient, fake: FakeGHL) -> None:
+    fake.queue(error_response(401, "Invalid JWT"))
+
+    with pytest.raises(AuthError):
+        client.list_accounts(LOCATION)
+
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_scope_refusal_names_the_scope_of_the_endpoint(
+    client: GHLClient, fake: FakeGHL, status: int
+) -> None:
+    fake.queue(error_response(status, "The token is not authorized for this scope."))
+
+    with pytest.raises(ScopeError) as caught:
+        client.get_post(LOCATION, "post_1")
+
+    assert caught.value.scope == "socialplanner/post.readonly"
+    assert caught.value.message == (
+        "the token lacks scope socialplanner/post.readonly "
+        "(GET /social-media-posting/loc_1/posts/post_1): "
+        "The token is not authorized for this scope."
+    )
+    assert (caught.value.status, caught.value.trace_id) == (status, TRACE_ID)
+
+
+def test_a_scope_refusal_of_statistics_leaves_the_query_out(
+    client: GHLClient, fake: FakeGHL
+) -> None:
+    fake.queue(error_response(401, "the token is NOT authorized for this scope"))
+
+    with pytest.raises(ScopeError) as caught:
+        client.statistics(LOCATION, ["prof_fb"])
+
+    assert caught.value.scope == "socialplanner/statistics.readonly"
+    assert "(POST /social-media-posting/statistics)" in caught.value.message
+
+
+class CountingSource:
+    """A TokenSource that hands out `token` and answers `newer` to every refresh."""
+
+    def __init__(self, newer: str | None) -> None:
+        self.newer = newer
+        self.rejected: list[str] = []
+
+    def current(self) -> str:
+        return TOKEN
+
+    def refresh(self, rejected: str) -> str | None:
+        self.rejected.append(rejected)
+        return self.newer
+
+
+def test_a_403_is_not_refreshed(http: httpx.Client, fake: FakeGHL) -> None:
+    source = CountingSource("newer-token")
+    fake.queue(error_response(403, "Forbidden"))
+
+    with pytest.raises(AuthError):
+        GHLClient(http, token=source).list_accounts(LOCATION)
+
+    assert source.rejected == []
+    assert len(fake.requests) == 1
+
+
+def test_a_scope_401_is_not_refreshed(http: httpx.Client, fake: FakeGHL) -> None:
+    source = CountingSource("newer-token")
+    fake.queue(error_response(401, "The token is not authorized for this scope."))
+
+    with pytest.raises(ScopeError):
+        GHLClient(http, token=source).list_tags(LOCATION)
+
+    assert source.rejected == []
+    assert len(fake.requests) == 1
+
+
+def test_a_401_is_refreshed_and_the_request_repeated_with_the_newer_token(
+    http: httpx.Client, fake: FakeGHL
+) -> None:
+    source = CountingSource("newer-token")
+    fake.queue(error_response(401, "Invalid JWT"))
+
+    accounts = GHLClient(http, token=source).list_accounts(LOCATION)
+
+    assert len(accounts) == 3
+    assert source.rejected == [TOKEN]
+    assert [r.headers["Authorization"] for r in fake.requests] == [
+        f"Bearer {TOKEN}",
+        "Bearer newer-token",
+    ]
+
+
+def test_repr_hides_a_sources_token(http: httpx.Client) -> None:
+    assert TOKEN not in repr(GHLClient(http, token=CountingSource(None)))
 
 
 @pytest.mark.parametrize("status", [400, 404])

@@ -7,11 +7,23 @@ from marshmallow import ValidationError
 from ghl.errors import (
     error_for_exception,
     error_for_invalid_body,
+    error_for_oauth_status,
     error_for_status,
     ghl_message,
+    is_scope_refusal,
+    oauth_error_code,
     trace_id_of,
 )
-from socialbridge.errors import AuthError, PermanentError, RetryableError
+from socialbridge.errors import (
+    AuthError,
+    IntegrationError,
+    OAuthGrantError,
+    PermanentError,
+    RetryableError,
+    ScopeError,
+)
+
+SCOPE_MESSAGE = "The token is not authorized for this scope."
 
 
 @pytest.mark.parametrize(
@@ -121,3 +133,133 @@ def test_invalid_body_of_the_wrong_type() -> None:
     )
 
     assert error.message == "unexpected post body: (body): Invalid input type."
+
+
+# -- scopes ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "refused"),
+    [
+        (SCOPE_MESSAGE, True),
+        ("the token is NOT  authorised for this scope", True),
+        ("This authClass type is not allowed to access this scope.", False),
+        ("Invalid JWT", False),
+        (None, False),
+    ],
+)
+def test_is_scope_refusal(message: str | None, refused: bool) -> None:
+    assert is_scope_refusal(message) is refused
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_scope_refusal_names_the_scope_and_the_call(status: int) -> None:
+    body = {"statusCode": status, "message": SCOPE_MESSAGE, "traceId": "t"}
+
+    error = error_for_status(
+        status, {}, body, scope="socialplanner/post.readonly", what="GET /p/L/posts/P"
+    )
+
+    assert isinstance(error, ScopeError)
+    assert isinstance(error, AuthError)
+    assert error.scope == "socialplanner/post.readonly"
+    assert str(error) == (
+        f"ghl: the token lacks scope socialplanner/post.readonly (GET /p/L/posts/P): "
+        f"{SCOPE_MESSAGE} (HTTP {status}) [traceId t]"
+    )
+
+
+def test_a_scope_refusal_of_an_unknown_call_still_is_a_scope_error() -> None:
+    error = error_for_status(401, {}, {"message": SCOPE_MESSAGE})
+
+    assert isinstance(error, ScopeError)
+    assert error.scope is None
+    assert error.message == f"the token lacks a scope this call needs: {SCOPE_MESSAGE}"
+
+
+def test_the_scope_message_on_another_status_is_not_a_scope_error() -> None:
+    error = error_for_status(400, {}, {"message": SCOPE_MESSAGE}, scope="s")
+
+    assert type(error) is PermanentError
+
+
+# -- OAuth token endpoints -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"error": "invalid_grant", "error_description": "x"}, "invalid_grant"),
+        (
+            {"statusCode": 400, "message": "Invalid grant: refresh token is invalid"},
+            "invalid_grant",
+        ),
+        ({"error_description": "Invalid client credentials"}, "invalid_client"),
+        ({"message": "Invalid parameter: grantType"}, "invalid_request"),
+        ({"message": "Missing parameter: clientId"}, "invalid_request"),
+        ({"statusCode": 400, "message": "Location is not active", "error": "Bad Request"}, None),
+        ({"error": "Unauthorized", "message": "Invalid JWT"}, None),
+        ("invalid_grant", None),
+        (None, None),
+    ],
+)
+def test_oauth_error_code(body: object, code: str | None) -> None:
+    assert oauth_error_code(body) == code
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "client_authenticated", "kind", "code"),
+    [
+        (400, {"error": "invalid_grant"}, True, OAuthGrantError, "invalid_grant"),
+        (401, {"error": "invalid_client"}, True, OAuthGrantError, "invalid_client"),
+        (401, {"message": "Unauthorized"}, True, OAuthGrantError, "invalid_client"),
+        (401, {"message": "Invalid JWT"}, False, AuthError, None),
+        (401, {"error": "invalid_token", "message": "Invalid JWT"}, False, AuthError, None),
+        (401, {"error": "insufficient_scope", "message": SCOPE_MESSAGE}, False, ScopeError, None),
+        (400, {"error": "invalid_request"}, False, OAuthGrantError, "invalid_request"),
+        (400, {"message": "Location is not active"}, True, PermanentError, None),
+        (422, {"message": ["grant_type must be valid"]}, True, PermanentError, None),
+        (429, {"message": "slow down"}, True, RetryableError, None),
+        (503, {"error": "server_error"}, True, RetryableError, None),
+    ],
+)
+def test_oauth_status_mapping(
+    status: int,
+    body: object,
+    client_authenticated: bool,
+    kind: type[IntegrationError],
+    code: str | None,
+) -> None:
+    error = error_for_oauth_status(
+        status,
+        {},
+        body,
+        scope="oauth.write",
+        what="POST /oauth/x",
+        client_authenticated=client_authenticated,
+    )
+
+    assert type(error) is kind
+    assert error.status == status
+    assert getattr(error, "error", None) == code
+
+
+def test_an_oauth_refusal_reads_as_code_description_and_call() -> None:
+    body = {"error": "invalid_grant", "error_description": "used", "message": "ignored"}
+
+    error = error_for_oauth_status(400, {}, body, what="POST /oauth/token")
+
+    assert error.message == "invalid_grant: used (POST /oauth/token)"
+
+
+def test_an_oauth_refusal_never_repeats_what_was_sent() -> None:
+    body = {"error": "invalid_grant", "error_description": "token rt-1 is dead", "traceId": "t"}
+
+    error = error_for_oauth_status(400, {}, body, what="POST /oauth/token", redact=["rt-1", ""])
+
+    assert error.message == "invalid_grant: token *** is dead (POST /oauth/token)"
+    assert error.trace_id == "t"
+    scoped = error_for_oauth_status(
+        401, {}, {"message": "agency-1: " + SCOPE_MESSAGE}, what="w", redact=["agency-1"]
+    )
+    assert "agency-1" not in str(scoped)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.__main__ import parse_args
+from sandbox.__main__ import APPS, parse_args
 from tests.unit.sandbox.smartoffice.xmldocs import direct_header, document, el
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -171,3 +171,32 @@ def test_the_mail_sandbox_serves_smtp_and_http_until_terminated(tmp_path: Path) 
     ]
     assert process.returncode == 0
     assert (tmp_path / "sandbox-mail.jsonl").exists()
+
+
+def test_the_ghl_sandbox_takes_an_access_token_lifetime() -> None:
+    args = parse_args(["ghl", "--port", "8010", "--access-token-seconds", "30"])
+    app = APPS["ghl"](args)
+
+    assert args.access_token_seconds == 30
+    assert app.extensions["sandbox_ghl"].oauth.access_token_seconds == 30
+    default = APPS["ghl"](parse_args(["ghl", "--port", "8010"]))
+    assert default.extensions["sandbox_ghl"].oauth.access_token_seconds == 86_400
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["crm", "--port", "1", "--access-token-seconds", "5"], "only the ghl sandbox takes it"),
+        (["ghl", "--port", "1", "--access-token-seconds", "-1"], "expected 0 or more seconds"),
+        (["ghl", "--port", "1", "--access-token-seconds", "nan"], "expected 0 or more seconds"),
+        (["ghl", "--port", "1", "--access-token-seconds", "inf"], "expected 0 or more seconds"),
+    ],
+)
+def test_an_access_token_lifetime_is_checked(
+    capsys: pytest.CaptureFixture[str], argv: list[str], problem: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_args(argv)
+
+    assert exited.value.code == 2
+    assert problem in capsys.readouterr().err
