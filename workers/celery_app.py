@@ -26,6 +26,7 @@ def make_celery(settings: Settings, *, services: Services | None = None) -> Cele
     app.conf.update(celery_config(settings))
     app.services = services or Services(settings)
     # Importing the task modules registers the shared tasks with every app.
+    import workers.app_webhooks
     import workers.schedules
     import workers.sweeper
     import workers.tasks  # noqa: F401
