@@ -9,7 +9,7 @@ from flask import Flask
 
 from socialbridge.config import Settings
 from socialbridge.logs import configure
-from webapp import errors, health, ui, webhooks
+from webapp import errors, ghl_webhooks, health, ui, webhooks
 from workers.celery_app import make_celery
 from workers.services import Services
 
@@ -41,6 +41,7 @@ def create_app(
     app.extensions["socialbridge"] = celery.services
 
     app.register_blueprint(webhooks.bp)
+    ghl_webhooks.init_app(app, settings)
     app.register_blueprint(health.bp)
     app.register_blueprint(ui.bp)
     errors.register(app)
