@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from store.connections import _connection_row, check_text, release_waiting
 from store.crypto import SecretBox
@@ -81,7 +82,7 @@ class GhlAuthMixin:
             raise ValueError("expires_at must be timezone-aware")
         moment = now or datetime.now(UTC)
         with self._database.transaction() as session:
-            row = _connection_row(session, connection_id, for_update=True)
+            row = _bump_generation(session, connection_id)
             if row.ghl_auth != GhlAuth.OAUTH:
                 raise ValueError(f"{row.name} uses a Private Integration token, not OAuth")
             if row.location_id and row.location_id != location_id:
@@ -95,7 +96,6 @@ class GhlAuthMixin:
             row.ghl_refresh_token_encrypted = self._box.encrypt(refresh_token)
             row.token_expires_at = expires_at
             row.scopes = " ".join(scopes)
-            row.token_generation = row.token_generation + 1
             row.updated_at = moment
             released: list[EventRecord] = []
             if authorized:
@@ -113,13 +113,22 @@ class GhlAuthMixin:
         when ``generation`` is given and tokens were saved since (another process refreshed
         or re-installed, so the grant is fine after all)."""
         with self._database.transaction() as session:
-            row = _connection_row(session, connection_id, for_update=True)
-            if generation is not None and row.token_generation != generation:
-                return False
-            row.status = ConnectionStatus.NEEDS_REAUTH.value
-            row.status_reason = reason
-            row.updated_at = datetime.now(UTC)
-            return True
+            # One statement that compares and writes: on SQLite a SELECT runs before the
+            # transaction takes the write lock, so a read-then-write could miss a save.
+            statement = update(ConnectionRow).where(ConnectionRow.id == connection_id)
+            if generation is not None:
+                statement = statement.where(ConnectionRow.token_generation == generation)
+            result = session.execute(
+                statement.values(
+                    status=ConnectionStatus.NEEDS_REAUTH.value,
+                    status_reason=reason,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+            if getattr(result, "rowcount", 0):
+                return True
+            _connection_row(session, connection_id)  # NotFound when it does not exist
+            return False
 
     def disconnect_connection(self, connection_id: str, reason: str) -> ConnectionRecord:
         """Delete the connection's GHL tokens and make it ``disconnected`` with ``reason``.
@@ -127,12 +136,11 @@ class GhlAuthMixin:
         Its events then wait; only a new token (PIT) or install (OAuth) brings it back.
         """
         with self._database.transaction() as session:
-            row = _connection_row(session, connection_id, for_update=True)
+            row = _bump_generation(session, connection_id)
             row.ghl_token_encrypted = self._box.encrypt(_EMPTY)
             row.ghl_refresh_token_encrypted = None
             row.token_expires_at = None
             row.scopes = None
-            row.token_generation = row.token_generation + 1
             row.status = ConnectionStatus.DISCONNECTED.value
             row.status_reason = reason
             row.updated_at = datetime.now(UTC)
@@ -302,6 +310,23 @@ class GhlAuthMixin:
                 select(GhlAppEventRow).order_by(GhlAppEventRow.received_at.desc()).limit(limit)
             ).all()
             return [_app_event_record(row) for row in rows]
+
+
+def _bump_generation(session: Session, connection_id: str) -> ConnectionRow:
+    """Count a new save of the connection's tokens, first thing in the transaction, and return
+    its row as it is now; NotFound when there is none.
+
+    The UPDATE takes the row's lock on PostgreSQL and the database's write lock on SQLite (whose
+    SELECTs run before the transaction holds any lock, so a read-then-increment would let two
+    saves get the same generation). A caller that raises rolls the count back with the rest.
+    """
+    session.execute(
+        update(ConnectionRow)
+        .where(ConnectionRow.id == connection_id)
+        .values(token_generation=ConnectionRow.token_generation + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return _connection_row(session, connection_id, for_update=True)
 
 
 def _app_event_record(row: GhlAppEventRow) -> GhlAppEventRecord:

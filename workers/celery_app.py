@@ -29,7 +29,8 @@ def make_celery(settings: Settings, *, services: Services | None = None) -> Cele
     import workers.app_webhooks
     import workers.schedules
     import workers.sweeper
-    import workers.tasks  # noqa: F401
+    import workers.tasks
+    import workers.token_refresh  # noqa: F401
 
     return app
 
@@ -97,6 +98,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "beat_schedule": {
             "reconcile-statistics-schedules": {
                 "task": "schedules.reconcile",
+                "schedule": 60.0,
+                "options": {"expires": 55},
+            },
+            # OAuth access tokens refreshed GHL_TOKEN_REFRESH_MARGIN ahead of their expiry.
+            "refresh-ghl-tokens": {
+                "task": "tokens.refresh_due",
                 "schedule": 60.0,
                 "options": {"expires": 55},
             },

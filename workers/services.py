@@ -6,6 +6,10 @@ same code runs against in-process sandboxes, real sandbox servers or the real se
 Without one, every client of the process shares one pooled transport per outside system:
 building an httpx client loads the CA bundle (20-37 ms, most of an event's own time in
 docs/benchmarks.md), and a pool keeps connections to GHL alive between events.
+
+An OAuth connection's client gets its token from a `TokenKeeper` (workers/ghl_tokens.py),
+which refreshes under a lock in Redis (`REDIS_URL`): one Redis client per process, built on
+first use like the pools, so each forked worker child opens its own connections.
 """
 
 from __future__ import annotations
@@ -15,13 +19,16 @@ import threading
 from collections.abc import Mapping, Sequence
 
 import httpx
+from redis import Redis
 
 from crm.connector import CRMConnector
 from crm.registry import build_connector, connector_kind
-from ghl.client import GHLClient
+from ghl.client import GHLClient, TokenSource
+from ghl.oauth import GHLOAuth
 from mappings import ConnectionMapping, load_mapping
 from socialbridge.config import Settings
-from store import ConnectionRecord, CrmWriteRecord, Store
+from store import ConnectionRecord, CrmWriteRecord, GhlAuth, Store
+from workers.ghl_tokens import TokenKeeper
 
 
 @functools.lru_cache(maxsize=256)
@@ -100,6 +107,7 @@ class Services:
         self.ghl_transport = ghl_transport
         self.crm_transport = crm_transport
         self._pools: dict[str, SharedTransport] = {}
+        self._redis: Redis[bytes] | None = None
 
     @property
     def store(self) -> Store:
@@ -109,10 +117,41 @@ class Services:
                 self._store = Store.from_settings(self.settings)
             return self._store
 
+    @property
+    def redis(self) -> Redis[bytes]:
+        """This process's Redis client (`REDIS_URL`), for the locks of token refreshes."""
+        # Built on first use, like the pools: a forked worker child builds its own.
+        with self._lock:
+            if self._redis is None:
+                self._redis = Redis.from_url(
+                    self.settings.redis_url, socket_connect_timeout=3, socket_timeout=10
+                )
+            return self._redis
+
     def ghl_for(self, connection: ConnectionRecord) -> GHLClient:
-        """A GHL client authorized as this connection (close it when done)."""
+        """A GHL client authorized as this connection (close it when done).
+
+        A PIT connection's client sends its token as it is; an OAuth connection's asks a
+        `TokenKeeper` before each request and after a 401.
+        """
+        token: str | TokenSource = connection.ghl_token
+        if connection.ghl_auth == GhlAuth.OAUTH:
+            token = self.token_keeper(connection)
         return GHLClient.from_settings(
-            self.settings, connection.ghl_token, transport=self.ghl_transport or self._pool("ghl")
+            self.settings, token, transport=self.ghl_transport or self._pool("ghl")
+        )
+
+    def token_keeper(self, connection: ConnectionRecord) -> TokenKeeper:
+        """The keeper of this connection's access token (single-flight refresh)."""
+        return TokenKeeper(self.store, self.redis, self.ghl_oauth, self.settings, connection)
+
+    def ghl_oauth(self) -> GHLOAuth:
+        """A client of GHL's token endpoints for this app (close it when done).
+
+        Raises ValueError when `GHL_CLIENT_ID` or `GHL_CLIENT_SECRET` is not set.
+        """
+        return GHLOAuth.from_settings(
+            self.settings, transport=self.ghl_transport or self._pool("ghl")
         )
 
     def crm_for(self, connection: ConnectionRecord) -> CRMConnector:
@@ -146,3 +185,6 @@ class Services:
             for pool in self._pools.values():
                 pool.inner.close()
             self._pools.clear()
+            if self._redis is not None:
+                self._redis.close()
+                self._redis = None
