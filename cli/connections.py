@@ -1,4 +1,11 @@
-"""`socialbridge connections add|list|show|check|update|rotate-secret|activate|remove`.
+"""`socialbridge connections add|list|show|check|update|rotate-secret|activate|disconnect|remove`.
+
+A connection's GHL side is how it authorizes (``--auth``, fixed once added): ``pit``, a
+Private Integration token the user pastes (``--ghl-token``) for one location, or ``oauth``,
+the install of the GHL marketplace app (GHL_CLIENT_ID, GHL_CLIENT_SECRET): the connection is
+created without a token and `add` prints the URL that starts the install; the tokens GHL
+gives are stored encrypted, refreshed by the workers, and never printed. docs/ghl-auth.md
+describes both.
 
 A connection's CRM side is a kind (``--crm``, fixed once added), its URL and its settings
 (``--crm-setting KEY=VALUE``, validated by the kind's schema; secret ones masked unless
@@ -10,6 +17,7 @@ options and their refusals are `cli.connector_options`; docs/connectors.md descr
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +36,9 @@ from cli.connector_options import (
     parse_settings,
     read_mapping,
 )
+from cli.ghl_check import CheckLine, Outcome, check_calls, scope_lines
 from cli.render import (
+    NOTHING,
     connection_view,
     emit_connection,
     emit_json,
@@ -38,10 +48,17 @@ from cli.render import (
 )
 from cli.runtime import Runtime, json_option, pass_runtime
 from crm.registry import connector_kind
+from socialbridge import urls
 from socialbridge.errors import IntegrationError
 from socialbridge.inbound_auth import InboundAuth
-from store import ConnectionRecord, DuplicateName
-from store.connections import WEBHOOK_KIND
+from store import ConnectionRecord, ConnectionStatus, DuplicateName, GhlAuth
+from store.connections import NOT_INSTALLED_REASON, WEBHOOK_KIND
+from workers.release import activate_and_enqueue
+
+# Why a connection is disconnected when a user did it (GHL's UNINSTALL gives its own reason).
+DISCONNECT_REASON = "disconnected with `socialbridge connections disconnect`"
+# How many of its post records `check` reads to find a GHL post to fetch.
+RECENT_POSTS = 50
 
 
 @click.group("connections")
@@ -68,16 +85,25 @@ def refused_values(name: str | None) -> Iterator[None]:
     help="Unique name, e.g. the agency; not starting with con_ (that is how ids start).",
 )
 @click.option(
+    "--auth",
+    "ghl_auth",
+    type=click.Choice([mode.value for mode in GhlAuth]),
+    default=GhlAuth.PIT.value,
+    show_default=True,
+    help="How it authorizes with GHL: pit (a Private Integration token, --ghl-token) or oauth "
+    "(an install of your GHL marketplace app: prints the URL that starts it; "
+    "docs/ghl-auth.md).",
+)
+@click.option(
     "--location-id",
-    required=True,
     callback=params.location_id,
-    help="GHL location (sub-account) id.",
+    help="GHL location (sub-account) id; required with --auth pit. With --auth oauth, only "
+    "an install for this location is accepted [default: the one the installer chooses].",
 )
 @click.option(
     "--ghl-token",
-    required=True,
     callback=params.ghl_token,
-    help="GHL Private Integration token of the location.",
+    help="GHL Private Integration token of the location (--auth pit only).",
 )
 @kind_option
 @click.option(
@@ -105,8 +131,9 @@ def refused_values(name: str | None) -> Iterator[None]:
 def add(
     runtime: Runtime,
     name: str,
-    location_id: str,
-    ghl_token: str,
+    ghl_auth: str,
+    location_id: str | None,
+    ghl_token: str | None,
     crm_kind: str,
     crm_url: str | None,
     crm_secret: str | None,
@@ -116,7 +143,14 @@ def add(
     stats_interval: int | None,
     as_json: bool,
 ) -> None:
-    """Create a connection; print its webhook URL and what the CRM authenticates with."""
+    """Create a connection; print its webhook URL and what the CRM authenticates with.
+
+    With --auth oauth it also prints the install URL: opening it, choosing the location and
+    approving gives the connection its tokens. Until then it is needs_reauth, and events the
+    CRM sends wait for the install.
+    """
+    auth = GhlAuth(ghl_auth)
+    check_ghl_options(auth, location_id, ghl_token)
     entry = connector_kind(crm_kind)
     if entry.capabilities.needs_url and crm_url is None:
         raise click.UsageError(f"a {crm_kind} CRM needs --crm-url")
@@ -133,13 +167,16 @@ def add(
         given[WEBHOOK_SECRET_SETTING] = crm_secret
     settings = checked_settings(crm_kind, given, generate=True)
     mapping = read_mapping(mapping_file, crm_kind)
+    if auth is GhlAuth.OAUTH:
+        check_oauth_settings(runtime)
     if stats_interval is None:
         stats_interval = runtime.settings.stats_interval_seconds
     with refused_values(name):
         connection = runtime.store.create_connection(
             name=name,
-            location_id=location_id,
-            ghl_token=ghl_token,
+            location_id=location_id or "",
+            ghl_token=ghl_token or "",
+            ghl_auth=auth.value,
             crm_url=crm_url or "",
             crm_kind=crm_kind,
             crm_settings=settings,
@@ -150,10 +187,15 @@ def add(
     result: dict[str, Any] = {
         "id": connection.id,
         "name": connection.name,
+        "auth": connection.ghl_auth,
+        "location_id": connection.location_id or None,
+        "status": connection.status,
         "crm_kind": connection.crm_kind,
         "inbound_auth": connection.inbound_auth,
-        "webhook_url": webhook_url(runtime, connection),
+        "webhook_url": urls.webhook_url(runtime.settings, connection.id),
     }
+    if auth is GhlAuth.OAUTH:
+        result["install_url"] = urls.install_url(runtime.settings, connection.id)
     if mode is InboundAuth.TOKEN:
         result["inbound_token"] = connection.inbound_token
     else:
@@ -167,6 +209,11 @@ def add(
         emit_json(result)
         return
     click.echo(f"created connection {connection.id} ({connection.name}): {entry.title}")
+    if auth is GhlAuth.OAUTH:
+        chosen = connection.location_id or "the location"
+        click.echo(f"  GHL:             OAuth, {_location_words(connection)}; not installed yet")
+        click.echo(f"  install URL:     {result['install_url']}")
+        click.echo(f"                   (open it, choose {chosen} and approve)")
     click.echo(f"  webhook URL:     {result['webhook_url']}")
     if mode is InboundAuth.TOKEN:
         click.echo(
@@ -188,7 +235,56 @@ def add(
         f"  statistics sync: every {connection.stats_interval_seconds} s "
         "(beat picks it up within a minute)"
     )
+    if auth is GhlAuth.OAUTH:
+        click.echo("events the CRM sends before the install completes wait, and run once it does")
+        click.echo(
+            f"once installed, check both sides with: socialbridge connections check "
+            f"{connection.name}"
+        )
+        return
     click.echo(f"check both sides with: socialbridge connections check {connection.name}")
+
+
+def check_ghl_options(auth: GhlAuth, location_id: str | None, ghl_token: str | None) -> None:
+    """Refuse the GHL options that do not fit ``auth`` (usage errors, naming the option)."""
+    if auth is GhlAuth.OAUTH:
+        if ghl_token is not None:
+            raise click.BadParameter(
+                "an OAuth connection gets its tokens from the install (add prints its URL); "
+                "leave it out, or use --auth pit",
+                param_hint="'--ghl-token'",
+            )
+        return
+    if location_id is None:
+        raise click.MissingParameter(
+            "A Private Integration token belongs to one location (or use --auth oauth).",
+            param_hint="'--location-id'",
+            param_type="option",
+        )
+    if ghl_token is None:
+        raise click.MissingParameter(
+            "Give the location's Private Integration token (or use --auth oauth).",
+            param_hint="'--ghl-token'",
+            param_type="option",
+        )
+
+
+def check_oauth_settings(runtime: Runtime) -> None:
+    """Refuse an OAuth connection when the app's client id or secret is not configured."""
+    settings = runtime.settings
+    missing = [
+        name
+        for name, value in (
+            ("GHL_CLIENT_ID", settings.ghl_client_id),
+            ("GHL_CLIENT_SECRET", settings.ghl_client_secret),
+        )
+        if not value
+    ]
+    if missing:
+        raise click.ClickException(
+            f"configuration: {' and '.join(missing)} not set: --auth oauth installs your GHL "
+            "marketplace app and needs its client id and secret (docs/ghl-auth.md)"
+        )
 
 
 @group.command("list")
@@ -205,7 +301,8 @@ def list_(runtime: Runtime, as_json: bool) -> None:
             (
                 c.id,
                 c.name,
-                c.location_id,
+                c.location_id or NOTHING,
+                c.ghl_auth,
                 c.crm_kind,
                 c.inbound_auth,
                 c.status,
@@ -213,17 +310,22 @@ def list_(runtime: Runtime, as_json: bool) -> None:
             )
             for c in connections
         ],
-        ["ID", "NAME", "LOCATION", "CRM", "INBOUND AUTH", "STATUS", "STATS EVERY (s)"],
+        ["ID", "NAME", "LOCATION", "GHL AUTH", "CRM", "INBOUND AUTH", "STATUS", "STATS EVERY (s)"],
     )
 
 
 @group.command("show")
 @click.argument("connection")
-@click.option("--secrets", "with_secrets", is_flag=True, help="Also print the decrypted secrets.")
+@click.option(
+    "--secrets",
+    "with_secrets",
+    is_flag=True,
+    help="Also print the decrypted secrets (never an OAuth connection's GHL tokens).",
+)
 @json_option
 @pass_runtime
 def show(runtime: Runtime, connection: str, with_secrets: bool, as_json: bool) -> None:
-    """One connection (by id or name)."""
+    """One connection (by id or name), with its GHL authorization (never a GHL token)."""
     shown = view(runtime, runtime.connection(connection), with_secrets=with_secrets)
     if as_json:
         emit_json(shown)
@@ -233,18 +335,28 @@ def show(runtime: Runtime, connection: str, with_secrets: bool, as_json: bool) -
 
 @group.command("check")
 @click.argument("connection")
+@click.option(
+    "--post-id",
+    callback=params.text("post_id", 100),
+    help="A Social Planner post of the location to fetch [default: the newest GHL post its "
+    "post.published events named; none: the post call is skipped].",
+)
 @pass_runtime
-def check(runtime: Runtime, connection: str) -> None:
-    """Call GHL with the connection's token and reach its CRM; exit 1 if either fails."""
+def check(runtime: Runtime, connection: str, post_id: str | None) -> None:
+    """Make every GHL call the flows make and reach the CRM; exit 1 if anything fails.
+
+    One line per call (accounts, tags, tag details, statistics both ways, a post), naming the
+    scope the token lacks when GHL refuses one. For OAuth it first lists the granted scopes
+    and those the flows need but lack. A connection without a token says how to give it one.
+    """
     record = runtime.connection(connection)
-    failures = 0
-    try:
-        with runtime.services.ghl_for(record) as ghl:
-            accounts = ghl.list_accounts(record.location_id)
-        click.echo(f"GHL  ok: location {record.location_id}, {len(accounts)} social accounts")
-    except (IntegrationError, ValueError) as exc:
-        failures += 1
-        click.echo(f"GHL  FAILED: {exc}", err=True)
+    lines = [*scope_lines(record), *_ghl_lines(runtime, record, post_id)]
+    for line in lines:
+        click.echo(str(line), err=line.failed)
+    failures = sum(line.failed for line in lines)
+    missing = list(dict.fromkeys(line.missing_scope for line in lines if line.missing_scope))
+    if missing or any(line.failed and line.what == "scopes" for line in lines):
+        click.echo(f"GHL  {_scope_fix(runtime, record)}", err=True)
     try:
         crm = runtime.services.crm_for(record)
         try:
@@ -256,6 +368,46 @@ def check(runtime: Runtime, connection: str) -> None:
         click.echo(f"CRM  FAILED: {exc}", err=True)
     if failures:
         raise SystemExit(1)
+
+
+def _ghl_lines(runtime: Runtime, record: ConnectionRecord, post_id: str | None) -> list[CheckLine]:
+    if not record.has_ghl_token:
+        detail = f"{record.name} has no GHL token ({_status_words(record)}); "
+        return [CheckLine(Outcome.FAILED, "token", detail + _reconnect_hint(runtime, record))]
+    lines: list[CheckLine] = []
+    if record.status != ConnectionStatus.ACTIVE:
+        lines.append(CheckLine(Outcome.INFO, "status", _status_words(record)))
+    location = record.location_id
+    if post_id is None:
+        post_id = next(
+            (
+                post.ghl_post_id
+                for post in runtime.store.list_posts(record.id, limit=RECENT_POSTS)
+                if post.ghl_post_id and post.location_id == location
+            ),
+            None,
+        )
+    today = dt.datetime.now(dt.UTC).date()
+    try:
+        with runtime.services.ghl_for(record) as ghl:
+            lines.extend(check_calls(ghl, location, post_id=post_id, today=today))
+    except (IntegrationError, ValueError) as exc:  # a client that cannot be built
+        lines.append(CheckLine(Outcome.FAILED, "client", str(exc)))
+    return lines
+
+
+def _scope_fix(runtime: Runtime, record: ConnectionRecord) -> str:
+    """How to give the connection the scopes it lacks."""
+    if record.ghl_auth == GhlAuth.OAUTH:
+        return (
+            "grant the missing scopes by installing again (the app must ask for them): "
+            + urls.install_url(runtime.settings, record.id)
+        )
+    return (
+        "give the Private Integration token the missing scopes in GHL (Settings > Private "
+        f"Integrations), or use a new one: socialbridge connections update {record.name} "
+        "--ghl-token TOKEN"
+    )
 
 
 @group.command("update")
@@ -294,10 +446,20 @@ def update(
 
     --crm-setting changes only the settings it names (an empty value removes one, where
     the kind allows it); the others stay, and the whole set is checked again.
+
+    A new --ghl-token does not resume a parked or disconnected connection by itself: check
+    it (`connections check`), then `connections activate` sends its waiting events again.
+    An OAuth connection takes no --ghl-token: its tokens come from the install.
     """
     if mapping_file is not None and no_mapping:
         raise click.UsageError("give --mapping or --no-mapping, not both")
     record = runtime.connection(connection)
+    if ghl_token is not None and record.ghl_auth == GhlAuth.OAUTH:
+        raise click.BadParameter(
+            "an OAuth connection gets its tokens from the install, at: "
+            + urls.install_url(runtime.settings, record.id),
+            param_hint="'--ghl-token'",
+        )
     if crm_url is not None and not connector_kind(record.crm_kind).capabilities.needs_url:
         raise click.BadParameter(
             f"{record.crm_kind} connections have no URL: their settings say where results go",
@@ -343,11 +505,8 @@ def update(
         emit_json(result)
         return
     click.echo(f"updated {updated.id} ({updated.name}): {', '.join(changed)}")
-    if updated.status != "active":
-        click.echo(
-            f"it is still {updated.status}; un-park it with: "
-            f"socialbridge connections activate {updated.name}"
-        )
+    if updated.status != ConnectionStatus.ACTIVE:
+        click.echo(f"it is still {updated.status}; {_resume_hint(runtime, updated)}")
     emit_connection(result)
 
 
@@ -414,15 +573,65 @@ def rotate_secret(runtime: Runtime, connection: str, retire: bool, as_json: bool
 @click.argument("connection")
 @pass_runtime
 def activate(runtime: Runtime, connection: str) -> None:
-    """Un-park a connection (after its credentials were fixed on the GHL or CRM side)."""
+    """Resume a connection (after its credentials were fixed) and run its waiting events.
+
+    Its waiting events go back on the queue at once, in the order they came. A connection
+    without a GHL token (disconnected, or OAuth not installed) needs one first.
+    """
     record = runtime.connection(connection)
-    if record.status == "active":
+    if record.status == ConnectionStatus.ACTIVE:
         click.echo(f"{record.id} ({record.name}) is active already")
         return
-    runtime.store.activate_connection(record.id)
+    if not record.has_ghl_token:
+        raise click.ClickException(
+            f"{record.name} has no GHL token ({_status_words(record)}): "
+            + _reconnect_hint(runtime, record)
+        )
+    try:
+        released = activate_and_enqueue(runtime.store, runtime.celery, record.id)
+    except ValueError as exc:  # the token went (a disconnect) since it was read
+        raise click.ClickException(str(exc)) from None
     reason = f": {record.status_reason}" if record.status_reason else ""
     click.echo(f"{record.id} ({record.name}) is active again (was {record.status}{reason})")
-    click.echo("replay its dead events with: socialbridge events replay --dead")
+    click.echo(f"{len(released)} waiting event(s) went back on the queue, in the order they came")
+    if runtime.store.list_events(connection_id=record.id, status="dead", limit=1):
+        click.echo("replay its dead events with: socialbridge events replay --dead")
+
+
+@group.command("disconnect")
+@click.argument("connection")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_runtime
+def disconnect(runtime: Runtime, connection: str, yes: bool) -> None:
+    """Delete the connection's GHL tokens; its events wait until it is authorized again.
+
+    An OAuth connection's token refreshes stop, and so does every connection's statistics
+    schedule (both run for active connections only). Reconnecting needs a new authorization:
+    a new Private Integration token, or the install URL again. The tokens are deleted here
+    only: to revoke the app's access at GHL too, uninstall it there (GHL then tells us).
+    """
+    record = runtime.connection(connection)
+    if record.status == ConnectionStatus.DISCONNECTED and not record.has_ghl_token:
+        click.echo(f"{record.id} ({record.name}) is disconnected already")
+        click.echo(_reconnect_hint(runtime, record))
+        return
+    if not yes:
+        click.confirm(
+            f"Disconnect {record.name} ({record.id}) from GHL? Its GHL tokens are deleted and "
+            "its events wait until it is authorized again",
+            abort=True,
+        )
+    runtime.store.disconnect_connection(record.id, DISCONNECT_REASON)
+    stops = (
+        "its token refreshes stop, its statistics schedule within a minute"
+        if record.ghl_auth == GhlAuth.OAUTH
+        else "its statistics schedule stops within a minute"
+    )
+    click.echo(
+        f"disconnected {record.id} ({record.name}): its GHL tokens are deleted, its events "
+        f"wait; {stops}"
+    )
+    click.echo(_reconnect_hint(runtime, record))
 
 
 @group.command("remove")
@@ -445,12 +654,63 @@ def remove(runtime: Runtime, connection: str, yes: bool) -> None:
     click.echo(f"removed {connection_id} ({name}); its schedule stops within a minute")
 
 
-def webhook_url(runtime: Runtime, connection: ConnectionRecord) -> str:
-    return f"{runtime.settings.base_url}/webhooks/crm/{connection.id}"
-
-
 def view(
     runtime: Runtime, connection: ConnectionRecord, *, with_secrets: bool = False
 ) -> dict[str, Any]:
-    """A connection as users may see it (secrets only on request)."""
-    return connection_view(connection, webhook_url(runtime, connection), with_secrets=with_secrets)
+    """A connection as users may see it (secrets only on request, GHL OAuth tokens never)."""
+    install = (
+        urls.install_url(runtime.settings, connection.id)
+        if connection.ghl_auth == GhlAuth.OAUTH
+        else None
+    )
+    return connection_view(
+        connection,
+        urls.webhook_url(runtime.settings, connection.id),
+        install_url=install,
+        with_secrets=with_secrets,
+    )
+
+
+def _location_words(connection: ConnectionRecord) -> str:
+    if connection.location_id:
+        return f"location {connection.location_id}"
+    return "any location the installer chooses"
+
+
+def _status_words(connection: ConnectionRecord) -> str:
+    """``needs_reauth: not installed yet``: the status and, when it says more, its reason."""
+    if connection.status_reason == NOT_INSTALLED_REASON:
+        return f"{connection.status}: not installed yet"
+    if connection.status_reason:
+        return f"{connection.status}: {connection.status_reason}"
+    return connection.status
+
+
+def _reconnect_hint(runtime: Runtime, connection: ConnectionRecord) -> str:
+    """How a connection without a GHL token gets one."""
+    if connection.ghl_auth == GhlAuth.OAUTH:
+        return (
+            f"authorize it by opening {urls.install_url(runtime.settings, connection.id)} "
+            f"(choose {connection.location_id or 'the location'} and approve); its waiting "
+            "events run once the install completes"
+        )
+    return (
+        f"reconnect it with: socialbridge connections update {connection.name} --ghl-token "
+        f"TOKEN, then: socialbridge connections activate {connection.name} (its waiting events "
+        "run then)"
+    )
+
+
+def _resume_hint(runtime: Runtime, connection: ConnectionRecord) -> str:
+    """What brings a connection that is not active back, after an update."""
+    if not connection.has_ghl_token:
+        return _reconnect_hint(runtime, connection)
+    if connection.ghl_auth == GhlAuth.OAUTH and connection.status != ConnectionStatus.PARKED:
+        return "authorize it again at: " + urls.install_url(runtime.settings, connection.id)
+    if connection.status == ConnectionStatus.PARKED:
+        return f"un-park it with: socialbridge connections activate {connection.name}"
+    return (
+        f"check the new token with: socialbridge connections check {connection.name}, then "
+        f"resume it and its waiting events with: socialbridge connections activate "
+        f"{connection.name}"
+    )

@@ -22,7 +22,7 @@ import click
 
 from crm.registry import connector_kind
 from socialbridge.inbound_auth import InboundAuth
-from store import ConnectionRecord, EventRecord, SnapshotRecord
+from store import ConnectionRecord, EventRecord, GhlAuth, SnapshotRecord
 
 # How a field with no value reads in plain output.
 NOTHING = "-"
@@ -139,13 +139,30 @@ def event_view(event: EventRecord) -> dict[str, Any]:
 
 
 def connection_view(
-    connection: ConnectionRecord, webhook_url: str, *, with_secrets: bool = False
+    connection: ConnectionRecord,
+    webhook_url: str,
+    *,
+    install_url: str | None = None,
+    with_secrets: bool = False,
 ) -> dict[str, Any]:
-    """A connection as `connections list|show|update` print it; secrets only on request."""
+    """A connection as `connections list|show|update` print it; secrets only on request.
+
+    The GHL side: ``auth`` (pit or oauth), the granted ``scopes``, when the access token
+    expires and was last refreshed, the agency (``company_id``) and, for OAuth, the
+    ``install_url`` that (re-)authorizes it. A location not chosen yet (an OAuth connection
+    that any location may install) is null.
+
+    GHL tokens: ``with_secrets`` adds a Private Integration token (``ghl_token``), which the
+    user pasted and may need to read back. An OAuth connection's tokens are never shown, not
+    even then: the access token is replaced within a day, and the refresh token is single-use
+    at GHL, so a copy used anywhere else would spend it and cut the connection off.
+    """
+    oauth = connection.ghl_auth == GhlAuth.OAUTH
     view: dict[str, Any] = {
         "id": connection.id,
         "name": connection.name,
-        "location_id": connection.location_id,
+        "location_id": connection.location_id or None,
+        "auth": connection.ghl_auth,
         "crm_kind": connection.crm_kind,
         "crm_url": connection.crm_url,
         "crm_settings": settings_view(
@@ -158,11 +175,18 @@ def connection_view(
         "stats_interval_seconds": connection.stats_interval_seconds,
         "status": connection.status,
         "status_reason": connection.status_reason,
+        "scopes": list(connection.scopes),
+        "token_expires_at": connection.token_expires_at,
+        "last_refresh_at": connection.last_refresh_at,
+        "company_id": connection.company_id,
         "created_at": connection.created_at,
         "updated_at": connection.updated_at,
     }
+    if oauth:
+        view["install_url"] = install_url
     if with_secrets:
-        view["ghl_token"] = connection.ghl_token
+        if not oauth:
+            view["ghl_token"] = connection.ghl_token
         if connection.crm_kind == "webhook":
             view["crm_secret"] = connection.crm_secret
         if connection.inbound_auth == InboundAuth.TOKEN:

@@ -31,6 +31,11 @@ PUBLIC_FIELDS = {
     "id",
     "name",
     "location_id",
+    "auth",
+    "scopes",
+    "token_expires_at",
+    "last_refresh_at",
+    "company_id",
     "crm_kind",
     "crm_url",
     "crm_settings",
@@ -47,7 +52,7 @@ PUBLIC_FIELDS = {
 
 def plain_words(value: object) -> str:
     """How the plain form writes a JSON value of `show --json`."""
-    if value is None:
+    if value is None or value == []:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -92,6 +97,9 @@ def test_add_json_is_what_a_program_needs(cli: Cli) -> None:
     assert json.loads(result.output) == {
         "id": connection.id,
         "name": "acme",
+        "auth": "pit",
+        "location_id": "loc_demo",
+        "status": "active",
         "crm_kind": "webhook",
         "inbound_auth": "signature",
         "webhook_url": f"{PUBLIC_URL}/webhooks/crm/{connection.id}",
@@ -265,7 +273,21 @@ def test_add_names_a_missing_option(cli: Cli) -> None:
     result = cli("connections", "add", "--name", "acme")
 
     assert result.exit_code == 2
-    assert lines(result.stderr)[-1] == "Error: Missing option '--location-id'."
+    assert lines(result.stderr)[-1] == (
+        "Error: Missing option '--location-id'. A Private Integration token belongs to one "
+        "location (or use --auth oauth)."
+    )
+
+
+def test_add_names_a_missing_token(cli: Cli) -> None:
+    result = cli("connections", "add", "--name", "acme", "--location-id", "loc_demo")
+
+    assert result.exit_code == 2
+    assert lines(result.stderr)[-1] == (
+        "Error: Missing option '--ghl-token'. Give the location's Private Integration token "
+        "(or use --auth oauth)."
+    )
+    assert cli.store.list_connections() == []
 
 
 # --- list and show --------------------------------------------------------------------------
@@ -288,11 +310,11 @@ def test_list_is_a_table_by_name(cli: Cli) -> None:
     assert result.exit_code == 0
     header, *rows = lines(result.output)
     assert columns(header) == [
-        "ID", "NAME", "LOCATION", "CRM", "INBOUND AUTH", "STATUS", "STATS EVERY (s)"
+        "ID", "NAME", "LOCATION", "GHL AUTH", "CRM", "INBOUND AUTH", "STATUS", "STATS EVERY (s)"
     ]  # fmt: skip
     assert [columns(row) for row in rows] == [
-        [acme.id, "acme", "loc_demo", "webhook", "signature", "active", "3600"],
-        [zeta.id, "zeta", "loc_demo", "webhook", "signature", "parked", "86400"],
+        [acme.id, "acme", "loc_demo", "pit", "webhook", "signature", "active", "3600"],
+        [zeta.id, "zeta", "loc_demo", "pit", "webhook", "signature", "parked", "86400"],
     ]
 
 
@@ -375,22 +397,64 @@ def test_show_of_an_unknown_connection_lists_those_that_exist(cli: Cli) -> None:
 # --- check ----------------------------------------------------------------------------------
 
 
-def test_check_calls_ghl_and_reaches_the_crm(cli: Cli) -> None:
+GHL_OK_LINES = [
+    "GHL  ok accounts: location loc_demo, 6 social accounts (5 with a profile id)",
+    "GHL  ok tags: 250 tags",
+]
+
+
+def test_check_makes_every_ghl_call_of_the_flows_and_reaches_the_crm(cli: Cli) -> None:
     connection = cli.connection("acme")
     origin = cli.sandboxes.crm_url
 
     result = cli("connections", "check", connection.name)
 
     assert result.exit_code == 0, result.output
-    assert lines(result.stdout)[0] == "GHL  ok: location loc_demo, 6 social accounts"
+    stdout = lines(result.stdout)
+    assert stdout[:2] == GHL_OK_LINES
+    assert re.fullmatch(r"GHL  ok tag details: tag \w+ \(.+\)", stdout[2])
+    assert stdout[3] == "GHL  ok statistics: 5 profile(s), GHL's default period (the last 7 days)"
+    assert re.fullmatch(
+        r"GHL  ok statistics \(v3, dates\): 5 profile\(s\), \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d",
+        stdout[4],
+    )
+    assert stdout[5] == (
+        "GHL  skipped post: no GHL post of this connection is known yet (a post.published "
+        "event with ghl_post_id names one; or give one: --post-id)"
+    )
     assert re.fullmatch(
         rf"CRM  ok: {re.escape(origin)} is reachable \(GET answered HTTP 405 in \d+ ms\)",
-        lines(result.stdout)[1],
+        stdout[6],
     )
     assert result.stderr == ""
 
 
-def test_check_reports_each_failure_and_exits_1(cli: Cli) -> None:
+def test_check_fetches_the_post_given_or_the_newest_one_an_event_named(cli: Cli) -> None:
+    connection = cli.connection("acme")
+    cli.store.save_post_tags(
+        connection_id=connection.id,
+        crm_post_id="crm-1",
+        location_id="loc_demo",
+        tags=[],
+        post_tags=[],
+        ghl_post_id="post_demo_2",
+    )
+
+    named = cli("connections", "check", "acme")
+    given = cli("connections", "check", "acme", "--post-id", "post_demo_1")
+    unknown = cli("connections", "check", "acme", "--post-id", "post_nope")
+
+    assert named.exit_code == 0, named.output
+    assert re.search(r"^GHL  ok post: post_demo_2 \(\d+ tag ids\)$", named.stdout, re.M)
+    assert given.exit_code == 0, given.output
+    assert re.search(r"^GHL  ok post: post_demo_1 \(\d+ tag ids\)$", given.stdout, re.M)
+    assert unknown.exit_code == 1
+    assert lines(unknown.stderr)[0].startswith("GHL  FAILED post: ghl: ")
+
+
+def test_check_stops_calling_ghl_after_a_refused_token_and_reports_each_failure(
+    cli: Cli,
+) -> None:
     port = free_port()
     cli.connection("acme", ghl_token="pit-revoked", crm_url=f"http://127.0.0.1:{port}/hooks/a")
 
@@ -398,8 +462,12 @@ def test_check_reports_each_failure_and_exits_1(cli: Cli) -> None:
 
     assert result.exit_code == 1
     ghl_line, crm_line = lines(result.stderr)
-    assert ghl_line.startswith("GHL  FAILED: ghl: Invalid JWT (HTTP 401) [traceId ")
+    assert ghl_line.startswith("GHL  FAILED accounts: ghl: Invalid JWT (HTTP 401) [traceId ")
     assert crm_line.startswith(f"CRM  FAILED: crm: http://127.0.0.1:{port} is unreachable: ")
+    assert lines(result.stdout) == [
+        "GHL  skipped tags, tag details, statistics, statistics (v3, dates), post: the token "
+        "was refused"
+    ]
     assert "pit-revoked" not in result.output
 
 
@@ -412,7 +480,7 @@ def test_check_names_a_connector_that_cannot_be_built(cli: Cli) -> None:
     result = cli("connections", "check", "hostless")
 
     assert result.exit_code == 1
-    assert lines(result.stdout) == ["GHL  ok: location loc_demo, 6 social accounts"]
+    assert lines(result.stdout)[:2] == GHL_OK_LINES
     [crm_line] = lines(result.stderr)
     assert crm_line.startswith("CRM  FAILED: CRM URL")
 

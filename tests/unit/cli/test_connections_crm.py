@@ -153,6 +153,9 @@ def test_add_smartoffice_json_gives_the_inbound_token_and_no_webhook_secret(cli:
     assert json.loads(result.output) == {
         "id": connection.id,
         "name": "acme-so",
+        "auth": "pit",
+        "location_id": "loc_demo",
+        "status": "active",
         "crm_kind": "smartoffice",
         "inbound_auth": "token",
         "webhook_url": f"{PUBLIC_URL}/webhooks/crm/{connection.id}",
@@ -693,8 +696,11 @@ def test_check_of_a_smartoffice_connection_asks_the_xml_engine(
     result = cli("connections", "check", "acme-so")
 
     assert result.exit_code == 0, result.output
-    ghl_line, crm_line = lines(result.stdout)
-    assert ghl_line == "GHL  ok: location loc_demo, 6 social accounts"
+    *ghl_lines, crm_line = lines(result.stdout)
+    assert ghl_lines[0] == (
+        "GHL  ok accounts: location loc_demo, 6 social accounts (5 with a profile id)"
+    )
+    assert all(line.startswith(("GHL  ok ", "GHL  skipped post: ")) for line in ghl_lines)
     assert re.fullmatch(
         rf"CRM  ok: SmartOffice at {re.escape(origin)} answered in \d+ ms: "
         rf"server time \S.* \({re.escape(login)}\)",
@@ -711,7 +717,9 @@ def test_check_with_a_wrong_password_fails_naming_the_login_error(
     result = cli("connections", "check", "acme-so")
 
     assert result.exit_code == 1
-    assert lines(result.stdout) == ["GHL  ok: location loc_demo, 6 social accounts"]
+    assert lines(result.stdout)[0] == (
+        "GHL  ok accounts: location loc_demo, 6 social accounts (5 with a profile id)"
+    )
     [crm_line] = lines(result.stderr)
     assert crm_line.startswith("CRM  FAILED: crm: SmartOffice error 2002: Login failed.")
     assert "check the connection's office, user and password settings" in crm_line

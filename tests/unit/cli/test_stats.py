@@ -128,16 +128,19 @@ def test_sync_enqueue_without_redis_fails_and_keeps_no_event(cli: Cli) -> None:
     assert cli.store.list_events() == []
 
 
-def test_sync_with_refused_credentials_says_dead_and_parks(cli: Cli) -> None:
+def test_sync_with_refused_credentials_parks_the_connection_and_its_event_waits(
+    cli: Cli,
+) -> None:
     connection = cli.connection("acme", ghl_token="pit-revoked")
 
     result = cli("stats", "sync", "acme")
 
     assert result.exit_code == 1
     [event] = cli.store.list_events()
+    assert event.status == "waiting"
     assert re.fullmatch(
-        rf"Error: dead \(auth\): ghl: Invalid JWT \(HTTP 401\) \[traceId [0-9a-f-]+\] "
-        rf"\(event {event.id}\)",
+        r"Error: waiting: connection is parked: credentials refused: ghl: Invalid JWT "
+        rf"\(HTTP 401\) \[traceId [0-9a-f-]+\] \(event {event.id}\)",
         lines(result.stderr)[-1],
     )
     parked = cli.store.get_connection(connection.id)
@@ -155,13 +158,15 @@ def test_sync_json_failure_prints_json_then_the_error(cli: Cli) -> None:
     [event] = cli.store.list_events()
     assert printed == {
         "event_id": event.id,
-        "status": "dead",
-        "error_kind": "auth",
+        "status": "waiting",
+        "error_kind": None,
         "error": printed["error"],
         "retry_in": None,
     }
-    assert printed["error"].startswith("ghl: Invalid JWT (HTTP 401)")
-    assert result.stderr.startswith("Error: dead (auth): ")
+    assert printed["error"].startswith(
+        "connection is parked: credentials refused: ghl: Invalid JWT (HTTP 401)"
+    )
+    assert result.stderr.startswith("Error: waiting: connection is parked: ")
 
 
 def test_sync_meeting_a_ghl_outage_leaves_the_retry_to_the_workers(cli: Cli) -> None:
