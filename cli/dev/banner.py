@@ -12,6 +12,7 @@ from cli.dev.demo_connections import (
     demo_ixact_smtp_url,
     demo_smartoffice_url,
 )
+from cli.dev.demo_oauth import DEMO_OAUTH_NAME, DemoOAuth
 from cli.dev.places import HOST, DevPorts
 from crm.ixact.settings import NOTES_ADDRESS
 
@@ -28,9 +29,16 @@ def build_banner(
     connection: DemoConnection,
     smartoffice: DemoConnection,
     ixact: DemoConnection,
+    oauth: DemoOAuth,
     socialbridge_command: str,
 ) -> str:
     """What `make run` prints once everything answers: where to look, and what to try."""
+    installed = "installed at this start" if oauth.installed else "not installed: see the note"
+    show_oauth = f"{socialbridge_command} connections show {DEMO_OAUTH_NAME}"
+    add_oauth = (
+        f"{socialbridge_command} connections add --name my-oauth --auth oauth --location-id "
+        f"{DEMO_LOCATION_ID} --crm-url {demo_crm_url(ports.crm_url, 'my-oauth')}"
+    )
     sends = "\n".join(f"    {socialbridge_command} demo send {kind}" for kind in DEMO_EVENT_TYPES)
     rule = "=" * 72
     text = f"""
@@ -60,6 +68,11 @@ socialbridge is running.
   Its write-backs   emails through {ixact.crm_url} (kept by the mail sandbox),
                     From {DEMO_IXACT_SENDER}, To the contact, sent to {NOTES_ADDRESS} only
 
+  {DEMO_OAUTH_NAME:<16}  {oauth.connection.id} (location {DEMO_LOCATION_ID}, GHL by OAuth)
+  Its webhook URL   {_webhook_url(ports, oauth.connection)}   signed (Standard Webhooks)
+  Its write-backs   {oauth.connection.crm_url}
+  Its install URL   {oauth.install_url}   ({installed})
+
 Next steps, in another terminal:
 {sends}
   then open the sandbox CRM page, {ports.crm_url}/, to see what was written back.
@@ -67,10 +80,15 @@ Next steps, in another terminal:
   then open the SmartOffice sandbox page, {ports.smartoffice_url}/, to see its SmartPad.
     {socialbridge_command} demo send post.published --connection {DEMO_IXACT_NAME}
   then open the mail sandbox page, {ports.mail_url}/, to see the email IXACT would file.
+    {socialbridge_command} demo send post.published --connection {DEMO_OAUTH_NAME}
+  the same flow with GHL's OAuth tokens (see: {show_oauth}).
+  To install one yourself, with the sandbox GHL's marketplace app:
+    {add_oauth}
+  then open the install URL it prints: on the sandbox's page, approve {DEMO_LOCATION_ID}.
 
 Ctrl-C stops everything.
 {rule}"""
-    for note in _banner_notes(ports, connection, smartoffice, ixact):
+    for note in _banner_notes(ports, connection, smartoffice, ixact, oauth):
         text += f"\nNote: {note}"
     return text
 
@@ -84,11 +102,21 @@ def _banner_notes(
     connection: DemoConnection,
     smartoffice: DemoConnection,
     ixact: DemoConnection,
+    oauth: DemoOAuth,
 ) -> list[str]:
-    return [
+    notes = [
         *connection.drift(demo_crm_url(ports.crm_url), "this run's sandbox CRM"),
         *smartoffice.drift(
             demo_smartoffice_url(ports.smartoffice_url), "this run's SmartOffice sandbox"
         ),
         *ixact.drift(demo_ixact_smtp_url(ports.smtp), "this run's sandbox mail server"),
+        *oauth.connection.drift(
+            demo_crm_url(ports.crm_url, DEMO_OAUTH_NAME), "this run's sandbox CRM"
+        ),
     ]
+    if oauth.problem is not None:
+        notes.append(
+            f"{DEMO_OAUTH_NAME} was not installed at this start: {oauth.problem}. Open its "
+            f"install URL to try again; until then its events wait."
+        )
+    return notes

@@ -1,4 +1,4 @@
-"""The three demo connections of `make run`, and the CRM-shaped bodies `demo send` posts.
+"""The demo connections of `make run`, and the CRM-shaped bodies `demo send` posts.
 
     demo              kind webhook; writes back to the sandbox CRM's hook of account `demo`;
                       inbound POSTs signed the Standard Webhooks way, in our event format.
@@ -12,6 +12,9 @@
                       authorized sender, To the contact, envelope to notes@ixactcontact.com
                       only; inbound POSTs carry the inbound token and what a user's automation
                       would post about a contact, made into our events by ``demo_ixact.yaml``.
+    demo-oauth        as `demo`, on the sandbox CRM's account `demo-oauth`, with GHL
+                      authorized by OAuth instead of a Private Integration token
+                      (`cli.dev.demo_oauth`, which installs it).
 
 All are made on the first start and reused as they are on the next ones, so ids, secrets and
 tokens stay the same across restarts; a reused connection that no longer points at this run's
@@ -100,6 +103,8 @@ class DemoConnection:
     crm_kind: str = "webhook"
     # False when a reused connection's mapping is not the shipped one (edited, or older).
     shipped_mapping: bool = True
+    # How it authorizes with GHL: "pit" (the sandbox's demo token) or "oauth" (demo-oauth).
+    ghl_auth: str = "pit"
 
     def drift(self, expected_crm_url: str, sandbox: str) -> list[str]:
         """How this connection differs from a new one for ``sandbox``: one note each.
@@ -124,29 +129,39 @@ class DemoConnection:
 # --- demo: the webhook CRM ---------------------------------------------------------------
 
 
-def demo_crm_url(crm_base_url: str) -> str:
-    """Where `demo` writes back: the sandbox CRM's hook of account `demo`."""
-    return f"{crm_base_url}/hooks/{DEMO_CONNECTION_NAME}"
+def demo_crm_url(crm_base_url: str, account: str = DEMO_CONNECTION_NAME) -> str:
+    """Where `demo` (or another webhook demo, by its account) writes back: the sandbox CRM's
+    hook of that account."""
+    return f"{crm_base_url}/hooks/{account}"
 
 
 def ensure_demo_connection(database_url: str, secret_key: str, crm_url: str) -> DemoConnection:
     """The `demo` connection, created on the first start and reused on the next ones."""
-    record, created = _find_or_create(
+    record, created = find_or_create_demo(
         database_url, secret_key, name=DEMO_CONNECTION_NAME, crm_url=crm_url
     )
     return DemoConnection(record.id, record.crm_url, record.crm_secret, created)
 
 
-def register_demo_account(http: httpx.Client, crm_base_url: str, crm_secret: str) -> None:
-    """Tell the sandbox CRM the demo connection's secret (it forgets accounts on restart)."""
+def register_demo_account(
+    http: httpx.Client,
+    crm_base_url: str,
+    crm_secret: str,
+    account: str = DEMO_CONNECTION_NAME,
+) -> None:
+    """Tell the sandbox CRM a demo connection's secret (it forgets accounts on restart).
+
+    The account is the last part of the connection's CRM URL (`demo`, `demo-oauth`).
+    """
     url = f"{crm_base_url}/_sandbox/accounts"
     try:
-        response = http.post(url, json={"account": DEMO_CONNECTION_NAME, "secret": crm_secret})
+        response = http.post(url, json={"account": account, "secret": crm_secret})
     except httpx.HTTPError as error:
         raise DemoConnectionError(f"the sandbox CRM did not answer {url}: {error}") from error
     if not response.is_success:
         raise DemoConnectionError(
-            f"the sandbox CRM refused the demo account ({response.status_code}): {response.text}"
+            f"the sandbox CRM refused the {account} account ({response.status_code}): "
+            f"{response.text}"
         )
 
 
@@ -193,7 +208,7 @@ def ensure_demo_smartoffice_connection(
         mapping,
         DEMO_SMARTOFFICE_MAPPING,
     )
-    record, created = _find_or_create(
+    record, created = find_or_create_demo(
         database_url,
         secret_key,
         name=DEMO_SMARTOFFICE_NAME,
@@ -287,7 +302,7 @@ def ensure_demo_ixact_connection(
     settings = _checked(
         DEMO_IXACT_NAME, IXACT_KIND, demo_ixact_settings(smtp_port), mapping, DEMO_IXACT_MAPPING
     )
-    record, created = _find_or_create(
+    record, created = find_or_create_demo(
         database_url,
         secret_key,
         name=DEMO_IXACT_NAME,
@@ -369,11 +384,17 @@ def _checked(
     return loaded
 
 
-def _find_or_create(
-    database_url: str, secret_key: str, *, name: str, **values: Any
+def find_or_create_demo(
+    database_url: str,
+    secret_key: str,
+    *,
+    name: str,
+    ghl_token: str = DEMO_GHL_TOKEN,
+    **values: Any,
 ) -> tuple[ConnectionRecord, bool]:
-    """The demo connection ``name`` as found, or created on the demo location with ``values``;
-    and whether it was created."""
+    """The demo connection ``name`` as found, or created on the demo location with ``values``
+    (and the sandbox's demo token, unless ``ghl_token`` says otherwise); and whether it was
+    created."""
     from store import Store, StoreError
 
     store = Store(database_url, secret_key)
@@ -382,7 +403,7 @@ def _find_or_create(
         if record is not None:
             return record, False
         created = store.create_connection(
-            name=name, location_id=DEMO_LOCATION_ID, ghl_token=DEMO_GHL_TOKEN, **values
+            name=name, location_id=DEMO_LOCATION_ID, ghl_token=ghl_token, **values
         )
         return created, True
     except StoreError as error:

@@ -8,8 +8,11 @@ the sandbox CRM, the SmartOffice sandbox and the sandbox mail server stored. It 
 migrates the database, writes ``var/socialbridge.env`` (read by the CLI in another terminal),
 starts the sandbox GHL, the sandbox CRM, the SmartOffice sandbox and the sandbox mail server
 (an SMTP server with AUTH on loopback, and a page of the messages it took), makes sure the
-three demo connections exist (`cli.dev.demo_connections`: `demo`, `demo-smartoffice` and
-`demo-ixact`), then starts web, worker, beat and Flower and prints where to look. From there
+demo connections exist (`cli.dev.demo_connections`: `demo`, `demo-smartoffice`,
+`demo-ixact`, and `demo-oauth`), then starts web, worker, beat and Flower, installs
+`demo-oauth` through the web process's GHL install (`cli.dev.demo_oauth`: the sandbox GHL is
+the marketplace, its app's client id and secret are in the settings) and prints where to look.
+From there
 `cli.dev.supervisor` keeps them up: a process that exits on its own (Redis included) is
 started again after a backoff, and Ctrl-C stops everything together, Redis last.
 """
@@ -30,6 +33,7 @@ import httpx
 
 from cli.dev.banner import FLOWER_USER, build_banner
 from cli.dev.demo_connections import (
+    DemoConnection,
     DemoConnectionError,
     demo_crm_url,
     demo_smartoffice_url,
@@ -38,12 +42,24 @@ from cli.dev.demo_connections import (
     ensure_demo_smartoffice_connection,
     register_demo_account,
 )
+from cli.dev.demo_oauth import (
+    DEMO_OAUTH_NAME,
+    DemoOAuth,
+    ensure_demo_oauth_connection,
+    fetch_webhook_public_key,
+    install_demo_oauth,
+    oauth_environment,
+)
 from cli.dev.places import HOST, DevPaths, DevPorts
 from cli.dev.supervisor import Echo, LockedEcho, Supervisor, stop_on_signals, supervise
+from socialbridge import urls
+from socialbridge.config import Settings
 from socialbridge.embedded_redis import EmbeddedRedis, EmbeddedRedisError, port_is_free
 from socialbridge.errors import SocialbridgeError
 
 READY_TIMEOUT = 60.0
+# The install's last hop exchanges the code at the sandbox GHL from the web process.
+INSTALL_TIMEOUT = 15.0
 
 # The option of `socialbridge dev` that moves each fixed port, quoted when the port is taken.
 PORT_OPTIONS = {
@@ -127,12 +143,18 @@ def dev_environment(
     secret_key: str,
     flower_password: str,
 ) -> dict[str, str]:
-    """The settings every process of `make run` shares (names are Settings' variables)."""
+    """The settings every process of `make run` shares (names are Settings' variables).
+
+    GHL OAuth uses the sandbox GHL's marketplace app; the key its app webhooks are signed
+    with is read from the running sandbox and added by `_start_everything`
+    (`demo_oauth.oauth_environment`).
+    """
     return {
         "DATABASE_URL": paths.database_url,
         "REDIS_URL": redis_url,
         "SECRET_KEY": secret_key,
         "GHL_BASE_URL": ports.ghl_url,
+        **oauth_environment(ports.ghl_url),
         "PORT": str(ports.web),
         "PUBLIC_URL": ports.web_url,
         "FLOWER_USER": FLOWER_USER,
@@ -251,7 +273,6 @@ def _start_everything(
         secret_key=secret_key,
         flower_password=flower_password,
     )
-    write_env_file(paths.env_file, env)
     # Unbuffered: each child's lines reach the terminal when written, not when a buffer fills.
     child_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
 
@@ -276,6 +297,9 @@ def _start_everything(
             wait_until_answers(http, url, name=name, supervisor=supervisor, stop=stop)
 
         wait_for("ghl", f"{ports.ghl_url}/_sandbox/health")
+        env["GHL_WEBHOOK_PUBLIC_KEY"] = fetch_webhook_public_key(http, ports.ghl_url)
+        child_env.update(env)
+        write_env_file(paths.env_file, env)
         wait_for("crm", f"{ports.crm_url}/")
         wait_for("smartoffice", f"{ports.smartoffice_url}/_sandbox/health")
         # Its SMTP server listens before its HTTP one starts, so this waits for both.
@@ -289,10 +313,17 @@ def _start_everything(
             paths.database_url, secret_key, demo_smartoffice_url(ports.smartoffice_url)
         )
         ixact = ensure_demo_ixact_connection(paths.database_url, secret_key, ports.smtp)
+        oauth_connection = ensure_demo_oauth_connection(
+            paths.database_url, secret_key, demo_crm_url(ports.crm_url, DEMO_OAUTH_NAME)
+        )
+        register_demo_account(
+            http, ports.crm_url, oauth_connection.crm_secret, account=DEMO_OAUTH_NAME
+        )
 
         for name, argv in app_commands(ports).items():
             supervisor.start(name, argv, child_env)
         wait_for("web", f"{ports.web_url}/healthz")
+        oauth = install_demo(Settings.from_mapping(env), oauth_connection)
 
     echo(
         build_banner(
@@ -303,10 +334,26 @@ def _start_everything(
             connection=connection,
             smartoffice=smartoffice,
             ixact=ixact,
+            oauth=oauth,
             socialbridge_command=display_path(console_script("socialbridge"), paths.root),
         )
     )
     return supervise(supervisor, redis, stop, echo)
+
+
+def install_demo(settings: Settings, connection: DemoConnection) -> DemoOAuth:
+    """Install `demo-oauth` through the web process, as a person would; a failure is told in
+    the banner rather than stopping `make run` (the other demos work without it)."""
+    install_url = urls.install_url(settings, connection.id)
+    if connection.ghl_auth != "oauth":
+        problem = f"it authorizes with {connection.ghl_auth}, not OAuth; delete var/ to recreate it"
+        return DemoOAuth(connection, install_url, installed=False, problem=problem)
+    try:
+        with httpx.Client(timeout=INSTALL_TIMEOUT) as http:
+            install_demo_oauth(http, install_url)
+    except DemoConnectionError as error:
+        return DemoOAuth(connection, install_url, installed=False, problem=str(error))
+    return DemoOAuth(connection, install_url, installed=True)
 
 
 def run_dev(

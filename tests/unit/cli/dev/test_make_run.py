@@ -15,6 +15,7 @@ event id, never by being the only write there.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import queue
 import signal
@@ -31,8 +32,10 @@ import psutil
 import pytest
 
 from cli.dev.demo_connections import DEMO_IXACT_CONTACT_EMAIL, DEMO_IXACT_SENDER
+from cli.dev.demo_oauth import install_demo_oauth
 from cli.dev.run import console_script
 from crm.ixact.settings import NOTES_ADDRESS
+from ghl.endpoints import OAUTH_SCOPES
 from sandbox.mail.state import STATE_FILE_NAME as MAIL_STATE_FILE_NAME
 from sandbox.smartoffice.state import DEMO_CONTACT_ID, STATE_FILE_NAME
 from socialbridge.config import Settings
@@ -135,6 +138,19 @@ def _children(pid: int) -> list[psutil.Process]:
     return children
 
 
+def socialbridge(args: list[str], project: Path) -> subprocess.CompletedProcess[str]:
+    """``socialbridge ARGS`` as from another terminal in the project folder."""
+    return subprocess.run(
+        [console_script("socialbridge"), *args],
+        cwd=project,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
 def demo_send(send_line: str, project: Path, run: DevRun) -> str:
     """Run ``socialbridge <send_line>`` as from another terminal in the project folder (the
     CLI reads var/socialbridge.env); the id of the event it followed until done."""
@@ -193,3 +209,36 @@ def test_make_run_serves_its_token_demo_connections_from_the_banner_to_their_san
     # Kept where a restart by the supervisor finds them again.
     assert (tmp_path / "var" / "sandbox-smartoffice" / STATE_FILE_NAME).is_file()
     assert (tmp_path / "var" / "sandbox-mail" / MAIL_STATE_FILE_NAME).is_file()
+
+
+def test_make_run_installs_demo_oauth_and_an_oauth_connection_added_from_another_terminal(
+    dev_run: DevRun, tmp_path: Path
+) -> None:
+    dev_run.wait_for_line(BANNER_END)
+    banner = dev_run.seen
+    [install_line] = [line for line in banner if line.startswith("  Its install URL   ")]
+    assert install_line.endswith("   (installed at this start)"), dev_run.output
+    assert not any(line.startswith("Note:") for line in banner), dev_run.output
+
+    demo_send("demo send post.published --connection demo-oauth", tmp_path, dev_run)
+
+    # The banner's own command, then its install URL opened and approved as a person would.
+    [add_line] = [line for line in banner if " connections add --name my-oauth " in line]
+    added = socialbridge([*add_line.split()[1:], "--json"], tmp_path)
+    assert added.returncode == 0, added.stdout + added.stderr
+    install_url = json.loads(added.stdout)["install_url"]
+    with httpx.Client(timeout=30) as http:
+        install_demo_oauth(http, install_url)
+    shown = socialbridge(["connections", "show", "my-oauth", "--json"], tmp_path)
+    checked = socialbridge(["connections", "check", "demo-oauth"], tmp_path)
+
+    assert shown.returncode == 0, shown.stderr
+    connection = json.loads(shown.stdout)
+    assert (connection["auth"], connection["status"], connection["location_id"]) == (
+        "oauth",
+        "active",
+        "loc_demo",
+    )
+    assert connection["scopes"] == list(OAUTH_SCOPES)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "GHL  ok scopes: every scope the flows need" in checked.stdout.splitlines()

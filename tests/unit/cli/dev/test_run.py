@@ -28,6 +28,7 @@ from cli.dev.demo_connections import (
     demo_smartoffice_url,
     register_demo_account,
 )
+from cli.dev.demo_oauth import DemoOAuth
 from cli.dev.places import DevPaths, DevPorts
 from cli.dev.run import (
     DevServerError,
@@ -297,11 +298,31 @@ def ixact_connection(
     )
 
 
+def oauth_demo(
+    crm_url: str = "http://127.0.0.1:8020/hooks/demo-oauth", *, problem: str | None = None
+) -> DemoOAuth:
+    connection = DemoConnection(
+        id="con_abc",
+        crm_url=crm_url,
+        crm_secret="whsec_y",
+        created=True,
+        name="demo-oauth",
+        ghl_auth="oauth",
+    )
+    return DemoOAuth(
+        connection,
+        "http://127.0.0.1:8000/oauth/ghl/start?connection=con_abc",
+        installed=problem is None,
+        problem=problem,
+    )
+
+
 def banner_for(
     ports: DevPorts | None = None,
     connection: DemoConnection | None = None,
     smartoffice: DemoConnection | None = None,
     ixact: DemoConnection | None = None,
+    oauth: DemoOAuth | None = None,
 ) -> str:
     return build_banner(
         ports=ports or DevPorts(),
@@ -311,6 +332,7 @@ def banner_for(
         connection=connection or demo_connection(),
         smartoffice=smartoffice or smartoffice_connection(),
         ixact=ixact or ixact_connection(),
+        oauth=oauth or oauth_demo(),
         socialbridge_command=".venv/bin/socialbridge",
     )
 
@@ -374,8 +396,58 @@ def test_banner_shows_the_mail_sandbox_and_demo_ixact_with_its_next_step() -> No
     assert send > lines.index(
         "    .venv/bin/socialbridge demo send post.published --connection demo-smartoffice"
     )
-    assert lines[send + 3] == "Ctrl-C stops everything."
+    assert lines[send + 2] == (
+        "    .venv/bin/socialbridge demo send post.published --connection demo-oauth"
+    )
     assert not any(line.startswith("Note:") for line in lines)
+
+
+def test_banner_shows_demo_oauth_and_how_to_install_one() -> None:
+    lines = banner_for().splitlines()
+
+    block = lines.index("  demo-oauth        con_abc (location loc_demo, GHL by OAuth)")
+    assert lines[block + 1 : block + 4] == [
+        "  Its webhook URL   http://127.0.0.1:8000/webhooks/crm/con_abc   signed (Standard "
+        "Webhooks)",
+        "  Its write-backs   http://127.0.0.1:8020/hooks/demo-oauth",
+        "  Its install URL   http://127.0.0.1:8000/oauth/ghl/start?connection=con_abc   "
+        "(installed at this start)",
+    ]
+    send = lines.index(
+        "    .venv/bin/socialbridge demo send post.published --connection demo-oauth"
+    )
+    assert lines[send + 1 : send + 6] == [
+        "  the same flow with GHL's OAuth tokens (see: .venv/bin/socialbridge connections "
+        "show demo-oauth).",
+        "  To install one yourself, with the sandbox GHL's marketplace app:",
+        "    .venv/bin/socialbridge connections add --name my-oauth --auth oauth --location-id "
+        "loc_demo --crm-url http://127.0.0.1:8020/hooks/my-oauth",
+        "  then open the install URL it prints: on the sandbox's page, approve loc_demo.",
+        "",
+    ]
+    assert lines[send + 6] == "Ctrl-C stops everything."
+
+
+def test_banner_says_when_demo_oauth_could_not_be_installed() -> None:
+    banner = banner_for(oauth=oauth_demo(problem="the OAuth callback answered HTTP 502: GHL"))
+
+    assert "(not installed: see the note)" in banner
+    assert banner.splitlines()[-1] == (
+        "Note: demo-oauth was not installed at this start: the OAuth callback answered HTTP "
+        "502: GHL. Open its install URL to try again; until then its events wait."
+    )
+
+
+def test_banner_warns_when_demo_oauth_points_at_another_crm_port() -> None:
+    banner = banner_for(ports=DevPorts(crm=8120), connection=demo_connection(
+        "http://127.0.0.1:8120/hooks/demo"
+    ))  # fmt: skip
+
+    assert banner.splitlines()[-1] == (
+        "Note: the demo-oauth connection writes back to http://127.0.0.1:8020/hooks/demo-oauth, "
+        "not to this run's sandbox CRM (http://127.0.0.1:8120/hooks/demo-oauth); delete var/ "
+        "to recreate it."
+    )
 
 
 def test_banner_warns_when_demo_ixact_points_at_another_smtp_port_or_mapping() -> None:
@@ -390,7 +462,9 @@ def test_banner_warns_when_demo_ixact_points_at_another_smtp_port_or_mapping() -
 
 
 def test_banner_warns_when_the_demo_connection_points_at_another_crm_port() -> None:
-    banner = banner_for(ports=DevPorts(crm=8120))
+    banner = banner_for(
+        ports=DevPorts(crm=8120), oauth=oauth_demo("http://127.0.0.1:8120/hooks/demo-oauth")
+    )
 
     assert banner.splitlines()[-1] == (
         "Note: the demo connection writes back to http://127.0.0.1:8020/hooks/demo, not to "
