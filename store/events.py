@@ -10,7 +10,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Result, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Result, and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -223,7 +223,9 @@ class EventsMixin:
             updated_at=now,
         )
 
-    def mark_waiting(self, event_id: str, reason: str) -> EventRecord | None:
+    def mark_waiting(
+        self, event_id: str, reason: str, *, attempt: str | None = None
+    ) -> EventRecord | None:
         """Park the event with its connection: ``waiting``, with ``reason`` as its last error.
 
         Only while the connection is not active: this locks the connection row first (as
@@ -231,8 +233,28 @@ class EventsMixin:
         not active, in one statement. None when the connection is active after all (it was
         activated meanwhile): the caller runs the event instead. A done or dead event is left
         alone (None too).
+
+        ``attempt`` is the task id of the caller's own running attempt, which found the
+        connection unusable: the event must still be ``processing`` under it, and the attempt
+        is given back (``attempts`` - 1), so that an event that meets revoked credentials
+        again after each re-authorization never runs out of attempts for it. Without
+        ``attempt``, an event running under a live lease is left alone (None): its attempt
+        decides for itself, and marking it would let an activation queue it again while it
+        still runs.
         """
         now = datetime.now(UTC)
+        if attempt is None:
+            # Not running: anything unfinished but an attempt under a live lease.
+            waitable = or_(
+                EventRow.status.in_(_WAITABLE_IDLE),
+                and_(EventRow.status == EventStatus.PROCESSING.value, _lease_lost(now)),
+            )
+            attempts: Any = EventRow.attempts
+        else:
+            waitable = and_(
+                EventRow.status == EventStatus.PROCESSING.value, EventRow.task_id == attempt
+            )
+            attempts = case((EventRow.attempts > 0, EventRow.attempts - 1), else_=0)
         with self._database.transaction() as session:
             row = session.get(EventRow, event_id)
             if row is None:
@@ -251,13 +273,10 @@ class EventsMixin:
             )
             result = session.execute(
                 update(EventRow)
-                .where(
-                    EventRow.id == event_id,
-                    EventRow.status.in_(_WAITABLE),
-                    not_active,
-                )
+                .where(EventRow.id == event_id, waitable, not_active)
                 .values(
                     status=EventStatus.WAITING.value,
+                    attempts=attempts,
                     last_error=reason,
                     next_attempt_at=None,
                     lease_expires_at=None,
@@ -403,12 +422,12 @@ class EventsMixin:
             return None if row is None else event_record(row)
 
 
-# What may start waiting: anything not finished (a message may find a queued or retrying
-# event; an attempt finds its own processing one).
-_WAITABLE = (
+# What a message may put to waiting without an attempt of its own: a queued or retrying event,
+# or one waiting already (its reason is brought up to date). A processing one only when its
+# lease ran out; an attempt puts its own processing event to waiting (`mark_waiting`).
+_WAITABLE_IDLE = (
     EventStatus.QUEUED.value,
     EventStatus.RETRYING.value,
-    EventStatus.PROCESSING.value,
     EventStatus.WAITING.value,
 )
 

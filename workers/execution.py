@@ -8,6 +8,14 @@ The store owns what happens next: a failed attempt leaves the event `retrying` w
 A running attempt holds a lease it renews (workers/lease.py); an attempt that dies stops
 renewing, and the sweep enqueues its event again within seconds. A message that finds its
 event done, dead, not yet due or running elsewhere does nothing.
+
+An event never dies because its connection cannot be used. While the connection is not
+active (parked, needs_reauth, disconnected) its events are `waiting`, and the attempt that
+finds the problem (credentials or a scope refused, settings the connector refuses) holds the
+connection and waits too. Activating the connection or completing a re-authorization puts
+them back on the queue in order (workers/release.py). The attempt that found the problem is
+given back (`Store.mark_waiting`): an event may meet revoked credentials after every
+re-authorization and still never run out of attempts for it.
 """
 
 from __future__ import annotations
@@ -22,11 +30,21 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from ghl.errors import SYSTEM as GHL
 from schemas.events import CrmEvent, flatten_errors, load_event
 from socialbridge.config import ConfigError
-from socialbridge.errors import AuthError, PermanentError, RetryableError
+from socialbridge.errors import AuthError, PermanentError, RetryableError, ScopeError
 from socialbridge.logs import bind, get_logger
-from store import ConnectionRecord, ErrorKind, EventRecord, StoreUnavailable, due_for_attempt
+from store import (
+    ConnectionRecord,
+    ConnectionStatus,
+    ErrorKind,
+    EventRecord,
+    EventStatus,
+    GhlAuth,
+    StoreUnavailable,
+    due_for_attempt,
+)
 from workers.flows import FLOWS, FlowContext
 from workers.lease import LeaseKeeper
 from workers.retry import retry_delay
@@ -34,12 +52,13 @@ from workers.services import Services
 
 log = get_logger(__name__)
 
-DONE, RETRY, DEAD, SKIPPED = "done", "retry", "dead", "skipped"
+DONE, RETRY, DEAD, SKIPPED, WAITING = "done", "retry", "dead", "skipped", "waiting"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of one attempt: `retry_in` seconds is set when status is "retry"."""
+    """What became of one attempt: `retry_in` seconds is set when status is "retry"; for
+    "waiting", `error` is why the event waits (its connection's status and reason)."""
 
     status: str
     event: EventRecord | None
@@ -79,13 +98,11 @@ def execute_event(
         connection = store.get_connection(event.connection_id)
         if connection is None:
             return _dead(services, event, "connection no longer exists", ErrorKind.PERMANENT)
-        if connection.status != "active":
-            return _dead(
-                services,
-                event,
-                f"connection is {connection.status}: {connection.status_reason}",
-                ErrorKind.AUTH,
-            )
+        if not connection.is_active:
+            usable = _wait_or_reread(services, event, connection)
+            if isinstance(usable, Outcome):
+                return usable
+            connection = usable
 
         if event.attempts >= settings.max_attempts:
             # Only an attempt that never finished gets here (its worker died, or the hard time
@@ -130,21 +147,61 @@ def execute_event(
                 now=clock,
             )
         if isinstance(ran, _Failure):
-            return _after_failure(services, event, ran, rng, clock)
+            return _after_failure(services, event, connection, ran, rng, clock)
         done = store.mark_done(event.id)
         log.info("event.done", attempt=done.attempts)
         return Outcome(DONE, done, result=ran)
 
 
+def _wait_or_reread(
+    services: Services, event: EventRecord, connection: ConnectionRecord
+) -> Outcome | ConnectionRecord:
+    """Before an attempt, for a connection that is not active: the event waits with it.
+
+    The connection read again when it is active after all (activated a moment ago: run the
+    event with what the activation stored).
+    """
+    store = services.store
+    waiting = store.mark_waiting(event.id, _waiting_reason(connection))
+    if waiting is not None:
+        log.info("event.waiting", reason=waiting.last_error, connection_status=connection.status)
+        return Outcome(WAITING, waiting, error=waiting.last_error)
+    current = store.get_connection(event.connection_id)
+    if current is None:
+        return _dead(services, event, "connection no longer exists", ErrorKind.PERMANENT)
+    if current.is_active:
+        return current
+    # The event changed under us (finished, or taken by an attempt elsewhere), or the
+    # connection was activated and held again in between. Nothing is lost either way: a
+    # queued or due event without a message is the recovery sweep's to send again.
+    log.info("event.not_waitable")
+    return Outcome(SKIPPED, store.get_event(event.id))
+
+
+def _waiting_reason(connection: ConnectionRecord) -> str:
+    """What a waiting event says: its connection's status and why."""
+    reason = connection.status_reason
+    return f"connection is {connection.status}" + (f": {reason}" if reason else "")
+
+
+@dataclass(frozen=True)
+class _Hold:
+    """Stop the connection's work until someone fixes it: ``status`` (parked, or needs_reauth
+    when re-authorizing is the fix) with ``reason``. Its events wait meanwhile."""
+
+    status: str
+    reason: str
+
+
 @dataclass(frozen=True)
 class _Failure:
-    """How an attempt failed; `_after_failure` decides between retry, dead and parking."""
+    """How an attempt failed; `_after_failure` decides between retry, dead and waiting."""
 
     error: str
     kind: str  # an ErrorKind, or RETRYABLE for a failure worth another attempt
     server_delay: float | None = None
     unexpected: bool = False
-    park: str | None = None  # park the connection with this reason
+    hold: _Hold | None = None  # the connection cannot be used: the event waits, never dies
 
 
 RETRYABLE = "retryable"
@@ -170,7 +227,9 @@ def _run_flow(
             # The connection itself is unusable (a CRM URL or secret the connector refuses):
             # every event would fail the same way, so park it until it is fixed.
             reason = f"connection cannot be used: {exc}"
-            return _Failure(reason, ErrorKind.PERMANENT, park=reason)
+            return _Failure(
+                reason, ErrorKind.PERMANENT, hold=_Hold(ConnectionStatus.PARKED, reason)
+            )
         ctx = FlowContext(
             connection=connection,
             event_id=event.id,
@@ -186,9 +245,9 @@ def _run_flow(
         except RetryableError as exc:
             return _Failure(str(exc), RETRYABLE, server_delay=exc.retry_after)
         except AuthError as exc:
-            # A Private Integration token cannot be refreshed: park the connection so its
-            # next events wait for new credentials instead of failing one by one.
-            return _Failure(str(exc), ErrorKind.AUTH, park=f"credentials refused: {exc}")
+            # Every event of the connection would meet the same refusal: hold the connection
+            # so that they wait for new credentials instead of failing one by one.
+            return _Failure(str(exc), ErrorKind.AUTH, hold=_auth_hold(connection, exc))
         except PermanentError as exc:
             return _Failure(str(exc), ErrorKind.PERMANENT)
         except UnicodeError as exc:
@@ -205,16 +264,40 @@ def _run_flow(
             return _Failure(f"unexpected error: {exc!r}", RETRYABLE, unexpected=True)
 
 
+def _auth_hold(connection: ConnectionRecord, exc: AuthError) -> _Hold:
+    """What refused credentials do to the connection.
+
+    The CRM's (and anything but GHL's): parked, since no GHL authorization can fix them. GHL's:
+    a Private Integration token is parked until a new one is given; an OAuth connection needs
+    re-authorizing (its client has already refreshed once and retried once, and a refresh that
+    failed for good has set needs_reauth already). A missing scope is named, since GHL's answer
+    does not say which; only a new token or install that grants it helps.
+    """
+    if exc.system != GHL:
+        return _Hold(ConnectionStatus.PARKED, f"credentials refused: {exc}")
+    oauth = connection.ghl_auth == GhlAuth.OAUTH
+    status = ConnectionStatus.NEEDS_REAUTH if oauth else ConnectionStatus.PARKED
+    if isinstance(exc, ScopeError):
+        lacking = f"scope {exc.scope}" if exc.scope else "a scope this call needs"
+        remedy = (
+            "install the app again to grant it"
+            if oauth
+            else "give the Private Integration that scope, then activate the connection"
+        )
+        return _Hold(status, f"the token lacks {lacking}; {remedy} ({exc})")
+    return _Hold(status, f"credentials refused: {exc}")
+
+
 def _after_failure(
     services: Services,
     event: EventRecord,
+    connection: ConnectionRecord,
     failure: _Failure,
     rng: random.Random | None,
     now: dt.datetime,
 ) -> Outcome:
-    if failure.park is not None:
-        services.store.park_connection(event.connection_id, failure.park)
-        log.error("connection.parked", reason=failure.park)
+    if failure.hold is not None:
+        return _hold_and_wait(services, event, connection, failure, rng, now)
     if failure.kind != RETRYABLE:
         return _dead(services, event, failure.error, failure.kind)
     settings = services.settings
@@ -227,6 +310,74 @@ def _after_failure(
         )
     return _retry_or_die(
         services, event, failure.error, failure.server_delay, rng, now, failure.unexpected
+    )
+
+
+def _hold_and_wait(
+    services: Services,
+    event: EventRecord,
+    connection: ConnectionRecord,
+    failure: _Failure,
+    rng: random.Random | None,
+    now: dt.datetime,
+) -> Outcome:
+    """The attempt found the connection unusable: hold it, and the event waits with it.
+
+    ``connection`` is what the attempt ran with. Held only while it is still active: one held
+    already (the token keeper set needs_reauth, another attempt parked it) keeps its status and
+    reason. Not held when it was fixed while this attempt ran (its settings or token changed,
+    or an OAuth grant was saved since): the event is retried with the fix instead.
+    """
+    store = services.store
+    hold = failure.hold
+    assert hold is not None  # only called for a failure that holds
+    current = store.get_connection(event.connection_id)
+    if current is None:
+        return _dead(services, event, "connection no longer exists", ErrorKind.PERMANENT)
+    if not current.is_active:
+        reason = _waiting_reason(current)
+    elif hold.status == ConnectionStatus.NEEDS_REAUTH:
+        if not store.mark_needs_reauth(
+            current.id, hold.reason, generation=current.token_generation
+        ):
+            return _retry_or_die(services, event, failure.error, None, rng, now, False)
+        log.error("connection.needs_reauth", reason=hold.reason)
+        reason = f"connection is {hold.status}: {hold.reason}"
+    elif _settings_of(current) != _settings_of(connection):
+        return _retry_or_die(services, event, failure.error, None, rng, now, False)
+    else:
+        store.park_connection(current.id, hold.reason)
+        log.error("connection.parked", reason=hold.reason)
+        reason = f"connection is {hold.status}: {hold.reason}"
+    waiting = store.mark_waiting(event.id, reason, attempt=event.task_id)
+    if waiting is None:
+        latest = store.get_event(event.id)
+        if (
+            latest is None
+            or latest.task_id != event.task_id
+            or latest.status != EventStatus.PROCESSING
+        ):
+            # This attempt lost its lease and the event went on without it.
+            log.info("event.taken_elsewhere")
+            return Outcome(SKIPPED, latest)
+        # Activated again meanwhile, so there is nothing to wait for: run it again soon.
+        return _retry_or_die(services, event, failure.error, None, rng, now, False)
+    log.warning("event.waiting", reason=reason, attempts=waiting.attempts)
+    return Outcome(WAITING, waiting, error=reason)
+
+
+def _settings_of(connection: ConnectionRecord) -> tuple[object, ...]:
+    """What an operator changes to fix a parked connection (compared, never logged).
+
+    An OAuth connection's access token is left out: refreshes change it without anyone fixing
+    anything.
+    """
+    return (
+        connection.ghl_token if connection.ghl_auth == GhlAuth.PIT else None,
+        connection.crm_kind,
+        connection.crm_url,
+        dict(connection.crm_settings),
+        connection.mapping,
     )
 
 
