@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -497,3 +498,28 @@ def test_a_new_token_for_a_disconnected_pit_connection_says_to_check_then_activa
     after = cli.store.get_connection(connection.id)
     assert after is not None
     assert (after.status, after.ghl_token) == ("disconnected", "pit-sandbox-demo")
+
+
+# --- the docs show what the command prints ----------------------------------------------------
+
+DOCS = Path(__file__).parents[3] / "docs"
+DOC_URL = "https://bridge.example.com"
+
+
+@pytest.mark.parametrize("doc", ["connectors.md", "ghl-auth.md"])
+def test_the_docs_oauth_add_prints_what_the_doc_shows(oauth_cli: Cli, doc: str) -> None:
+    text = (DOCS / doc).read_text(encoding="utf-8")
+    (block,) = re.findall(r"```\n(created connection con_9a1b[^`]*)```", text)
+    documented = str(block).splitlines()
+
+    result = oauth_cli(
+        "connections", "add", "--name", "acme", "--auth", "oauth", "--location-id", "loc_123",
+        "--crm-url", "https://crm.example.com/hooks/social",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    [connection] = oauth_cli.store.list_connections()
+    doc_id = re.search(r"con_[0-9a-f]{16}", documented[0])
+    assert doc_id is not None
+    shown = result.output.replace(connection.id, doc_id.group()).replace(PUBLIC_URL, DOC_URL)
+    assert lines(re.sub(r"whsec_\S+", "whsec_…", shown)) == documented
