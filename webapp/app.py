@@ -9,7 +9,7 @@ from flask import Flask
 
 from socialbridge.config import Settings
 from socialbridge.logs import configure
-from webapp import errors, ghl_webhooks, health, ui, webhooks
+from webapp import errors, ghl_webhooks, health, oauth, ui, webhooks
 from workers.celery_app import make_celery
 from workers.services import Services
 
@@ -42,6 +42,7 @@ def create_app(
 
     app.register_blueprint(webhooks.bp)
     ghl_webhooks.init_app(app, settings)
+    app.register_blueprint(oauth.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(ui.bp)
     errors.register(app)
