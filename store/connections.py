@@ -393,13 +393,23 @@ class ConnectionsMixin:
             raise DuplicateName(f"a connection named {name!r} exists already") from None
         return self._connection_record(row)
 
-    def park_connection(self, connection_id: str, reason: str) -> None:
-        """Stop work for this connection (e.g. GHL refused its token) and say why."""
+    def park_connection(
+        self, connection_id: str, reason: str, *, unchanged_since: datetime | None = None
+    ) -> bool:
+        """Stop work for this connection (e.g. GHL refused its token) and say why.
+
+        With ``unchanged_since`` (the ``updated_at`` the caller saw), only if nobody changed
+        the connection since: an operator who fixed and activated it a moment ago is not
+        overruled by an attempt that ran with the old credentials. False when not parked.
+        """
         with self._database.transaction() as session:
-            row = _connection_row(session, connection_id)
+            row = _connection_row(session, connection_id, for_update=True)
+            if unchanged_since is not None and row.updated_at != unchanged_since:
+                return False
             row.status = ConnectionStatus.PARKED.value
             row.status_reason = reason
             row.updated_at = datetime.now(UTC)
+            return True
 
     def activate_connection(self, connection_id: str) -> list[EventRecord]:
         """Resume work for a connection: ``active``, and its waiting events ``queued`` again.

@@ -109,7 +109,7 @@ class ConnectionRecord:
 
     @property
     def is_active(self) -> bool:
-        """True unless the connection is parked."""
+        """True only for an active connection: the others hold their events waiting."""
         return self.status == ConnectionStatus.ACTIVE
 
     @property

@@ -345,8 +345,10 @@ def _hold_and_wait(
         reason = f"connection is {hold.status}: {hold.reason}"
     elif _settings_of(current) != _settings_of(connection):
         return _retry_or_die(services, event, failure.error, None, rng, now, False)
+    elif not store.park_connection(current.id, hold.reason, unchanged_since=current.updated_at):
+        # Changed (fixed and activated?) since we looked: retry with what it is now.
+        return _retry_or_die(services, event, failure.error, None, rng, now, False)
     else:
-        store.park_connection(current.id, hold.reason)
         log.error("connection.parked", reason=hold.reason)
         reason = f"connection is {hold.status}: {hold.reason}"
     waiting = store.mark_waiting(event.id, reason, attempt=event.task_id)

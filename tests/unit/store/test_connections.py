@@ -253,6 +253,24 @@ def test_park_and_activate(store: Store, connection: ConnectionRecord) -> None:
     assert (active.status, active.status_reason) == ("active", None)
 
 
+def test_a_park_that_saw_an_older_connection_changes_nothing(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    # An attempt ran with the old token; meanwhile the operator fixed the token and activated.
+    store.park_connection(connection.id, "GHL refused the token")
+    store.update_connection(connection.id, ghl_token="pit-fixed")
+    store.activate_connection(connection.id)
+
+    assert not store.park_connection(
+        connection.id, "GHL refused the token", unchanged_since=connection.updated_at
+    )
+    current = store.get_connection(connection.id)
+    assert current is not None and current.status == "active"
+    assert store.park_connection(
+        connection.id, "refused again", unchanged_since=current.updated_at
+    )
+
+
 def test_park_and_activate_an_unknown_connection(store: Store) -> None:
     with pytest.raises(NotFound):
         store.park_connection("con_0000000000000000", "why")
