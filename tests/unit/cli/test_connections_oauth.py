@@ -379,7 +379,9 @@ def test_check_names_the_scope_the_token_lacks(oauth_cli: Cli) -> None:
     # The calls its scopes allow still run.
     assert "GHL  ok accounts: location loc_demo, 6 social accounts (5 with a profile id)" in stdout
     assert any(line.startswith("GHL  ok statistics: 5 profile(s)") for line in stdout)
-    assert installed.ghl_token not in result.output
+    assert installed.ghl_refresh_token is not None
+    for token in (installed.ghl_token, installed.ghl_refresh_token):
+        assert token not in result.output
 
 
 def test_check_of_a_connection_without_a_token_says_how_to_give_it_one(oauth_cli: Cli) -> None:
