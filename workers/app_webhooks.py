@@ -223,7 +223,7 @@ def _described(connection: ConnectionRecord) -> str:
 
 
 # Celery ships no type information: its decorator is untyped.
-@shared_task(name=TASK_NAME, **TASK_OPTIONS)  # type: ignore[untyped-decorator]
+@shared_task(name=TASK_NAME, **TASK_OPTIONS)
 def handle_app_webhook(self: Task, payload: dict[str, Any]) -> str:
     """Process one GHL app webhook (thin: `process_app_webhook` does the work)."""
     services: Services = self.app.services

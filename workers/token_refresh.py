@@ -72,9 +72,7 @@ def refresh_due_tokens(
 
 # Celery ships no type information (pyproject.toml lets workers.tasks and workers.schedules
 # say so once for all their tasks).
-@shared_task(  # type: ignore[untyped-decorator]
-    bind=True, name="tokens.refresh_due", acks_late=True, soft_time_limit=SOFT_TIME_LIMIT
-)
+@shared_task(bind=True, name="tokens.refresh_due", acks_late=True, soft_time_limit=SOFT_TIME_LIMIT)
 def refresh_due(self: Task) -> dict[str, int]:
     services: Services = self.app.services
     return refresh_due_tokens(services, now=datetime.now(UTC))
