@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import math
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -57,8 +55,10 @@ from schemas.ghl_app import (
     load_app_event,
     load_timestamp,
 )
+from socialbridge import strict_json
 from socialbridge.config import ConfigError, Settings
 from socialbridge.errors import SocialbridgeError
+from socialbridge.strict_json import NotStrictJSON, Problem
 
 __all__ = [
     "APP_EVENT_TYPES",
@@ -371,51 +371,29 @@ def _invalid(exc: ValidationError) -> AppWebhookRejected:
 # -- body -------------------------------------------------------------------------------------
 
 
-class _Unacceptable(ValueError):
-    """Raised from the decoder's hooks: valid for Python's decoder, not JSON we accept."""
-
-
 def parse_body(raw: bytes) -> Any:
     """`raw` decoded as strict JSON in UTF-8; AppWebhookRejected (400) saying what is wrong.
 
-    Strict: NaN and Infinity, numbers out of range and a key given twice in one object are
-    refused (with a repeated key, which value counts would be a guess). Nesting deep enough to
-    exhaust the decoder's recursion is a 400 too, not a crash.
+    Strict (`socialbridge.strict_json`): NaN and Infinity, numbers out of range and a key
+    given twice in one object are refused (with a repeated key, which value counts would be a
+    guess). Nesting deep enough to exhaust the decoder's recursion is a 400 too, not a crash.
     """
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise AppWebhookRejected(400, f"body is not UTF-8: {exc}") from None
-    try:
-        return json.loads(
-            text,
-            object_pairs_hook=_object,
-            parse_float=_parse_float,
-            parse_constant=_parse_constant,
-        )
-    except RecursionError:
-        raise AppWebhookRejected(400, "body is not JSON we accept: nested too deeply") from None
-    except ValueError as exc:  # JSONDecodeError, _Unacceptable, int() past its digit limit
-        raise AppWebhookRejected(400, f"body is not JSON we accept: {exc}") from None
+        # A signed delivery's nesting and number lengths have never been bounded here beyond
+        # what Python's decoder bounds; the CRM receiver's tighter limits are not applied.
+        return strict_json.loads(raw, max_depth=None, max_number_chars=None)
+    except NotStrictJSON as exc:
+        raise AppWebhookRejected(400, _refusal(exc)) from None
 
 
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _Unacceptable(f"the key {key!r} is given more than once in one object")
-            seen.add(key)
-    return result
-
-
-def _parse_float(literal: str) -> float:
-    value = float(literal)
-    if not math.isfinite(value):
-        raise _Unacceptable(f"the number {literal[:20]} is out of range")
-    return value
-
-
-def _parse_constant(name: str) -> Any:
-    raise _Unacceptable(f"{name} is not a JSON value")
+def _refusal(exc: NotStrictJSON) -> str:
+    match exc.problem:
+        case Problem.NOT_UTF8:
+            return f"body is not UTF-8: {exc.detail}"
+        case Problem.REPEATED_KEYS:
+            key = exc.repeated[0][-1]
+            return (
+                f"body is not JSON we accept: the key {key!r} is given more than once in one object"
+            )
+        case Problem.TOO_DEEP | Problem.INVALID:
+            return f"body is not JSON we accept: {exc.detail}"

@@ -355,6 +355,33 @@ def test_parse_body_keeps_numbers_as_json_wrote_them() -> None:
 
 
 @pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            b'{"type": "INSTALL", "type": "UNINSTALL"}',
+            "body is not JSON we accept: the key 'type' is given more than once in one object",
+        ),
+        # The first object to close with a repeated key is the one named.
+        (
+            b'{"a": 1, "a": 2, "b": {"c": 1, "c": 2}}',
+            "body is not JSON we accept: the key 'c' is given more than once in one object",
+        ),
+        (b"[" * 100_000 + b"]" * 100_000, "body is not JSON we accept: nested too deeply"),
+        (b'{"n": NaN}', "body is not JSON we accept: NaN is not a JSON value."),
+    ],
+)
+def test_parse_body_says_what_is_wrong(body: bytes, reason: str) -> None:
+    error = rejected(lambda: parse_body(body))
+    assert (error.status, error.reason) == (400, reason)
+
+
+def test_parse_body_leaves_depth_and_number_length_to_pythons_decoder() -> None:
+    deep = b"[" * 100 + b"]" * 100
+    assert isinstance(parse_body(deep), list)
+    assert parse_body(b"9" * 200) == int("9" * 200)
+
+
+@pytest.mark.parametrize(
     ("payload", "field"),
     [
         (install(webhookId=None), "webhookId"),

@@ -1,4 +1,5 @@
-"""Reading and decoding a webhook body: size limits, media types, and JSON made strict."""
+"""Reading and decoding a webhook body: size limits, media types, and strict JSON's refusals
+worded as field errors (the rules themselves: tests/unit/socialbridge/test_strict_json.py)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,8 @@ from flask import Request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.test import EnvironBuilder
 
-from webapp.body import (
-    MAX_DEPTH,
-    BodyRefused,
-    is_json_media_type,
-    nesting_depth,
-    parse_json,
-    read_body,
-)
+from socialbridge.strict_json import MAX_DEPTH, nesting_depth
+from webapp.body import BodyRefused, is_json_media_type, parse_json, read_body
 
 LIMIT = 1024
 
@@ -146,57 +141,6 @@ def test_a_stream_the_server_cannot_parse_is_a_bad_request() -> None:
 )
 def test_json_media_types(mimetype: str, accepted: bool) -> None:
     assert is_json_media_type(mimetype) is accepted
-
-
-# --- nesting_depth --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "depth"),
-    [
-        ("", 0),
-        ("12", 0),
-        ('"[[["', 0),
-        ("{}", 1),
-        ("[[]]", 2),
-        ('{"a": [{"b": {}}]}', 4),
-        ('["]", "\\"[", [1]]', 2),
-        ('{"a\\\\": [[]]}', 3),
-        ("[]" * 1000, 1),
-        ("[" * 5000, 5000),
-        # After an unterminated string the decoder stops: nothing there counts.
-        ('[["abc [[[[[[', 2),
-    ],
-)
-def test_nesting_depth(text: str, depth: int) -> None:
-    assert nesting_depth(text) == depth
-
-
-def reference_depth(value: Any) -> int:
-    """The nesting depth of a decoded value, the obvious (recursive) way."""
-    if isinstance(value, dict):
-        return 1 + max((reference_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((reference_depth(v) for v in value), default=0)
-    return 0
-
-
-def random_json(rng: random.Random, depth: int) -> Any:
-    """A JSON value whose strings are full of brackets, quotes and backslashes."""
-    text = "".join(rng.choice('[]{}"\\ a\u00e9') for _ in range(rng.randrange(6)))
-    if depth == 0 or rng.random() < 0.3:
-        return rng.choice([text, 1, 2.5, None, True])
-    if rng.random() < 0.5:
-        return [random_json(rng, depth - 1) for _ in range(rng.randrange(4))]
-    return {text + str(i): random_json(rng, depth - 1) for i in range(rng.randrange(4))}
-
-
-def test_nesting_depth_agrees_with_the_decoded_structure() -> None:
-    rng = random.Random(5)
-    for _ in range(500):
-        value = random_json(rng, 8)
-        for text in (json.dumps(value), json.dumps(value, ensure_ascii=False, indent=1)):
-            assert nesting_depth(text) == reference_depth(value), text
 
 
 # --- parse_json -----------------------------------------------------------------------------
