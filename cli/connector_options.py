@@ -19,8 +19,9 @@ from typing import IO, Any
 
 import click
 
+from cli.mapping_file import MappingFileError, MappingFileUnreadable, read_mapping_file
 from crm.registry import KIND_NAMES, KINDS, SettingsInvalid, connector_kind, load_settings
-from mappings import MAX_TEXT_BYTES, MappingInvalid, load_mapping
+from mappings import MappingInvalid, load_mapping
 from socialbridge.inbound_auth import InboundAuth
 from store.connections import WEBHOOK_KIND
 
@@ -156,28 +157,19 @@ def read_mapping(path: Path | None, kind: str) -> str | None:
     """The text of a mapping file, checked for ``kind``; every problem on its own line."""
     if path is None:
         return None
-    try:
-        with path.open("rb") as stream:
-            # One byte past the limit tells "too large" without reading a huge file whole.
-            raw = stream.read(MAX_TEXT_BYTES + 1)
-    except OSError as exc:
-        raise click.BadParameter(
-            f"cannot read {path}: {exc.strerror or exc}", param_hint="'--mapping'"
-        ) from None
     problems: list[str]
-    if len(raw) > MAX_TEXT_BYTES:
-        problems = [f"larger than {MAX_TEXT_BYTES} bytes; a mapping is at most 64 KiB"]
+    try:
+        text = read_mapping_file(path)
+    except MappingFileUnreadable as exc:
+        raise click.BadParameter(str(exc), param_hint="'--mapping'") from None
+    except MappingFileError as exc:
+        problems = [str(exc)]
     else:
+        outbound_fields = connector_kind(kind).capabilities.outbound_fields
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            problems = [f"not UTF-8 text (byte {exc.start})"]
+            load_mapping(text, outbound_fields=outbound_fields)
+        except MappingInvalid as exc:
+            problems = [str(problem) for problem in exc.problems]
         else:
-            outbound_fields = connector_kind(kind).capabilities.outbound_fields
-            try:
-                load_mapping(text, outbound_fields=outbound_fields)
-            except MappingInvalid as exc:
-                problems = [str(problem) for problem in exc.problems]
-            else:
-                return text
+            return text
     raise Refused([f"--mapping {path}: {problem}" for problem in problems])

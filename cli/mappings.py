@@ -21,10 +21,16 @@ from typing import IO, Any
 
 import click
 
+from cli.mapping_file import (
+    MappingFileNotUTF8,
+    MappingFileTooLarge,
+    MappingFileUnreadable,
+    read_mapping_file,
+)
 from cli.render import NOTHING, emit_fields, emit_json, emit_table, json_value, words
 from cli.runtime import Runtime, json_option, pass_runtime
 from crm.registry import KIND_NAMES, connector_kind
-from mappings import MAX_TEXT_BYTES, ConnectionMapping, MappingInvalid, MappingProblem, load_mapping
+from mappings import ConnectionMapping, MappingInvalid, MappingProblem, load_mapping
 from workers import preview as previews
 
 EVENT_MAX_BYTES = 1024 * 1024
@@ -54,15 +60,20 @@ def validate(file: Path, crm_kind: str | None, as_json: bool) -> None:
     outbound_fields = None
     if crm_kind is not None:
         outbound_fields = connector_kind(crm_kind).capabilities.outbound_fields
-    text = _read_mapping_file(file)
     mapping: ConnectionMapping | None = None
-    problems: list[MappingProblem]
-    if text is None:
-        problems = [MappingProblem(0, "", f"larger than {MAX_TEXT_BYTES} bytes")]
+    problems: list[MappingProblem] = []
+    try:
+        text = read_mapping_file(file)
+    except MappingFileUnreadable as exc:
+        raise click.ClickException(str(exc)) from None
+    except MappingFileNotUTF8 as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    except MappingFileTooLarge as exc:
+        # Listed as the file's one problem, in --json too: the file was read, and refused.
+        problems = [MappingProblem(0, "", str(exc))]
     else:
         try:
             mapping = load_mapping(text, outbound_fields=outbound_fields)
-            problems = []
         except MappingInvalid as exc:
             problems = exc.problems
     summary = mapping.summary() if mapping is not None else None
@@ -81,21 +92,6 @@ def validate(file: Path, crm_kind: str | None, as_json: bool) -> None:
         click.echo(f"{file}: not a valid mapping ({count})", err=True)
     if mapping is None:
         raise SystemExit(1)
-
-
-def _read_mapping_file(file: Path) -> str | None:
-    """The file's text; None when it is larger than a mapping may be; one-line errors."""
-    try:
-        with file.open("rb") as stream:
-            raw = stream.read(MAX_TEXT_BYTES + 1)
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_TEXT_BYTES:
-        return None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise click.ClickException(f"{file}: not UTF-8 text (byte {exc.start})") from None
 
 
 def _problem_views(problems: Sequence[MappingProblem]) -> list[dict[str, Any]]:

@@ -167,7 +167,7 @@ def test_validate_a_file_over_64_kib_is_a_problem(tmp_path: Path) -> None:
     result = run("validate", str(path))
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        "larger than 65536 bytes",
+        "larger than 65536 bytes; a mapping is at most 64 KiB",
         f"{path}: not a valid mapping (1 problem)",
     ]
 
