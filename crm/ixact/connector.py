@@ -48,8 +48,9 @@ from crm.ixact.texts import (
     written_tags,
 )
 from crm.outbound import mapped_fields, refused
+from crm.write_outcomes import failure_outcome
 from schemas.writebacks import STATISTICS_SYNCED, WRITEBACK_SCHEMAS, WritebackData
-from socialbridge.errors import AuthError, IntegrationError, PermanentError, RetryableError
+from socialbridge.errors import IntegrationError
 from socialbridge.logs import get_logger
 
 if TYPE_CHECKING:
@@ -59,11 +60,6 @@ log = get_logger(__name__)
 
 OUTBOUND_FIELDS = ("Subject", "Body")
 CONTACT_KEY = "contact_email"
-_OUTCOMES: dict[type[IntegrationError], str] = {
-    RetryableError: "retryable",
-    AuthError: "refused_credentials",
-    PermanentError: "rejected",
-}
 
 
 @dataclass(frozen=True)
@@ -124,7 +120,7 @@ class IxactConnector:
                 log.warning("ixact.resend_window", attempts=entry.attempts, **fields)
             self._smtp.send(plan.email)
         except IntegrationError as exc:
-            log.warning("crm.write", outcome=_OUTCOMES[type(exc)], error=exc.message, **fields)
+            log.warning("crm.write", outcome=failure_outcome(exc), error=exc.message, **fields)
             raise
         self._ledger.mark_sent(key)
         log.info("crm.write", outcome="delivered", **fields)

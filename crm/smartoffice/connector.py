@@ -58,6 +58,7 @@ from crm.smartoffice.texts import (
     keywords_of,
     with_marker,
 )
+from crm.write_outcomes import failure_outcome
 from schemas.writebacks import STATISTICS_SYNCED, WRITEBACK_SCHEMAS
 from socialbridge.errors import AuthError, IntegrationError, PermanentError, RetryableError
 from socialbridge.httputil import USER_AGENT
@@ -71,11 +72,6 @@ log = get_logger(__name__)
 LOGGED_XML_MAX = 4096
 SCRUBBED_MIN = 4
 OUTBOUND_FIELDS = ("ContactID", "Keywords", "Note")
-_OUTCOMES: dict[type[IntegrationError], str] = {
-    RetryableError: "retryable",
-    AuthError: "refused_credentials",
-    PermanentError: "rejected",
-}
 
 
 @dataclass(frozen=True)
@@ -146,7 +142,7 @@ class SmartOfficeConnector:
             if smartpad is None:
                 smartpad = self._verify_insert(plan, writeback.idempotency_key)
         except IntegrationError as exc:
-            log.warning("crm.write", outcome=_OUTCOMES[type(exc)], error=exc.message, **fields)
+            log.warning("crm.write", outcome=failure_outcome(exc), error=exc.message, **fields)
             raise
         log.info("crm.write", outcome="delivered", smartpad=smartpad, **fields)
 

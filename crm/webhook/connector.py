@@ -37,6 +37,7 @@ from marshmallow import ValidationError
 from standardwebhooks import Webhook
 
 from crm.connector import OutgoingRequest, WriteBack
+from crm.write_outcomes import REFUSED_SIGNATURE, failure_outcome
 from schemas.writebacks import dump_writeback
 from socialbridge.errors import AuthError, IntegrationError, PermanentError, RetryableError
 from socialbridge.httputil import USER_AGENT, is_retryable_status, parse_retry_after
@@ -46,11 +47,6 @@ log = get_logger(__name__)
 
 SYSTEM = "crm"
 _MAX_MESSAGE = 300
-_OUTCOMES: dict[type[IntegrationError], str] = {
-    RetryableError: "retryable",
-    AuthError: "refused_signature",
-    PermanentError: "rejected",
-}
 
 
 class WebhookConnector:
@@ -106,7 +102,9 @@ class WebhookConnector:
         if error is None:
             log.info("crm.write", outcome="delivered", **fields)
             return
-        log.warning("crm.write", outcome=_OUTCOMES[type(error)], **fields)
+        log.warning(
+            "crm.write", outcome=failure_outcome(error, refused=REFUSED_SIGNATURE), **fields
+        )
         raise error
 
     def preview(self, writeback: WriteBack) -> list[OutgoingRequest]:
