@@ -37,6 +37,7 @@ from cli.connector_options import (
     read_mapping,
 )
 from cli.ghl_check import CheckLine, Outcome, check_calls, scope_lines
+from cli.hints import reconnect_hint, resume_hint, status_words
 from cli.render import (
     NOTHING,
     connection_view,
@@ -52,7 +53,7 @@ from socialbridge import urls
 from socialbridge.errors import IntegrationError
 from socialbridge.inbound_auth import InboundAuth
 from store import ConnectionRecord, ConnectionStatus, DuplicateName, GhlAuth
-from store.connections import NOT_INSTALLED_REASON, WEBHOOK_KIND
+from store.connections import WEBHOOK_KIND
 from workers.release import activate_and_enqueue
 
 # Why a connection is disconnected when a user did it (GHL's UNINSTALL gives its own reason).
@@ -372,11 +373,13 @@ def check(runtime: Runtime, connection: str, post_id: str | None) -> None:
 
 def _ghl_lines(runtime: Runtime, record: ConnectionRecord, post_id: str | None) -> list[CheckLine]:
     if not record.has_ghl_token:
-        detail = f"{record.name} has no GHL token ({_status_words(record)}); "
-        return [CheckLine(Outcome.FAILED, "token", detail + _reconnect_hint(runtime, record))]
+        detail = f"{record.name} has no GHL token ({status_words(record)}); "
+        return [
+            CheckLine(Outcome.FAILED, "token", detail + reconnect_hint(record, runtime.settings))
+        ]
     lines: list[CheckLine] = []
     if record.status != ConnectionStatus.ACTIVE:
-        lines.append(CheckLine(Outcome.INFO, "status", _status_words(record)))
+        lines.append(CheckLine(Outcome.INFO, "status", status_words(record)))
     location = record.location_id
     if post_id is None:
         post_id = next(
@@ -506,7 +509,7 @@ def update(
         return
     click.echo(f"updated {updated.id} ({updated.name}): {', '.join(changed)}")
     if updated.status != ConnectionStatus.ACTIVE:
-        click.echo(f"it is still {updated.status}; {_resume_hint(runtime, updated)}")
+        click.echo(f"it is still {updated.status}; {resume_hint(updated, runtime.settings)}")
     emit_connection(result)
 
 
@@ -584,8 +587,8 @@ def activate(runtime: Runtime, connection: str) -> None:
         return
     if not record.has_ghl_token:
         raise click.ClickException(
-            f"{record.name} has no GHL token ({_status_words(record)}): "
-            + _reconnect_hint(runtime, record)
+            f"{record.name} has no GHL token ({status_words(record)}): "
+            + reconnect_hint(record, runtime.settings)
         )
     try:
         released = activate_and_enqueue(runtime.store, runtime.celery, record.id)
@@ -613,7 +616,7 @@ def disconnect(runtime: Runtime, connection: str, yes: bool) -> None:
     record = runtime.connection(connection)
     if record.status == ConnectionStatus.DISCONNECTED and not record.has_ghl_token:
         click.echo(f"{record.id} ({record.name}) is disconnected already")
-        click.echo(_reconnect_hint(runtime, record))
+        click.echo(reconnect_hint(record, runtime.settings))
         return
     if not yes:
         click.confirm(
@@ -631,7 +634,7 @@ def disconnect(runtime: Runtime, connection: str, yes: bool) -> None:
         f"disconnected {record.id} ({record.name}): its GHL tokens are deleted, its events "
         f"wait; {stops}"
     )
-    click.echo(_reconnect_hint(runtime, record))
+    click.echo(reconnect_hint(record, runtime.settings))
 
 
 @group.command("remove")
@@ -675,42 +678,3 @@ def _location_words(connection: ConnectionRecord) -> str:
     if connection.location_id:
         return f"location {connection.location_id}"
     return "any location the installer chooses"
-
-
-def _status_words(connection: ConnectionRecord) -> str:
-    """``needs_reauth: not installed yet``: the status and, when it says more, its reason."""
-    if connection.status_reason == NOT_INSTALLED_REASON:
-        return f"{connection.status}: not installed yet"
-    if connection.status_reason:
-        return f"{connection.status}: {connection.status_reason}"
-    return connection.status
-
-
-def _reconnect_hint(runtime: Runtime, connection: ConnectionRecord) -> str:
-    """How a connection without a GHL token gets one."""
-    if connection.ghl_auth == GhlAuth.OAUTH:
-        return (
-            f"authorize it by opening {urls.install_url(runtime.settings, connection.id)} "
-            f"(choose {connection.location_id or 'the location'} and approve); its waiting "
-            "events run once the install completes"
-        )
-    return (
-        f"reconnect it with: socialbridge connections update {connection.name} --ghl-token "
-        f"TOKEN, then: socialbridge connections activate {connection.name} (its waiting events "
-        "run then)"
-    )
-
-
-def _resume_hint(runtime: Runtime, connection: ConnectionRecord) -> str:
-    """What brings a connection that is not active back, after an update."""
-    if not connection.has_ghl_token:
-        return _reconnect_hint(runtime, connection)
-    if connection.ghl_auth == GhlAuth.OAUTH and connection.status != ConnectionStatus.PARKED:
-        return "authorize it again at: " + urls.install_url(runtime.settings, connection.id)
-    if connection.status == ConnectionStatus.PARKED:
-        return f"un-park it with: socialbridge connections activate {connection.name}"
-    return (
-        f"check the new token with: socialbridge connections check {connection.name}, then "
-        f"resume it and its waiting events with: socialbridge connections activate "
-        f"{connection.name}"
-    )

@@ -16,7 +16,9 @@ authenticated as the connection expects: Standard Webhooks signature headers, or
 
 With ``--wait``, a done event points at where its write-back shows: the sandbox CRM page, the
 SmartOffice sandbox page, or for IXACT the mail sandbox page (a connection whose mail server
-is this machine's) or the contact's Contact History in IXACT.
+is this machine's) or the contact's Contact History in IXACT. Following also ends when the
+event is ``waiting``: its connection is not active (parked, needs_reauth, disconnected), and
+nothing moves it until someone acts, so the last line says what to do (`cli.hints`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from cli.dev.demo_connections import (
     demo_smartoffice_body,
     demo_smartoffice_mapping,
 )
+from cli.hints import waiting_hint
 from cli.params import WAIT_SECONDS
 from cli.render import emit_json, json_value, words
 from cli.runtime import Runtime, json_option, pass_runtime
@@ -48,9 +51,11 @@ from crm.ixact.settings import is_loopback
 from schemas.events import EVENT_TYPES, POST_PUBLISHED, TAG_DETAILS_REQUESTED
 from socialbridge.errors import IntegrationError
 from socialbridge.inbound_auth import InboundAuth
-from store import ConnectionRecord, EventRecord
+from store import ConnectionRecord, EventRecord, EventStatus
 
-FINAL = ("done", "dead")
+# Where following stops: the event finished, or it waits for its connection, which only a
+# person can bring back (`connections activate`, an install).
+FINAL = (EventStatus.DONE, EventStatus.DEAD, EventStatus.WAITING)
 DEMO_TITLE = "Open house this Saturday"
 # The options that shape a body made for TYPE; with --body they would silently do nothing.
 SHAPING_OPTIONS = ("event_type", "post_id", "ghl_post_id", "tag_ids")
@@ -89,7 +94,7 @@ def group() -> None:
     "--wait/--no-wait",
     default=True,
     show_default=True,
-    help="Follow the event until it is done or dead.",
+    help="Follow the event until it is done, dead or waiting for its connection.",
 )
 @click.option(
     "--timeout",
@@ -118,7 +123,8 @@ def send(
 
     Both forms print the URL, the HTTP status, and then the receiver's answer (refused) or
     the event id and status (accepted); with --wait also its attempts, last error and error
-    kind once it is done or dead.
+    kind once it is done or dead, or once it waits for its connection, with the hint that
+    says what brings the connection back (exit 1: the event did not finish).
     """
     record = runtime.connection(connection)
     if body_file is not None:
@@ -158,6 +164,7 @@ def send(
             attempts=event.attempts,
             last_error=event.last_error,
             error_kind=event.error_kind,
+            hint=_hint(runtime, record) if event.status == EventStatus.WAITING else None,
         )
     if as_json:
         emit_json(result)
@@ -294,8 +301,19 @@ def _ending(result: dict[str, Any], record: ConnectionRecord) -> str:
         return (
             f"done after {attempts}. See {page}, or: socialbridge events show {result['event_id']}"
         )
+    if result["status"] == EventStatus.WAITING:
+        # No attempt counts while it waits (the one that found the problem is given back).
+        return f"waiting: {words(result['last_error'])}\n{result['hint']}"
     kind = f" ({result['error_kind']})" if result["error_kind"] else ""
     return f"{result['status']}{kind} after {attempts}: {words(result['last_error'])}"
+
+
+def _hint(runtime: Runtime, record: ConnectionRecord) -> str:
+    """What brings the waiting event's connection back, from its status as it is now."""
+    current = runtime.store.get_connection(record.id)
+    if current is None:
+        return f"{record.name} was removed, and its events with it"
+    return waiting_hint(current, runtime.settings)
 
 
 def _where_it_shows(record: ConnectionRecord) -> str:

@@ -6,11 +6,12 @@ from typing import Any
 
 import click
 
+from cli.hints import waiting_hint
 from cli.render import emit_fields, emit_json, emit_snapshot, snapshot_view
 from cli.runtime import Runtime, json_option, pass_runtime
 from store import SnapshotRecord
 from workers.dispatch import EnqueueError, enqueue_event
-from workers.execution import DONE, RETRY, execute_event
+from workers.execution import DONE, RETRY, WAITING, execute_event
 from workers.schedules import record_statistics_event
 
 
@@ -31,7 +32,8 @@ def sync(runtime: Runtime, connection: str, enqueue: bool, as_json: bool) -> Non
 
     Runs the same flow (and leaves the same event in the log) as a `statistics.requested`
     webhook or the schedule. Both forms print the event id and status, then the snapshot
-    (done) or the error (not done).
+    (done) or the error (not done); an event that waits for its connection (not active) also
+    gets the hint that says what brings the connection back.
     """
     record = runtime.connection(connection)
     event = record_statistics_event(runtime.store, record.id, source="cli")
@@ -69,13 +71,19 @@ def sync(runtime: Runtime, connection: str, enqueue: bool, as_json: bool) -> Non
         emit_snapshot(done["snapshot"], indent="  ")
         return
     after = runtime.store.get_event(event.id)
-    failed = {
+    hint = None
+    if outcome.status == WAITING:
+        # Read again: the attempt may just have parked it, or someone activated it since.
+        hint = waiting_hint(runtime.store.get_connection(record.id) or record, runtime.settings)
+    failed: dict[str, Any] = {
         "event_id": event.id,
-        # The event's own status word (`retrying`, `dead`), as `events show` has it.
+        # The event's own status word (`retrying`, `waiting`, `dead`), as `events show` has it.
         "status": outcome.status if after is None else after.status,
         "error_kind": None if after is None else after.error_kind,
         "error": outcome.error,
         "retry_in": None if outcome.retry_in is None else round(outcome.retry_in),
+        # What brings a waiting event's connection back; null for any other status.
+        "hint": hint,
     }
     if outcome.status == RETRY:
         # The store holds the retry (next_attempt_at); the workers' recovery sweep sends it
@@ -84,6 +92,9 @@ def sync(runtime: Runtime, connection: str, enqueue: bool, as_json: bool) -> Non
     else:
         kind = f" ({failed['error_kind']})" if failed["error_kind"] else ""
         message = f"{failed['status']}{kind}: {outcome.error}"
+    message += f" (event {event.id})"
+    if hint is not None:
+        message += f"; {hint}"
     if as_json:
         emit_json(failed)
-    raise click.ClickException(f"{message} (event {event.id})")
+    raise click.ClickException(message)

@@ -199,6 +199,7 @@ def test_send_json_follows_the_event_and_prints_its_outcome(cli: Cli, web: str) 
         "attempts": 1,
         "last_error": None,
         "error_kind": None,
+        "hint": None,
     }
 
 
@@ -227,6 +228,75 @@ def test_send_of_an_event_that_dies_says_why_in_both_forms(cli: Cli, web: str) -
         "permanent",
     )
     assert printed["last_error"].startswith("ghl: ")
+
+
+PARKED_HINT = (
+    "the event runs once demo is active again: fix the cause (socialbridge connections check "
+    "demo tries GHL and the CRM), then: socialbridge connections activate demo (its waiting "
+    "events run then)"
+)
+
+
+def test_send_to_a_parked_connection_ends_waiting_with_what_to_do_in_both_forms(
+    cli: Cli, web: str
+) -> None:
+    # The first send meets the revoked token: its attempt parks the connection and waits. The
+    # second finds the connection parked already and waits before any attempt. Neither moves
+    # until someone acts, so following stops there instead of running into the timeout.
+    connection = cli.connection("demo", ghl_token="pit-revoked")
+
+    with worker(cli):
+        human = cli("demo", "send", "statistics.requested", "--timeout", "10")
+    with worker(cli):
+        machine = cli("demo", "send", "statistics.requested", "--timeout", "10", "--json")
+
+    first, second = cli.store.list_events()[::-1]
+    assert human.exit_code == 1
+    printed = lines(human.output)
+    assert re.fullmatch(
+        r"waiting: connection is parked: credentials refused: ghl: Invalid JWT \(HTTP 401\) "
+        r"\[traceId [0-9a-f-]+\]",
+        printed[-2],
+    )
+    assert printed[-1] == PARKED_HINT
+    assert printed[-3].startswith(f"  {first.id}: waiting (attempt 0): connection is parked: ")
+    assert machine.exit_code == 1
+    assert json.loads(machine.output) == {
+        "url": f"{web}/webhooks/crm/{connection.id}",
+        "status_code": 202,
+        "event_id": second.id,
+        "status": "waiting",
+        "attempts": 0,
+        "last_error": second.last_error,
+        "error_kind": None,
+        "hint": PARKED_HINT,
+    }
+    assert (first.status, second.status) == ("waiting", "waiting")
+    assert second.last_error is not None
+    assert second.last_error.startswith("connection is parked: credentials refused: ghl: ")
+    parked = cli.store.get_connection(connection.id)
+    assert parked is not None
+    assert parked.status == "parked"
+
+
+def test_send_to_a_disconnected_oauth_connection_gives_the_install_url(cli: Cli, web: str) -> None:
+    connection = cli.connection("demo", ghl_auth="oauth", ghl_token="", location_id="loc_demo")
+    cli.store.disconnect_connection(connection.id, "GHL UNINSTALL at 2026-05-01T10:00:00Z")
+
+    with worker(cli):
+        result = cli("demo", "send", "post.published", "--timeout", "10", "--json")
+
+    assert result.exit_code == 1
+    printed = json.loads(result.output)
+    assert (printed["status"], printed["last_error"]) == (
+        "waiting",
+        "connection is disconnected: GHL UNINSTALL at 2026-05-01T10:00:00Z",
+    )
+    assert printed["hint"] == (
+        "the event runs once demo is active again: authorize it by opening "
+        f"{web}/oauth/ghl/start?connection={connection.id} (choose loc_demo and approve); its "
+        "waiting events run once the install completes"
+    )
 
 
 def test_send_without_a_worker_gives_up_after_the_timeout(cli: Cli, web: str) -> None:

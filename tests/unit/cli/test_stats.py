@@ -8,7 +8,7 @@ import re
 
 from socialbridge.embedded_redis import free_port
 from tests.brokerutil import queued_tasks
-from tests.unit.cli.conftest import Cli, columns, lines
+from tests.unit.cli.conftest import PUBLIC_URL, Cli, columns, lines
 from workers.flows.statistics import default_range
 
 
@@ -128,6 +128,13 @@ def test_sync_enqueue_without_redis_fails_and_keeps_no_event(cli: Cli) -> None:
     assert cli.store.list_events() == []
 
 
+PARKED_HINT = (
+    "the event runs once acme is active again: fix the cause (socialbridge connections check "
+    "acme tries GHL and the CRM), then: socialbridge connections activate acme (its waiting "
+    "events run then)"
+)
+
+
 def test_sync_with_refused_credentials_parks_the_connection_and_its_event_waits(
     cli: Cli,
 ) -> None:
@@ -138,9 +145,10 @@ def test_sync_with_refused_credentials_parks_the_connection_and_its_event_waits(
     assert result.exit_code == 1
     [event] = cli.store.list_events()
     assert event.status == "waiting"
+    # One line: why it waits, then what brings the connection (and so the event) back.
     assert re.fullmatch(
         r"Error: waiting: connection is parked: credentials refused: ghl: Invalid JWT "
-        rf"\(HTTP 401\) \[traceId [0-9a-f-]+\] \(event {event.id}\)",
+        rf"\(HTTP 401\) \[traceId [0-9a-f-]+\] \(event {event.id}\); " + re.escape(PARKED_HINT),
         lines(result.stderr)[-1],
     )
     parked = cli.store.get_connection(connection.id)
@@ -162,11 +170,64 @@ def test_sync_json_failure_prints_json_then_the_error(cli: Cli) -> None:
         "error_kind": None,
         "error": printed["error"],
         "retry_in": None,
+        "hint": PARKED_HINT,
     }
     assert printed["error"].startswith(
         "connection is parked: credentials refused: ghl: Invalid JWT (HTTP 401)"
     )
     assert result.stderr.startswith("Error: waiting: connection is parked: ")
+    assert result.stderr.rstrip("\n").endswith(f"; {PARKED_HINT}")
+
+
+def test_sync_on_a_disconnected_pit_connection_says_to_give_it_a_token_then_activate(
+    cli: Cli,
+) -> None:
+    connection = cli.connection("acme")
+    cli.store.disconnect_connection(connection.id, "disconnected with a test")
+
+    plain = cli("stats", "sync", "acme")
+    machine = cli("stats", "sync", "acme", "--json")
+
+    hint = (
+        "the event runs once acme is active again: reconnect it with: socialbridge connections "
+        "update acme --ghl-token TOKEN, then: socialbridge connections activate acme (its "
+        "waiting events run then)"
+    )
+    assert plain.exit_code == machine.exit_code == 1
+    first, second = cli.store.list_events()[::-1]
+    assert lines(plain.stderr)[-1] == (
+        "Error: waiting: connection is disconnected: disconnected with a test "
+        f"(event {first.id}); {hint}"
+    )
+    assert json.loads(machine.stdout) == {
+        "event_id": second.id,
+        "status": "waiting",
+        "error_kind": None,
+        "error": "connection is disconnected: disconnected with a test",
+        "retry_in": None,
+        "hint": hint,
+    }
+    # Waiting before any attempt: nothing was counted, and GHL was never called with no token.
+    assert (first.status, first.attempts) == ("waiting", 0)
+
+
+def test_sync_on_an_oauth_connection_not_installed_gives_its_install_url(cli: Cli) -> None:
+    connection = cli.connection("acme", ghl_auth="oauth", ghl_token="", location_id="")
+
+    result = cli("stats", "sync", "acme", "--json")
+
+    assert result.exit_code == 1
+    printed = json.loads(result.stdout)
+    assert printed["status"] == "waiting"
+    assert printed["error"] == (
+        "connection is needs_reauth: not authorized yet: open the install URL "
+        "(socialbridge connections show)"
+    )
+    assert printed["hint"] == (
+        "the event runs once acme is active again: authorize it by opening "
+        f"{PUBLIC_URL}/oauth/ghl/start?connection={connection.id} (choose the location and "
+        "approve); its waiting events run once the install completes"
+    )
 
 
 def test_sync_meeting_a_ghl_outage_leaves_the_retry_to_the_workers(cli: Cli) -> None:
@@ -204,6 +265,7 @@ def test_sync_json_meeting_a_ghl_outage_says_when_the_retry_comes(cli: Cli) -> N
         "error_kind": None,
         "error": printed["error"],
         "retry_in": 42,
+        "hint": None,
     }
     assert "(HTTP 503)" in printed["error"]
 
