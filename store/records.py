@@ -36,7 +36,7 @@ class ErrorKind(StrEnum):
 
     RETRYABLE_EXHAUSTED = "retryable_exhausted"  # kept failing on retry: an outage, a bug
     PERMANENT = "permanent"  # refused for good (a 4xx, a connection that is gone or unusable)
-    AUTH = "auth"  # credentials refused: the connection is parked until they are fixed
+    AUTH = "auth"  # credentials refused, on events that died before they could wait instead
     INVALID = "invalid"  # the event itself cannot work (its payload, its encoding)
 
 
