@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cli.hints import waiting_hint
 from cli.params import LIST_LIMIT
 from cli.render import (
     emit_fields,
@@ -84,8 +85,13 @@ def list_(
 @json_option
 @pass_runtime
 def show(runtime: Runtime, event_id: str, as_json: bool) -> None:
-    """One event with its payload and history fields."""
-    view = event_view(_get(runtime, event_id))
+    """One event with its payload and history fields; a waiting one says what releases it."""
+    event = _get(runtime, event_id)
+    view = event_view(event)
+    if event.status == EventStatus.WAITING:
+        connection = runtime.store.get_connection(event.connection_id)
+        if connection is not None:
+            view["hint"] = waiting_hint(connection, runtime.settings)
     if as_json:
         emit_json(view)
     else:

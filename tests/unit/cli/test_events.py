@@ -304,3 +304,18 @@ def test_replay_that_cannot_be_enqueued_leaves_the_event_dead(cli: Cli) -> None:
     assert after.status == "dead"
     assert after.last_error is not None
     assert after.last_error.startswith("replay could not be enqueued: ")
+
+
+def test_show_of_a_waiting_event_says_what_releases_it(cli: Cli) -> None:
+    connection = cli.connection()
+    event = record(cli, connection)
+    cli.store.park_connection(connection.id, "credentials refused: ghl: Invalid JWT")
+    cli.store.mark_waiting(event.id, "connection is parked: credentials refused")
+
+    plain = cli("events", "show", event.id)
+    machine = json.loads(cli("events", "show", event.id, "--json").output)
+
+    assert machine["status"] == "waiting"
+    assert f"socialbridge connections activate {connection.name}" in machine["hint"]
+    name, _, value = lines(plain.output)[-1].partition(":")
+    assert (name, value.strip()) == ("hint", machine["hint"])
