@@ -7,6 +7,7 @@ from cli.dev.demo_connections import (
     DEMO_IXACT_SENDER,
     DEMO_LOCATION_ID,
     DEMO_SMARTOFFICE_NAME,
+    TRY_OAUTH_NAME,
     DemoConnection,
     demo_crm_url,
     demo_ixact_smtp_url,
@@ -31,13 +32,16 @@ def build_banner(
     ixact: DemoConnection,
     oauth: DemoOAuth,
     socialbridge_command: str,
+    try_oauth_secret: str,
 ) -> str:
     """What `make run` prints once everything answers: where to look, and what to try."""
     installed = "installed at this start" if oauth.installed else "not installed: see the note"
     show_oauth = f"{socialbridge_command} connections show {DEMO_OAUTH_NAME}"
     add_oauth = (
-        f"{socialbridge_command} connections add --name my-oauth --auth oauth --location-id "
-        f"{DEMO_LOCATION_ID} --crm-url {demo_crm_url(ports.crm_url, 'my-oauth')}"
+        f"{socialbridge_command} connections add --name {TRY_OAUTH_NAME} --auth oauth "
+        f"--location-id {DEMO_LOCATION_ID} \\\n"
+        f"        --crm-url {demo_crm_url(ports.crm_url, TRY_OAUTH_NAME)} "
+        f"--crm-secret {try_oauth_secret}"
     )
     sends = "\n".join(f"    {socialbridge_command} demo send {kind}" for kind in DEMO_EVENT_TYPES)
     rule = "=" * 72

@@ -27,6 +27,9 @@ shipped mapping, so a mapping and the body it expects live side by side.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -163,6 +166,34 @@ def register_demo_account(
             f"the sandbox CRM refused the {account} account ({response.status_code}): "
             f"{response.text}"
         )
+
+
+# --- my-oauth: the connection the banner invites you to add ------------------------------
+
+TRY_OAUTH_NAME = "my-oauth"
+
+
+def try_oauth_secret(database_url: str, secret_key: str) -> str:
+    """The CRM secret of the `my-oauth` connection the banner's command adds.
+
+    The sandbox CRM takes write-backs only for accounts it knows, with their secret, so
+    `make run` registers `my-oauth` before anyone adds it: with the connection's own secret
+    when it exists (added in an earlier run), else with one derived from SECRET_KEY, the
+    same at every start, which the banner's command passes as --crm-secret.
+    """
+    from store import Store, StoreError
+
+    store = Store(database_url, secret_key)
+    try:
+        record = store.find_connection(TRY_OAUTH_NAME)
+    except StoreError as error:
+        raise _unreadable(TRY_OAUTH_NAME, error) from error
+    finally:
+        store.dispose()
+    if record is not None and record.crm_secret:
+        return record.crm_secret
+    digest = hmac.new(secret_key.encode(), b"sandbox-crm:my-oauth", hashlib.sha256).digest()
+    return "whsec_" + base64.b64encode(digest[:24]).decode("ascii")
 
 
 # --- demo-smartoffice: the SmartOffice sandbox -------------------------------------------

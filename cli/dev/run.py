@@ -33,6 +33,7 @@ import httpx
 
 from cli.dev.banner import FLOWER_USER, build_banner
 from cli.dev.demo_connections import (
+    TRY_OAUTH_NAME,
     DemoConnection,
     DemoConnectionError,
     demo_crm_url,
@@ -41,6 +42,7 @@ from cli.dev.demo_connections import (
     ensure_demo_ixact_connection,
     ensure_demo_smartoffice_connection,
     register_demo_account,
+    try_oauth_secret,
 )
 from cli.dev.demo_oauth import (
     DEMO_OAUTH_NAME,
@@ -319,6 +321,8 @@ def _start_everything(
         register_demo_account(
             http, ports.crm_url, oauth_connection.crm_secret, account=DEMO_OAUTH_NAME
         )
+        try_secret = try_oauth_secret(paths.database_url, secret_key)
+        register_demo_account(http, ports.crm_url, try_secret, account=TRY_OAUTH_NAME)
 
         for name, argv in app_commands(ports).items():
             supervisor.start(name, argv, child_env)
@@ -335,6 +339,7 @@ def _start_everything(
             smartoffice=smartoffice,
             ixact=ixact,
             oauth=oauth,
+            try_oauth_secret=try_secret,
             socialbridge_command=display_path(console_script("socialbridge"), paths.root),
         )
     )

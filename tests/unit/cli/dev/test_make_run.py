@@ -223,8 +223,9 @@ def test_make_run_installs_demo_oauth_and_an_oauth_connection_added_from_another
     demo_send("demo send post.published --connection demo-oauth", tmp_path, dev_run)
 
     # The banner's own command, then its install URL opened and approved as a person would.
-    [add_line] = [line for line in banner if " connections add --name my-oauth " in line]
-    added = socialbridge([*add_line.split()[1:], "--json"], tmp_path)
+    [at] = [i for i, line in enumerate(banner) if " connections add --name my-oauth " in line]
+    add_command = (banner[at].removesuffix("\\") + banner[at + 1]).split()
+    added = socialbridge([*add_command[1:], "--json"], tmp_path)
     assert added.returncode == 0, added.stdout + added.stderr
     install_url = json.loads(added.stdout)["install_url"]
     with httpx.Client(timeout=30) as http:
@@ -242,3 +243,5 @@ def test_make_run_installs_demo_oauth_and_an_oauth_connection_added_from_another
     assert connection["scopes"] == list(OAUTH_SCOPES)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "GHL  ok scopes: every scope the flows need" in checked.stdout.splitlines()
+    # The connection the banner invites one to add writes back to the sandbox CRM too.
+    demo_send("demo send post.published --connection my-oauth", tmp_path, dev_run)

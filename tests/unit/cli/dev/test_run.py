@@ -334,6 +334,7 @@ def banner_for(
         ixact=ixact or ixact_connection(),
         oauth=oauth or oauth_demo(),
         socialbridge_command=".venv/bin/socialbridge",
+        try_oauth_secret="whsec_dHJ5LW9hdXRoLXNlY3JldA==",
     )
 
 
@@ -416,16 +417,18 @@ def test_banner_shows_demo_oauth_and_how_to_install_one() -> None:
     send = lines.index(
         "    .venv/bin/socialbridge demo send post.published --connection demo-oauth"
     )
-    assert lines[send + 1 : send + 6] == [
+    assert lines[send + 1 : send + 7] == [
         "  the same flow with GHL's OAuth tokens (see: .venv/bin/socialbridge connections "
         "show demo-oauth).",
         "  To install one yourself, with the sandbox GHL's marketplace app:",
         "    .venv/bin/socialbridge connections add --name my-oauth --auth oauth --location-id "
-        "loc_demo --crm-url http://127.0.0.1:8020/hooks/my-oauth",
+        "loc_demo \\",
+        "        --crm-url http://127.0.0.1:8020/hooks/my-oauth "
+        "--crm-secret whsec_dHJ5LW9hdXRoLXNlY3JldA==",
         "  then open the install URL it prints: on the sandbox's page, approve loc_demo.",
         "",
     ]
-    assert lines[send + 6] == "Ctrl-C stops everything."
+    assert lines[send + 7] == "Ctrl-C stops everything."
 
 
 def test_banner_says_when_demo_oauth_could_not_be_installed() -> None:
