@@ -265,7 +265,8 @@ def test_a_park_that_saw_an_older_connection_changes_nothing(
         connection.id, "GHL refused the token", unchanged_since=connection.updated_at
     )
     current = store.get_connection(connection.id)
-    assert current is not None and current.status == "active"
+    assert current is not None
+    assert current.status == "active"
     assert store.park_connection(
         connection.id, "refused again", unchanged_since=current.updated_at
     )
