@@ -77,6 +77,11 @@ class Settings:
         "PEM of GHL's legacy RSA key (`x-wh-signature`, retired in 2026). Empty: RSA-signed "
         "deliveries are refused; set, they pass only when no `x-ghl-signature` is present.",
     )
+    tag_cache_ttl: int = _setting(
+        60,
+        "Seconds a location's tag list stays cached in Redis for post.published; 0 turns the "
+        "cache off (every event lists the tags).",
+    )
     crm_timeout: float = _setting(15.0, "Seconds before a write-back to the CRM times out.")
     secret_key: str = _setting(
         "",
@@ -230,6 +235,8 @@ class Settings:
                 f"STATS_INTERVAL_SECONDS: must be from {STATS_INTERVAL_MIN_SECONDS} (5 minutes) "
                 f"to {STATS_INTERVAL_MAX_SECONDS} (31 days), got {self.stats_interval_seconds}"
             )
+        if self.tag_cache_ttl < 0:
+            raise ConfigError("TAG_CACHE_TTL: must be 0 (no cache) or more")
         if self.lease_seconds < 3:
             # Renewed every third of the lease: anything shorter would expire between renewals.
             raise ConfigError("LEASE_SECONDS: must be at least 3")
