@@ -5,6 +5,8 @@ the grant back and says what is now connected.
     GET /oauth/ghl/start?agency=1           a Company (agency) install: every approved location
                                             that has an OAuth connection is connected at once
     GET /oauth/ghl/callback?code=&state=    GHL's redirect after the user approved (or not)
+    GET /oauth/ghl/callback?code=           the same, for an install started from GHL's
+                                            marketplace page: no state (see below)
 
 A Location install: the state names the connection; the code is exchanged (`user_type`
 Location), the pair stored with `Store.save_oauth_tokens(authorized=True)`, which makes the
@@ -24,17 +26,54 @@ scopes: GHL mints location tokens only for an agency token that has it.
 
 The state is signed, expires after 10 minutes and is used once (`socialbridge.oauth_state`,
 `Store.use_oauth_state`), and is consumed before the code is exchanged, so a replayed callback
-exchanges nothing. A callback without a state (an install started from GHL's marketplace page,
-not from socialbridge) is refused: nothing would say which connection it is for.
+exchanges nothing. A state that is present but not valid is refused; it never falls back to
+the marketplace install below.
+
+A marketplace install: an install started from GHL's marketplace page (not from
+`/oauth/ghl/start`) comes back with a code and no state, so nothing names the connection. The
+code is exchanged as a Location install and the grant attached by the location GHL names in
+its answer: to the one OAuth connection whose location id is that location (given with
+`--location-id`, or set by an earlier install), exactly as the state path does it (`_connect`).
+No such connection: a 404 page naming the location and the command that adds one, then its
+install URL; several: a 409 page listing them, each to be installed from its own install URL
+(one pair each, as above). Either way the grant is not kept. An OAuth connection created
+without a location is never chosen, and the page says so when there are some. A Company code
+cannot be exchanged as a Location one: GHL refuses it (the sandbox: `invalid_grant`, "user_type
+Location does not match the Company install") and the code is spent by that refusal, so it
+is not tried again as Company: the page sends the agency to `/oauth/ghl/start?agency=1`.
+
+Why a callback without a state may attach a grant at all, when a state is what stops a
+stranger's code from being completed here (login CSRF):
+
+- The location is GHL's answer to our client secret, not anything the request says. A code
+  is redeemed only if GHL issued it to this app, for this redirect URI, after a user with the
+  right to install apps on that location approved it; anyone can send a code, but only for a
+  location they can install on.
+- The grant goes only to a connection already tied to that same location. Such a connection
+  reads that location's data whichever of its users installed the app, so a stranger's grant
+  gives it what a re-install by its owner would: a fresh pair of the same location for the
+  same app (a scope it lacks is named on the page, as after any install). What a state
+  prevents, tying someone's location to a connection that is not for it, cannot happen:
+  connections without a location are exactly the ones a marketplace install never picks.
+- Pages name only the connections of the location the caller has just proved they can
+  install on. Of the connections without a location, only how many there are is said.
+- A code is checked for its form (printable ASCII, at most `MAX_CODE_CHARS`) before anything
+  is sent to GHL; every other unauthenticated callback costs one call to GHL's token
+  endpoint, which refuses a made-up or used code (400 here). Limiting how often that can be
+  asked is for the proxy in front, as for every public URL.
 
 Every answer is an HTML page for a person, with the status that fits: 302 to GHL, 200 done or
-cancelled, 400 a bad or used link, 404 an unknown connection, 409 another location, 502 GHL
-refused or failed, 503 GHL OAuth not configured. Tokens appear in no page and no log line.
+cancelled, 400 a bad or used link or code, 404 an unknown connection (or none for the
+location of a marketplace install), 409 another location (or several connections for it),
+502 GHL refused or failed, 503 GHL OAuth not configured or the store unavailable. Tokens
+appear in no page and no log line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import shlex
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,12 +106,20 @@ bp = Blueprint("oauth", __name__)
 AGENCY_INSTALL = "agency"
 """What the state names instead of a connection for a Company install: never a connection id
 (those start with `con_`)."""
+MARKETPLACE_INSTALL = "marketplace"
+"""What a callback without a state installs (in hints and log lines): never a connection id."""
 AGENCY_SCOPES: tuple[str, ...] = (*OAUTH_SCOPES, SCOPE_LOCATION_TOKEN)
 """An agency install asks for `oauth.write` too, to mint the locations' tokens."""
 # Connection ids are `con_` and 16 hex digits; anything far off is not looked up at all.
 MAX_CONNECTION_ID = 200
 # What GHL says on a refused authorization (error_description) is shown, cut to this much.
 MAX_SHOWN_CHARS = 300
+MAX_CODE_CHARS = 1000
+"""The longest authorization code sent to GHL; GHL's are far shorter. Anything longer, or
+anything but printable ASCII, was not issued by GHL and is refused without a call."""
+# How GHL words the refusal of a Company code exchanged as a Location one (the sandbox:
+# "user_type Location does not match the Company install").
+_COMPANY_CODE = re.compile(r"user[ _]?type\b.*\bcompany\b", re.IGNORECASE | re.DOTALL)
 
 
 class Problem(Exception):
@@ -205,15 +252,13 @@ def callback() -> Any:
     error = request.args.get("error")
     if error is not None:
         return _declined(error)
+    if not request.args.get("state"):
+        code = _code(MARKETPLACE_INSTALL)
+        _require_oauth_settings()
+        with bind(install=MARKETPLACE_INSTALL):
+            return _marketplace_install(code, oauth_redirect_uri(settings))
     claims = _claims()
-    code = request.args.get("code")
-    if not code:
-        raise Problem(
-            400,
-            "GHL sent no authorization code",
-            "The address GHL sent you back to has no code in it.",
-            _start_again_hint(claims.connection_id),
-        )
+    code = _code(claims.connection_id)
     _require_oauth_settings()
     # Used up before the exchange: a replayed callback exchanges nothing.
     store = context.services().store
@@ -230,6 +275,28 @@ def callback() -> Any:
             return _agency_install(code, redirect_uri)
     with bind(connection_id=claims.connection_id):
         return _location_install(claims.connection_id, code, redirect_uri)
+
+
+def _code(subject: str) -> str:
+    """The callback's authorization code; Problem 400 when there is none or it cannot be one."""
+    code = request.args.get("code")
+    if not code:
+        raise Problem(
+            400,
+            "GHL sent no authorization code",
+            "The address GHL sent you back to has no code in it.",
+            _start_again_hint(subject),
+        )
+    if len(code) > MAX_CODE_CHARS or not plain_ascii(code):
+        log.info("oauth.code_malformed", chars=len(code))
+        raise Problem(
+            400,
+            "This is not an authorization code from GHL",
+            "The code in the address is not of the form GHL gives; it was not sent to GHL, "
+            "and nothing was stored.",
+            _start_again_hint(subject),
+        )
+    return code
 
 
 def _claims() -> StateClaims:
@@ -337,13 +404,33 @@ def _location_install(connection_id: str, code: str, redirect_uri: str) -> tuple
         )
     with _oauth() as oauth:
         grant = _exchange(oauth, code, redirect_uri, USER_TYPE_LOCATION, connection_id)
-    if not grant.location_id:
-        raise Problem(
-            502,
-            "GHL's answer names no location",
-            "GHL gave a token that is not a location's (an agency install?); nothing was stored.",
-            f"For an agency install, open {INSTALL_PATH}?agency=1 instead.",
-        )
+    return _connect(connection, grant, _grant_location(grant))
+
+
+def _grant_location(grant: TokenGrant) -> str:
+    """The location a Location grant is for; Problem when GHL's answer names none."""
+    if grant.location_id:
+        return grant.location_id
+    if grant.user_type == USER_TYPE_COMPANY:
+        raise _agency_code_problem("GHL answered with an agency (Company) grant")
+    raise Problem(
+        502,
+        "GHL's answer names no location",
+        "GHL gave a token that is not a location's (an agency install?); nothing was stored.",
+        f"For an agency install, open {INSTALL_PATH}?agency=1 instead.",
+    )
+
+
+def _connect(
+    connection: ConnectionRecord,
+    grant: TokenGrant,
+    location_id: str,
+    *,
+    marketplace: bool = False,
+) -> tuple[str, int]:
+    """Store a Location grant as `connection`'s pair (authorized: it becomes active and its
+    waiting events are released), send those events to the queue in order, and say so."""
+    store = context.services().store
     try:
         saved, released = store.save_oauth_tokens(
             connection.id,
@@ -351,22 +438,20 @@ def _location_install(connection_id: str, code: str, redirect_uri: str) -> tuple
             refresh_token=grant.refresh_token,
             expires_at=grant.expires_at,
             scopes=grant.scopes,
-            location_id=grant.location_id,
+            location_id=location_id,
             company_id=grant.company_id,
             authorized=True,
         )
     except LocationMismatch:
-        log.info(
-            "oauth.location_mismatch", expected=connection.location_id, chosen=grant.location_id
-        )
+        log.info("oauth.location_mismatch", expected=connection.location_id, chosen=location_id)
         raise Problem(
             409,
             "Another location was chosen",
             f"{connection.name} is for location {connection.location_id}, but the install "
-            f"chose location {grant.location_id}. Nothing was stored.",
+            f"chose location {location_id}. Nothing was stored.",
             f"Open the install URL again and choose location {connection.location_id}; for "
-            f"{grant.location_id}, add a connection of its own (socialbridge connections add "
-            f"--auth oauth --location-id {grant.location_id} …).",
+            f"{location_id}, add a connection of its own (socialbridge connections add "
+            f"--auth oauth --location-id {location_id} …).",
         ) from None
     except NotFound:
         raise Problem(
@@ -378,6 +463,7 @@ def _location_install(connection_id: str, code: str, redirect_uri: str) -> tuple
     missing = missing_scopes(saved.scopes)
     log.info(
         "oauth.installed",
+        marketplace=marketplace,
         location_id=saved.location_id,
         company_id=saved.company_id,
         scopes=" ".join(saved.scopes),
@@ -392,7 +478,59 @@ def _location_install(connection_id: str, code: str, redirect_uri: str) -> tuple
         missing=missing,
         released=len(released),
         enqueued=enqueued,
+        marketplace=marketplace,
     ), 200
+
+
+# -- a marketplace install (no state) ---------------------------------------------------------
+
+
+def _marketplace_install(code: str, redirect_uri: str) -> tuple[str, int]:
+    """Exchange a code that came without a state and attach the grant by its location, to the
+    one OAuth connection of that location (the module's docstring says why this is safe)."""
+    store = context.services().store
+    with _oauth() as oauth:
+        grant = _exchange(oauth, code, redirect_uri, USER_TYPE_LOCATION, MARKETPLACE_INSTALL)
+    location_id = _grant_location(grant)
+    matches = store.oauth_connections(location_id=location_id)
+    if len(matches) == 1:
+        with bind(connection_id=matches[0].id):
+            return _connect(matches[0], grant, location_id, marketplace=True)
+    # Nothing of the grant is kept: GHL's tokens go out of scope here, never stored.
+    unplaced = len(store.oauth_connections(location_id=""))
+    log.info(
+        "oauth.marketplace_unmatched",
+        location_id=location_id,
+        company_id=grant.company_id,
+        connections=len(matches),
+        without_location=unplaced,
+    )
+    settings = context.settings()
+    return render_template(
+        "oauth_marketplace.html",
+        location_id=location_id,
+        command=(
+            "socialbridge connections add --name NAME --auth oauth "
+            f"--location-id {shlex.quote(location_id)} …"
+        ),
+        connections=[(connection, install_url(settings, connection.id)) for connection in matches],
+        without_location=unplaced,
+    ), (409 if matches else 404)
+
+
+def _agency_code_problem(what: str) -> Problem:
+    """The page for a Company (agency) code that came where a Location one was expected."""
+    settings = context.settings()
+    return Problem(
+        400,
+        "This is an agency install",
+        f"{what}: the install was approved for an agency and its locations, not for one "
+        "location. socialbridge takes an agency install only when it starts at its own agency "
+        "URL. GHL takes each code once and this one is used: nothing was stored.",
+        f"Start the agency install from {settings.base_url}{INSTALL_PATH}?agency=1 and approve "
+        "the agency's locations there; one location alone installs from its connection's "
+        "install URL (socialbridge connections show CONNECTION).",
+    )
 
 
 # -- a Company (agency) install -----------------------------------------------------------------
@@ -543,6 +681,9 @@ def _exchange(
         return oauth.exchange_code(code, redirect_uri=redirect_uri, user_type=user_type)
     except OAuthGrantError as exc:
         log.info("oauth.code_refused", error=exc.error)
+        if user_type == USER_TYPE_LOCATION and _COMPANY_CODE.search(str(exc)):
+            # Not tried again as Company: the refusal has spent the code.
+            raise _agency_code_problem("GHL refused the code as a location's") from None
         status, title = (
             (502, "GHL refused socialbridge's app credentials")
             if exc.error in ("invalid_client", "unauthorized_client")
@@ -572,6 +713,12 @@ def _exchange(
 
 def _start_again_hint(subject: str | None) -> str:
     settings = context.settings()
+    if subject == MARKETPLACE_INSTALL:
+        return (
+            "Install the app again from GHL's marketplace page, or open the install URL of "
+            "the connection (socialbridge connections show CONNECTION); an agency install "
+            f"starts at {settings.base_url}{INSTALL_PATH}?agency=1."
+        )
     if subject == AGENCY_INSTALL:
         return f"Start the agency install again: {settings.base_url}{INSTALL_PATH}?agency=1"
     if subject and plain_ascii(subject) and len(subject) <= MAX_CONNECTION_ID:

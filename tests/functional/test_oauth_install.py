@@ -12,7 +12,7 @@ import logging
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -227,3 +227,93 @@ def test_opening_the_callback_twice_exchanges_the_code_once(oauth_bridge: System
     assert "This install link was used already" in again.text
     token_calls = [e for e in oauth_bridge.ghl_journal() if e["path"] == "/oauth/token"]
     assert len(token_calls) == 1
+
+
+# --- an install started from GHL's marketplace page: no state ------------------------------------
+
+
+def new_sandbox_location(bridge: System) -> str:
+    """A location of its own at the sandbox GHL, so that no other test's connection is for it."""
+    location = f"loc_market_{secrets.token_hex(4)}"
+    added = bridge.http.post(
+        f"{bridge.ghl_url}/_sandbox/locations",
+        json={"location_id": location, "token": f"pit-{location}"},
+    )
+    added.raise_for_status()
+    return location
+
+
+def install_from_marketplace(bridge: System, location_id: str) -> tuple[httpx.Response, str]:
+    """What a browser does when the install starts on GHL's marketplace page: GHL's install page
+    with the app's query and no state, `location_id` approved, GHL's redirect to our callback
+    followed. The callback's answer, and the URL GHL sent the browser to."""
+    query = {
+        "response_type": "code",
+        "client_id": SANDBOX_CLIENT_ID,
+        "redirect_uri": f"{bridge.web_url}/oauth/ghl/callback",
+        "scope": " ".join(OAUTH_SCOPES),
+    }
+    install_page = f"{bridge.ghl_url}/oauth/chooselocation?{urlencode(query, quote_via=quote)}"
+    with httpx.Client(timeout=30, follow_redirects=False) as browser:
+        shown = browser.get(install_page)
+        assert shown.status_code == 200, shown.text  # the sandbox takes an install without state
+        approved = browser.get(f"{install_page}&{urlencode(approval(location_id))}")
+        assert approved.status_code == 302, approved.text
+        back: str = approved.headers["location"]
+        assert back.startswith(f"{bridge.web_url}/oauth/ghl/callback?")
+        assert "state" not in parse_qs(urlsplit(back).query)
+        return browser.get(back), back
+
+
+def test_an_install_from_ghls_marketplace_connects_the_one_connection_of_its_location(
+    oauth_bridge: System, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    location = new_sandbox_location(oauth_bridge)
+    connection = new_oauth_connection(oauth_bridge, location_id=location)
+    early = oauth_bridge.send(connection, "post.published", {"post_id": "crm-market-early"})
+    assert early.status_code == 202, early.text
+    oauth_bridge.wait_for(early.json()["event_id"], until=lambda e: e.status == "waiting")
+
+    page, back = install_from_marketplace(oauth_bridge, location)
+
+    assert page.status_code == 200, page.text
+    assert f"Location {location} is connected" in page.text
+    assert "The install came from GHL's marketplace page" in page.text
+    installed = oauth_bridge.store.get_connection(connection.id)
+    assert installed is not None
+    assert (installed.status, installed.location_id, installed.scopes) == (
+        "active",
+        location,
+        OAUTH_SCOPES,
+    )
+    # The event that waited runs on the token the marketplace install gave, as do later ones.
+    done = oauth_bridge.wait_for(early.json()["event_id"])
+    assert done.status == "done", done.last_error
+    later = oauth_bridge.send(connection, "post.published", {"post_id": "crm-market-later"})
+    assert later.status_code == 202, later.text
+    finished = oauth_bridge.wait_for(later.json()["event_id"])
+    assert finished.status == "done", finished.last_error
+    assert oauth_bridge.crm_get(connection, "posts/crm-market-later")["tags"]
+    code = parse_qs(urlsplit(back).query)["code"][0]
+    for value in (*secrets_of(installed), code):
+        assert value not in page.text
+    # (The code is in this process's lines anyway: the test's browser logs the URLs it opens.)
+    assert_never_logged(oauth_bridge, caplog, secrets_of(installed))
+
+
+def test_an_install_from_ghls_marketplace_for_a_location_without_a_connection_keeps_nothing(
+    oauth_bridge: System,
+) -> None:
+    location = new_sandbox_location(oauth_bridge)
+    unplaced = new_oauth_connection(oauth_bridge)
+
+    page, _ = install_from_marketplace(oauth_bridge, location)
+
+    assert page.status_code == 404, page.text
+    assert f"No connection is for location {location}" in page.text
+    assert f"--location-id {location}" in page.text
+    assert "Nothing was stored, and the tokens GHL gave were not kept." in page.text
+    assert "A marketplace install never picks" in page.text
+    assert oauth_bridge.store.get_connection(unplaced.id) == unplaced
+    assert oauth_bridge.store.oauth_connections(location_id=location) == []

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -459,13 +459,6 @@ def test_an_expired_state_is_refused(web: FlaskClient, store: Store, sandbox: Fl
     assert sandbox_counts(sandbox)["token_calls"] == calls
 
 
-def test_a_callback_without_a_state_is_refused(web: FlaskClient) -> None:
-    answer = web.get("/oauth/ghl/callback", query_string={"code": "from-the-marketplace"})
-
-    assert answer.status_code == 400
-    assert "This install did not start here" in text(answer)
-
-
 def test_a_callback_without_a_code_is_refused(web: FlaskClient, store: Store) -> None:
     connection = oauth_connection(store)
     state, _ = new_state(SECRET_KEY, connection.id, now=dt.datetime.now(dt.UTC))
@@ -610,3 +603,251 @@ def test_a_location_token_ghl_refuses_is_named_and_the_others_still_connect(
     assert answer.status_code == 200
     assert "not connected: no location token from GHL" in text(answer)
     assert store.get_connection(connection.id) == connection
+
+
+# --- an install started from GHL's marketplace page: a code and no state -------------------------
+
+
+def marketplace_page(scopes: tuple[str, ...] = OAUTH_SCOPES) -> str:
+    """GHL's install page as its marketplace opens it: the app's query and no state."""
+    query = {
+        "response_type": "code",
+        "client_id": SANDBOX_CLIENT_ID,
+        "redirect_uri": CALLBACK,
+        "scope": " ".join(scopes),
+    }
+    return f"{AUTHORIZE_URL}?{urlencode(query, quote_via=quote)}"
+
+
+def from_marketplace(
+    web: FlaskClient, sandbox: Flask, location: str = DEFAULT_LOCATION
+) -> tuple[TestResponse, str]:
+    """Approve `location` on GHL's page opened from its marketplace and come back: our answer,
+    and the callback URL GHL sent the browser to."""
+    back = approve(sandbox, marketplace_page(), location_id=location, approve="1")
+    assert "state" not in query_of(back)
+    return come_back(web, back), back
+
+
+def test_a_marketplace_install_connects_the_one_connection_of_its_location(
+    web: FlaskClient, sandbox: Flask, store: Store, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    connection = oauth_connection(store, location_id=DEFAULT_LOCATION)
+    elsewhere = oauth_connection(store, "elsewhere", location_id=SECOND_LOCATION)
+    first = waiting_event(store, connection, "crm-1")
+    second = waiting_event(store, connection, "crm-2")
+
+    answer, back = from_marketplace(web, sandbox)
+
+    assert answer.status_code == 200, text(answer)
+    after = store.get_connection(connection.id)
+    assert after is not None
+    assert (after.status, after.location_id, after.company_id, after.scopes) == (
+        "active",
+        DEFAULT_LOCATION,
+        SANDBOX_COMPANY_ID,
+        OAUTH_SCOPES,
+    )
+    body = text(answer)
+    assert f"Location {DEFAULT_LOCATION} is connected" in body
+    assert "The install came from GHL's marketplace page" in body
+    assert "2 events that waited for this connection are queued again" in body
+    # As after an install started here: released in the order they came, and queued at once.
+    assert [status_of(store, event) for event in (first, second)] == ["queued", "queued"]
+    assert [task.args[0] for task in queued_tasks(redis_url)] == [first.id, second.id]
+    assert store.get_connection(elsewhere.id) == elsewhere
+    logged = "\n".join(JsonFormatter().format(record) for record in caplog.records)
+    assert '"marketplace": true' in logged
+    code = query_of(back)["code"]
+    for secret in (after.ghl_token, after.ghl_refresh_token or "?", code, SANDBOX_CLIENT_SECRET):
+        assert secret not in body
+        assert secret not in logged
+
+
+def test_a_marketplace_install_finds_a_connection_whose_first_install_set_its_location(
+    web: FlaskClient, sandbox: Flask, store: Store
+) -> None:
+    connection = oauth_connection(store)
+    assert install(web, sandbox, connection).status_code == 200
+    first = store.get_connection(connection.id)
+    assert first is not None
+    store.disconnect_connection(connection.id, "GHL UNINSTALL at some time")
+
+    answer, _ = from_marketplace(web, sandbox)
+
+    assert answer.status_code == 200, text(answer)
+    again = store.get_connection(connection.id)
+    assert again is not None
+    assert (again.status, again.location_id) == ("active", DEFAULT_LOCATION)
+    assert again.ghl_token not in ("", first.ghl_token)
+
+
+def test_a_marketplace_install_without_a_connection_for_its_location_says_how_to_add_one(
+    web: FlaskClient, sandbox: Flask, store: Store
+) -> None:
+    pit = store.create_connection(
+        name="pit", location_id=DEFAULT_LOCATION, ghl_token="pit-sandbox-demo", crm_url="http://c/h"
+    )
+    unplaced = oauth_connection(store, "unplaced")
+    elsewhere = oauth_connection(store, "elsewhere", location_id=SECOND_LOCATION)
+    calls = sandbox_counts(sandbox)["token_calls"]
+
+    answer, _ = from_marketplace(web, sandbox)
+
+    assert answer.status_code == 404
+    body = text(answer)
+    assert f"No connection is for location {DEFAULT_LOCATION}" in body
+    assert "Nothing was stored, and the tokens GHL gave were not kept." in body
+    assert (
+        "<code>socialbridge connections add --name NAME --auth oauth "
+        f"--location-id {DEFAULT_LOCATION} …</code>"
+    ) in body
+    assert f"then open the install URL it prints and choose location <code>{DEFAULT_LOCATION}" in (
+        body
+    )
+    # The connection without a location is counted, never named, and never chosen.
+    assert "socialbridge has 1 OAuth connection created without a location." in body
+    assert "A marketplace install never picks it" in body
+    assert unplaced.id not in body
+    assert "unplaced" not in body
+    assert elsewhere.id not in body
+    assert sandbox_counts(sandbox)["token_calls"] == calls + 1
+    for before in (pit, unplaced, elsewhere):
+        assert store.get_connection(before.id) == before
+
+
+def test_without_connections_lacking_a_location_the_page_does_not_mention_them(
+    web: FlaskClient, sandbox: Flask
+) -> None:
+    answer, _ = from_marketplace(web, sandbox)
+
+    assert answer.status_code == 404
+    assert "created without a location" not in text(answer)
+
+
+def test_a_marketplace_install_for_several_connections_lists_their_install_urls(
+    web: FlaskClient, sandbox: Flask, store: Store
+) -> None:
+    east = oauth_connection(store, "east", location_id=DEFAULT_LOCATION)
+    west = oauth_connection(store, "west", location_id=DEFAULT_LOCATION)
+    oauth_connection(store, "unplaced")
+
+    answer, _ = from_marketplace(web, sandbox)
+
+    assert answer.status_code == 409
+    body = text(answer)
+    assert f"Several connections are for location {DEFAULT_LOCATION}" in body
+    assert "Nothing was stored, and the tokens GHL gave were not kept." in body
+    assert "GHL's refresh tokens are single-use" in body
+    for connection in (east, west):
+        assert f"{connection.name} (<code>{connection.id}</code>)" in body
+        url = f"{PUBLIC_URL}/oauth/ghl/start?connection={connection.id}"
+        assert f'<a href="{url}">{url}</a>' in body
+        assert store.get_connection(connection.id) == connection
+    assert "created without a location" not in body
+
+
+def test_an_agency_install_from_the_marketplace_points_to_the_agency_url(
+    web: FlaskClient, sandbox: Flask, store: Store
+) -> None:
+    connection = oauth_connection(store, location_id=DEFAULT_LOCATION)
+    back = approve(sandbox, marketplace_page(), agency="1", approve="1")
+
+    answer = come_back(web, back)
+
+    assert answer.status_code == 400
+    body = text(answer)
+    assert "This is an agency install" in body
+    assert "GHL takes each code once and this one is used: nothing was stored." in body
+    assert f"Start the agency install from {PUBLIC_URL}/oauth/ghl/start?agency=1" in body
+    # Exchanged once, as a Location install; the sandbox's refusal spent the code, so it was
+    # not tried again as Company: opening the callback again is refused as a used code.
+    assert sandbox_counts(sandbox)["token_calls"] == 1
+    assert "invalid_codes" not in sandbox_counts(sandbox)
+    again = come_back(web, back)
+    assert again.status_code == 400
+    assert "GHL refused the authorization" in text(again)
+    assert "code is invalid or used" in text(again)
+    assert sandbox_counts(sandbox)["invalid_codes"] == 1
+    assert store.get_agency(SANDBOX_COMPANY_ID) is None
+    assert store.get_connection(connection.id) == connection
+
+
+def test_an_agency_chosen_on_a_connections_install_page_points_to_the_agency_url(
+    web: FlaskClient, sandbox: Flask, store: Store
+) -> None:
+    connection = oauth_connection(store)
+    page = to_ghl(web, connection=connection.id)
+
+    answer = come_back(web, approve(sandbox, page, agency="1", approve="1"))
+
+    assert answer.status_code == 400
+    assert "This is an agency install" in text(answer)
+    assert store.get_connection(connection.id) == connection
+
+
+def test_a_made_up_code_without_a_state_is_refused_by_ghl(web: FlaskClient, sandbox: Flask) -> None:
+    answer = web.get("/oauth/ghl/callback", query_string={"code": "from-the-marketplace"})
+
+    assert answer.status_code == 400
+    body = text(answer)
+    assert "GHL refused the authorization" in body
+    assert "Install the app again from GHL&#39;s marketplace page" in body
+    assert sandbox_counts(sandbox)["token_calls"] == 1
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["x" * 1001, "café", "a b\x00", "tab\there"],
+    ids=["too long", "not ASCII", "NUL", "control character"],
+)
+def test_a_code_not_of_ghls_form_is_refused_without_calling_ghl(
+    web: FlaskClient, sandbox: Flask, store: Store, code: str
+) -> None:
+    connection = oauth_connection(store, location_id=DEFAULT_LOCATION)
+    state, _ = new_state(SECRET_KEY, connection.id, now=dt.datetime.now(dt.UTC))
+
+    for query in ({"code": code}, {"code": code, "state": state}):
+        answer = web.get("/oauth/ghl/callback", query_string=query)
+
+        assert answer.status_code == 400
+        assert "This is not an authorization code from GHL" in text(answer)
+    assert sandbox_counts(sandbox)["token_calls"] == 0
+    assert store.get_connection(connection.id) == connection
+
+
+def test_a_callback_with_neither_state_nor_code_is_refused(web: FlaskClient) -> None:
+    answer = web.get("/oauth/ghl/callback")
+
+    assert answer.status_code == 400
+    assert "GHL sent no authorization code" in text(answer)
+
+
+def test_a_bad_state_never_falls_back_to_a_marketplace_install(
+    web: FlaskClient, sandbox: Flask, store: Store
+) -> None:
+    connection = oauth_connection(store, location_id=DEFAULT_LOCATION)
+    back = approve(sandbox, marketplace_page(), location_id=DEFAULT_LOCATION, approve="1")
+
+    answer = web.get(
+        "/oauth/ghl/callback", query_string={"code": query_of(back)["code"], "state": "forged"}
+    )
+
+    assert answer.status_code == 400
+    assert "This install link is not valid" in text(answer)
+    assert sandbox_counts(sandbox)["token_calls"] == 0
+    assert store.get_connection(connection.id) == connection
+
+
+def test_a_marketplace_install_without_the_apps_credentials_is_a_503_page(
+    make_install_app: Any, sandbox: Flask
+) -> None:
+    client = make_install_app(ghl_client_secret="").test_client()
+    back = approve(sandbox, marketplace_page(), location_id=DEFAULT_LOCATION, approve="1")
+
+    answer = come_back(client, back)
+
+    assert answer.status_code == 503
+    assert "GHL_CLIENT_SECRET is not set" in text(answer)
+    assert sandbox_counts(sandbox)["token_calls"] == 0
