@@ -1,6 +1,7 @@
 """`make fuzz`: thousands of hostile requests at the real receiver, with a real worker behind it.
 
-    .venv/bin/python -m tests.faults.fuzz [--requests 3000] [--token-requests 1500] [--seed 1]
+    .venv/bin/python -m tests.faults.fuzz [--requests 3000] [--token-requests 1500]
+                                          [--ghl-requests 1000] [--seed 1]
 
 Starts every part as `make run` does, in a temporary folder (the web app under gunicorn, as
 the Procfile runs it; one `celery -A workers worker`, prefork, concurrency 2; beat; Redis; the
@@ -11,14 +12,24 @@ from ``--seed`` (the same seed, the same requests), one at a time over plain soc
 event format, and, spread among them, ``--token-requests`` to ``--token-connections``
 token-authenticated connections whose mapping reads the CRM's own body (every other one
 without a delivery id, so that repeats are known by the body). Every connection writes back
-to the sandbox CRM. Then it asserts:
+to the sandbox CRM. Spread among them too, ``--ghl-requests`` made by
+`tests.faults.fuzzcases_ghl` go to the endpoints GHL and its users reach: GHL's app webhooks
+(`POST /webhooks/ghl`, signed with the sandbox GHL's key, which the web app is given) and the
+install (`/oauth/ghl/start` and `/oauth/ghl/callback`, with the sandbox's marketplace app
+configured, OAuth connections made for them, and codes the sandbox really issues). Then it
+asserts:
 
-- no answer is a 5xx, and every request gets an answer (each failure is printed with its
-  request);
-- the worker, beat and web processes are still alive, and the worker's and beat's logs show no
-  crash (a pool process or the worker dying, an unrecoverable error, a traceback);
-- every accepted event is `done` or `dead` within ``--terminal-within`` seconds of the last
-  request, and none ended in an "unexpected error".
+- no answer is a 5xx, except those the endpoint documents (the install's 502 and 503; the
+  app webhooks' "try again" is a 429), and every request gets an answer (each failure is
+  printed with its request);
+- no answer holds a token: none of the sandbox GHL's token or code forms, none of the tokens
+  stored at the end, not the client secret or SECRET_KEY;
+- the worker, beat and web processes are still alive, no gunicorn worker of the web process was
+  lost and started again, and the worker's and beat's logs show no crash (a pool process or
+  the worker dying, an unrecoverable error, a traceback);
+- every accepted event is `done` or `dead`, and every app webhook accepted is processed,
+  within ``--terminal-within`` seconds of the last request, and no event ended in an
+  "unexpected error".
 
 It prints the answers by status (for each kind of connection) and by category, the request
 count, and (for the people fixing the receiver, not asserted) every kind of request whose answer
@@ -41,7 +52,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.stack import dump_json, format_table, machine, print_machine
+from sandbox.ghl import (
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_WEBHOOK_PUBLIC_KEY_PEM,
+)
+from sandbox.ghl.oauth import SANDBOX_COMPANY_ID
 from sandbox.ghl.seed import seed_location
+from socialbridge.urls import oauth_redirect_uri
 from store import ConnectionRecord, EventRecord
 from tests.faults.cmdline import keep_logs, seconds, whole_number
 from tests.faults.fuzzcases import (
@@ -52,6 +70,18 @@ from tests.faults.fuzzcases import (
     generate_cases,
     interleave,
 )
+from tests.faults.fuzzcases_ghl import (
+    APP_WEBHOOK,
+    ENDPOINTS,
+    GhlCase,
+    GhlSide,
+    GhlTargets,
+    generate_ghl_cases,
+    http_authorizer,
+    send_ghl_case,
+    spread,
+    tokens_in,
+)
 from tests.faults.fuzzcases_token import generate_token_cases, mapping_text
 from tests.faults.logscan import LogSummary, format_summary, scan_log, where
 from tests.faults.rawhttp import RawAnswer, RawRequest, exchange
@@ -59,7 +89,13 @@ from tests.faults.stack import FaultStack
 from tests.faults.verdict import event_line
 from tests.functional.harness import FINAL
 
-SETTINGS = {"retry_backoff_max": 30}
+SETTINGS = {
+    "retry_backoff_max": 30,
+    # The sandbox GHL's marketplace app and the key it signs app webhooks with.
+    "ghl_client_id": SANDBOX_CLIENT_ID,
+    "ghl_client_secret": SANDBOX_CLIENT_SECRET,
+    "ghl_webhook_public_key": SANDBOX_WEBHOOK_PUBLIC_KEY_PEM,
+}
 REQUEST_TIMEOUT_SECONDS = 30.0
 POLL_SECONDS = 2.0
 REPORT_LINES = 40
@@ -67,13 +103,15 @@ TAGS_PER_TARGET = 50
 UNEXPECTED = "unexpected"
 """What the worker's last_error says when a flow raised something outside our error tree."""
 SIGNATURE, TOKEN = "signature", "token"
+BOOTING_WORKER = "Booting worker with pid"
+"""What gunicorn logs for each worker it starts: a new one during the run replaced a lost one."""
 
 
 @dataclass(frozen=True)
 class Exchange:
     """One case, the request made of it, and the answer."""
 
-    case: FuzzCase
+    case: FuzzCase | GhlCase
     request: RawRequest
     answer: RawAnswer
 
@@ -87,12 +125,33 @@ class Exchange:
 
     @property
     def auth(self) -> str:
-        """Which kind of connection the request was for."""
+        """Which kind of connection the request was for, or which GHL-facing endpoint."""
+        if isinstance(self.case, GhlCase):
+            return self.case.endpoint
         return SIGNATURE if self.case.bearer is None else TOKEN
 
     @property
+    def server_error(self) -> bool:
+        """A 5xx its endpoint does not document. The CRM receiver's 503 (its store or queue
+        unavailable) counts too, as before: this run makes no outage, so one would be a fault."""
+        status = self.answer.status
+        if status is None or status < 500:
+            return False
+        return not (isinstance(self.case, GhlCase) and self.case.allows(status))
+
+    @property
+    def app_webhook_id(self) -> str | None:
+        """The webhookId of an app webhook the receiver accepted (its task must process it)."""
+        case = self.case
+        if not isinstance(case, GhlCase) or case.endpoint != APP_WEBHOOK:
+            return None
+        if self.answer.status != 200 or b'"accepted"' not in self.answer.body:
+            return None
+        return case.webhook_id
+
+    @property
     def event_id(self) -> str | None:
-        if self.answer.status not in (200, 202):
+        if isinstance(self.case, GhlCase) or self.answer.status not in (200, 202):
             return None
         try:
             answer = json.loads(self.answer.body)
@@ -111,7 +170,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         token_connections, token_targets = _connections(
             stack, args.token_connections, token_auth=True
         )
-        cases = interleave(
+        crm_cases = interleave(
             generate_cases(args.seed, args.requests, targets),
             generate_token_cases(
                 args.seed, args.token_requests, token_targets, first_number=args.requests
@@ -119,12 +178,27 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             if args.token_requests
             else [],
         )
+        side = GhlSide(
+            _ghl_targets(stack),
+            stack.settings.secret_key,
+            http_authorizer(stack.ghl_url, oauth_redirect_uri(stack.settings)),
+        )
+        cases = spread(
+            crm_cases,
+            generate_ghl_cases(
+                args.seed,
+                args.ghl_requests,
+                max_body_bytes=stack.settings.webhook_max_bytes,
+                first_number=args.requests + args.token_requests,
+            ),
+        )
         address = urlsplit(stack.web_url)
         host, port = address.hostname or "127.0.0.1", address.port or 80
         print(f"  {len(cases)} requests, seed {args.seed}; logs in {workdir}", flush=True)
 
         problems: list[str] = []
         exchanges: list[Exchange] = []
+        booted = stack.web.log_text().count(BOOTING_WORKER)
         began = time.monotonic()
         deadline = began + args.send_within
         for case in cases:
@@ -133,6 +207,12 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     f"sent only {len(exchanges)} of {len(cases)} requests in {args.send_within} s"
                 )
                 break
+            if isinstance(case, GhlCase):
+                request, answer = send_ghl_case(
+                    case, side, host, port, now=time.time(), timeout=REQUEST_TIMEOUT_SECONDS
+                )
+                exchanges.append(Exchange(case, request, answer))
+                continue
             if case.bearer is None:
                 secret = connections[case.target].webhook_secrets[0]
                 request = build_request(case, targets[case.target], secret, int(time.time()))
@@ -143,7 +223,12 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         sent_in = time.monotonic() - began
 
         accepted = {e.event_id for e in exchanges if e.event_id is not None}
+        app_accepted = {e.app_webhook_id for e in exchanges if e.app_webhook_id is not None}
+        waited_from = time.monotonic()
         events, terminal_in = _wait_terminal(stack, accepted, args.terminal_within)
+        left = args.terminal_within - (time.monotonic() - waited_from)
+        unprocessed = _wait_app_events(stack, app_accepted, max(left, 0.0))
+        leaks = _token_leaks(exchanges, _secrets_of(stack, side.targets))
         logs = LogSummary()
         for path in sorted(workdir.glob("*.log")):
             if path.name.startswith(("worker", "beat")):
@@ -153,7 +238,18 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "beat": stack.beat is not None and stack.beat.process.poll() is None,
             "web": stack.web.process.poll() is None,
         }
-        return _judge(exchanges, accepted, events, terminal_in, logs, alive, problems, sent_in)
+        lost = stack.web.log_text().count(BOOTING_WORKER) - booted
+        if lost > 0:
+            problems.append(f"{lost} web worker(s) lost and started again (see web.log)")
+        problems += [f"an answer holds a token: {leak}" for leak in leaks]
+        if unprocessed:
+            problems.append(
+                f"{len(unprocessed)} accepted app webhook(s) not processed: "
+                + ", ".join(sorted(unprocessed)[:REPORT_LINES])
+            )
+        return _judge(exchanges, accepted, events, terminal_in, logs, alive, problems, sent_in) | {
+            "app_webhooks_accepted": len(app_accepted)
+        }
 
 
 def _connections(
@@ -190,6 +286,79 @@ def _connections(
             )
         )
     return connections, targets
+
+
+GHL_LOCATIONS = ("loc_fuzz_oauth_pinned", "loc_fuzz_oauth_shared", "loc_fuzz_oauth_lonely")
+
+
+def _ghl_targets(stack: FaultStack) -> GhlTargets:
+    """The connections the install cases name by role (`GhlTargets`), and their sandbox GHL
+    locations: one OAuth connection of one location, two of another, none of a third, one
+    OAuth connection without a location and one Private Integration connection."""
+    pinned_location, shared_location, lonely_location = GHL_LOCATIONS
+    for location in GHL_LOCATIONS:
+        stack.add_ghl_location(location, f"pit-{location}")
+
+    def oauth(name: str, location_id: str) -> str:
+        return stack.store.create_connection(
+            name=name,
+            location_id=location_id,
+            ghl_token="",
+            ghl_auth="oauth",
+            crm_url=f"{stack.crm_url or 'http://127.0.0.1:9'}/hooks/{name}",
+        ).id
+
+    pit = stack.new_connection("fuzz-oauth-pit", lonely_location, f"pit-{lonely_location}")
+    return GhlTargets(
+        pinned=oauth("fuzz-oauth-pinned", pinned_location),
+        shared=(
+            oauth("fuzz-oauth-shared-a", shared_location),
+            oauth("fuzz-oauth-shared-b", shared_location),
+        ),
+        unplaced=oauth("fuzz-oauth-unplaced", ""),
+        pit=pit.id,
+        pinned_location=pinned_location,
+        shared_location=shared_location,
+        lonely_location=lonely_location,
+    )
+
+
+def _secrets_of(stack: FaultStack, targets: GhlTargets) -> list[str]:
+    """The tokens stored for the install's connections and agencies now, and the secrets of
+    this socialbridge: none may be in any answer."""
+    found = [SANDBOX_CLIENT_SECRET, stack.settings.secret_key]
+    for connection_id in (targets.pinned, *targets.shared, targets.unplaced, targets.pit):
+        connection = stack.store.get_connection(connection_id)
+        if connection is not None:
+            found += [connection.ghl_token, connection.ghl_refresh_token or ""]
+    agency = stack.store.get_agency(SANDBOX_COMPANY_ID)
+    if agency is not None:
+        found += [agency.access_token, agency.refresh_token]
+    return [value for value in found if value]
+
+
+def _token_leaks(exchanges: Sequence[Exchange], secrets: Sequence[str]) -> list[str]:
+    """One line for each answer that holds a token form or one of ``secrets``."""
+    leaks = []
+    for e in exchanges:
+        found = tokens_in(e.answer, secrets)
+        if found:
+            leaks.append(f"#{e.case.number} [{e.case.category}] {e.case.description}: {found}")
+    return leaks
+
+
+def _wait_app_events(stack: FaultStack, accepted: set[str], within: float) -> set[str]:
+    """The accepted app webhooks not processed (no `processed_at`) after ``within`` seconds."""
+    began = time.monotonic()
+    while True:
+        left = set()
+        for webhook_id in accepted:
+            record = stack.store.get_app_event(webhook_id)
+            if record is None or record.processed_at is None:
+                left.add(webhook_id)
+        if not left or time.monotonic() - began > within:
+            return left
+        time.sleep(POLL_SECONDS)
 
 
 def _token_request(
@@ -234,7 +403,7 @@ def _judge(
     problems: list[str],
     sent_in: float,
 ) -> dict[str, Any]:
-    server_errors = [e for e in exchanges if e.answer.status is not None and e.answer.status >= 500]
+    server_errors = [e for e in exchanges if e.server_error]
     unanswered = [e for e in exchanges if e.answer.status is None]
     not_terminal = [event_line(e) for e in events.values() if e.status not in FINAL]
     missing = sorted(accepted - set(events))
@@ -243,7 +412,7 @@ def _judge(
     ]
     failures = list(problems)
     if server_errors:
-        failures.append(f"{len(server_errors)} answer(s) 5xx")
+        failures.append(f"{len(server_errors)} answer(s) 5xx that no contract documents")
     if unanswered:
         failures.append(f"{len(unanswered)} request(s) got no answer")
     failures += [f"the {role} process is not running" for role, up in alive.items() if not up]
@@ -307,7 +476,8 @@ def print_report(result: dict[str, Any]) -> None:
     )
     for auth, answers in result["answers_by_auth"].items():
         shown = ", ".join(f"{status} {count}" for status, count in answers.items())
-        print(f"    {auth} connections ({sum(answers.values())}): {shown}")
+        kind = f"GET/POST {auth}" if auth in ENDPOINTS else f"{auth} connections"
+        print(f"    {kind} ({sum(answers.values())}): {shown}")
     statuses = sorted({s for counts in result["by_category"].values() for s in counts})
     rows = [
         [category, sum(counts.values()), *(counts.get(s, 0) for s in statuses)]
@@ -322,6 +492,9 @@ def print_report(result: dict[str, Any]) -> None:
         else "NOT all done or dead in time"
     )
     print(f"  accepted events {result['accepted']}: {when}; at the end: {statuses_text}")
+    if "app_webhooks_accepted" in result:
+        print(f"  app webhooks accepted (each processed by the worker): "
+              f"{result['app_webhooks_accepted']}")  # fmt: skip
     print("  processes alive: " + ", ".join(f"{k} {v}" for k, v in result["alive"].items()))
     if result["logs"]:
         print("  worker and beat logs, errors by kind:")
@@ -362,6 +535,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=1500,
         help="how many to token-authenticated connections with a mapping (0: none)",
     )
+    parser.add_argument(
+        "--ghl-requests",
+        type=whole_number_or_zero,
+        default=1000,
+        help="how many to GHL's app webhooks and the install's start and callback (0: none)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="the same seed sends the same requests")
     parser.add_argument("--connections", type=whole_number, default=10, help="to spread over")
     parser.add_argument(
@@ -396,7 +575,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     info = machine()
     print_machine(info)
-    total = args.requests + args.token_requests
+    total = args.requests + args.token_requests + args.ghl_requests
     print(f"fuzz run (seed {args.seed}, {total} requests) …", flush=True)
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="socialbridge-fuzz-") as tmp:
