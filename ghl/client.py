@@ -13,6 +13,13 @@ once) or a `TokenSource` (an OAuth connection). With a source, a 401 that is not
 refusal asks it once for a newer token and repeats the request once with it, whatever the
 stored expiry said: GHL may revoke or expire a token early, and another process may already
 have rotated it. A second 401 is an AuthError; nothing is refreshed twice for one request.
+
+With a rate-limit `Gate` (`ghl.limiter`), every request first takes a slot of its location's
+limit (every endpoint names the location, in its path or its `locationId` query), and every
+answer brings the limiter up to date with GHL's `X-RateLimit-*` headers. The gate may wait for
+a slot or raise `RateLimitDeferred`; a 429 is sent again (at most twice) once the gate gives a
+slot after its Retry-After, before it becomes a RetryableError. GHL's token endpoint is not
+counted per location: `ghl.oauth` calls it without the gate.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from ghl.errors import (
     json_or_none,
     trace_id_of,
 )
+from ghl.limiter import Gate
 from ghl.ratelimit import parse_rate_limit
 from schemas.ghl import (
     Account,
@@ -60,6 +68,10 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 MAX_STATISTICS_PROFILES = 100  # the statistics endpoint's documented maximum per request
+# A 429 under the shared limiter means GHL counted requests the limiter did not know of (another
+# installation of the app). The limiter then waits out Retry-After, so sending again is cheap;
+# twice at most, so that a GHL that keeps refusing ends in the usual retry through the store.
+MAX_429_RESENDS = 2
 
 
 class TokenSource(Protocol):
@@ -101,10 +113,13 @@ class _FixedToken:
 class GHLClient:
     """HighLevel's Social Planner API for one access token (one location, or an agency)."""
 
-    def __init__(self, http: httpx.Client, *, token: str | TokenSource) -> None:
+    def __init__(
+        self, http: httpx.Client, *, token: str | TokenSource, limiter: Gate | None = None
+    ) -> None:
         """Use `http` (its base URL and timeout) with `token`; `close()` leaves `http` open.
 
         `token` is a fixed access token, or a `TokenSource` asked before every request.
+        `limiter` gives every request a slot of its location's rate limit (None: none).
         """
         if isinstance(token, str) and not token:
             raise ValueError("token must not be empty")
@@ -113,6 +128,7 @@ class GHLClient:
         self._source: TokenSource = _FixedToken(token) if isinstance(token, str) else token
         self._http = http
         self._owns_http = False
+        self._limiter = limiter
 
     @classmethod
     def from_settings(
@@ -121,6 +137,7 @@ class GHLClient:
         token: str | TokenSource,
         *,
         transport: httpx.BaseTransport | None = None,
+        limiter: Gate | None = None,
     ) -> GHLClient:
         """A client with its own httpx.Client configured from settings; `close()` closes it."""
         http = httpx.Client(
@@ -128,7 +145,7 @@ class GHLClient:
             timeout=settings.ghl_timeout,
             transport=transport,
         )
-        client = cls(http, token=token)
+        client = cls(http, token=token, limiter=limiter)
         client._owns_http = True
         return client
 
@@ -261,11 +278,15 @@ class GHLClient:
     ) -> T:
         """Send one request (again once after a refresh), and return its body loaded by `load`.
 
-        Raises our error for anything but a 2xx with a body `load` accepts.
+        Raises our error for anything but a 2xx with a body `load` accepts, and
+        `RateLimitDeferred` when the rate limiter has no slot for it soon enough.
         """
         path = endpoint.path(**path_params)
+        location_id = path_params.get("locationId") or (params or {}).get("locationId")
         token = self._access_token()
-        response, body = self._send(endpoint, path, token, params=params, json=json)
+        response, body = self._limited_send(
+            endpoint, path, token, location_id, params=params, json=json
+        )
         # A scope refusal is not refreshed: a new token carries the scopes of the old one, so
         # it would only spend a refresh token and fail the same way.
         if (
@@ -276,7 +297,9 @@ class GHLClient:
             newer = self._source.refresh(token)
             if newer and newer != token:
                 log.info("ghl.token_refreshed", method=endpoint.method, path=path, retry=True)
-                response, body = self._send(endpoint, path, newer, params=params, json=json)
+                response, body = self._limited_send(
+                    endpoint, path, newer, location_id, params=params, json=json
+                )
             else:
                 log.warning("ghl.token_refresh_unavailable", method=endpoint.method, path=path)
 
@@ -297,6 +320,33 @@ class GHLClient:
         if not token:
             raise AuthError("no access token to send (the connection has none)", system=SYSTEM)
         return token
+
+    def _limited_send(
+        self,
+        endpoint: Endpoint,
+        path: str,
+        token: str,
+        location_id: str | None,
+        *,
+        params: Mapping[str, str] | None,
+        json: Any,
+    ) -> tuple[httpx.Response, Any]:
+        """`_send` in a slot of the location's rate limit; a 429 is sent again in a later one."""
+        limiter = self._limiter if location_id else None
+        resends = 0
+        while True:
+            if limiter is not None:
+                assert location_id is not None
+                limiter.before_request(location_id)
+            response, body = self._send(endpoint, path, token, params=params, json=json)
+            if limiter is None:
+                return response, body
+            assert location_id is not None
+            limiter.after_response(location_id, response.status_code, response.headers)
+            if response.status_code != 429 or resends >= MAX_429_RESENDS:
+                return response, body
+            resends += 1
+            log.warning("ghl.rate_limited", method=endpoint.method, path=path, resend=resends)
 
     def _send(
         self,

@@ -77,6 +77,25 @@ class Settings:
         "PEM of GHL's legacy RSA key (`x-wh-signature`, retired in 2026). Empty: RSA-signed "
         "deliveries are refused; set, they pass only when no `x-ghl-signature` is present.",
     )
+    ghl_rate_limit: int = _setting(
+        95,
+        "Requests per GHL_RATE_WINDOW_SECONDS the bridge sends to one location, counted in Redis "
+        "across every process (GHL allows 100: the margin absorbs the time a request takes to "
+        "reach GHL). 0 turns the shared limiter off.",
+    )
+    ghl_rate_window_seconds: float = _setting(
+        10.0, "Length of GHL's sliding rate-limit window, in seconds."
+    )
+    ghl_daily_limit: int = _setting(
+        190_000,
+        "Requests per UTC day the bridge sends to one location (GHL allows 200,000; the same "
+        "5 % margin).",
+    )
+    rate_limit_wait_in_process: float = _setting(
+        1.0,
+        "Longest a worker waits for a GHL slot of a location. An event whose slot is further "
+        "gives its worker back and is queued again for that slot, without counting an attempt.",
+    )
     tag_cache_ttl: int = _setting(
         60,
         "Seconds a location's tag list stays cached in Redis for post.published; 0 turns the "
@@ -235,6 +254,16 @@ class Settings:
                 f"STATS_INTERVAL_SECONDS: must be from {STATS_INTERVAL_MIN_SECONDS} (5 minutes) "
                 f"to {STATS_INTERVAL_MAX_SECONDS} (31 days), got {self.stats_interval_seconds}"
             )
+        if self.ghl_rate_limit < 0:
+            raise ConfigError("GHL_RATE_LIMIT: must be 0 (no shared limiter) or more")
+        for name in ("ghl_rate_window_seconds", "ghl_daily_limit"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name.upper()}: must be a positive number")
+        if not 0 <= self.rate_limit_wait_in_process < self.rate_limit_defer_horizon:
+            raise ConfigError(
+                "RATE_LIMIT_WAIT_IN_PROCESS: must be from 0 to below two thirds of "
+                f"BROKER_VISIBILITY_TIMEOUT ({self.rate_limit_defer_horizon:g} s)"
+            )
         if self.tag_cache_ttl < 0:
             raise ConfigError("TAG_CACHE_TTL: must be 0 (no cache) or more")
         if self.lease_seconds < 3:
@@ -268,6 +297,16 @@ class Settings:
                     "older SECRET_KEYs separated by commas"
                 )
         return keys
+
+    @property
+    def rate_limit_defer_horizon(self) -> float:
+        """How far ahead an event deferred by the GHL rate limiter books its slots.
+
+        Its message then waits in a worker until the slot, unacknowledged: two thirds of
+        BROKER_VISIBILITY_TIMEOUT leaves a third for the worker to be late before Redis would
+        hand the message to another. A slot further away is left to the store and the sweep.
+        """
+        return self.broker_visibility_timeout * 2 / 3
 
     @property
     def base_url(self) -> str:

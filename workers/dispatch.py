@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery
@@ -31,15 +32,27 @@ class EnqueueError(SocialbridgeError):
     """The broker did not take the task (Redis down or refusing)."""
 
 
-def enqueue_event(celery: Celery, event: EventRecord) -> str:
+def enqueue_event(
+    celery: Celery,
+    event: EventRecord,
+    *,
+    countdown: float | None = None,
+    prepaid: Mapping[str, Any] | None = None,
+) -> str:
     """Send the event's task with only JSON primitives (its id and validated payload).
 
-    Never delayed: a retry waits in the store until the recovery sweep sends it when due.
+    A retry is never sent from here: it waits in the store until the recovery sweep sends it
+    when due. Only an event deferred by the GHL rate limiter is sent with a ``countdown`` (to
+    its slot, below the deferral horizon and so below BROKER_VISIBILITY_TIMEOUT), and with
+    ``prepaid``, the booking (`ghl.limiter.Booking` as JSON) its next run uses.
     """
+    kwargs = {} if prepaid is None else {"prepaid": dict(prepaid)}
     try:
         result: Any = celery.send_task(
             TASK_FOR_EVENT[event.type],
             args=[event.id, event.payload],
+            kwargs=kwargs,
+            countdown=countdown,
             # An id that starts with the event's makes the task easy to find in Flower; the
             # random tail keeps a replay's task apart from the first run's.
             task_id=f"{event.id}{TASK_ID_SEPARATOR}{secrets.token_hex(4)}",

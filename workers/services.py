@@ -10,6 +10,12 @@ docs/benchmarks.md), and a pool keeps connections to GHL alive between events.
 An OAuth connection's client gets its token from a `TokenKeeper` (workers/ghl_tokens.py),
 which refreshes under a lock in Redis (`REDIS_URL`): one Redis client per process, built on
 first use like the pools, so each forked worker child opens its own connections.
+
+The GHL rate limiter (`ghl.limiter`) keeps its slots in the same Redis. An event run gets a
+`Gate` on it (`ghl_gate`) for the GHL client of that run. The limiter guards a GHL reached over
+the network; Services given an in-process GHL (``ghl_transport``: a test's or a preview's
+sandbox) leave it off unless asked (``rate_limiter=True``), so that no test shares slots with
+another through a Redis it did not choose.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from redis import Redis
 from crm.connector import CRMConnector
 from crm.registry import build_connector, connector_kind
 from ghl.client import GHLClient, TokenSource
+from ghl.limiter import Booking, Gate, RateLimiter
 from ghl.oauth import GHLOAuth
 from mappings import ConnectionMapping, load_mapping
 from socialbridge.config import Settings
@@ -100,7 +107,10 @@ class Services:
         store: Store | None = None,
         ghl_transport: httpx.BaseTransport | None = None,
         crm_transport: httpx.BaseTransport | None = None,
+        rate_limiter: bool | None = None,
     ) -> None:
+        """``rate_limiter``: use the shared GHL rate limiter (default: unless ``ghl_transport``
+        is given); never while GHL_RATE_LIMIT is 0."""
         self.settings = settings
         self._store = store
         self._lock = threading.Lock()
@@ -108,6 +118,10 @@ class Services:
         self.crm_transport = crm_transport
         self._pools: dict[str, SharedTransport] = {}
         self._redis: Redis[bytes] | None = None
+        if rate_limiter is None:
+            rate_limiter = ghl_transport is None
+        self._rate_limited = rate_limiter and settings.ghl_rate_limit > 0
+        self._limiter: RateLimiter | None = None
 
     @property
     def store(self) -> Store:
@@ -128,17 +142,57 @@ class Services:
                 )
             return self._redis
 
-    def ghl_for(self, connection: ConnectionRecord) -> GHLClient:
+    @property
+    def ghl_limiter(self) -> RateLimiter | None:
+        """This process's GHL rate limiter (on `redis`), or None when it is off."""
+        if not self._rate_limited:
+            return None
+        client = self.redis
+        with self._lock:
+            # Built again after `dispose` gave the process a new Redis client.
+            if self._limiter is None or self._limiter.redis is not client:
+                self._limiter = RateLimiter(
+                    client,
+                    limit=self.settings.ghl_rate_limit,
+                    window=self.settings.ghl_rate_window_seconds,
+                    daily_limit=self.settings.ghl_daily_limit,
+                )
+            return self._limiter
+
+    def ghl_gate(
+        self, event_type: str, *, booking: Booking | None = None, default_calls: int = 1
+    ) -> Gate | None:
+        """One event run's gate on the rate limiter (None when it is off): it waits for slots
+        up to RATE_LIMIT_WAIT_IN_PROCESS and books them up to the deferral horizon.
+
+        ``booking`` is what an earlier run of the event reserved for this one.
+        """
+        limiter = self.ghl_limiter
+        if limiter is None:
+            return None
+        return Gate(
+            limiter,
+            event_type=event_type,
+            default_calls=default_calls,
+            wait_in_process=self.settings.rate_limit_wait_in_process,
+            defer_horizon=self.settings.rate_limit_defer_horizon,
+            booking=booking,
+        )
+
+    def ghl_for(self, connection: ConnectionRecord, *, gate: Gate | None = None) -> GHLClient:
         """A GHL client authorized as this connection (close it when done).
 
         A PIT connection's client sends its token as it is; an OAuth connection's asks a
-        `TokenKeeper` before each request and after a 401.
+        `TokenKeeper` before each request and after a 401. With ``gate``, every request
+        first takes a slot of the location's rate limit; without, it is sent at once (the
+        commands an operator runs by hand; GHL's answers still bring the limiter's count up
+        to date for the events that follow).
         """
         token: str | TokenSource = connection.ghl_token
         if connection.ghl_auth == GhlAuth.OAUTH:
             token = self.token_keeper(connection)
         return GHLClient.from_settings(
-            self.settings, token, transport=self.ghl_transport or self._pool("ghl")
+            self.settings, token, transport=self.ghl_transport or self._pool("ghl"), limiter=gate
         )
 
     def token_keeper(self, connection: ConnectionRecord) -> TokenKeeper:
@@ -188,3 +242,4 @@ class Services:
             if self._redis is not None:
                 self._redis.close()
                 self._redis = None
+            self._limiter = None

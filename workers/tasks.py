@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from store import StoreUnavailable
+from ghl.limiter import Booking
+from store import EventRecord, StoreUnavailable
+from workers.dispatch import enqueue_event
 from workers.execution import execute_event
 from workers.retry import retry_delay
 from workers.services import Services
@@ -26,10 +29,23 @@ TASK_OPTIONS: dict[str, Any] = {
 STORE_DOWN_RETRY_MAX = 5.0
 
 
-def run_event_task(task: Task, event_id: str, payload: dict[str, Any]) -> str:
+def run_event_task(
+    task: Task,
+    event_id: str,
+    payload: dict[str, Any],
+    prepaid: Mapping[str, Any] | None = None,
+) -> str:
     """Run one attempt. A failed attempt leaves its retry to the store and the recovery sweep;
-    only a store outage retries through the broker."""
+    only a store outage retries through the broker.
+
+    ``prepaid`` is the booking of GHL rate-limit slots an earlier run of the event reserved
+    for this one, when the rate limiter deferred it (sent again by `requeue`).
+    """
     services: Services = task.app.services
+
+    def requeue(event: EventRecord, booking: Booking, countdown: float) -> None:
+        enqueue_event(task.app, event, countdown=countdown, prepaid=booking.to_json())
+
     try:
         outcome = execute_event(
             services,
@@ -37,6 +53,8 @@ def run_event_task(task: Task, event_id: str, payload: dict[str, Any]) -> str:
             payload=payload,
             task_id=task.request.id,
             retryable=(SoftTimeLimitExceeded,),
+            prepaid=Booking.from_json(prepaid) if prepaid is not None else None,
+            requeue=requeue,
         )
     except StoreUnavailable as exc:
         countdown = retry_delay(task.request.retries + 1, base=1.0, cap=STORE_DOWN_RETRY_MAX)
@@ -45,15 +63,30 @@ def run_event_task(task: Task, event_id: str, payload: dict[str, Any]) -> str:
 
 
 @shared_task(name="flows.sync_post_tags", **TASK_OPTIONS)
-def sync_post_tags(self: Task, event_id: str, payload: dict[str, Any]) -> str:
-    return run_event_task(self, event_id, payload)
+def sync_post_tags(
+    self: Task,
+    event_id: str,
+    payload: dict[str, Any],
+    prepaid: dict[str, Any] | None = None,
+) -> str:
+    return run_event_task(self, event_id, payload, prepaid)
 
 
 @shared_task(name="flows.attach_tag_details", **TASK_OPTIONS)
-def attach_tag_details(self: Task, event_id: str, payload: dict[str, Any]) -> str:
-    return run_event_task(self, event_id, payload)
+def attach_tag_details(
+    self: Task,
+    event_id: str,
+    payload: dict[str, Any],
+    prepaid: dict[str, Any] | None = None,
+) -> str:
+    return run_event_task(self, event_id, payload, prepaid)
 
 
 @shared_task(name="flows.sync_statistics", **TASK_OPTIONS)
-def sync_statistics(self: Task, event_id: str, payload: dict[str, Any]) -> str:
-    return run_event_task(self, event_id, payload)
+def sync_statistics(
+    self: Task,
+    event_id: str,
+    payload: dict[str, Any],
+    prepaid: dict[str, Any] | None = None,
+) -> str:
+    return run_event_task(self, event_id, payload, prepaid)
