@@ -376,12 +376,13 @@ def parse_body(raw: bytes) -> Any:
 
     Strict (`socialbridge.strict_json`): NaN and Infinity, numbers out of range and a key
     given twice in one object are refused (with a repeated key, which value counts would be a
-    guess). Nesting deep enough to exhaust the decoder's recursion is a 400 too, not a crash.
+    guess). Nesting deeper than the CRM receiver's `strict_json.MAX_DEPTH` (32; GHL's events
+    nest 2 levels) is a 400 too: a body nested some 500 levels deep, even under GHL's own
+    signature, once reached the queue and killed the worker that pickled it for its pool.
     """
     try:
-        # A signed delivery's nesting and number lengths have never been bounded here beyond
-        # what Python's decoder bounds; the CRM receiver's tighter limits are not applied.
-        return strict_json.loads(raw, max_depth=None, max_number_chars=None)
+        # Long numbers stay allowed (a signed delivery never had that bound); depth does not.
+        return strict_json.loads(raw, max_depth=strict_json.MAX_DEPTH, max_number_chars=None)
     except NotStrictJSON as exc:
         raise AppWebhookRejected(400, _refusal(exc)) from None
 
