@@ -5,7 +5,10 @@
 Three types, one schema each (`WRITEBACK_SCHEMAS`):
 
 - ``post.tags_synced``: the location's tags, and the post's own tags when the GHL post is
-  known (``ghl_post_id`` null and ``post_tags`` empty otherwise).
+  known (``ghl_post_id`` null and ``post_tags`` empty otherwise); ``tags_fetched_at`` says
+  when GHL was asked for the location's tags (they may come from the tag cache, never older
+  than ``TAG_CACHE_TTL``). Every write-back socialbridge sends has it; one without it (sent
+  before it existed) loads with None, and dumps without the key.
 - ``post.tag_details_attached``: the full tag objects, exactly as GHL sent them, and the ids
   GHL did not know (``missing_tag_ids``, empty when every tag was found).
 - ``location.statistics_synced``: a statistics snapshot of the location for the date range
@@ -62,6 +65,7 @@ class TagsSynced:
     synced_at: dt.datetime
     ghl_post_id: str | None = None
     post_tags: tuple[TagRef, ...] = ()
+    tags_fetched_at: dt.datetime | None = None
     record: Mapping[str, str] | None = None
 
 
@@ -208,6 +212,8 @@ class TagsSyncedSchema(StrictSchema):
     ghl_post_id = fields.String(load_default=None, allow_none=True, validate=ID)
     tags = fields.List(fields.Nested(TagRefSchema), required=True)
     post_tags = fields.List(fields.Nested(TagRefSchema), load_default=list)
+    # When GHL was asked for `tags` (the listing's start), cached or not; left out when unknown.
+    tags_fetched_at = UtcDateTime(load_default=None)
     synced_at = UtcDateTime(required=True)
     # The event's data.record, echoed; left out when the event named none.
     record = record_field()
@@ -371,8 +377,10 @@ def writeback_json(envelope: WritebackEnvelope) -> dict[str, Any]:
 
 def _dump(schema: Schema, value: WritebackData) -> dict[str, Any]:
     dumped: dict[str, Any] = schema.dump(value)
-    if dumped.get("record") is None:
-        dumped.pop("record", None)
+    # Optional fields a write-back did not have stay out, rather than reading as null.
+    for name in ("record", "tags_fetched_at"):
+        if dumped.get(name) is None:
+            dumped.pop(name, None)
     return dumped
 
 

@@ -1,4 +1,5 @@
-"""What every flow receives: the connection, its clients, the store and the clock."""
+"""What every flow receives: the connection, its clients, the store, the clock, and the cache of
+the location's tags (`workers.tag_cache`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from crm.registry import connector_kind
 from ghl.client import GHLClient
 from socialbridge.errors import PermanentError
 from store import ConnectionRecord, PostRecord, SnapshotRecord
+from workers.tag_cache import TagCache
 
 
 class FlowStore(Protocol):
@@ -68,6 +70,9 @@ class FlowContext:
     now: dt.datetime
     replays: int = 0
     progress: Callable[[str], None] = field(default=_quiet)
+    # The process's cache of tag lists (`workers.tag_cache.tag_cache_for`); None: every
+    # post.published lists the tags itself (TAG_CACHE_TTL=0, previews, tests of one flow).
+    tag_cache: TagCache | None = None
 
     @property
     def today(self) -> dt.date:

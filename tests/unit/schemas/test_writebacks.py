@@ -96,6 +96,29 @@ def test_tags_synced_without_a_ghl_post_has_no_post_tags() -> None:
     assert envelope["data"]["post_tags"] == []
 
 
+def test_tags_synced_says_when_the_tags_were_fetched_in_utc() -> None:
+    paris = dt.timezone(dt.timedelta(hours=1))
+    fetched_at = dt.datetime(2026, 11, 23, 10, 59, 30, 250000, tzinfo=paris)
+
+    envelope = dump_writeback(TAGS_SYNCED, tags_synced(tags_fetched_at=fetched_at))
+
+    assert envelope["data"]["tags_fetched_at"] == "2026-11-23T09:59:30.250000Z"
+    loaded = load_writeback(envelope).data
+    assert isinstance(loaded, TagsSynced)
+    assert loaded.tags_fetched_at == fetched_at
+
+
+def test_a_tags_synced_without_tags_fetched_at_loads_and_dumps_without_it() -> None:
+    # Write-backs sent before the field existed (a CRM's stored ones) still load.
+    envelope = dump_writeback(TAGS_SYNCED, tags_synced())
+
+    assert "tags_fetched_at" not in envelope["data"]
+    loaded = load_writeback(envelope)
+    assert isinstance(loaded.data, TagsSynced)
+    assert loaded.data.tags_fetched_at is None
+    assert "tags_fetched_at" not in writeback_json(loaded)["data"]
+
+
 def test_python_values_are_accepted_and_written_in_utc() -> None:
     paris = dt.timezone(dt.timedelta(hours=1))
     data = statistics(
@@ -159,6 +182,11 @@ def test_unknown_type_is_named() -> None:
         (TAGS_SYNCED, tags_synced(colour="red"), {"colour": ["Unknown field."]}),
         (TAGS_SYNCED, tags_synced(post_id=""), {"post_id": ["Length must be between 1 and 200."]}),
         (TAGS_SYNCED, tags_synced(synced_at="yesterday"), {"synced_at": ["Not a valid datetime."]}),
+        (
+            TAGS_SYNCED,
+            tags_synced(tags_fetched_at="a minute ago"),
+            {"tags_fetched_at": ["Not a valid datetime."]},
+        ),
         (
             TAG_DETAILS_ATTACHED,
             tag_details(tag_ids=[]),
@@ -266,6 +294,7 @@ def test_load_writeback_returns_values() -> None:
     ("type_", "data", "value_type"),
     [
         (TAGS_SYNCED, tags_synced(), TagsSynced),
+        (TAGS_SYNCED, tags_synced(tags_fetched_at="2026-11-23T09:59:30.250000Z"), TagsSynced),
         (TAG_DETAILS_ATTACHED, tag_details(), TagDetailsAttached),
         (STATISTICS_SYNCED, statistics(), StatisticsSynced),
     ],
