@@ -96,6 +96,10 @@ def system(
                 "max_attempts": 4,
                 "ghl_timeout": 10.0,
                 "crm_timeout": 10.0,
+                # Every test lists the tags it expects GHL to answer (faults included): a list
+                # cached by an earlier test would skip those calls. test_tag_cache.py runs
+                # its own stack with the cache on.
+                "tag_cache_ttl": 0,
             }
         )
         store = Store(database_url, settings.secret_key, engine_options=engine_options)

@@ -178,6 +178,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "retry_backoff_base": 2.0,
         "retry_backoff_max": 600.0,
         "max_attempts": 3,
+        # These settings name no test Redis: the cache is tested on its own with one.
+        "tag_cache_ttl": 0,
     }
     values.update(overrides)
     return Settings.from_mapping(values)
