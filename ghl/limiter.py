@@ -1,7 +1,7 @@
 """One GHL rate limiter per location, shared by every process and machine through Redis.
 
 HighLevel allows 100 requests per 10 s and 200,000 per UTC day per app and location, counted
-over a sliding window (`docs/reliability.md`, "The GHL rate limiter"). Every request this
+over a sliding window (docs/operations.md, "The GHL rate limiter"). Every request this
 bridge sends to a location first takes a *slot*: a moment at which it may be sent. The slots of
 a location are a sliding-window log in Redis, a sorted set of slot times, which a handful of Lua
 scripts change atomically, on Redis's own clock (``TIME``): the processes' clocks never decide
@@ -702,6 +702,9 @@ class Gate:
                 self._wait(location_id, wait, "held")
                 return
             # Too late to use without crowding GHL's window: give it back, take another.
+            log.info(
+                "ghl.rate_limit.slot_late", location_id=location_id, late_ms=round(-wait * 1000)
+            )
             self.limiter.release(location_id, [slot])
         first = self._calls.get(location_id, 0) == 0
         reservation = self.limiter.reserve(
