@@ -18,6 +18,7 @@ from socialbridge.inbound_auth import (
     new_inbound_token,
     new_webhook_secret,
 )
+from store.connection_cache import ConnectionCache
 from store.crypto import SecretBox
 from store.database import Database
 from store.errors import DuplicateName, NotFound
@@ -257,6 +258,24 @@ class ConnectionsMixin:
             row = session.get(ConnectionRow, connection_id)
             return None if row is None else self._connection_record(row)
 
+    def cached_connection(self, connection_id: str) -> ConnectionRecord | None:
+        """`get_connection`, kept in this process for a few seconds (`connection_cache`).
+
+        For the paths that read one connection per event, such as the receiver: a change made
+        through this Store is seen at once, one made by another process within
+        ``store.connection_cache.CONNECTION_CACHE_SECONDS``.
+        """
+        return self.connection_cache.get(connection_id, self.get_connection)
+
+    @property
+    def connection_cache(self) -> ConnectionCache:
+        """This Store's cache of decrypted connections (store/connection_cache.py)."""
+        cache: ConnectionCache | None = self.__dict__.get("_connection_cache")
+        if cache is None:
+            # setdefault is atomic: two threads racing here end up with the same cache.
+            cache = self.__dict__.setdefault("_connection_cache", ConnectionCache())
+        return cache
+
     def find_connection(self, id_or_name: str) -> ConnectionRecord | None:
         """The connection with this id or, failing that, this name; or None."""
         with self._database.transaction() as session:
@@ -311,7 +330,8 @@ class ConnectionsMixin:
             for table in (PostRow, EventRow, SnapshotRow, CrmWriteRow):
                 session.execute(delete(table).where(table.connection_id == connection_id))
             session.delete(row)
-            return True
+        self.connection_cache.drop(connection_id)
+        return True
 
     def update_connection(
         self,
@@ -391,6 +411,9 @@ class ConnectionsMixin:
         except IntegrityError:
             # Another process took the name between our check and our update.
             raise DuplicateName(f"a connection named {name!r} exists already") from None
+        finally:
+            # After the commit (or the rollback): a reader must not cache the row before it.
+            self.connection_cache.drop(connection_id)
         return self._connection_record(row)
 
     def park_connection(
@@ -409,7 +432,8 @@ class ConnectionsMixin:
             row.status = ConnectionStatus.PARKED.value
             row.status_reason = reason
             row.updated_at = datetime.now(UTC)
-            return True
+        self.connection_cache.drop(connection_id)
+        return True
 
     def activate_connection(self, connection_id: str) -> list[EventRecord]:
         """Resume work for a connection: ``active``, and its waiting events ``queued`` again.
@@ -435,7 +459,9 @@ class ConnectionsMixin:
             row.status = ConnectionStatus.ACTIVE.value
             row.status_reason = None
             row.updated_at = datetime.now(UTC)
-            return release_waiting(session, connection_id)
+            released = release_waiting(session, connection_id)
+        self.connection_cache.drop(connection_id)
+        return released
 
     def add_webhook_secret(self, connection_id: str, secret: str | None = None) -> str:
         """Start a rotation: ``secret`` (or a new one) becomes the newest active inbound secret.
@@ -450,6 +476,7 @@ class ConnectionsMixin:
             kept = tuple(old for old in current if old != new_secret)
             row.webhook_secrets_encrypted = self._encrypt_secrets((new_secret, *kept))
             row.updated_at = datetime.now(UTC)
+        self.connection_cache.drop(connection_id)
         return new_secret
 
     def retire_webhook_secrets(self, connection_id: str, keep: int = 1) -> tuple[str, ...]:
@@ -461,6 +488,7 @@ class ConnectionsMixin:
             kept = self._decrypt_secrets(row.webhook_secrets_encrypted)[:keep]
             row.webhook_secrets_encrypted = self._encrypt_secrets(kept)
             row.updated_at = datetime.now(UTC)
+        self.connection_cache.drop(connection_id)
         return kept
 
     def add_inbound_token(self, connection_id: str) -> str:
@@ -480,6 +508,7 @@ class ConnectionsMixin:
             current = self._inbound_tokens(row)
             row.inbound_token_encrypted = self._encrypt_secrets((token, *current))
             row.updated_at = datetime.now(UTC)
+        self.connection_cache.drop(connection_id)
         return token
 
     def retire_inbound_tokens(self, connection_id: str, keep: int = 1) -> tuple[str, ...]:
@@ -495,6 +524,7 @@ class ConnectionsMixin:
             kept = self._inbound_tokens(row)[:keep]
             row.inbound_token_encrypted = self._encrypt_secrets(kept)
             row.updated_at = datetime.now(UTC)
+        self.connection_cache.drop(connection_id)
         return kept
 
     def _encrypt_secrets(self, secrets: tuple[str, ...]) -> str:

@@ -11,16 +11,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Result, and_, case, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.database import Database, require_connection
-from store.errors import NotFound
+from store.errors import NotFound, StoreUnavailable
 from store.ids import new_event_id
 from store.models import ConnectionRow, EventRow
 from store.records import ErrorKind, EventRecord, EventSource, EventStatus
 
 _SOURCES = frozenset(source.value for source in EventSource)
+# `EventsMixin._insert_event`'s statements by (dialect, skip_repeat).
+_INSERT_EVENT: dict[tuple[str, bool], Any] = {}
 _ERROR_KINDS = frozenset(kind.value for kind in ErrorKind)
 
 
@@ -42,48 +46,59 @@ class EventsMixin:
 
         With a ``webhook_id`` already logged for this connection, nothing is written and the
         first event comes back: ``(existing, False)``. Safe when two deliveries race: the
-        unique constraint decides, and the loser reads the winner's row.
+        unique constraint decides, and the loser reads the winner's row. NotFound for an
+        unknown connection.
+
+        One INSERT … ON CONFLICT DO NOTHING, in SQLAlchemy Core: the receiver calls this for
+        every webhook, and the ORM unit of work, a look-up before the insert and a second
+        transaction cost it more than the insert itself (docs/benchmarks.md).
         """
         if source not in _SOURCES:
             raise ValueError(f"unknown event source {source!r}")
-        if webhook_id is not None:
+        # A repeat whose first event was discarded between our INSERT and our read (its
+        # enqueue failed) leaves nothing to answer with: the second try records it afresh.
+        for _ in range(2):
+            now = datetime.now(UTC)
+            values = _new_event_values(connection_id, type, payload, webhook_id, source, now)
+            statement = self._insert_event(skip_repeat=webhook_id is not None)
+            try:
+                with self._database.transaction() as session:
+                    inserted = session.execute(statement, values).first()
+            except IntegrityError:
+                # Not the (connection, webhook_id) pair, which DO NOTHING skips: the
+                # connection is gone (foreign key). NotFound says so; anything else re-raises.
+                with self._database.transaction() as session:
+                    require_connection(session, connection_id)
+                raise
+            if inserted is not None:
+                return EventRecord(**{**values, "payload": dict(payload)}), True
+            assert webhook_id is not None  # only a repeated delivery inserts nothing
             existing = self._event_by_webhook_id(connection_id, webhook_id)
             if existing is not None:
                 return existing, False
-        now = datetime.now(UTC)
-        row = EventRow(
-            id=new_event_id(),
-            connection_id=connection_id,
-            webhook_id=webhook_id,
-            source=str(source),
-            type=type,
-            payload=payload,
-            status=EventStatus.QUEUED.value,
-            attempts=0,
-            replays=0,
-            last_error=None,
-            task_id=None,
-            created_at=now,
-            updated_at=now,
-            started_at=None,
-            finished_at=None,
-            next_attempt_at=None,
-            error_kind=None,
-            lease_expires_at=None,
-            unexpected_errors=0,
-        )
-        try:
-            with self._database.transaction() as session:
-                session.add(row)
-        except IntegrityError:
-            if webhook_id is not None:
-                existing = self._event_by_webhook_id(connection_id, webhook_id)
-                if existing is not None:
-                    return existing, False
-            with self._database.transaction() as session:
-                require_connection(session, connection_id)
-            raise
-        return event_record(row), True
+        raise StoreUnavailable("the event log changed under two attempts to record an event")
+
+    def _insert_event(self, *, skip_repeat: bool) -> Any:
+        """INSERT of one event row (its values given at execution), RETURNING its id; with
+        ``skip_repeat``, nothing when the (connection_id, webhook_id) pair is logged already
+        (each dialect spells it its own way; SQLite 3.35 and PostgreSQL 9.5 both have it).
+
+        Built once per dialect: a statement built with its values anew for each event costs
+        SQLAlchemy more (coercing each value, a new cache key) than the INSERT itself.
+        """
+        dialect = self._database.engine.dialect.name
+        key = (dialect, skip_repeat)
+        statement = _INSERT_EVENT.get(key)
+        if statement is None:
+            table = EventRow.__table__
+            insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            statement = insert(table)
+            if skip_repeat:
+                statement = statement.on_conflict_do_nothing(
+                    index_elements=[table.c.connection_id, table.c.webhook_id]
+                )
+            statement = _INSERT_EVENT.setdefault(key, statement.returning(table.c.id))
+        return statement
 
     def discard_event(self, event_id: str) -> None:
         """Remove an event that was recorded but could not be enqueued, so that the CRM's
@@ -437,6 +452,38 @@ def _event_row(session: Session, event_id: str) -> EventRow:
     if row is None:
         raise NotFound(f"no event {event_id!r}")
     return row
+
+
+def _new_event_values(
+    connection_id: str,
+    type: str,
+    payload: dict[str, Any],
+    webhook_id: str | None,
+    source: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Every column of a new ``queued`` event, named as `EventRecord`'s fields."""
+    return {
+        "id": new_event_id(),
+        "connection_id": connection_id,
+        "webhook_id": webhook_id,
+        "source": str(source),
+        "type": type,
+        "payload": payload,
+        "status": EventStatus.QUEUED.value,
+        "attempts": 0,
+        "replays": 0,
+        "last_error": None,
+        "task_id": None,
+        "created_at": now,
+        "updated_at": now,
+        "started_at": None,
+        "finished_at": None,
+        "next_attempt_at": None,
+        "error_kind": None,
+        "lease_expires_at": None,
+        "unexpected_errors": 0,
+    }
 
 
 def event_record(row: EventRow) -> EventRecord:

@@ -6,6 +6,7 @@ from celery import Celery
 from flask import current_app
 
 from socialbridge.config import Settings
+from workers.publish import TaskPublisher
 from workers.services import Services
 
 
@@ -16,6 +17,11 @@ def services() -> Services:
 
 def celery() -> Celery:
     found: Celery = current_app.extensions["celery"]
+    return found
+
+
+def publisher() -> TaskPublisher:
+    found: TaskPublisher = current_app.extensions["task_publisher"]
     return found
 
 

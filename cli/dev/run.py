@@ -60,6 +60,8 @@ from socialbridge.embedded_redis import EmbeddedRedis, EmbeddedRedisError, port_
 from socialbridge.errors import SocialbridgeError
 
 READY_TIMEOUT = 60.0
+# gunicorn's settings for the web process (workers, threads, keep-alive), as in the Procfile.
+WEB_CONFIG = "python:webapp.gunicorn_conf"
 # The install's last hop exchanges the code at the sandbox GHL from the web process.
 INSTALL_TIMEOUT = 15.0
 
@@ -192,11 +194,11 @@ def app_commands(ports: DevPorts) -> dict[str, list[str]]:
     """The Procfile's processes as `make run` starts them (local binds, small pools)."""
     celery = console_script("celery")
     return {
+        # The Procfile's web line (its gunicorn settings file) on a local bind.
         "web": [
             console_script("gunicorn"),
+            "--config", WEB_CONFIG,
             "--bind", f"{HOST}:{ports.web}",
-            "--workers", "2",
-            "--access-logfile", "-",
             "webapp:create_app()",
         ],
         "worker": [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import http.client
 import json
 import secrets
 import signal
@@ -16,12 +17,13 @@ import subprocess
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from cli.dev.run import console_script
+from bench.procfile import procfile_argv
 from sandbox.server import ServerThread
 from socialbridge.embedded_redis import EmbeddedRedis, free_port
 from store import ConnectionRecord
@@ -176,24 +178,14 @@ def test_when_the_queue_is_down_the_answer_is_503_and_nothing_is_kept(
 
 @pytest.fixture(scope="module")
 def gunicorn_url(system: System, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The web app as the Procfile runs it: gunicorn, sync workers, on the system's settings."""
+    """The web app as the Procfile's web line runs it (its gunicorn settings: threaded
+    workers, keep-alive), on the system's settings and a loopback address."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("gunicorn") / "web.log"
+    env = {**worker_environment(system.settings), "PORT": str(port)}
+    argv = procfile_argv("web", env, swap={f"0.0.0.0:{port}": f"127.0.0.1:{port}"})
     with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [
-                console_script("gunicorn"),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "webapp:create_app()",
-            ],
-            cwd=ROOT,
-            env=worker_environment(system.settings),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(url, process, log_path)
@@ -271,7 +263,14 @@ def post(
     body: bytes | Iterable[bytes],
     headers: dict[str, str],
 ) -> httpx.Response:
-    return bridge.http.post(f"{url}/webhooks/crm/{connection.id}", content=body, headers=headers)
+    return post_once(f"{url}/webhooks/crm/{connection.id}", content=body, headers=headers)
+
+
+def post_once(url: str, **request: Any) -> httpx.Response:
+    """POST on a connection of its own, closed afterwards: gunicorn keeps connections alive,
+    and one left in a shared client's pool would outlive the test."""
+    with httpx.Client(timeout=30) as http:
+        return http.post(url, **request)
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
@@ -383,12 +382,12 @@ def test_hostile_paths_and_headers_get_4xx_never_5xx(bridge: System, web_url: st
     answers: dict[str, int] = {}
 
     for path in ("con%00x", "con_%C3%A9", "con_%ff", "c" * 300):
-        answers[path] = bridge.http.post(
+        answers[path] = post_once(
             f"{web_url}/webhooks/crm/{path}", content=raw, headers=signed(connection, raw)
         ).status_code
     for name, value in (("webhook-id", b"msg_\xe9"), ("webhook-timestamp", b"\xb2\xb3")):
         headers: dict[str, str | bytes] = {**signed(connection, raw), name: value}
-        answers[name] = bridge.http.post(
+        answers[name] = post_once(
             f"{web_url}/webhooks/crm/{connection.id}", content=raw, headers=headers
         ).status_code
 
@@ -401,3 +400,31 @@ def test_hostile_paths_and_headers_get_4xx_never_5xx(bridge: System, web_url: st
         "webhook-timestamp": 401,
     }
     assert bridge.store.list_events(connection_id=connection.id) == []
+
+
+def test_the_procfile_web_line_keeps_a_crms_connection_open(
+    bridge: System, gunicorn_url: str
+) -> None:
+    """Several deliveries over one keep-alive connection, each recorded, queued and run."""
+    connection = bridge.new_connection()
+    port = int(gunicorn_url.rsplit(":", 1)[1])
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    answers = []
+    try:
+        for number in range(3):
+            raw = padded_event(200)
+            client.request(
+                "POST", f"/webhooks/crm/{connection.id}", body=raw, headers=signed(connection, raw)
+            )
+            response = client.getresponse()
+            answers.append((response.status, response.getheader("connection"), response.read()))
+            if number == 0:
+                first_socket = client.sock
+            assert client.sock is first_socket  # the same TCP connection every time
+    finally:
+        client.close()
+
+    assert [(status, keep) for status, keep, _ in answers] == [(202, "keep-alive")] * 3
+    for _, _, body in answers:
+        event = bridge.wait_for(json.loads(body)["event_id"])
+        assert event.status == "done", event.last_error

@@ -420,3 +420,23 @@ def test_the_sweep_checks_its_arguments(store: Store) -> None:
         store.stale_queued(before=datetime(2030, 1, 1))
     with pytest.raises(ValueError, match="queued_before"):
         _claim(store, now=now, lost=("evt_1",))
+
+
+def test_a_repeat_of_a_discarded_event_is_recorded_afresh(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    # What the receiver does when the queue refused an event: the CRM's retry is new.
+    first, _ = store.record_event(
+        connection_id=connection.id, type="post.published", payload={}, webhook_id="msg_1"
+    )
+    store.discard_event(first.id)
+
+    again, created = store.record_event(
+        connection_id=connection.id, type="post.published", payload={}, webhook_id="msg_1"
+    )
+
+    assert created
+    assert again.id != first.id
+    assert store.get_event(again.id) == again
+    with pytest.raises(NotFound):
+        store.record_event(connection_id="con_gone", type="t", payload={}, webhook_id="m")

@@ -61,6 +61,7 @@ def make_app(database_url: str, redis_url: str) -> Iterator[AppFactory]:
     yield make
     for app in built:
         app.extensions["socialbridge"].dispose()
+        app.extensions["task_publisher"].close()
         app.extensions["celery"].close()
 
 

@@ -14,8 +14,10 @@ from standardwebhooks import Webhook
 from schemas.events import dump_event, load_event
 from socialbridge.embedded_redis import free_port
 from store import ConnectionRecord, Store
+from store.connection_cache import CONNECTION_CACHE_SECONDS, ConnectionCache
 from tests.brokerutil import queue_length, queued_tasks
 from tests.unit.webapp.conftest import (
+    SECRET_KEY,
     AppFactory,
     event_body,
     new_secret,
@@ -274,6 +276,63 @@ def test_several_signatures_in_one_header_are_allowed(
     )
 
     assert answer.status_code == 202
+
+
+def test_a_secret_rotated_by_another_process_verifies_once_the_cache_lets_go(
+    client: FlaskClient, connection: ConnectionRecord, store: Store, database_url: str
+) -> None:
+    # The CLI is another process: its change reaches this one's cached connection only
+    # after CONNECTION_CACHE_SECONDS (store/connection_cache.py); the clock is moved by hand.
+    clock = [0.0]
+    store.__dict__["_connection_cache"] = ConnectionCache(clock=lambda: clock[0])
+    assert send(client, connection).status_code == 202
+    cli = Store(database_url, SECRET_KEY)
+    try:
+        new = cli.add_webhook_secret(connection.id)
+    finally:
+        cli.dispose()
+
+    before = send(client, connection, secret=new)
+    clock[0] += CONNECTION_CACHE_SECONDS
+    after = send(client, connection, secret=new)
+
+    assert before.status_code == 401
+    assert after.status_code == 202
+
+
+def test_a_connection_removed_by_another_process_is_404_while_still_cached(
+    client: FlaskClient,
+    connection: ConnectionRecord,
+    store: Store,
+    database_url: str,
+    redis_url: str,
+) -> None:
+    assert send(client, connection).status_code == 202
+    cli = Store(database_url, SECRET_KEY)
+    try:
+        assert cli.delete_connection(connection.id)
+    finally:
+        cli.dispose()
+    drained = queue_length(redis_url)
+
+    answer = send(client, connection)
+
+    assert answer.status_code == 404
+    assert answer.get_json()["message"] == f"No connection '{connection.id}'."
+    assert store.list_events() == []
+    assert queue_length(redis_url) == drained
+    assert store.cached_connection(connection.id) is None
+
+
+def test_a_webhook_opens_no_cookie_session(
+    client: FlaskClient, connection: ConnectionRecord
+) -> None:
+    client.set_cookie("session", "not-a-signed-session")
+
+    answer = send(client, connection)
+
+    assert answer.status_code == 202
+    assert "Set-Cookie" not in answer.headers
 
 
 # --- 404, 405, 413 --------------------------------------------------------------------------

@@ -500,7 +500,7 @@ def test_app_commands_bind_locally_and_protect_flower() -> None:
     venv_bin = Path(sys.executable).parent
     assert all(Path(argv[0]).parent == venv_bin for argv in commands.values())
     assert commands["web"][1:] == [
-        "--bind", "127.0.0.1:8100", "--workers", "2", "--access-logfile", "-",
+        "--config", "python:webapp.gunicorn_conf", "--bind", "127.0.0.1:8100",
         "webapp:create_app()",
     ]  # fmt: skip
     assert "--queues" in commands["worker"]
