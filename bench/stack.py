@@ -165,6 +165,9 @@ class Stack:
     database_url: str = ""
     engine_options: dict[str, Any] = field(default_factory=dict)
     settings_overrides: dict[str, Any] = field(default_factory=dict)
+    # The web process's argv made from its environment (PORT among it); None: gunicorn with
+    # `web_workers` sync workers, as below.
+    web_command: Callable[[Mapping[str, str]], list[str]] | None = None
     settings: Settings = field(init=False)
     store: Store = field(init=False)
     redis: EmbeddedRedis = field(init=False)
@@ -223,21 +226,19 @@ class Stack:
         )
         self._stack.callback(self.store.dispose)
 
-        self.web = spawn(
-            "web",
-            [
-                console_script("gunicorn"),
-                "--bind",
-                f"{HOST}:{web_port}",
-                "--workers",
-                str(self.web_workers),
-                "--access-logfile",
-                "-",
-                "webapp:create_app()",
-            ],
-            self.environment(),
-            self.workdir / "web.log",
-        )
+        web_argv = [
+            console_script("gunicorn"),
+            "--bind",
+            f"{HOST}:{web_port}",
+            "--workers",
+            str(self.web_workers),
+            "--access-logfile",
+            "-",
+            "webapp:create_app()",
+        ]
+        if self.web_command is not None:
+            web_argv = self.web_command(self.environment())
+        self.web = spawn("web", web_argv, self.environment(), self.workdir / "web.log")
         self._stack.callback(self.web.stop)
         wait_until(http_ok(f"{self.web_url}/readyz"), self.web, what="/readyz 200")
         # Every gunicorn worker builds its app on its first request; make both do it now.
