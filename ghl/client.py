@@ -17,9 +17,9 @@ have rotated it. A second 401 is an AuthError; nothing is refreshed twice for on
 With a rate-limit `Gate` (`ghl.limiter`), every request first takes a slot of its location's
 limit (every endpoint names the location, in its path or its `locationId` query), and every
 answer brings the limiter up to date with GHL's `X-RateLimit-*` headers. The gate may wait for
-a slot or raise `RateLimitDeferred`; a 429 is sent again (at most twice) once the gate gives a
-slot after its Retry-After, before it becomes a RetryableError. GHL's token endpoint is not
-counted per location: `ghl.oauth` calls it without the gate.
+a slot or raise `RateLimitDeferred`. A 429 stays a RetryableError, as without the gate; the gate
+has then blocked the location until its Retry-After, so the retry's requests wait for it. GHL's
+token endpoint is not counted per location: `ghl.oauth` calls it without the gate.
 """
 
 from __future__ import annotations
@@ -68,10 +68,6 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 MAX_STATISTICS_PROFILES = 100  # the statistics endpoint's documented maximum per request
-# A 429 under the shared limiter means GHL counted requests the limiter did not know of (another
-# installation of the app). The limiter then waits out Retry-After, so sending again is cheap;
-# twice at most, so that a GHL that keeps refusing ends in the usual retry through the store.
-MAX_429_RESENDS = 2
 
 
 class TokenSource(Protocol):
@@ -331,22 +327,13 @@ class GHLClient:
         params: Mapping[str, str] | None,
         json: Any,
     ) -> tuple[httpx.Response, Any]:
-        """`_send` in a slot of the location's rate limit; a 429 is sent again in a later one."""
-        limiter = self._limiter if location_id else None
-        resends = 0
-        while True:
-            if limiter is not None:
-                assert location_id is not None
-                limiter.before_request(location_id)
-            response, body = self._send(endpoint, path, token, params=params, json=json)
-            if limiter is None:
-                return response, body
-            assert location_id is not None
-            limiter.after_response(location_id, response.status_code, response.headers)
-            if response.status_code != 429 or resends >= MAX_429_RESENDS:
-                return response, body
-            resends += 1
-            log.warning("ghl.rate_limited", method=endpoint.method, path=path, resend=resends)
+        """`_send` in a slot of the location's rate limit, the limiter told what GHL answered."""
+        if self._limiter is None or not location_id:
+            return self._send(endpoint, path, token, params=params, json=json)
+        self._limiter.before_request(location_id)
+        response, body = self._send(endpoint, path, token, params=params, json=json)
+        self._limiter.after_response(location_id, response.status_code, response.headers)
+        return response, body
 
     def _send(
         self,
