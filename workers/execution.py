@@ -72,6 +72,7 @@ from workers.flows import FLOWS, FlowContext
 from workers.lease import LeaseKeeper
 from workers.retry import retry_delay
 from workers.services import Services
+from workers.tag_cache import tag_cache_for
 
 log = get_logger(__name__)
 
@@ -328,6 +329,7 @@ def _run_flow_once(
             now=now,
             replays=event.replays,
             progress=progress or (lambda _: None),
+            tag_cache=tag_cache_for(services),
         )
         try:
             return FLOWS[crm_event.type](ctx, crm_event.data)
