@@ -267,9 +267,7 @@ def test_a_park_that_saw_an_older_connection_changes_nothing(
     current = store.get_connection(connection.id)
     assert current is not None
     assert current.status == "active"
-    assert store.park_connection(
-        connection.id, "refused again", unchanged_since=current.updated_at
-    )
+    assert store.park_connection(connection.id, "refused again", unchanged_since=current.updated_at)
 
 
 def test_park_and_activate_an_unknown_connection(store: Store) -> None:
