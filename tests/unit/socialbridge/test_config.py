@@ -43,6 +43,16 @@ def test_environment_values_are_typed() -> None:
         ({"STATS_INTERVAL_SECONDS": "2678401"}, "STATS_INTERVAL_SECONDS: must be from 300"),
         ({"TASK_SOFT_TIME_LIMIT": "500"}, "TASK_SOFT_TIME_LIMIT: must be below TASK_TIME_LIMIT"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT: expected text or json"),
+        ({"GHL_RATE_LIMIT": "-1"}, "GHL_RATE_LIMIT: must be 0 (no shared limiter) or more"),
+        ({"GHL_RATE_WINDOW_SECONDS": "0"}, "GHL_RATE_WINDOW_SECONDS: must be a positive number"),
+        ({"GHL_DAILY_LIMIT": "0"}, "GHL_DAILY_LIMIT: must be a positive number"),
+        ({"RATE_LIMIT_WAIT_IN_PROCESS": "40"}, "RATE_LIMIT_WAIT_IN_PROCESS: must be from 0"),
+        ({"RATE_LIMIT_WAIT_IN_PROCESS": "-1"}, "RATE_LIMIT_WAIT_IN_PROCESS: must be from 0"),
+        ({"TAG_CACHE_TTL": "-1"}, "TAG_CACHE_TTL: must be 0 (no cache) or more"),
+        ({"GHL_TOKEN_REFRESH_MARGIN": "0"}, "GHL_TOKEN_REFRESH_MARGIN: must be a positive"),
+        ({"GHL_REFRESH_LOCK_SECONDS": "0"}, "GHL_REFRESH_LOCK_SECONDS: must be a positive"),
+        ({"GHL_OAUTH_AUTHORIZE_URL": "ftp://x"}, "GHL_OAUTH_AUTHORIZE_URL: expected an http"),
+        ({"PUBLIC_URL": "bridge.example.com"}, "PUBLIC_URL: expected an http"),
     ],
 )
 def test_a_bad_value_names_the_setting(env: dict[str, str], message: str) -> None:
