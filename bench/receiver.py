@@ -18,7 +18,8 @@ Afterwards the queue must hold exactly one task per 202, for the event the 202 n
 store exactly one event per 202; the run fails otherwise.
 
 Then the same view runs in this process through Flask's test client, once plainly and once
-under cProfile, to show where a request's time goes (no HTTP, no gunicorn).
+under cProfile, to show where a request's time goes (no HTTP, no gunicorn; one request at a
+time, so each batch of `webapp.group_commit` holds one delivery).
 """
 
 from __future__ import annotations
@@ -91,8 +92,13 @@ PROFILED = (
     ("authenticate (signature check)", "webapp/inbound_auth.py", "authenticate"),
     ("connection (cached; SELECT + decrypt on a miss)", "webapp/webhooks.py", "_connection"),
     ("parse + validate (event_from_body)", "workers/intake.py", "event_from_body"),
-    ("record event: INSERT (record_event)", "store/events.py", "record_event"),
-    ("enqueue: task to Redis (publish_event)", "workers/publish.py", "publish_event"),
+    ("payload as stored (dump_event)", "schemas/events.py", "dump_event"),
+    ("record: one INSERT and commit per batch (record_events)", "store/events.py", "record_events"),
+    (
+        "enqueue: one Redis round trip per batch (publish_events)",
+        "workers/publish.py",
+        "publish_events",
+    ),
     ("log lines (EventLogger)", "socialbridge/logs.py", "_log"),
 )
 

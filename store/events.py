@@ -6,7 +6,8 @@ changes are single UPDATE statements, so two workers touching one event never lo
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,17 @@ _SOURCES = frozenset(source.value for source in EventSource)
 # `EventsMixin._insert_event`'s statements by (dialect, skip_repeat).
 _INSERT_EVENT: dict[tuple[str, bool], Any] = {}
 _ERROR_KINDS = frozenset(kind.value for kind in ErrorKind)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to record: `EventsMixin.record_event`'s arguments, for `record_events`."""
+
+    connection_id: str
+    type: str
+    payload: dict[str, Any]
+    webhook_id: str | None = None
+    source: str = EventSource.WEBHOOK
 
 
 class EventsMixin:
@@ -77,6 +89,54 @@ class EventsMixin:
             if existing is not None:
                 return existing, False
         raise StoreUnavailable("the event log changed under two attempts to record an event")
+
+    def record_events(self, events: Sequence[NewEvent]) -> list[tuple[EventRecord, bool]]:
+        """`record_event` for each of ``events``, in one transaction; results in their order.
+
+        What the receiver does with webhooks that arrive together: one commit for all of them
+        instead of one each (the commit is most of an INSERT's cost). The same (connection,
+        webhook_id) twice in one call is one event: the later one gets the earlier as its
+        repeat. When a connection is gone (foreign key), nothing of the call is written and
+        IntegrityError comes up: the caller records them one by one to learn which.
+        """
+        for event in events:
+            if event.source not in _SOURCES:
+                raise ValueError(f"unknown event source {event.source!r}")
+        if not events:
+            return []
+        now = datetime.now(UTC)
+        rows = [
+            _new_event_values(e.connection_id, e.type, e.payload, e.webhook_id, e.source, now)
+            for e in events
+        ]
+        # DO NOTHING skips only a repeated (connection, webhook_id): events without a
+        # webhook_id never conflict (NULLs are distinct), so one statement serves all.
+        with self._database.transaction() as session:
+            inserted = set(session.scalars(self._insert_event(skip_repeat=True), rows))
+        results: list[tuple[EventRecord, bool]] = []
+        first_of: dict[tuple[str, str], EventRecord] = {}
+        for event, values in zip(events, rows, strict=True):
+            if values["id"] in inserted:
+                record = EventRecord(**{**values, "payload": dict(event.payload)})
+                if event.webhook_id is not None:
+                    first_of[(event.connection_id, event.webhook_id)] = record
+                results.append((record, True))
+                continue
+            assert event.webhook_id is not None  # only a repeated delivery inserts nothing
+            earlier = first_of.get((event.connection_id, event.webhook_id))
+            if earlier is not None:
+                results.append((earlier, False))
+                continue
+            results.append(
+                self.record_event(
+                    connection_id=event.connection_id,
+                    type=event.type,
+                    payload=event.payload,
+                    webhook_id=event.webhook_id,
+                    source=event.source,
+                )
+            )
+        return results
 
     def _insert_event(self, *, skip_repeat: bool) -> Any:
         """INSERT of one event row (its values given at execution), RETURNING its id; with

@@ -11,6 +11,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from socialbridge.config import Settings
 from socialbridge.logs import configure
 from webapp import errors, ghl_webhooks, health, oauth, ui, webhooks
+from webapp.group_commit import GroupCommit
 from workers.celery_app import make_celery
 from workers.publish import TaskPublisher
 from workers.services import Services
@@ -41,8 +42,11 @@ def create_app(
     celery = make_celery(settings, services=services)
     app.extensions["celery"] = celery
     app.extensions["socialbridge"] = celery.services
-    # The receiver's enqueue: one Redis round trip per event instead of send_task's several.
-    app.extensions["task_publisher"] = TaskPublisher(celery)
+    # The receiver's enqueue: one Redis round trip per event instead of send_task's several,
+    # and one per batch of webhooks that arrive together, recorded in one commit.
+    publisher = TaskPublisher(celery)
+    app.extensions["task_publisher"] = publisher
+    app.extensions["group_commit"] = GroupCommit(celery.services.store, publisher)
 
     app.session_interface = ReceiverSessions()
     app.register_blueprint(webhooks.bp)

@@ -6,6 +6,7 @@ from celery import Celery
 from flask import current_app
 
 from socialbridge.config import Settings
+from webapp.group_commit import GroupCommit
 from workers.publish import TaskPublisher
 from workers.services import Services
 
@@ -17,6 +18,11 @@ def services() -> Services:
 
 def celery() -> Celery:
     found: Celery = current_app.extensions["celery"]
+    return found
+
+
+def group_commit() -> GroupCommit:
+    found: GroupCommit = current_app.extensions["group_commit"]
     return found
 
 

@@ -29,13 +29,13 @@ from schemas.events import dump_event
 from socialbridge.inbound_auth import InboundAuth
 from socialbridge.logs import bind, get_logger
 from store import ConnectionRecord, NotFound
+from store.events import NewEvent
 from webapp import context
 from webapp.body import BodyRefused, is_json_media_type, parse_json, read_body
 from webapp.errors import error_body
 from webapp.inbound_auth import authenticate, delivery_key, plain_ascii, refusal_code
 from workers.dispatch import EnqueueError
 from workers.intake import BodyInvalid, event_from_body
-from workers.publish import publish_event
 
 log = get_logger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -77,29 +77,32 @@ def receive(connection_id: str) -> Any:
             return _invalid(exc.errors)
         event = intake.event
 
+        new = NewEvent(
+            connection_id=connection.id,
+            type=event.type,
+            payload=dump_event(event),
+            webhook_id=delivery_key(connection, body, headers, intake.delivery_id),
+        )
         try:
-            record, created = store.record_event(
-                connection_id=connection.id,
-                type=event.type,
-                payload=dump_event(event),
-                webhook_id=delivery_key(connection, body, headers, intake.delivery_id),
-            )
+            # Recorded and enqueued together with the webhooks this process is taking at the
+            # same moment: one commit and one Redis round trip for all (webapp/group_commit.py).
+            accepted = context.group_commit().accept(new)
         except NotFound:
             # Removed by another process while this one still had it cached.
             store.connection_cache.drop(connection_id)
             return _unknown_connection(connection_id)
-        if not created:
+        except EnqueueError as exc:
+            # Nothing half-accepted: the event was removed again, so the CRM's retry is a
+            # first delivery.
+            log.error("webhook.enqueue_failed", error=str(exc))
+            return jsonify(error_body("unavailable", "The queue is unavailable; retry later.")), 503
+        record = accepted.event
+        if not accepted.created:
             log.info("webhook.duplicate", event_id=record.id)
             return jsonify({"event_id": record.id, "status": "duplicate"}), 200
-
-        try:
-            task_id = publish_event(context.publisher(), record)
-        except EnqueueError as exc:
-            # Nothing half-accepted: forget the event so the CRM's retry is a first delivery.
-            store.discard_event(record.id)
-            log.error("webhook.enqueue_failed", event_id=record.id, error=str(exc))
-            return jsonify(error_body("unavailable", "The queue is unavailable; retry later.")), 503
-        log.info("webhook.accepted", event_id=record.id, event_type=event.type, task_id=task_id)
+        log.info(
+            "webhook.accepted", event_id=record.id, event_type=event.type, task_id=accepted.task_id
+        )
         return jsonify({"event_id": record.id, "status": "queued"}), 202
 
 

@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -84,14 +85,25 @@ class TaskPublisher:
     def send_task(self, name: str, args: list[Any], task_id: str) -> None:
         """Put task ``name`` with ``args`` (JSON primitives) on the default queue; EnqueueError
         when the broker does not take it."""
+        self.send_tasks([(name, args, task_id)])
+
+    def send_tasks(self, tasks: Sequence[tuple[str, list[Any], str]]) -> None:
+        """`send_task` for each ``(name, args, task_id)``, all in one MULTI/EXEC: Redis takes
+        all of them or none. EnqueueError when it does not take them.
+
+        Without the lean path each goes through `send_task` in turn, and one that fails
+        raises EnqueueError with the earlier ones sent: a caller that gives up their events
+        leaves tasks that find no event, which the worker skips (``event.missing``).
+        """
         if not self.lean:
-            try:
-                self._celery.send_task(name, args=args, task_id=task_id)
-            except Exception as exc:  # kombu/redis raise many types; all mean "not enqueued"
-                raise EnqueueError(f"could not enqueue {task_id}: {exc!r}") from exc
+            for name, args, task_id in tasks:
+                try:
+                    self._celery.send_task(name, args=args, task_id=task_id)
+                except Exception as exc:  # kombu/redis raise many types; all mean "not enqueued"
+                    raise EnqueueError(f"could not enqueue {task_id}: {exc!r}") from exc
             return
-        message, event = self.messages(name, args, task_id)
-        self._execute(task_id, message, event)
+        if tasks:
+            self._execute(tasks[0][2], [self.messages(*task) for task in tasks])
 
     def messages(
         self, name: str, args: list[Any], task_id: str
@@ -175,22 +187,27 @@ class TaskPublisher:
             client.connection_pool.disconnect()
 
     def _execute(
-        self, task_id: str, message: dict[str, Any], event: tuple[str, dict[str, Any]] | None
+        self,
+        first_task_id: str,
+        messages: Sequence[tuple[dict[str, Any], tuple[str, dict[str, Any]] | None]],
     ) -> None:
         interval = self._interval_start
         for attempt in range(self._retries + 1):
             try:
-                pipeline = self._redis().pipeline(transaction=False)
-                pipeline.lpush(self._queue, json.dumps(message))
-                if event is not None:
-                    pipeline.publish(event[0], json.dumps(event[1]))
+                # One task alone needs no MULTI: a single LPUSH is all or nothing already.
+                pipeline = self._redis().pipeline(transaction=len(messages) > 1)
+                for message, event in messages:
+                    pipeline.lpush(self._queue, json.dumps(message))
+                    if event is not None:
+                        pipeline.publish(event[0], json.dumps(event[1]))
                 pipeline.execute()
                 return
             except redis.RedisError as exc:
                 if attempt == self._retries or not isinstance(
                     exc, redis.ConnectionError | redis.TimeoutError
                 ):
-                    raise EnqueueError(f"could not enqueue {task_id}: {exc!r}") from exc
+                    more = f" and {len(messages) - 1} more" if len(messages) > 1 else ""
+                    raise EnqueueError(f"could not enqueue {first_task_id}{more}: {exc!r}") from exc
                 time.sleep(min(interval, self._interval_max))
                 interval += self._interval_step
 
@@ -228,9 +245,23 @@ class TaskPublisher:
 def publish_event(publisher: TaskPublisher, event: EventRecord) -> str:
     """`workers.dispatch.enqueue_event(celery, event)` through ``publisher``: the same task,
     arguments (the event's id and payload) and task id form; returns the task id."""
-    task_id = f"{event.id}{TASK_ID_SEPARATOR}{secrets.token_hex(4)}"
-    publisher.send_task(TASK_FOR_EVENT[event.type], [event.id, event.payload], task_id)
+    [task_id] = publish_events(publisher, [event])
     return task_id
+
+
+def publish_events(publisher: TaskPublisher, events: Sequence[EventRecord]) -> list[str]:
+    """`publish_event` for each of ``events``, in one round trip (`TaskPublisher.send_tasks`);
+    their task ids, in order."""
+    tasks = [
+        (
+            TASK_FOR_EVENT[event.type],
+            [event.id, event.payload],
+            f"{event.id}{TASK_ID_SEPARATOR}{secrets.token_hex(4)}",
+        )
+        for event in events
+    ]
+    publisher.send_tasks(tasks)
+    return [task_id for _, _, task_id in tasks]
 
 
 def _argsrepr(args: list[Any], maxsize: int, maxlevels: int) -> str:

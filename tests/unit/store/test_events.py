@@ -5,8 +5,10 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from store import ConnectionRecord, EventRecord, EventStatus, NotFound, Store
+from store.events import NewEvent
 
 LEASE = 20
 PAYLOAD = {
@@ -440,3 +442,49 @@ def test_a_repeat_of_a_discarded_event_is_recorded_afresh(
     assert store.get_event(again.id) == again
     with pytest.raises(NotFound):
         store.record_event(connection_id="con_gone", type="t", payload={}, webhook_id="m")
+
+
+def test_record_events_logs_several_in_one_call_in_their_order(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    old = _record(store, connection, "msg_old")
+    other = store.create_connection(
+        name="other", location_id="loc_2", ghl_token="t", crm_url="http://crm.test"
+    )
+
+    results = store.record_events(
+        [
+            NewEvent(connection.id, "post.published", {"n": 1}, "msg_1"),
+            NewEvent(connection.id, "post.published", {"n": 2}, "msg_old"),
+            NewEvent(other.id, "post.published", {"n": 3}, "msg_1"),
+            NewEvent(connection.id, "post.published", {"n": 4}, "msg_1"),
+            NewEvent(connection.id, "statistics.requested", {}, None, "schedule"),
+        ]
+    )
+
+    [(first, c1), (repeat_old, c2), (elsewhere, c3), (repeat_first, c4), (scheduled, c5)] = results
+    assert (c1, c2, c3, c4, c5) == (True, False, True, False, True)
+    assert repeat_old == old
+    assert repeat_first == first
+    assert elsewhere.connection_id == other.id
+    assert (scheduled.source, scheduled.webhook_id) == ("schedule", None)
+    for event in (first, elsewhere, scheduled):
+        assert store.get_event(event.id) == event
+    assert len(store.list_events()) == 4
+    assert store.record_events([]) == []
+
+
+def test_record_events_writes_nothing_when_a_connection_is_gone(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    with pytest.raises(IntegrityError):
+        store.record_events(
+            [
+                NewEvent(connection.id, "post.published", {}, "msg_1"),
+                NewEvent("con_0000000000000000", "post.published", {}, "msg_2"),
+            ]
+        )
+    with pytest.raises(ValueError, match="source"):
+        store.record_events([NewEvent(connection.id, "t", {}, source="fax")])
+
+    assert store.list_events() == []

@@ -23,7 +23,7 @@ from tests.brokerutil import queued_tasks
 from tests.unit.workers.conftest import Bridge
 from workers.celery_app import QUEUE, make_celery
 from workers.dispatch import EnqueueError
-from workers.publish import TaskPublisher, _argsrepr, publish_event
+from workers.publish import TaskPublisher, _argsrepr, publish_event, publish_events
 
 TASK = "flows.sync_post_tags"
 PAYLOAD = {
@@ -166,3 +166,26 @@ def test_another_broker_goes_through_send_task(bridge: Bridge) -> None:
         message.ack()
         queue.close()
     app.close()
+
+
+def test_publish_events_puts_several_tasks_in_one_go(
+    bridge: Bridge, publisher: TaskPublisher, redis_url: str
+) -> None:
+    connection = bridge.connection()
+    events = [bridge.record(connection, "statistics.requested", {}) for _ in range(3)]
+
+    task_ids = publish_events(publisher, events)
+
+    tasks = queued_tasks(redis_url)
+    assert sorted(task.id for task in tasks) == sorted(task_ids)
+    assert sorted(task.args[0] for task in tasks) == sorted(event.id for event in events)
+    assert [task_id.rsplit("-", 1)[0] for task_id in task_ids] == [e.id for e in events]
+    assert publish_events(publisher, []) == []
+
+
+def test_a_batch_redis_does_not_take_names_its_size(celery_without_redis: Celery) -> None:
+    publisher = TaskPublisher(celery_without_redis)
+
+    with pytest.raises(EnqueueError, match="could not enqueue evt_1-aa and 1 more"):
+        publisher.send_tasks([(TASK, ["evt_1", {}], "evt_1-aa"), (TASK, ["evt_2", {}], "evt_2-bb")])
+    publisher.close()
