@@ -22,8 +22,10 @@ from typing import Any
 
 import httpx
 import psutil
+import redis
 from standardwebhooks import Webhook
 
+from ghl.limiter import KEY_PREFIX as LIMITER_KEY_PREFIX
 from socialbridge.config import Settings, settings_environment
 from store import ConnectionRecord, EventRecord, Store
 
@@ -228,6 +230,19 @@ class System:
         for url in (self.ghl_url, self.crm_url):
             self.http.delete(f"{url}/_sandbox/faults").raise_for_status()
         self.http.delete(f"{self.ghl_url}/_sandbox/journal").raise_for_status()
+        self.reset_rate_limits()
+
+    def reset_rate_limits(self) -> None:
+        """Forget the shared GHL rate limiter's slots: every test meets loc_demo's whole
+        budget, whatever an earlier test spent (a 429 there holds the location until its
+        Retry-After, which would slow the next tests down)."""
+        client = redis.Redis.from_url(self.settings.redis_url)
+        try:
+            keys = list(client.scan_iter(match=f"{LIMITER_KEY_PREFIX}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
 
 
 def _now() -> dt.datetime:
