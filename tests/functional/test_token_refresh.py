@@ -190,6 +190,9 @@ def stack(
                     "max_attempts": 4,
                     "ghl_timeout": 10.0,
                     "crm_timeout": 10.0,
+                    # Every event must call GHL to meet the expired token: a tag list cached
+                    # by an earlier round would answer without a call.
+                    "tag_cache_ttl": 0,
                 }
             )
             store = Store(database_url, settings.secret_key, engine_options=engine_options)
