@@ -246,14 +246,7 @@ def check_ghl_options(auth: GhlAuth, location_id: str | None, ghl_token: str | N
 def check_oauth_settings(runtime: Runtime) -> None:
     """Refuse an OAuth connection when the app's client id or secret is not configured."""
     settings = runtime.settings
-    missing = [
-        name
-        for name, value in (
-            ("GHL_CLIENT_ID", settings.ghl_client_id),
-            ("GHL_CLIENT_SECRET", settings.ghl_client_secret),
-        )
-        if not value
-    ]
+    missing = settings.missing_ghl_app_settings()
     if missing:
         raise click.ClickException(
             f"configuration: {' and '.join(missing)} not set: --auth oauth installs your GHL "

@@ -308,6 +308,18 @@ class Settings:
         """
         return self.broker_visibility_timeout * 2 / 3
 
+    def missing_ghl_app_settings(self) -> list[str]:
+        """The names of GHL_CLIENT_ID / GHL_CLIENT_SECRET that are not set (an OAuth install
+        needs both)."""
+        return [
+            name
+            for name, value in (
+                ("GHL_CLIENT_ID", self.ghl_client_id),
+                ("GHL_CLIENT_SECRET", self.ghl_client_secret),
+            )
+            if not value
+        ]
+
     @property
     def base_url(self) -> str:
         """Where the web process is reached from outside."""

@@ -646,14 +646,7 @@ def _connect_location(
 def _require_oauth_settings() -> None:
     """Problem 503 naming what is missing when this socialbridge has no GHL app configured."""
     settings = context.settings()
-    missing = [
-        name
-        for name, value in (
-            ("GHL_CLIENT_ID", settings.ghl_client_id),
-            ("GHL_CLIENT_SECRET", settings.ghl_client_secret),
-        )
-        if not value
-    ]
+    missing = settings.missing_ghl_app_settings()
     if missing:
         raise Problem(
             503,
