@@ -111,8 +111,8 @@ class EventsMixin:
         ]
         # DO NOTHING skips only a repeated (connection, webhook_id): events without a
         # webhook_id never conflict (NULLs are distinct), so one statement serves all.
-        with self._database.transaction() as session:
-            inserted = set(session.scalars(self._insert_event(skip_repeat=True), rows))
+        with self._database.core_transaction() as connection:
+            inserted = set(connection.execute(self._insert_event(skip_repeat=True), rows).scalars())
         results: list[tuple[EventRecord, bool]] = []
         first_of: dict[tuple[str, str], EventRecord] = {}
         for event, values in zip(events, rows, strict=True):
