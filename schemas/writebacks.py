@@ -22,6 +22,7 @@ validates what a CRM (the sandbox CRM) received.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -353,9 +354,11 @@ def dump_writeback(
         raise ValidationError(
             {"type": [f"Unknown write-back type {type!r}; expected one of: {expected}."]}
         )
-    value = schema.load(data)
     sent_at = timestamp if timestamp is not None else dt.datetime.now(dt.UTC)
-    return {"type": type, "timestamp": _iso_utc(sent_at), "data": _dump(schema, value)}
+    dumped = _dump_tags_synced(data) if type == TAGS_SYNCED else None
+    if dumped is None:
+        dumped = _dump(schema, schema.load(data))
+    return {"type": type, "timestamp": _iso_utc(sent_at), "data": dumped}
 
 
 def load_writeback(payload: Any) -> WritebackEnvelope:
@@ -373,6 +376,60 @@ def writeback_json(envelope: WritebackEnvelope) -> dict[str, Any]:
         "timestamp": _iso_utc(envelope.timestamp),
         "data": _dump(WRITEBACK_SCHEMAS[envelope.type], envelope.data),
     }
+
+
+# -- the location's tag list, validated once -----------------------------------------------
+
+TAG_LISTS_REMEMBERED = 64
+"""How many tag lists `dump_writeback` remembers as valid (one or two per location in use)."""
+
+_TAG_REF = TagRefSchema()
+
+
+def _dump_tags_synced(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A ``post.tags_synced`` whose ``tags`` list is valid, dumped; None when the list is not a
+    plain list of ``{"id", "name"}`` strings, or not valid (the whole load then says why).
+
+    Every post.published of a location sends the same list of hundreds of tags until it is
+    listed again (workers/tag_cache.py); validating each tag through the schema was most of
+    an event's CPU. A list is checked by the same schema (`TagRefSchema`) once, then known by
+    its content: the other fields are validated on every call as before.
+    """
+    pairs = _tag_pairs(data.get("tags"))
+    if pairs is None:
+        return None
+    try:
+        dumped_tags = _checked_tags(pairs)
+    except ValidationError:
+        return None
+    schema = WRITEBACK_SCHEMAS[TAGS_SYNCED]
+    # Loaded without the list (the same checks of every other field), then dumped with it.
+    dumped = _dump(schema, schema.load({**data, "tags": []}))
+    dumped["tags"] = [dict(tag) for tag in dumped_tags]
+    return dumped
+
+
+def _tag_pairs(tags: Any) -> tuple[tuple[str, str], ...] | None:
+    """``tags`` as (id, name) pairs when it is a list of dicts of exactly those two strings."""
+    if not isinstance(tags, list | tuple):
+        return None
+    pairs = []
+    for tag in tags:
+        if type(tag) is not dict or len(tag) != 2:
+            return None
+        tag_id, name = tag.get("id"), tag.get("name")
+        if type(tag_id) is not str or type(name) is not str:
+            return None
+        pairs.append((tag_id, name))
+    return tuple(pairs)
+
+
+@functools.lru_cache(maxsize=TAG_LISTS_REMEMBERED)
+def _checked_tags(pairs: tuple[tuple[str, str], ...]) -> tuple[dict[str, Any], ...]:
+    """The tags loaded then dumped by `TagRefSchema`; raises ValidationError (an exception is
+    not remembered: an invalid list is checked again each time)."""
+    loaded = _TAG_REF.load([{"id": tag_id, "name": name} for tag_id, name in pairs], many=True)
+    return tuple(_TAG_REF.dump(loaded, many=True))
 
 
 def _dump(schema: Schema, value: WritebackData) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
+from schemas import writebacks
 from schemas.writebacks import (
     STATISTICS_SYNCED,
     TAG_DETAILS_ATTACHED,
@@ -162,6 +163,43 @@ def test_tag_details_always_write_missing_tag_ids() -> None:
     loaded = load_writeback(envelope).data
     assert isinstance(loaded, TagDetailsAttached)
     assert loaded.missing_tag_ids == ()
+
+
+def test_a_tag_list_is_checked_once_and_sent_the_same_each_time() -> None:
+    tags = [{"id": f"tag-{n}", "name": f"Tag {n}"} for n in range(250)]
+    data = tags_synced(tags=tags)
+    expected = writeback_json(load_writeback(dump_writeback(TAGS_SYNCED, data, timestamp=SENT_AT)))
+    before = writebacks._checked_tags.cache_info()
+
+    envelopes = [dump_writeback(TAGS_SYNCED, data, timestamp=SENT_AT) for _ in range(3)]
+
+    after = writebacks._checked_tags.cache_info()
+    assert after.hits - before.hits == 3
+    assert envelopes == [expected] * 3
+    assert envelopes[0]["data"]["tags"] == tags
+    # Each envelope has lists of its own: changing one changes no other.
+    envelopes[0]["data"]["tags"][0]["name"] = "changed"
+    assert envelopes[1]["data"]["tags"][0]["name"] == "Tag 0"
+
+
+def test_an_invalid_tag_list_is_refused_every_time() -> None:
+    data = tags_synced(tags=[{"id": "t1", "name": "Lis\x00ting"}])
+
+    first, second = messages_of(TAGS_SYNCED, data), messages_of(TAGS_SYNCED, data)
+
+    refused = "Contains U+0000 (NUL), which is not allowed in text."
+    assert first == second == {"tags.0.name": [refused]}
+
+
+def test_a_known_tag_list_leaves_the_other_fields_checked() -> None:
+    dump_writeback(TAGS_SYNCED, tags_synced())
+
+    messages = messages_of(TAGS_SYNCED, tags_synced(post_id="", colour="red"))
+
+    assert messages == {
+        "post_id": ["Length must be between 1 and 200."],
+        "colour": ["Unknown field."],
+    }
 
 
 def test_unknown_type_is_named() -> None:
