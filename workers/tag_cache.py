@@ -25,7 +25,9 @@ says when GHL was asked for them (when the listing started). Entries are compact
      "tags": [["<id>", "<name>"], ...], "absent": ["<id>", ...]}
 
 under ``socialbridge:tags:<location>``, expiring with the TTL. An entry of another shape is a
-miss, never a crash; it is overwritten by the next listing. Redis unavailable: the tags are
+miss, never a crash; it is overwritten by the next listing. Every call reads the entry from
+Redis, but each process decodes a location's entry once: while the bytes read are those
+decoded last, the tags decoded then are used again. Redis unavailable: the tags are
 listed directly and the line says so; the bridge works without its cache. Redis is not
 asked again for `REDIS_PAUSE_SECONDS` after it failed, so that an outage does not cost every
 event a connect timeout.
@@ -48,6 +50,7 @@ No token is ever part of a key, an entry or a log line.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import threading
 import time
@@ -72,6 +75,8 @@ LOCK_PREFIX = "socialbridge:tags-lock:"
 # The lock expires after this, so a process that dies holding it frees it; waiters wait as long
 # for its entry, then list by themselves. A few GHL pages take well under it.
 LOCK_SECONDS = 5.0
+# Decoded entries kept in each process, one per location (the last one read).
+DECODED_KEPT = 1024
 # How often a waiter looks at the entry again.
 POLL_SECONDS = 0.02
 # The entry's format; an entry of another version is a miss (and is overwritten).
@@ -121,12 +126,16 @@ class _Entry:
     fetched_at: dt.datetime
     absent: frozenset[str]
 
+    @functools.cached_property
+    def ids(self) -> frozenset[str]:
+        # Built once per entry: a decoded entry serves every event until the list changes.
+        return frozenset(tag.id for tag in self.tags)
+
     def knows(self, need: Collection[str]) -> bool:
         """Whether the list has every id of ``need``, or was found lacking it already."""
         if not need:
             return True
-        ids = {tag.id for tag in self.tags}
-        return all(tag_id in ids or tag_id in self.absent for tag_id in need)
+        return all(tag_id in self.ids or tag_id in self.absent for tag_id in need)
 
 
 class _Unavailable(Exception):
@@ -163,6 +172,11 @@ class TagCache:
         # time.monotonic() before which Redis is not asked (it failed just before). Threads
         # race on it harmlessly: the worst is one more try, or one try less.
         self._paused_until = 0.0
+        # The last entry decoded for each location, with the bytes it came from: every event
+        # still reads the entry from Redis (another process may have listed since), but the
+        # same bytes are not parsed into hundreds of tags again.
+        self._decoded: dict[str, tuple[bytes, _Entry | None]] = {}
+        self._decoded_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"TagCache(ttl={self.ttl.total_seconds():g})"
@@ -185,7 +199,7 @@ class TagCache:
             )
         try:
             raw = self._get(location_id)
-            entry = _decode(raw) if raw is not None else None
+            entry = self._decode(location_id, raw)
             if entry is not None and self._fresh(entry) and entry.knows(need):
                 return self._done(OUTCOME_HIT, entry.tags, entry.fetched_at, fields)
             if entry is not None and self._fresh(entry):
@@ -224,7 +238,7 @@ class TagCache:
                 try:
                     fields["waited_ms"] = _ms_since(started)
                     # Whoever held the lock before may have just written what we need.
-                    entry = _decode_or_none(self._get(location_id))
+                    entry = self._decode(location_id, self._get(location_id))
                     if entry is not None and self._usable(entry, need, asked):
                         fields.pop("reason", None)
                         return self._done(OUTCOME_SHARED, entry.tags, entry.fetched_at, fields)
@@ -234,7 +248,7 @@ class TagCache:
             raw = self._get(location_id)
             if raw != seen:
                 seen = raw
-                entry = _decode_or_none(raw)
+                entry = self._decode(location_id, raw)
                 if entry is not None and self._usable(entry, need, asked):
                     fields.pop("reason", None)
                     fields["waited_ms"] = _ms_since(started)
@@ -242,7 +256,7 @@ class TagCache:
             if time.monotonic() >= deadline:
                 fields.pop("reason", None)
                 fields["waited_ms"] = _ms_since(started)
-                entry = _decode_or_none(raw)
+                entry = self._decode(location_id, raw)
                 return self._fetch_and_keep(
                     location_id, fetch, need, entry, OUTCOME_TIMEOUT, fields
                 )
@@ -276,6 +290,24 @@ class TagCache:
         """A fresh entry that knows every id asked for, or was listed after the event asked:
         a list fetched since then lacks those ids for another reason than its age."""
         return self._fresh(entry) and (entry.knows(need) or entry.fetched_at >= asked)
+
+    def _decode(self, location_id: str, raw: bytes | None) -> _Entry | None:
+        """The entry ``raw`` spells (None for none, or one that cannot be read), decoded once
+        for as long as the location's entry stays these bytes."""
+        if raw is None:
+            return None
+        with self._decoded_lock:
+            last = self._decoded.get(location_id)
+        if last is not None and last[0] == raw:
+            return last[1]
+        # Outside the lock: threads decoding different locations do not wait for each other.
+        entry = _decode(raw)
+        with self._decoded_lock:
+            if location_id not in self._decoded and len(self._decoded) >= DECODED_KEPT:
+                # The oldest inserted goes first: dicts keep insertion order.
+                del self._decoded[next(iter(self._decoded))]
+            self._decoded[location_id] = (raw, entry)
+        return entry
 
     def _get(self, location_id: str) -> bytes | None:
         try:
@@ -345,10 +377,6 @@ def _encode(tags: Sequence[Tag], fetched_at: dt.datetime, absent: Sequence[str])
         "absent": list(absent),
     }
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _decode_or_none(raw: bytes | None) -> _Entry | None:
-    return _decode(raw) if raw is not None else None
 
 
 def _decode(raw: bytes) -> _Entry | None:

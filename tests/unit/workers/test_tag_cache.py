@@ -147,6 +147,31 @@ def test_a_miss_lists_the_tags_and_the_next_event_is_a_hit(
     assert ghl.listings() == 1
 
 
+def test_an_unchanged_entry_is_decoded_once_and_a_new_one_again(
+    client: redis.Redis[bytes], ghl: Ghl
+) -> None:
+    clock = Clock()
+    cache = TagCache(client, 60, clock=clock)
+    cache.tags(LOCATION, ghl.fetch)
+
+    first = cache.tags(LOCATION, ghl.fetch)
+    second = cache.tags(LOCATION, ghl.fetch)
+    # Another process lists the tags again: a renamed tag, a later time.
+    document = json.loads(client.get(entry_key(LOCATION)) or b"")
+    document["tags"][0][1] = "Renamed"
+    document["at"] = (T0 + dt.timedelta(seconds=10)).isoformat()
+    client.set(entry_key(LOCATION), json.dumps(document).encode())
+    third = cache.tags(LOCATION, ghl.fetch)
+
+    assert [first.outcome, second.outcome, third.outcome] == [OUTCOME_HIT] * 3
+    assert second.tags is first.tags
+    assert third.tags is not first.tags
+    assert third.tags[0].name == "Renamed"
+    assert third.fetched_at == T0 + dt.timedelta(seconds=10)
+    assert [(t.id, t.name) for t in third.tags[1:]] == [(t.id, t.name) for t in SEEDED.tags[1:]]
+    assert ghl.listings() == 1
+
+
 def test_an_entry_as_old_as_the_ttl_is_listed_again(client: redis.Redis[bytes], ghl: Ghl) -> None:
     clock = Clock()
     cache = TagCache(client, 60, clock=clock)
