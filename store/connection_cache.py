@@ -20,6 +20,12 @@ How fresh an entry is:
   ``CONNECTION_CACHE_SECONDS`` after the command returned; a removed connection's deliveries
   get 404 from the first one that tries to record an event.
 
+A worker reads each event with its connection's ``updated_at`` (`Store.event_for_attempt`, one
+SELECT) and asks for that version (`Store.connection_at`): every change to a connection sets
+``updated_at``, so a worker sees a change made by any process (`connections update`,
+`activate`, an OAuth install or token refresh) from the next event it starts, and keeps the
+decrypted record meanwhile, for at most ``ttl`` like the receiver.
+
 Only connections that exist are kept (an unknown id is looked up every time, so a connection
 created a moment ago is found at once), and at most ``max_entries`` of them. Thread-safe:
 gunicorn's threaded workers and Celery's threads pool share one cache per process.
@@ -30,6 +36,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from store.records import ConnectionRecord
 
@@ -65,13 +72,25 @@ class ConnectionCache:
         self._generation = 0
 
     def get(
-        self, connection_id: str, load: Callable[[str], ConnectionRecord | None]
+        self,
+        connection_id: str,
+        load: Callable[[str], ConnectionRecord | None],
+        *,
+        version: datetime | None = None,
     ) -> ConnectionRecord | None:
-        """The cached connection if read less than ``ttl`` ago, else ``load(connection_id)``."""
+        """The cached connection if read less than ``ttl`` ago, else ``load(connection_id)``.
+
+        With ``version`` (the connection's ``updated_at`` as the caller just read it from the
+        database), a cached record of another version is read again too, however young.
+        """
         now = self._clock()
         with self._lock:
             entry = self._entries.get(connection_id)
-            if entry is not None and now - entry[0] < self._ttl:
+            if (
+                entry is not None
+                and now - entry[0] < self._ttl
+                and (version is None or entry[1].updated_at == version)
+            ):
                 return entry[1]
             generation = self._generation
         # Outside the lock: a slow database must not hold up hits on other connections.

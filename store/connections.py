@@ -267,6 +267,22 @@ class ConnectionsMixin:
         """
         return self.connection_cache.get(connection_id, self.get_connection)
 
+    def connection_at(
+        self, connection_id: str, version: datetime | None
+    ) -> ConnectionRecord | None:
+        """The connection as it is stored when its ``updated_at`` is ``version`` (as
+        `event_for_attempt` read it): from this process's cache when the cached record is of
+        that version and younger than ``CONNECTION_CACHE_SECONDS``, else read and decrypted.
+
+        For the worker: every change sets ``updated_at``, so a change made by any process is
+        used from the next event on. ``version`` None (the connection is gone): read, and
+        forgotten here.
+        """
+        if version is None:
+            self.connection_cache.drop(connection_id)
+            return self.get_connection(connection_id)
+        return self.connection_cache.get(connection_id, self.get_connection, version=version)
+
     @property
     def connection_cache(self) -> ConnectionCache:
         """This Store's cache of decrypted connections (store/connection_cache.py)."""

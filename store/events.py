@@ -11,7 +11,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Result, and_, case, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Result,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +39,10 @@ _SOURCES = frozenset(source.value for source in EventSource)
 # `EventsMixin._insert_event`'s statements by (dialect, skip_repeat).
 _INSERT_EVENT: dict[tuple[str, bool], Any] = {}
 _ERROR_KINDS = frozenset(kind.value for kind in ErrorKind)
+# The tables, for the Core statements of a worker's hot path (no ORM session: about half the
+# CPU of a one-statement transaction, docs/benchmarks.md).
+_EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
+_CONNECTIONS: Table = ConnectionRow.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -172,6 +188,27 @@ class EventsMixin:
             row = session.get(EventRow, event_id)
             return None if row is None else event_record(row)
 
+    def event_for_attempt(self, event_id: str) -> tuple[EventRecord, datetime | None] | None:
+        """The event and its connection's ``updated_at`` (None when the connection is gone),
+        in one SELECT; None when there is no such event.
+
+        What a worker reads first: the version tells whether the connection it keeps in
+        memory (`ConnectionsMixin.connection_at`) is still the stored one.
+        """
+        statement = (
+            select(*_EVENTS.c, _CONNECTIONS.c.updated_at.label("connection_updated_at"))
+            .select_from(
+                _EVENTS.outerjoin(_CONNECTIONS, _CONNECTIONS.c.id == _EVENTS.c.connection_id)
+            )
+            .where(_EVENTS.c.id == event_id)
+        )
+        with self._database.core_transaction() as connection:
+            row = connection.execute(statement).one_or_none()
+        if row is None:
+            return None
+        version: datetime | None = row.connection_updated_at
+        return event_record(row), version
+
     def list_events(
         self,
         *,
@@ -214,13 +251,14 @@ class EventsMixin:
             ),
             and_(EventRow.status == EventStatus.PROCESSING.value, _lease_lost(now)),
         )
-        with self._database.transaction() as session:
-            result = session.execute(
-                update(EventRow)
-                .where(EventRow.id == event_id, claimable)
+        # UPDATE ... RETURNING: the claim and the claimed row in one round trip.
+        with self._database.core_transaction() as connection:
+            row = connection.execute(
+                update(_EVENTS)
+                .where(_EVENTS.c.id == event_id, claimable)
                 .values(
                     status=EventStatus.PROCESSING.value,
-                    attempts=EventRow.attempts + 1,
+                    attempts=_EVENTS.c.attempts + 1,
                     task_id=task_id,
                     started_at=now,
                     finished_at=None,
@@ -228,10 +266,12 @@ class EventsMixin:
                     lease_expires_at=now + timedelta(seconds=lease_seconds),
                     updated_at=now,
                 )
-                .execution_options(synchronize_session=False)
-            )
-            row = _event_row(session, event_id)  # NotFound for an unknown event
-            return None if _rowcount(result) == 0 else event_record(row)
+                .returning(*_EVENTS.c)
+            ).one_or_none()
+            if row is None:
+                _require_event(connection, event_id)  # NotFound for an unknown event
+                return None
+            return event_record(row)
 
     def renew_lease(self, event_id: str, task_id: str | None, *, lease_seconds: float) -> bool:
         """Extend the running attempt's lease; False when the attempt no longer owns the event
@@ -478,14 +518,17 @@ class EventsMixin:
         return counts
 
     def _change(self, event_id: str, **values: Any) -> EventRecord:
-        with self._database.transaction() as session:
-            session.execute(
-                update(EventRow)
-                .where(EventRow.id == event_id)
+        # UPDATE ... RETURNING: the change and the changed row in one round trip.
+        with self._database.core_transaction() as connection:
+            row = connection.execute(
+                update(_EVENTS)
+                .where(_EVENTS.c.id == event_id)
                 .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            return event_record(_event_row(session, event_id))
+                .returning(*_EVENTS.c)
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"no event {event_id!r}")
+        return event_record(row)
 
     def _event_by_webhook_id(self, connection_id: str, webhook_id: str) -> EventRecord | None:
         with self._database.transaction() as session:
@@ -505,6 +548,11 @@ _WAITABLE_IDLE = (
     EventStatus.RETRYING.value,
     EventStatus.WAITING.value,
 )
+
+
+def _require_event(connection: Connection, event_id: str) -> None:
+    if connection.execute(select(_EVENTS.c.id).where(_EVENTS.c.id == event_id)).first() is None:
+        raise NotFound(f"no event {event_id!r}")
 
 
 def _event_row(session: Session, event_id: str) -> EventRow:
@@ -546,7 +594,8 @@ def _new_event_values(
     }
 
 
-def event_record(row: EventRow) -> EventRecord:
+def event_record(row: Any) -> EventRecord:
+    """The record of an `EventRow`, or of a Core row holding every column of ``events``."""
     return EventRecord(
         id=row.id,
         connection_id=row.connection_id,

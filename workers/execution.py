@@ -130,10 +130,13 @@ def execute_event(
     """
     store = services.store
     settings = services.settings
-    event = store.get_event(event_id)
-    if event is None:
+    # The event with its connection's version: the connection then comes from this process's
+    # cache unless it changed (a SELECT and the decryption of its secrets saved per event).
+    found = store.event_for_attempt(event_id)
+    if found is None:
         log.warning("event.missing", event_id=event_id)
         return Outcome(SKIPPED, None, error="event not found")
+    event, connection_version = found
     with bind(event_id=event.id, event_type=event.type, connection_id=event.connection_id):
         if not due_for_attempt(event, dt.datetime.now(dt.UTC)):
             # A redelivered or duplicated message: the event is done, dead, not yet due or
@@ -141,7 +144,7 @@ def execute_event(
             log.info("event.not_due", status=event.status)
             _release(services, prepaid)
             return Outcome(SKIPPED, event)
-        connection = store.get_connection(event.connection_id)
+        connection = store.connection_at(event.connection_id, connection_version)
         if connection is None:
             _release(services, prepaid)
             return _dead(services, event, "connection no longer exists", ErrorKind.PERMANENT)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -80,6 +80,68 @@ def test_a_change_by_another_process_is_seen_once_the_ttl_passed(
     assert still.webhook_secrets == connection.webhook_secrets
     assert fresh is not None
     assert fresh.webhook_secrets[0] == rotated
+
+
+def test_a_cached_record_of_another_version_is_read_again(
+    store: Store, other_process: Store, connection: ConnectionRecord, clock: Clock
+) -> None:
+    cache = ConnectionCache(2.0, clock=clock)
+    load = CountingLoader(store)
+    cache.get(connection.id, load, version=connection.updated_at)
+
+    same = cache.get(connection.id, load, version=connection.updated_at)
+    changed = other_process.update_connection(connection.id, crm_url="http://crm.test/hooks/b")
+    fresh = cache.get(connection.id, load, version=changed.updated_at)
+    kept = cache.get(connection.id, load, version=changed.updated_at)
+
+    assert same == connection
+    assert fresh == kept == changed
+    assert load.reads == 2
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s, c: s.update_connection(c, crm_url="http://crm.test/hooks/moved"),
+        lambda s, c: s.update_connection(c, ghl_token="pit-new-token"),
+        lambda s, c: s.park_connection(c, "credentials refused"),
+        lambda s, c: s.add_webhook_secret(c),
+    ],
+    ids=["crm_url", "ghl_token", "parked", "webhook_secret"],
+)
+def test_a_worker_uses_a_change_by_another_process_from_its_next_event(
+    store: Store,
+    other_process: Store,
+    connection: ConnectionRecord,
+    change: Callable[[Store, str], object],
+) -> None:
+    event, _ = store.record_event(
+        connection_id=connection.id, type="post.published", payload={}, webhook_id="msg_1"
+    )
+    first = store.event_for_attempt(event.id)
+    assert first is not None
+    before = store.connection_at(connection.id, first[1])
+    again = store.connection_at(connection.id, first[1])
+
+    change(other_process, connection.id)
+    found = store.event_for_attempt(event.id)
+    assert found is not None
+    after = store.connection_at(connection.id, found[1])
+
+    assert before == connection
+    assert again is before  # the same version: kept, not read and decrypted again
+    assert after == other_process.get_connection(connection.id)
+    assert after != connection
+
+
+def test_a_worker_finds_no_connection_once_it_is_gone(
+    store: Store, other_process: Store, connection: ConnectionRecord
+) -> None:
+    store.connection_at(connection.id, connection.updated_at)
+
+    other_process.delete_connection(connection.id)
+
+    assert store.connection_at(connection.id, None) is None
 
 
 def test_changes_through_the_store_drop_the_entry_at_once(

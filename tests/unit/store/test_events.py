@@ -217,6 +217,21 @@ def test_an_event_goes_through_its_life(store: Store, connection: ConnectionReco
     assert store.get_event(event.id) == done
 
 
+def test_event_for_attempt_reads_the_event_and_its_connections_version(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    event = _record(store, connection)
+
+    found = store.event_for_attempt(event.id)
+    changed = store.update_connection(connection.id, crm_url="http://crm.test/hooks/moved")
+    after = store.event_for_attempt(event.id)
+
+    assert found == (event, connection.updated_at)
+    assert after == (event, changed.updated_at)
+    assert changed.updated_at != connection.updated_at
+    assert store.event_for_attempt("evt_000000000000000000000000") is None
+
+
 def test_status_changes_of_an_unknown_event(store: Store) -> None:
     missing = "evt_000000000000000000000000"
     with pytest.raises(NotFound):

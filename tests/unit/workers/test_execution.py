@@ -24,7 +24,14 @@ from socialbridge.config import Settings
 from socialbridge.errors import ScopeError
 from store import ConnectionRecord, EventRecord, SnapshotRecord, Store, StoreUnavailable
 from tests.dbutil import Database
-from tests.unit.workers.conftest import NOW, SECRET_KEY, Bridge, account_of, crm_secret
+from tests.unit.workers.conftest import (
+    CRM_BASE_URL,
+    NOW,
+    SECRET_KEY,
+    Bridge,
+    account_of,
+    crm_secret,
+)
 from workers.execution import DEAD, DONE, RETRY, SKIPPED, WAITING, _auth_hold, execute_event
 from workers.services import Services
 
@@ -99,6 +106,49 @@ def test_a_successful_attempt_is_done(bridge: Bridge) -> None:
     assert outcome.event.next_attempt_at is None
     assert bridge.store.get_event(event.id) == outcome.event
     assert outcome.result == bridge.store.get_post(connection.id, "crm-1")
+
+
+@pytest.fixture
+def other_process(migrated_database: Database) -> Iterator[Store]:
+    """A second Store on the same database: what `socialbridge connections` is to a worker."""
+    url, engine_options = migrated_database
+    opened = Store(url, SECRET_KEY, engine_options=engine_options)
+    yield opened
+    opened.dispose()
+
+
+def test_a_connection_changed_by_another_process_is_used_from_the_next_event(
+    bridge: Bridge, other_process: Store
+) -> None:
+    connection = bridge.connection(account="acct_before")
+    moved = bridge.crm_admin.post(
+        "/_sandbox/accounts", json={"account": "acct_after", "secret": connection.crm_secret}
+    )
+    assert moved.status_code == 201, moved.get_json()
+    first = bridge.record(connection, "post.published", {"post_id": "crm-1"})
+    second = bridge.record(connection, "post.published", {"post_id": "crm-2"})
+    third = bridge.record(connection, "post.published", {"post_id": "crm-3"})
+
+    ran = [execute_event(bridge.services, first.id, now=NOW).status]
+    # `connections update` in another process, well within the connection cache's TTL.
+    other_process.update_connection(connection.id, crm_url=f"{CRM_BASE_URL}/hooks/acct_after")
+    ran.append(execute_event(bridge.services, second.id, now=NOW).status)
+    other_process.park_connection(connection.id, "held by hand")
+    ran.append(execute_event(bridge.services, third.id, now=NOW).status)
+
+    assert ran == [DONE, DONE, WAITING]
+    assert [
+        d["webhook_id"]
+        for d in bridge.crm_admin.get(
+            "/_sandbox/deliveries", query_string={"account": "acct_before"}
+        ).get_json()
+    ] == [f"{first.id}.post.tags_synced"]
+    assert [
+        d["webhook_id"]
+        for d in bridge.crm_admin.get(
+            "/_sandbox/deliveries", query_string={"account": "acct_after"}
+        ).get_json()
+    ] == [f"{second.id}.post.tags_synced"]
 
 
 def test_the_stored_payload_is_used_unless_one_is_given(bridge: Bridge) -> None:
