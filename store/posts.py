@@ -6,13 +6,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.database import Database, require_connection
 from store.models import PostRow, SnapshotRow
 from store.records import PostRecord
+
+_POSTS: Table = PostRow.__table__  # type: ignore[assignment]
+_SNAPSHOTS: Table = SnapshotRow.__table__  # type: ignore[assignment]
 
 
 class PostsMixin:
@@ -34,18 +39,61 @@ class PostsMixin:
         """Record the location's tags and the post's own tags; idempotent.
 
         ``ghl_post_id`` and ``title`` left as None keep what an earlier save stored.
+
+        One statement, every post.published event: INSERT ... ON CONFLICT DO UPDATE ...
+        RETURNING on a Core connection (SQLite 3.35 and PostgreSQL 9.5 both have it), where
+        a read, a check of the connection, a read of the latest snapshot and a write in an ORM
+        session cost several times its CPU. Atomic on both, so two workers saving the same
+        new post make one record.
         """
-
-        def apply(row: PostRow) -> None:
-            row.location_id = location_id
-            row.tags = list(tags)
-            row.post_tags = list(post_tags)
-            if ghl_post_id is not None:
-                row.ghl_post_id = ghl_post_id
-            if title is not None:
-                row.title = title
-
-        return self._upsert_post(connection_id, crm_post_id, location_id, apply)
+        now = datetime.now(UTC)
+        dialect = self._database.engine.dialect.name
+        insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        latest_snapshot = (
+            select(_SNAPSHOTS.c.id)
+            .where(
+                _SNAPSHOTS.c.connection_id == connection_id,
+                _SNAPSHOTS.c.location_id == location_id,
+            )
+            .order_by(_SNAPSHOTS.c.updated_at.desc(), _SNAPSHOTS.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        statement = insert(_POSTS).values(
+            connection_id=connection_id,
+            crm_post_id=crm_post_id,
+            location_id=location_id,
+            ghl_post_id=ghl_post_id,
+            title=title,
+            tags=list(tags),
+            post_tags=list(post_tags),
+            tag_details=[],
+            # A new post record starts linked to the location's latest statistics.
+            snapshot_id=latest_snapshot,
+            created_at=now,
+            updated_at=now,
+        )
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=[_POSTS.c.connection_id, _POSTS.c.crm_post_id],
+            set_={
+                "location_id": excluded.location_id,
+                "tags": excluded.tags,
+                "post_tags": excluded.post_tags,
+                "ghl_post_id": func.coalesce(excluded.ghl_post_id, _POSTS.c.ghl_post_id),
+                "title": func.coalesce(excluded.title, _POSTS.c.title),
+                "updated_at": excluded.updated_at,
+            },
+        ).returning(*_POSTS.c)
+        try:
+            with self._database.core_transaction() as connection:
+                row = connection.execute(statement).one()
+        except IntegrityError:
+            # The only constraint an upsert can break is the connection's foreign key.
+            with self._database.transaction() as session:
+                require_connection(session, connection_id)
+            raise
+        return _post_record(row)
 
     def save_tag_details(
         self,
@@ -136,7 +184,8 @@ def _latest_snapshot_id(session: Session, connection_id: str, location_id: str) 
     )
 
 
-def _post_record(row: PostRow) -> PostRecord:
+def _post_record(row: Any) -> PostRecord:
+    """The record of a `PostRow`, or of a Core row holding every column of ``posts``."""
     return PostRecord(
         connection_id=row.connection_id,
         crm_post_id=row.crm_post_id,

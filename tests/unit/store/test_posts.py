@@ -118,6 +118,32 @@ def test_posts_need_a_connection(store: Store) -> None:
         )
 
 
+def test_post_tags_need_a_connection(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.save_post_tags(
+            connection_id="con_0000000000000000",
+            crm_post_id="p",
+            location_id="l",
+            tags=TAGS,
+            post_tags=[],
+        )
+    assert store.list_posts("con_0000000000000000") == []
+
+
+def test_an_existing_post_keeps_its_snapshot_and_creation_time(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    first = _save_tags(store, connection)
+    _save_snapshot(store, connection, "loc_acme", date(2025, 1, 8))
+    linked = store.get_post(connection.id, "p1")
+    assert linked is not None
+
+    again = _save_tags(store, connection)
+
+    assert (again.snapshot_id, again.created_at) == (linked.snapshot_id, first.created_at)
+    assert again.updated_at >= first.updated_at
+
+
 def test_a_new_post_starts_linked_to_the_latest_snapshot_of_its_location(
     store: Store, connection: ConnectionRecord
 ) -> None:
