@@ -17,6 +17,7 @@ from sqlalchemy import (
     Result,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -43,6 +44,8 @@ _ERROR_KINDS = frozenset(kind.value for kind in ErrorKind)
 # CPU of a one-statement transaction, docs/benchmarks.md).
 _EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
 _CONNECTIONS: Table = ConnectionRow.__table__  # type: ignore[assignment]
+# `_hot_statement`'s statements by name.
+_HOT_STATEMENTS: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -195,15 +198,10 @@ class EventsMixin:
         What a worker reads first: the version tells whether the connection it keeps in
         memory (`ConnectionsMixin.connection_at`) is still the stored one.
         """
-        statement = (
-            select(*_EVENTS.c, _CONNECTIONS.c.updated_at.label("connection_updated_at"))
-            .select_from(
-                _EVENTS.outerjoin(_CONNECTIONS, _CONNECTIONS.c.id == _EVENTS.c.connection_id)
-            )
-            .where(_EVENTS.c.id == event_id)
-        )
         with self._database.core_transaction() as connection:
-            row = connection.execute(statement).one_or_none()
+            row = connection.execute(
+                _hot_statement("read"), {"read_event_id": event_id}
+            ).one_or_none()
         if row is None:
             return None
         version: datetime | None = row.connection_updated_at
@@ -243,30 +241,16 @@ class EventsMixin:
         one conditional UPDATE, so two workers can never both start the same event.
         """
         now = datetime.now(UTC)
-        claimable = or_(
-            EventRow.status == EventStatus.QUEUED.value,
-            and_(
-                EventRow.status == EventStatus.RETRYING.value,
-                or_(EventRow.next_attempt_at.is_(None), EventRow.next_attempt_at <= now),
-            ),
-            and_(EventRow.status == EventStatus.PROCESSING.value, _lease_lost(now)),
-        )
         # UPDATE ... RETURNING: the claim and the claimed row in one round trip.
         with self._database.core_transaction() as connection:
             row = connection.execute(
-                update(_EVENTS)
-                .where(_EVENTS.c.id == event_id, claimable)
-                .values(
-                    status=EventStatus.PROCESSING.value,
-                    attempts=_EVENTS.c.attempts + 1,
-                    task_id=task_id,
-                    started_at=now,
-                    finished_at=None,
-                    next_attempt_at=None,
-                    lease_expires_at=now + timedelta(seconds=lease_seconds),
-                    updated_at=now,
-                )
-                .returning(*_EVENTS.c)
+                _hot_statement("claim"),
+                {
+                    "claim_event_id": event_id,
+                    "claim_task_id": task_id,
+                    "claim_now": now,
+                    "claim_lease": now + timedelta(seconds=lease_seconds),
+                },
             ).one_or_none()
             if row is None:
                 _require_event(connection, event_id)  # NotFound for an unknown event
@@ -292,16 +276,13 @@ class EventsMixin:
 
     def mark_done(self, event_id: str) -> EventRecord:
         """The event was processed; ``last_error`` keeps what earlier attempts met."""
-        now = datetime.now(UTC)
-        return self._change(
-            event_id,
-            status=EventStatus.DONE.value,
-            error_kind=None,
-            finished_at=now,
-            next_attempt_at=None,
-            lease_expires_at=None,
-            updated_at=now,
-        )
+        with self._database.core_transaction() as connection:
+            row = connection.execute(
+                _hot_statement("done"), {"done_event_id": event_id, "done_now": datetime.now(UTC)}
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"no event {event_id!r}")
+        return event_record(row)
 
     def mark_retrying(
         self, event_id: str, error: str, next_attempt_at: datetime, *, unexpected: bool = False
@@ -548,6 +529,73 @@ _WAITABLE_IDLE = (
     EventStatus.RETRYING.value,
     EventStatus.WAITING.value,
 )
+
+
+def _hot_statement(name: str) -> Any:
+    """The statements of every event's attempt, their values given at execution, built once
+    (built anew each time, their clauses cost SQLAlchemy more CPU than SQLite's own work):
+
+    - ``read``: `event_for_attempt`'s SELECT;
+    - ``claim``: `start_attempt`'s conditional UPDATE ... RETURNING;
+    - ``done``: `mark_done`'s UPDATE ... RETURNING.
+    """
+    statement = _HOT_STATEMENTS.get(name)
+    if statement is not None:
+        return statement
+    c = _EVENTS.c
+    if name == "read":
+        statement = (
+            select(*c, _CONNECTIONS.c.updated_at.label("connection_updated_at"))
+            .select_from(_EVENTS.outerjoin(_CONNECTIONS, _CONNECTIONS.c.id == c.connection_id))
+            .where(c.id == bindparam("read_event_id", type_=c.id.type))
+        )
+    elif name == "claim":
+        now = bindparam("claim_now", type_=c.updated_at.type)
+        claimable = or_(
+            c.status == EventStatus.QUEUED.value,
+            and_(
+                c.status == EventStatus.RETRYING.value,
+                or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
+            ),
+            and_(
+                c.status == EventStatus.PROCESSING.value,
+                # The lease ran out (`_lease_lost`).
+                or_(c.lease_expires_at.is_(None), c.lease_expires_at < now),
+            ),
+        )
+        statement = (
+            update(_EVENTS)
+            .where(c.id == bindparam("claim_event_id", type_=c.id.type), claimable)
+            .values(
+                status=EventStatus.PROCESSING.value,
+                attempts=c.attempts + 1,
+                task_id=bindparam("claim_task_id", type_=c.task_id.type),
+                started_at=now,
+                finished_at=None,
+                next_attempt_at=None,
+                lease_expires_at=bindparam("claim_lease", type_=c.lease_expires_at.type),
+                updated_at=now,
+            )
+            .returning(*c)
+        )
+    elif name == "done":
+        now = bindparam("done_now", type_=c.updated_at.type)
+        statement = (
+            update(_EVENTS)
+            .where(c.id == bindparam("done_event_id", type_=c.id.type))
+            .values(
+                status=EventStatus.DONE.value,
+                error_kind=None,
+                finished_at=now,
+                next_attempt_at=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            .returning(*c)
+        )
+    else:
+        raise ValueError(f"no statement {name!r}")
+    return _HOT_STATEMENTS.setdefault(name, statement)
 
 
 def _require_event(connection: Connection, event_id: str) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,8 @@ from store.records import PostRecord
 
 _POSTS: Table = PostRow.__table__  # type: ignore[assignment]
 _SNAPSHOTS: Table = SnapshotRow.__table__  # type: ignore[assignment]
+# `_save_post_tags_statement` by dialect.
+_SAVE_POST_TAGS: dict[str, Any] = {}
 
 
 class PostsMixin:
@@ -47,53 +49,40 @@ class PostsMixin:
         new post make one record.
         """
         now = datetime.now(UTC)
-        dialect = self._database.engine.dialect.name
-        insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        latest_snapshot = (
-            select(_SNAPSHOTS.c.id)
-            .where(
-                _SNAPSHOTS.c.connection_id == connection_id,
-                _SNAPSHOTS.c.location_id == location_id,
-            )
-            .order_by(_SNAPSHOTS.c.updated_at.desc(), _SNAPSHOTS.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        statement = insert(_POSTS).values(
-            connection_id=connection_id,
-            crm_post_id=crm_post_id,
-            location_id=location_id,
-            ghl_post_id=ghl_post_id,
-            title=title,
-            tags=list(tags),
-            post_tags=list(post_tags),
-            tag_details=[],
-            # A new post record starts linked to the location's latest statistics.
-            snapshot_id=latest_snapshot,
-            created_at=now,
-            updated_at=now,
-        )
-        excluded = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=[_POSTS.c.connection_id, _POSTS.c.crm_post_id],
-            set_={
-                "location_id": excluded.location_id,
-                "tags": excluded.tags,
-                "post_tags": excluded.post_tags,
-                "ghl_post_id": func.coalesce(excluded.ghl_post_id, _POSTS.c.ghl_post_id),
-                "title": func.coalesce(excluded.title, _POSTS.c.title),
-                "updated_at": excluded.updated_at,
-            },
-        ).returning(*_POSTS.c)
+        statement = _save_post_tags_statement(self._database.engine.dialect.name)
+        values = {
+            "connection_id": connection_id,
+            "crm_post_id": crm_post_id,
+            "location_id": location_id,
+            "ghl_post_id": ghl_post_id,
+            "title": title,
+            "tags": list(tags),
+            "post_tags": list(post_tags),
+            "tag_details": [],
+            "now": now,
+        }
         try:
             with self._database.core_transaction() as connection:
-                row = connection.execute(statement).one()
+                row = connection.execute(statement, values).one()
         except IntegrityError:
             # The only constraint an upsert can break is the connection's foreign key.
             with self._database.transaction() as session:
                 require_connection(session, connection_id)
             raise
-        return _post_record(row)
+        # What was written is known; the rest comes back from the row as it now is.
+        return PostRecord(
+            connection_id=connection_id,
+            crm_post_id=crm_post_id,
+            location_id=location_id,
+            ghl_post_id=row.ghl_post_id,
+            title=row.title,
+            tags=list(tags),
+            post_tags=list(post_tags),
+            tag_details=list(row.tag_details),
+            snapshot_id=row.snapshot_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
 
     def save_tag_details(
         self,
@@ -174,6 +163,67 @@ class PostsMixin:
         return _post_record(row)
 
 
+def _save_post_tags_statement(dialect: str) -> Any:
+    """`save_post_tags`' upsert, its values given at execution, built once per dialect: built
+    anew for each event, its columns, subquery and conflict clause cost SQLAlchemy more CPU
+    than SQLite's whole work."""
+    statement = _SAVE_POST_TAGS.get(dialect)
+    if statement is not None:
+        return statement
+    posts, snapshots = _POSTS.c, _SNAPSHOTS.c
+
+    def value(name: str) -> Any:
+        return bindparam(name, type_=posts[name].type)
+
+    connection_id, location_id, now = (
+        value("connection_id"),
+        value("location_id"),
+        bindparam("now", type_=posts.updated_at.type),
+    )
+    latest_snapshot = (
+        select(snapshots.id)
+        .where(snapshots.connection_id == connection_id, snapshots.location_id == location_id)
+        .order_by(snapshots.updated_at.desc(), snapshots.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(_POSTS).values(
+        connection_id=connection_id,
+        crm_post_id=value("crm_post_id"),
+        location_id=location_id,
+        ghl_post_id=value("ghl_post_id"),
+        title=value("title"),
+        tags=value("tags"),
+        post_tags=value("post_tags"),
+        tag_details=value("tag_details"),
+        # A new post record starts linked to the location's latest statistics.
+        snapshot_id=latest_snapshot,
+        created_at=now,
+        updated_at=now,
+    )
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=[posts.connection_id, posts.crm_post_id],
+        set_={
+            "location_id": excluded.location_id,
+            "tags": excluded.tags,
+            "post_tags": excluded.post_tags,
+            "ghl_post_id": func.coalesce(excluded.ghl_post_id, posts.ghl_post_id),
+            "title": func.coalesce(excluded.title, posts.title),
+            "updated_at": excluded.updated_at,
+        },
+    ).returning(
+        posts.ghl_post_id,
+        posts.title,
+        posts.tag_details,
+        posts.snapshot_id,
+        posts.created_at,
+        posts.updated_at,
+    )
+    return _SAVE_POST_TAGS.setdefault(dialect, statement)
+
+
 def _latest_snapshot_id(session: Session, connection_id: str, location_id: str) -> str | None:
     """A new post record starts linked to the location's latest statistics, when there are some."""
     return session.scalar(
@@ -184,8 +234,7 @@ def _latest_snapshot_id(session: Session, connection_id: str, location_id: str) 
     )
 
 
-def _post_record(row: Any) -> PostRecord:
-    """The record of a `PostRow`, or of a Core row holding every column of ``posts``."""
+def _post_record(row: PostRow) -> PostRecord:
     return PostRecord(
         connection_id=row.connection_id,
         crm_post_id=row.crm_post_id,
