@@ -257,3 +257,24 @@ class GhlAppEventRow(Base):
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class UserRow(Base):
+    """A person who may sign in to the console. ``email`` is stored lower-cased."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # admin | viewer
+    role: Mapped[str] = mapped_column(String(10))
+    # The versioned scrypt string of console.passwords; never the password.
+    password_hash: Mapped[str] = mapped_column(Text)
+    # Bumped by a password reset: every session signed in before it stops working.
+    session_generation: Mapped[int] = mapped_column(Integer)
+    # Failed sign-ins since the last success; the account locks at the threshold.
+    failed_attempts: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None]
+    last_sign_in_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
