@@ -112,13 +112,19 @@ def signin() -> Any:
             return redirect(target)
         return render_template("signin.html", next=target, email="", message="")
     email = request.form.get("email", "")
-    result = signin_flow.sign_in(
-        context.services().store,
-        current_app.extensions[THROTTLE_EXTENSION],
-        email=email,
-        password=request.form.get("password", ""),
-        address=request.remote_addr or "unknown",
-    )
+    try:
+        result = signin_flow.sign_in(
+            context.services().store,
+            current_app.extensions[THROTTLE_EXTENSION],
+            email=email,
+            password=request.form.get("password", ""),
+            address=request.remote_addr or "unknown",
+        )
+    except redis.RedisError:
+        # Without the per-address count, guessing would be unlimited: refuse until it is back.
+        message = "Signing in is unavailable for a moment (Redis does not answer): try again."
+        page = render_template("signin.html", next=target, email=email, message=message)
+        return page, 503, {"Retry-After": "5"}
     if result.user is None:
         status = 429 if result.refusal is signin_flow.Refusal.THROTTLED else 401
         page = render_template("signin.html", next=target, email=email, message=result.message)

@@ -197,3 +197,16 @@ def test_signing_in_starts_a_new_csrf_token(client: FlaskClient, store: Store) -
     sign_in(client, ADMIN_EMAIL)
 
     assert csrf_of(client) != before
+
+
+def test_without_redis_signing_in_is_refused_with_503(make_app: AppFactory, store: Store) -> None:
+    # A port nothing listens on: the per-address count cannot be read.
+    app = make_app(redis_url="redis://127.0.0.1:1/0")
+    client = app.test_client()
+    store.add_user(ADMIN_EMAIL, PASSWORD, UserRole.ADMIN)
+
+    answer = sign_in(client, ADMIN_EMAIL)
+
+    assert answer.status_code == 503
+    assert "Signing in is unavailable" in answer.get_data(as_text=True)
+    assert client.get("/").status_code == 302
