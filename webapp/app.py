@@ -10,7 +10,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from socialbridge.config import Settings
 from socialbridge.logs import configure
-from webapp import errors, ghl_webhooks, health, oauth, ui, webhooks
+from webapp import errors, ghl_webhooks, health, metrics, oauth, ui, webhooks
 from webapp.group_commit import GroupCommit
 from workers.celery_app import make_celery
 from workers.publish import TaskPublisher
@@ -53,6 +53,7 @@ def create_app(
     ghl_webhooks.init_app(app, settings)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(health.bp)
+    metrics.init_app(app)
     app.register_blueprint(ui.bp)
     errors.register(app)
     return app
