@@ -33,6 +33,8 @@ import threading
 from collections.abc import Callable, Mapping
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from socialbridge.logs import get_logger
 
@@ -110,7 +112,7 @@ class Recorder:
         self._floats: dict[Key, float] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._pid = os.getpid()
+        self._failing = False
 
     # -- recording (the hot path) ---------------------------------------------------------------
 
@@ -177,8 +179,14 @@ class Recorder:
                 pipe.execute()
             except redis.RedisError as exc:
                 self._merge_back(ints, floats)
-                log.warning("metrics.flush_failed", error=type(exc).__name__)
+                if not self._failing:
+                    # Once per outage, not every second.
+                    log.warning("metrics.flush_failed", error=type(exc).__name__)
+                self._failing = True
                 return False
+            if self._failing:
+                log.info("metrics.flush_recovered")
+            self._failing = False
         return True
 
     def _merge_back(self, ints: dict[Key, int], floats: dict[Key, float]) -> None:
@@ -232,7 +240,11 @@ def redis_client_for(url: str) -> Callable[[], redis.Redis[bytes] | None]:
         pid = os.getpid()
         if pid not in clients:
             clients.clear()
-            clients[pid] = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
+            # One try, short timeouts: a flush is never worth holding a process (at its exit
+            # above all); what it could not add waits for the next one.
+            clients[pid] = redis.Redis.from_url(
+                url, socket_connect_timeout=2, socket_timeout=2, retry=Retry(NoBackoff(), 0)
+            )
         return clients[pid]
 
     return client
