@@ -218,6 +218,9 @@ class Recorder:
     def stop(self) -> None:
         """Stop the flushing thread and flush what is left (process exit)."""
         self._stop.set()
+        # Quietly: a Redis gone before the process (tests, a whole stack stopping) is no news
+        # worth a warning at exit, and the counts of the last second are all that is lost.
+        self._failing = True
         try:
             self.flush()
         except Exception as exc:  # at exit: say so, never raise
