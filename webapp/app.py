@@ -10,7 +10,18 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from socialbridge.config import Settings
 from socialbridge.logs import configure
-from webapp import auth, errors, ghl_webhooks, health, oauth, security, ui, users, webhooks
+from webapp import (
+    auth,
+    errors,
+    ghl_webhooks,
+    health,
+    metrics,
+    oauth,
+    security,
+    ui,
+    users,
+    webhooks,
+)
 from webapp.group_commit import GroupCommit
 from workers.celery_app import make_celery
 from workers.publish import TaskPublisher
@@ -56,6 +67,7 @@ def create_app(
     ghl_webhooks.init_app(app, settings)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(health.bp)
+    metrics.init_app(app)
     app.register_blueprint(ui.bp)
     app.register_blueprint(users.bp)
     errors.register(app)

@@ -21,7 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from socialbridge.config import Settings
 
 # Called by machines, not people: no sign-in, no CSRF token (see the module's docstring).
-MACHINE_BLUEPRINTS = frozenset({"webhooks", "ghl_webhooks", "oauth", "health"})
+MACHINE_BLUEPRINTS = frozenset({"webhooks", "ghl_webhooks", "oauth", "health", "metrics"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
