@@ -36,8 +36,8 @@ class SnapshotsMixin:
         """Store the statistics of one date range (replacing an earlier save of the same range)
         and link every post record of the connection's location to it.
 
-        Its figures by day replace those of every day of the range in ``stat_days``
-        (``store.stat_days``), for the analytics trends.
+        Its figures by day replace the stored ones of the same platform, metric and day in
+        ``stat_days`` (``store.stat_days``), for the analytics trends.
         """
         if end_date < start_date:
             raise ValueError(f"end_date {end_date} is before start_date {start_date}")
@@ -111,8 +111,6 @@ class SnapshotsMixin:
                 session,
                 connection_id=connection_id,
                 snapshot_id=row.id,
-                start_date=start_date,
-                end_date=end_date,
                 points=snapshot_points(start_date, end_date, row.totals, row.platforms, row.daily),
             )
             session.execute(

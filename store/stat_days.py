@@ -2,7 +2,7 @@
 
 GHL answers a statistics request with period totals (per platform too) and a few daily series
 for the whole location (`schemas.ghl.Statistics`). Each snapshot is turned into one row per
-(platform, metric, day) in `stat_days`; a later save replaces every day of its range, so the
+(platform, metric, day) in `stat_days`; a later save replaces the figures it gives, so the
 newest numbers GHL gave for a day are the ones kept, however many overlapping snapshots the
 schedules saved (each run asks for the last 7 days).
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, distinct, insert, select
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from store.database import Database
@@ -111,30 +111,27 @@ def snapshot_points(
 
 
 def replace_stat_days(
-    session: Session,
-    *,
-    connection_id: str,
-    snapshot_id: str,
-    start_date: date,
-    end_date: date,
-    points: Sequence[StatPoint],
+    session: Session, *, connection_id: str, snapshot_id: str, points: Sequence[StatPoint]
 ) -> None:
-    """Every day of the range takes this snapshot's figures (in the caller's transaction)."""
+    """Each point replaces the stored figure of its platform, metric and day (in the caller's
+    transaction); figures the snapshot does not give are kept."""
+    if not points:
+        return
     session.execute(
         delete(StatDayRow).where(
             StatDayRow.connection_id == connection_id,
-            StatDayRow.day >= start_date,
-            StatDayRow.day <= end_date,
+            tuple_(StatDayRow.platform, StatDayRow.metric, StatDayRow.day).in_(
+                [(point.platform, point.metric, point.day) for point in points]
+            ),
         )
     )
-    if points:
-        session.execute(
-            insert(StatDayRow),
-            [
-                {"connection_id": connection_id, "snapshot_id": snapshot_id, **point.as_row()}
-                for point in points
-            ],
-        )
+    session.execute(
+        insert(StatDayRow),
+        [
+            {"connection_id": connection_id, "snapshot_id": snapshot_id, **point.as_row()}
+            for point in points
+        ],
+    )
 
 
 class StatDaysMixin:
@@ -165,8 +162,8 @@ class StatDaysMixin:
 
     def stat_platforms(self, connection_id: str) -> list[str]:
         """The platforms the connection has figures for, ``all`` first, then by name."""
-        statement = select(distinct(StatDayRow.platform)).where(
-            StatDayRow.connection_id == connection_id
+        statement = (
+            select(StatDayRow.platform).where(StatDayRow.connection_id == connection_id).distinct()
         )
         with self._database.transaction() as session:
             found = set(session.scalars(statement))

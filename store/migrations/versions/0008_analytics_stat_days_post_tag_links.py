@@ -107,24 +107,22 @@ def _fill_stat_days(stat_days: sa.Table) -> None:
         sa.column("daily", sa.JSON()),
         sa.column("updated_at", sa.DateTime(timezone=True)),
     )
+    # A later snapshot replaces the figures it gives, as save_snapshot does.
     newest: dict[tuple[str, str, str, date], dict[str, Any]] = {}
     rows = bind.execute(sa.select(snapshots).order_by(snapshots.c.updated_at, snapshots.c.id))
     for row in rows:
         points: list[StatPoint] = snapshot_points(
             _as_date(row.start_date), _as_date(row.end_date), row.totals, row.platforms, row.daily
         )
-        # A later snapshot replaces every day of its range, as save_snapshot does.
-        days = {point.day for point in points}
-        for key in [key for key in newest if key[0] == row.connection_id and key[3] in days]:
-            del newest[key]
         for point in points:
             newest[(row.connection_id, point.platform, point.metric, point.day)] = {
                 "connection_id": row.connection_id,
                 "snapshot_id": row.id,
                 **point.as_row(),
             }
-    if newest:
-        op.bulk_insert(stat_days, list(newest.values()))
+    values = list(newest.values())
+    if values:
+        op.bulk_insert(stat_days, values)
 
 
 def _fill_links(links: sa.Table) -> None:
