@@ -195,7 +195,7 @@ class PostRow(Base):
 
 
 class StatDayRow(Base):
-    """One figure of one day, for the analytics trends: the newest snapshot covering the day wins.
+    """One figure of one day, for the analytics trends: the newest snapshot giving it wins.
 
     Written with each snapshot (``store.stat_days``), so a trend reads at most one row per day
     however many overlapping snapshots were saved. ``platform`` is ``all`` for the location's
