@@ -98,9 +98,13 @@ def test_tag_usage_counts_posts_per_tag_and_week(store: Store, seeded: Connectio
 def test_a_post_without_published_at_counts_on_the_day_it_was_recorded(
     store: Store, connection: ConnectionRecord
 ) -> None:
+    before = datetime.now(UTC).date()
     _post(store, connection, "p9", None, "listing")
-    today = datetime.now(UTC).date()
-    found = top_tags(store, connection.id, period=Period(today, today))
+    after = datetime.now(UTC).date()  # the same day, unless midnight passed meanwhile
+    found = top_tags(store, connection.id, period=Period(before, after))
+    assert store.get_post(connection.id, "p9") is not None
+    [link] = tag_segment(store, connection.id, "tag_listing").posts
+    assert link.posted_at == store.get_post(connection.id, "p9").created_at  # type: ignore[union-attr]
     assert [(tag.name, tag.posts) for tag in found] == [("listing", 1)]
 
 
