@@ -23,6 +23,8 @@ from store.ghl_auth import GhlAuthMixin
 from store.posts import PostsMixin
 from store.rotation import SecretRotationMixin
 from store.snapshots import SnapshotsMixin
+from store.stat_days import StatDaysMixin
+from store.tag_links import TagLinksMixin
 from store.users import UsersMixin
 from store.writes import WritesMixin
 
@@ -35,6 +37,8 @@ class Store(
     WritesMixin,
     SecretRotationMixin,
     GhlAuthMixin,
+    StatDaysMixin,
+    TagLinksMixin,
     UsersMixin,
 ):
     """Connections, the event log, post records, statistics snapshots and the write ledger.
