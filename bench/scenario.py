@@ -285,11 +285,14 @@ class ScenarioRun:
         return counts
 
     def ghl_call_times(self, path_contains: str) -> list[float]:
-        """When the sandbox GHL received each journaled call whose path contains the text."""
+        """When the sandbox GHL answered each journaled call whose path contains the text,
+        2xx answers only (a 429 moves nothing forward)."""
         entries = self.http.get(
             f"{self.stack.ghl_url}/_sandbox/journal", params={"path_contains": path_contains}
         ).json()
-        return [_timestamp(entry["time"]) for entry in entries]
+        return [
+            _timestamp(entry["time"]) for entry in entries if 200 <= entry["response_status"] < 300
+        ]
 
     def crm_deliveries(self) -> list[dict[str, Any]]:
         deliveries: list[dict[str, Any]] = self.http.get(
