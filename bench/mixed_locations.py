@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -28,8 +27,10 @@ from bench.scenario import (
     Figure,
     at_least,
     at_most,
+    commands_of,
     finish,
     latency_summary,
+    outcome_figures,
     parser_for,
     post_published,
     scenario_stack,
@@ -88,35 +89,26 @@ def main(argv: list[str] | None = None) -> int:
             flows[flow] += 1
             post = i // args.locations + 1  # this location's event number: a post of its own
             requests.append(request_for(flow, connections[i % args.locations], i + 1, post))
-        began = time.time()
-        sent = run.send_all(requests, args.senders)
-        written = run.wait_written_back(sent, timeout=args.timeout)
+        m = run.measure(requests, senders=args.senders, timeout=args.timeout)
         calls = run.ghl_counts()
-    last = max(written.written_at.values(), default=math.nan)
-    wall = last - began if written.complete else None
-    to_writeback = [written.written_at[s.event_id] - s.accepted_at for s in sent
-                    if s.event_id in written.written_at]  # fmt: skip
-    summary = latency_summary(to_writeback)
-    rate = len(sent) / wall if wall else None
+        commands = commands_of(run)
+    wall = m.wall_s
+    summary = latency_summary(m.to_writeback())
     figures = [
-        at_least("events/s, first send -> all written back", rate, 100, "/s"),
+        at_least("events/s, first send -> all written back",
+                 len(m.sent) / wall if wall else None, 100, "/s"),
         Figure("202 -> written back p50", summary["p50_s"], "s"),
         at_most("202 -> written back p99", summary["p99_s"], 2, "s"),
         at_most("GHL 429s", calls["rate_limited"], 0, ""),
         Figure("first send -> all written back", wall, "s"),
+        Figure("intake (all 202s)", m.intake_s, "s"),
         Figure("GHL calls", calls["total"], ""),
-        Figure("written back", len(written.written_at), f"of {len(sent)}"),
-        Figure("dead", written.dead, ""),
-    ]
+        *outcome_figures(m),
+    ]  # fmt: skip
     details = {
-        "events": len(sent),
+        **m.details(),
         "flows": dict(flows),
         "events_per_location": per_location,
-        "wall_s": wall,
-        "accept_to_writeback": summary,
-        "written_back": len(written.written_at),
-        "unfinished": written.unfinished,
-        "statuses": written.statuses,
         "ghl_calls": calls,
     }
     settings = {
@@ -125,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         "ghl_latency_ms": GHL_LATENCY_MS,
         "crm_latency_ms": CRM_LATENCY_MS,
         "senders": args.senders,
+        **commands,
     }
-    return finish("mixed_locations", info, settings, figures, details, args.json)
+    return finish("mixed_locations", info, settings, figures, details, args.json, cpu=m.cpu_table())
 
 
 if __name__ == "__main__":

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from bench.scenario import (
     Figure,
     at_most,
+    commands_of,
     finish,
-    latency_summary,
+    outcome_figures,
     parser_for,
     post_published,
     scenario_stack,
@@ -41,35 +41,24 @@ def main(argv: list[str] | None = None) -> int:
     ):
         connection = run.add_location("burst")
         requests = [post_published(connection, i) for i in range(1, args.events + 1)]
-        began = time.time()
-        sent = run.send_all(requests, args.senders)
-        intake_s = time.time() - began
-        written = run.wait_written_back(sent, timeout=args.timeout)
+        m = run.measure(requests, senders=args.senders, timeout=args.timeout)
         calls = run.ghl_counts()
-    last = max(written.written_at.values(), default=float("nan"))
-    wall = last - began if written.complete else None
-    to_writeback = [written.written_at[s.event_id] - s.accepted_at for s in sent
-                    if s.event_id in written.written_at]  # fmt: skip
+        commands = commands_of(run)
     figures = [
-        at_most("first send -> all written back", wall, 10, "s"),
+        at_most("first send -> all written back", m.wall_s, 10, "s"),
         at_most("GHL calls", calls["total"], 10, ""),
         at_most("GHL 429s", calls["rate_limited"], 0, ""),
-        Figure("intake (all 202s)", intake_s, "s"),
-        Figure("written back", len(written.written_at), f"of {len(sent)}"),
-        Figure("dead", written.dead, ""),
+        Figure("intake (all 202s)", m.intake_s, "s"),
+        *outcome_figures(m),
     ]
-    details = {
-        "events": len(sent),
-        "wall_s": wall,
-        "intake_s": intake_s,
-        "written_back": len(written.written_at),
-        "unfinished": written.unfinished,
-        "statuses": written.statuses,
-        "accept_to_writeback": latency_summary(to_writeback),
-        "ghl_calls": calls,
+    details = {**m.details(), "ghl_calls": calls}
+    settings = {
+        "events": args.events,
+        "ghl_latency_ms": GHL_LATENCY_MS,
+        "senders": args.senders,
+        **commands,
     }
-    settings = {"events": args.events, "ghl_latency_ms": GHL_LATENCY_MS, "senders": args.senders}
-    return finish("one_location", info, settings, figures, details, args.json)
+    return finish("one_location", info, settings, figures, details, args.json, cpu=m.cpu_table())
 
 
 if __name__ == "__main__":

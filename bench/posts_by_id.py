@@ -20,15 +20,15 @@ from __future__ import annotations
 import math
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from bench.scenario import (
     Figure,
     at_least,
     at_most,
+    commands_of,
     finish,
-    latency_summary,
+    outcome_figures,
     parser_for,
     post_published,
     rate_windows,
@@ -58,45 +58,39 @@ def main(argv: list[str] | None = None) -> int:
             post_published(connection, i, ghl_post_id=seeded_post_id(connection.location_id, i))
             for i in range(1, args.events + 1)
         ]
-        began = time.time()
-        sent = run.send_all(requests, args.senders)
-        written = run.wait_written_back(sent, timeout=args.timeout)
+        m = run.measure(requests, senders=args.senders, timeout=args.timeout)
         calls = run.ghl_counts()
+        commands = commands_of(run)
         post_times = run.ghl_call_times("/posts/")
     windows = rate_windows(post_times)
     needed = args.events + TAG_PAGES
-    last = max(written.written_at.values(), default=float("nan"))
-    wall = last - began if written.complete else None
-    to_writeback = [written.written_at[s.event_id] - s.accepted_at for s in sent
-                    if s.event_id in written.written_at]  # fmt: skip
     figures = [
         at_least("posts/{id} calls/s, slowest whole 10 s window after the first",
                  min(windows) if windows else None, 9.5, "/s"),
         at_most("GHL 429s", calls["rate_limited"], 0, ""),
         at_most("GHL calls / calls needed", calls["total"] / needed, 1.05, "x"),
         Figure("whole 10 s windows after the first", len(windows), ""),
-        Figure("GHL calls", calls["total"], f"(needed {needed})"),
-        Figure("first send -> all written back", wall, "s"),
-        Figure("written back", len(written.written_at), f"of {len(sent)}"),
-        Figure("dead", written.dead, ""),
+        Figure("GHL calls", calls["total"], f"(needed {needed:,})"),
+        Figure("first send -> all written back", m.wall_s, "s"),
+        *outcome_figures(m),
     ]  # fmt: skip
     details = {
-        "events": len(sent),
+        **m.details(),
         "posts_per_s_by_window": windows,
         "posts_calls_ok": len(post_times),
         "calls_needed": needed,
-        "wall_s": wall,
-        "written_back": len(written.written_at),
-        "unfinished": written.unfinished,
-        "statuses": written.statuses,
-        "accept_to_writeback": latency_summary(to_writeback),
         "ghl_calls": calls,
     }
     if windows:
         print("posts/{id} calls/s by 10 s window after the first: "
               + ", ".join(f"{rate:.1f}" for rate in windows))  # fmt: skip
-    settings = {"events": args.events, "ghl_latency_ms": GHL_LATENCY_MS, "senders": args.senders}
-    return finish("posts_by_id", info, settings, figures, details, args.json)
+    settings = {
+        "events": args.events,
+        "ghl_latency_ms": GHL_LATENCY_MS,
+        "senders": args.senders,
+        **commands,
+    }
+    return finish("posts_by_id", info, settings, figures, details, args.json, cpu=m.cpu_table())
 
 
 if __name__ == "__main__":

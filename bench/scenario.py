@@ -40,6 +40,8 @@ from bench.procfile import procfile_argv
 from bench.stack import (
     SignedRequest,
     Stack,
+    cpu_table,
+    cpu_used,
     dump_json,
     format_table,
     machine,
@@ -212,11 +214,60 @@ class WrittenBack:
         return self.unfinished == 0 and self.dead == 0
 
 
+@dataclass
+class Measurement:
+    """One burst: sent from `began` (time.time()), its 202s, what was written back, and the
+    CPU each part used from the first send until the last event was final."""
+
+    began: float
+    intake_s: float
+    sent: list[Sent]
+    written: WrittenBack
+    cpu_before: dict[str, float]
+    cpu_after: dict[str, float]
+
+    @property
+    def wall_s(self) -> float | None:
+        """First send -> the last write-back stored; None unless every event was written back."""
+        if not self.written.complete or len(self.written.written_at) < len(self.sent):
+            return None
+        return max(self.written.written_at.values()) - self.began
+
+    def to_writeback(self) -> list[float]:
+        """Seconds from each event's 202 to its write-back stored in the CRM."""
+        return [
+            self.written.written_at[s.event_id] - s.accepted_at
+            for s in self.sent
+            if s.event_id in self.written.written_at
+        ]
+
+    def cpu_table(self) -> str:
+        """CPU seconds of each part and its share of the machine; "rest of the machine" shows
+        what else ran (other programs on a shared machine)."""
+        wall = self.wall_s or (time.time() - self.began)
+        return cpu_table(self.cpu_before, self.cpu_after, wall)
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "events": len(self.sent),
+            "wall_s": self.wall_s,
+            "intake_s": self.intake_s,
+            "written_back": len(self.written.written_at),
+            "dead": self.written.dead,
+            "unfinished": self.written.unfinished,
+            "statuses": self.written.statuses,
+            "accept_to_writeback": latency_summary(self.to_writeback()),
+            "cpu_seconds": cpu_used(self.cpu_before, self.cpu_after),
+        }
+
+
 class ScenarioRun:
     """The stack of one scenario run, and the moves of a measurement."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, commands: Mapping[str, Sequence[str]]) -> None:
         self.stack = stack
+        self.commands = {name: list(argv) for name, argv in commands.items()}
+        """The argv of each process the Procfile's lines started (`web`, `worker`)."""
         self.http = httpx.Client(timeout=30)
         parts = urlsplit(stack.web_url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -226,6 +277,18 @@ class ScenarioRun:
         location, token = f"loc_{name}", f"pit-{name}"
         self.stack.add_ghl_location(location, token, posts=posts)
         return self.stack.new_connection(name, location, token)
+
+    def measure(
+        self, requests: Sequence[SignedRequest], *, senders: int, timeout: float
+    ) -> Measurement:
+        """Send the burst, wait until every event is written back, note the CPU used."""
+        cpu_before = self.stack.cpu_snapshot()
+        began = time.time()
+        sent = self.send_all(requests, senders)
+        intake_s = time.time() - began
+        written = self.wait_written_back(sent, timeout=timeout)
+        cpu_after = self.stack.cpu_snapshot()
+        return Measurement(began, intake_s, sent, written, cpu_before, cpu_after)
 
     def send_all(
         self, requests: Sequence[SignedRequest], senders: int = DEFAULT_SENDERS
@@ -350,8 +413,11 @@ def scenario_stack(
 ) -> Iterator[ScenarioRun]:
     """The stack as the Procfile runs it (one web, one worker), sandboxes with latency."""
 
+    commands: dict[str, list[str]] = {}
+
     def web(env: Mapping[str, str]) -> list[str]:
-        return procfile_argv("web", env)
+        commands["web"] = procfile_argv("web", env)
+        return commands["web"]
 
     with Stack(
         workdir,
@@ -360,8 +426,9 @@ def scenario_stack(
         ghl_latency_ms=ghl_latency_ms,
         crm_latency_ms=crm_latency_ms,
     ) as stack:
-        stack.start_worker_argv(procfile_argv("worker", stack.environment()))
-        run = ScenarioRun(stack)
+        commands["worker"] = procfile_argv("worker", stack.environment())
+        stack.start_worker_argv(commands["worker"])
+        run = ScenarioRun(stack, commands)
         try:
             yield run
         finally:
@@ -391,6 +458,20 @@ def parser_for(module: str, doc: str, *, events: int) -> argparse.ArgumentParser
     return parser
 
 
+def outcome_figures(measurement: Measurement) -> list[Figure]:
+    """Written back and dead: every scenario shows them, a missing write-back is visible."""
+    sent = len(measurement.sent)
+    return [
+        Figure("written back", len(measurement.written.written_at), f"of {sent:,}"),
+        Figure("dead", measurement.written.dead, ""),
+    ]
+
+
+def commands_of(run: ScenarioRun) -> dict[str, str]:
+    """The web and worker command lines, the program by its name only (for the JSON)."""
+    return {name: " ".join([Path(argv[0]).name, *argv[1:]]) for name, argv in run.commands.items()}
+
+
 def start(title: str) -> dict[str, Any]:
     """Print what the scenario is and the machine; return the machine's description."""
     info = machine()
@@ -406,9 +487,13 @@ def finish(
     figures: Sequence[Figure],
     details: Mapping[str, Any],
     json_path: str | None,
+    *,
+    cpu: str | None = None,
     print_line: Callable[[str], None] = print,
 ) -> int:
     """Print the table, write the JSON if asked; 0 (a missed goal is a result, not a failure)."""
+    if cpu is not None:
+        print_line(cpu)
     print_line(figures_table(figures))
     print_line("all goals met" if all_goals_met(figures) else "some goals NOT met")
     if json_path:

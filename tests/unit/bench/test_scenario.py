@@ -9,12 +9,16 @@ import pytest
 
 from bench.scenario import (
     Figure,
+    Measurement,
+    Sent,
+    WrittenBack,
     all_goals_met,
     at_least,
     at_most,
     figures_table,
     finish,
     latency_summary,
+    outcome_figures,
     rate_windows,
     result_json,
     seeded_post_id,
@@ -130,3 +134,28 @@ def test_the_seeded_post_ids_the_scenarios_name_are_the_sandboxes() -> None:
 
     assert location.post(seeded_post_id("loc_posts", 7)) is not None
     assert location.post(seeded_post_id("loc_posts", 8)) is None
+
+
+def _measurement(written_at: dict[str, float], *, dead: int = 0) -> Measurement:
+    sent = [Sent("evt_a", 100.5), Sent("evt_b", 100.75)]
+    written = WrittenBack(written_at=written_at, dead=dead, unfinished=0)
+    cpu = {"web (gunicorn)": 1.0, "machine": 10.0}
+    return Measurement(100.0, 0.75, sent, written, cpu, {"web (gunicorn)": 1.5, "machine": 12.0})
+
+
+def test_a_measurement_times_the_burst_to_its_last_write_back() -> None:
+    m = _measurement({"evt_a": 101.0, "evt_b": 102.25})
+
+    assert m.wall_s == pytest.approx(2.25)
+    assert m.to_writeback() == pytest.approx([0.5, 1.5])
+    details = m.details()
+    assert details["written_back"] == 2
+    assert details["accept_to_writeback"]["max_s"] == pytest.approx(1.5)
+    assert details["cpu_seconds"] == {"web (gunicorn)": 0.5, "rest of the machine": 1.5}
+    assert [f.value for f in outcome_figures(m)] == [2, 0]
+
+
+def test_a_burst_with_a_missing_write_back_has_no_wall_time() -> None:
+    assert _measurement({"evt_a": 101.0}, dead=1).wall_s is None
+    # Both events final, but the CRM holds one write-back only.
+    assert _measurement({"evt_a": 101.0}).wall_s is None
