@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from standardwebhooks import Webhook
 
@@ -12,6 +15,7 @@ from sandbox.__main__ import APPS, parse_args
 from sandbox.crm import create_sandbox_crm_app
 from sandbox.ghl import API_VERSION, DEFAULT_LOCATION, DEFAULT_TOKEN, create_sandbox_ghl_app
 from sandbox.latency import MAX_LATENCY_MS, Latency, LatencyError
+from sandbox.server import ServerThread
 
 HEADERS = {"Authorization": f"Bearer {DEFAULT_TOKEN}", "Version": API_VERSION}
 TAGS = f"/social-media-posting/{DEFAULT_LOCATION}/tags"
@@ -128,3 +132,24 @@ def test_a_command_line_latency_is_checked(
 
     assert exited.value.code == 2
     assert problem in capsys.readouterr().err
+
+
+def test_a_late_answer_holds_back_no_other_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two requests must be inside their latency at the same time to pass the barrier: on a
+    # server answering one request at a time the first would wait for the second in vain.
+    barrier = threading.Barrier(2)
+
+    def sleep(seconds: float) -> None:
+        barrier.wait(timeout=30)
+
+    monkeypatch.setattr("sandbox.latency.time.sleep", sleep)
+    with (
+        ServerThread(create_sandbox_ghl_app(latency_ms=100)) as server,
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
+        answers = list(
+            pool.map(lambda _: httpx.get(f"{server.url}{TAGS}", headers=HEADERS), range(2))
+        )
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert not barrier.broken
