@@ -442,7 +442,7 @@ def parser_for(module: str, doc: str, *, events: int) -> argparse.ArgumentParser
     """The options every scenario takes: --events, --json, --senders, --timeout."""
     parser = argparse.ArgumentParser(prog=f"python -m bench.{module}", description=doc)
     parser.add_argument(
-        "--events", type=int, default=events, help=f"events to send (default {events})"
+        "--events", type=_positive, default=events, help=f"events to send (default {events})"
     )
     parser.add_argument(
         "--json", metavar="FILE", help="also write the results as JSON (- for stdout)"
@@ -470,6 +470,13 @@ def outcome_figures(measurement: Measurement) -> list[Figure]:
 def commands_of(run: ScenarioRun) -> dict[str, str]:
     """The web and worker command lines, the program by its name only (for the JSON)."""
     return {name: " ".join([Path(argv[0]).name, *argv[1:]]) for name, argv in run.commands.items()}
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
 
 
 def start(title: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from bench.scenario import (
     finish,
     latency_summary,
     outcome_figures,
+    parser_for,
     rate_windows,
     result_json,
     seeded_post_id,
@@ -159,3 +160,13 @@ def test_a_burst_with_a_missing_write_back_has_no_wall_time() -> None:
     assert _measurement({"evt_a": 101.0}, dead=1).wall_s is None
     # Both events final, but the CRM holds one write-back only.
     assert _measurement({"evt_a": 101.0}).wall_s is None
+
+
+def test_a_scenario_needs_at_least_one_event(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = parser_for("demo", "a demo", events=600)
+
+    assert parser.parse_args([]).events == 600
+    assert parser.parse_args(["--events", "25", "--json", "-"]).json == "-"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--events", "0"])
+    assert "expected 1 or more" in capsys.readouterr().err
