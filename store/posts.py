@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from store.database import Database, require_connection
 from store.models import PostRow, SnapshotRow
 from store.records import PostRecord
+from store.tag_links import replace_tag_links
 
 _POSTS: Table = PostRow.__table__  # type: ignore[assignment]
 _SNAPSHOTS: Table = SnapshotRow.__table__  # type: ignore[assignment]
@@ -37,16 +38,19 @@ class PostsMixin:
         post_tags: list[dict[str, Any]],
         ghl_post_id: str | None = None,
         title: str | None = None,
+        published_at: datetime | None = None,
     ) -> PostRecord:
         """Record the location's tags and the post's own tags; idempotent.
 
-        ``ghl_post_id`` and ``title`` left as None keep what an earlier save stored.
+        ``ghl_post_id`` and ``title`` left as None keep what an earlier save stored. The
+        post's tags are also kept one row each for the analytics (``store.tag_links``), dated
+        ``published_at``, or when the post was first recorded.
 
-        One statement, every post.published event: INSERT ... ON CONFLICT DO UPDATE ...
-        RETURNING on a Core connection (SQLite 3.35 and PostgreSQL 9.5 both have it), where
-        a read, a check of the connection, a read of the latest snapshot and a write in an ORM
-        session cost several times its CPU. Atomic on both, so two workers saving the same
-        new post make one record.
+        The post record is one statement, every post.published event: INSERT ... ON CONFLICT
+        DO UPDATE ... RETURNING (SQLite 3.35 and PostgreSQL 9.5 both have it), where a read, a
+        check of the connection, a read of the latest snapshot and a write cost several times
+        its CPU. Atomic on both, so two workers saving the same new post make one record; the
+        tag links follow in the same transaction.
         """
         now = datetime.now(UTC)
         statement = _save_post_tags_statement(self._database.engine.dialect.name)
@@ -62,8 +66,15 @@ class PostsMixin:
             "now": now,
         }
         try:
-            with self._database.core_transaction() as connection:
-                row = connection.execute(statement, values).one()
+            with self._database.transaction() as session:
+                row = session.execute(statement, values).one()
+                replace_tag_links(
+                    session,
+                    connection_id=connection_id,
+                    crm_post_id=crm_post_id,
+                    post_tags=post_tags,
+                    posted_at=published_at or row.created_at,
+                )
         except IntegrityError:
             # The only constraint an upsert can break is the connection's foreign key.
             with self._database.transaction() as session:
@@ -94,7 +105,7 @@ class PostsMixin:
     ) -> PostRecord:
         """Record the full tag objects attached to the post; idempotent."""
 
-        def apply(row: PostRow) -> None:
+        def apply(session: Session, row: PostRow) -> None:
             row.location_id = location_id
             row.tag_details = list(details)
 
@@ -124,7 +135,7 @@ class PostsMixin:
         connection_id: str,
         crm_post_id: str,
         location_id: str,
-        apply: Callable[[PostRow], None],
+        apply: Callable[[Session, PostRow], None],
     ) -> PostRecord:
         try:
             return self._try_upsert_post(connection_id, crm_post_id, location_id, apply)
@@ -138,7 +149,7 @@ class PostsMixin:
         connection_id: str,
         crm_post_id: str,
         location_id: str,
-        apply: Callable[[PostRow], None],
+        apply: Callable[[Session, PostRow], None],
     ) -> PostRecord:
         with self._database.transaction() as session:
             row = session.get(PostRow, (connection_id, crm_post_id), with_for_update=True)
@@ -158,8 +169,8 @@ class PostsMixin:
                     created_at=now,
                 )
                 session.add(row)
-            apply(row)
             row.updated_at = now
+            apply(session, row)
         return _post_record(row)
 
 
