@@ -66,10 +66,10 @@ class PostsMixin:
             "now": now,
         }
         try:
-            with self._database.transaction() as session:
-                row = session.execute(statement, values).one()
+            with self._database.core_transaction() as connection:
+                row = connection.execute(statement, values).one()
                 replace_tag_links(
-                    session,
+                    connection,
                     connection_id=connection_id,
                     crm_post_id=crm_post_id,
                     post_tags=post_tags,

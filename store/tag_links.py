@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from store.database import Database
@@ -72,14 +72,15 @@ def tag_links(
 
 
 def replace_tag_links(
-    session: Session,
+    session: Session | Connection,
     *,
     connection_id: str,
     crm_post_id: str,
     post_tags: Sequence[Any],
     posted_at: datetime,
 ) -> None:
-    """The post's rows become its tags now (in the caller's transaction)."""
+    """The post's rows become its tags now (in the caller's transaction: an ORM session, or
+    the Core connection of `save_post_tags`)."""
     session.execute(
         delete(PostTagLinkRow).where(
             PostTagLinkRow.connection_id == connection_id,
