@@ -7,6 +7,7 @@ views only hand over `request.args` and render what comes back.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -51,6 +52,8 @@ class EventDetail:
     post: PostRecord | None
     # Whether the event may be replayed now (done or dead).
     replayable: bool
+    # The payload as indented JSON, for reading.
+    payload_text: str
 
 
 def read_filter(args: Mapping[str, str], connections: list[ConnectionRecord]) -> FilterForm:
@@ -111,6 +114,7 @@ def event_detail(store: Store, event_id: str) -> EventDetail | None:
         writes=store.writes_of_event(event.connection_id, event.id),
         post=None if post_id is None else store.get_post(event.connection_id, post_id),
         replayable=event.status in (EventStatus.DONE, EventStatus.DEAD),
+        payload_text=json.dumps(event.payload, indent=2, sort_keys=True, ensure_ascii=False),
     )
 
 

@@ -16,7 +16,7 @@ import redis
 
 from console.connection_state import ConnectionState, connection_state
 from ghl.limiter import RateLimiter
-from store import EventStatus, Store
+from store import ConnectionStatus, EventStatus, GhlAuth, Store
 from workers.celery_app import QUEUE
 
 RECENT = dt.timedelta(hours=24)
@@ -42,6 +42,8 @@ class ConnectionOverview:
     location_id: str
     crm_kind: str
     state: ConnectionState
+    # Whether GHL's install (OAuth) is what brings it back: the page links to it.
+    needs_install: bool
     last_success: dt.datetime | None
     # Events created in the last 24 hours, by status (every status present, zeros included).
     recent: dict[str, int]
@@ -91,6 +93,8 @@ def build_overview(
             location_id=c.location_id,
             crm_kind=c.crm_kind,
             state=connection_state(c),
+            needs_install=c.ghl_auth == GhlAuth.OAUTH
+            and c.status in (ConnectionStatus.NEEDS_REAUTH, ConnectionStatus.DISCONNECTED),
             last_success=last_done.get(c.id),
             recent={status: counts.get((c.id, status), 0) for status in STATUSES},
             waiting=waiting.get(c.id, 0),
