@@ -13,6 +13,8 @@ from socialbridge.logs import configure
 from webapp import (
     auth,
     errors,
+    events,
+    formatting,
     ghl_webhooks,
     health,
     metrics,
@@ -69,6 +71,8 @@ def create_app(
     app.register_blueprint(health.bp)
     metrics.init_app(app)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(events.bp)
+    formatting.init_app(app)
     app.register_blueprint(users.bp)
     errors.register(app)
     return app
