@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from celery.concurrency import get_implementation
 from celery.concurrency.thread import TaskPool as ThreadPool
+from sqlalchemy.pool import QueuePool
 
 from socialbridge.config import Settings
+from store.engine import SPARE_CONNECTIONS
 from workers.celery_app import make_celery
 from workers.prefork_pool import PreforkPool
+from workers.services import Services
 from workers.worker_options import command_line_overrides
 
 CELERY = ["celery", "-A", "workers"]
@@ -58,3 +63,17 @@ def test_an_explicit_prefork_on_the_command_line_wins_over_the_threads_default()
     chosen = settings().replace(**command_line_overrides([*CELERY, "worker", "--pool", "prefork"]))
     app = make_celery(chosen)
     assert get_implementation(app.conf.worker_pool) is PreforkPool
+
+
+@pytest.mark.parametrize(("pool", "threads"), [("threads", 32), ("prefork", 1)])
+def test_the_database_pool_has_a_connection_for_every_task_thread(
+    tmp_path: Path, pool: str, threads: int
+) -> None:
+    services = Services(settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", worker_pool=pool))
+    try:
+        assert services.task_threads == threads
+        engine = services.store._database.engine
+        assert isinstance(engine.pool, QueuePool)
+        assert engine.pool.size() == threads + SPARE_CONNECTIONS
+    finally:
+        services.dispose()
