@@ -176,7 +176,7 @@ class Settings:
         180,
         "Seconds before a running task is killed (prefork pool). The threads pool cannot kill: "
         "its attempt stops renewing its lease then, and may no longer write back or record an "
-        "outcome (docs/reliability.md).",
+        "outcome (docs/operations.md, Guarantees).",
     )
     worker_pool: str = _setting(
         "threads",
