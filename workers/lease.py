@@ -86,7 +86,14 @@ class LeaseKeeper:
         self._owned = owned
         self._monotonic = monotonic
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+        # The thread runs in a copy of the attempt's context, so that its log lines carry the
+        # event's fields (`socialbridge.logs.bind`) as the attempt's own do.
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(self._run,),
+            name="lease-keeper",
+            daemon=True,
+        )
         self._started = monotonic()
         # Monotonic moment the lease ends by the last renewal that succeeded (written by the
         # keeper's thread, read by the attempt's: a float assignment, atomic under the GIL).

@@ -12,11 +12,14 @@ shared by the threads).
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,12 +46,9 @@ class Stack:
     worker: Worker
 
 
-@pytest.fixture(scope="module", params=database_kinds())
-def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    kind: str = request.param
-    tmp: Path = tmp_path_factory.mktemp(f"threads-{kind}")
+@contextlib.contextmanager
+def running_stack(kind: str, tmp: Path, **settings_changes: Any) -> Iterator[Stack]:
+    """Redis, the sandboxes, a store of ``kind``, the web app and one threads worker."""
     redis = EmbeddedRedis(tmp / "redis")
     redis.start()
     try:
@@ -68,8 +68,9 @@ def stack(
                     "sweep_interval": 0.5,
                     "lease_seconds": 3,
                     "queued_lost_after": 3,
-                    "ghl_timeout": 10.0,
+                    "ghl_timeout": 15.0,
                     "crm_timeout": 10.0,
+                    **settings_changes,
                 }
             )
             store = Store(database_url, settings.secret_key, engine_options=engine_options)
@@ -93,6 +94,15 @@ def stack(
                 store.dispose()
     finally:
         redis.stop()
+
+
+@pytest.fixture(scope="module", params=database_kinds())
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    kind: str = request.param
+    with running_stack(kind, tmp_path_factory.mktemp(f"threads-{kind}")) as running:
+        yield running
 
 
 def most_at_once(events: list[EventRecord]) -> int:
@@ -151,3 +161,38 @@ def test_events_of_several_locations_run_at_once_and_each_is_written_back_once(
     assert [r for r in system.ghl_journal() if r["response_status"] == 429] == []
     assert most_at_once(events) > 1
     assert f"concurrency: {THREADS} (thread)" in stack.worker.log_path.read_text()
+
+
+def test_an_attempt_past_task_time_limit_is_not_killed_but_never_writes_twice(
+    tmp_path: Path,
+) -> None:
+    """The threads pool cannot kill: the attempt that overruns TASK_TIME_LIMIT stops renewing
+    its lease, a new attempt runs the event, and the late one writes nothing back."""
+    limits = {"task_soft_time_limit": 3, "task_time_limit": 4}
+    with running_stack("sqlite", tmp_path, **limits) as running:
+        system = running.system
+        token, location = next(iter(LOCATIONS.items()))
+        connection = system.new_connection(location_id=location, ghl_token=token)
+        # The first listing of the location's tags hangs for twice the time limit; the next
+        # attempt's is answered at once.
+        system.ghl_fault(
+            path_contains=f"/social-media-posting/{location}/tags", delay_ms=8_000, times=1
+        )
+
+        answer = system.send(connection, "post.published", {"post_id": "crm-late"})
+        assert answer.status_code == 202, answer.text
+        event_id = str(answer.json()["event_id"])
+        event = system.wait_for(event_id, timeout=60)
+        # Whatever the late attempt met once its GHL call came back (the event done by the
+        # next attempt, or still its own), it wrote nothing: one write-back in all.
+        deadline = time.monotonic() + 30
+        while "event.attempt_overran" not in running.worker.log_path.read_text() and (
+            "event.retrying" not in running.worker.log_path.read_text()
+        ):
+            assert time.monotonic() < deadline, running.worker.log_tail()
+            time.sleep(0.2)
+
+        assert (event.status, event.attempts) == ("done", 2)
+        deliveries = system.crm_deliveries(connection)
+        assert [d["webhook_id"] for d in deliveries] == [f"{event_id}.post.tags_synced"]
+        assert "lease.time_limit" in running.worker.log_path.read_text()
