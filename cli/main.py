@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from cli import connections, demo, events, ixact, mappings, secrets, stats
+from cli import connections, demo, events, ixact, mappings, secrets, stats, users
 from cli.params import PORT
 from cli.runtime import Runtime, pass_runtime
 from socialbridge.config import settings_environment
@@ -186,3 +186,4 @@ main.add_command(demo.group)
 main.add_command(mappings.group)
 main.add_command(ixact.group)
 main.add_command(secrets.group)
+main.add_command(users.group)

@@ -59,6 +59,7 @@ from schemas.ghl import (
     load_tag_details,
     load_tags_page,
 )
+from socialbridge import metrics
 from socialbridge.config import Settings
 from socialbridge.errors import AuthError
 from socialbridge.logs import get_logger
@@ -363,6 +364,7 @@ class GHLClient:
                 headers=_headers(endpoint, token),
             )
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            metrics.ghl_response(endpoint.method, endpoint.template, None)
             log.warning(
                 "ghl.request",
                 method=endpoint.method,
@@ -375,6 +377,7 @@ class GHLClient:
             # Not chained: the httpx exception holds the request, and with it the token.
             raise error_for_exception(exc, what=f"{endpoint.method} {path}") from None
 
+        metrics.ghl_response(endpoint.method, endpoint.template, response.status_code)
         body = json_or_none(response)
         limits = parse_rate_limit(response.headers)
         (log.info if response.is_success else log.warning)(

@@ -59,6 +59,7 @@ from typing import Any, NoReturn
 import redis
 
 from ghl.ratelimit import RateLimit, parse_rate_limit, retry_delay
+from socialbridge import metrics
 from socialbridge.errors import SocialbridgeError
 from socialbridge.logs import get_logger
 
@@ -774,6 +775,7 @@ class Gate:
             booked=len(booked.slots),
             calls=self.calls,
         )
+        metrics.limiter_deferred()
         raise RateLimitDeferred(location_id, wait=booked.at - booked.now, booking=booking)
 
     def _defer_with_held(self, location_id: str, wait: float) -> NoReturn:
@@ -797,6 +799,7 @@ class Gate:
             booked=len(slots),
             calls=self.calls,
         )
+        metrics.limiter_deferred()
         raise RateLimitDeferred(location_id, wait=wait, booking=booking)
 
     def _wait(self, location_id: str, wait: float, source: str) -> None:
@@ -804,6 +807,7 @@ class Gate:
             log.debug("ghl.rate_limit.wait", location_id=location_id, wait_ms=round(wait * 1000, 1))
             self._sleep(wait)
             self.waited += wait
+            metrics.limiter_waited(wait)
         log.debug("ghl.rate_limit.slot", location_id=location_id, source=source)
 
     def _mark(self, redis_now: float) -> None:

@@ -124,6 +124,27 @@ class Settings:
         "while `socialbridge secrets rotate` re-encrypts those under SECRET_KEY (see "
         "operations.md, Rotating SECRET_KEY). New secrets always use SECRET_KEY.",
     )
+    session_cookie_secure: bool = _setting(
+        True,
+        "Send the console's session cookie over HTTPS only (its Secure flag). Leave it on "
+        "whenever the console is served over HTTPS, as behind a TLS proxy; `make run` (plain "
+        "HTTP on loopback) turns it off.",
+    )
+    session_lifetime_hours: int = _setting(
+        12, "Hours a console sign-in lasts; signing in again starts a new one."
+    )
+    trusted_proxy_count: int = _setting(
+        0,
+        "Reverse proxies in front of the web process whose X-Forwarded-For, -Proto and -Host "
+        "are believed (0: none, the peer address is the client's). Set it to the number of "
+        "proxies you run, never more: a client could otherwise choose its own address.",
+    )
+    signin_address_limit: int = _setting(
+        30,
+        "Failed console sign-ins one client address may make in 15 minutes; further attempts "
+        "from it are refused (429) until the window ends. Each account also locks for 15 "
+        "minutes after 10 failures in a row.",
+    )
     port: int = _setting(8000, "Port the web process binds.")
     public_url: str = _setting(
         "",
@@ -267,6 +288,8 @@ class Settings:
             "retry_backoff_max",
             "ghl_token_refresh_margin",
             "ghl_refresh_lock_seconds",
+            "session_lifetime_hours",
+            "signin_address_limit",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()}: must be a positive number")
@@ -289,6 +312,8 @@ class Settings:
                 "RATE_LIMIT_WAIT_IN_PROCESS: must be from 0 to below two thirds of "
                 f"BROKER_VISIBILITY_TIMEOUT ({self.rate_limit_defer_horizon:g} s)"
             )
+        if self.trusted_proxy_count < 0:
+            raise ConfigError("TRUSTED_PROXY_COUNT: must be 0 (no proxy) or more")
         if self.tag_cache_ttl < 0:
             raise ConfigError("TAG_CACHE_TTL: must be 0 (no cache) or more")
         if self.lease_seconds < 3:
@@ -404,7 +429,19 @@ def read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
 def _convert(name: str, annotation: Any, value: Any) -> Any:
+    if str(annotation) == "bool":
+        if isinstance(value, bool):
+            return value
+        # bool("false") is True: only the words people write for yes and no count.
+        word = str(value).strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ConfigError(f"{name.upper()}: expected true or false, got {value!r}")
     kind = {"str": str, "int": int, "float": float}[str(annotation)]
     if isinstance(value, kind) and not isinstance(value, bool):
         return value

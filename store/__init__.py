@@ -10,6 +10,7 @@ from store.crypto import SecretBox
 from store.errors import DuplicateName, NotFound, SecretUnreadable, StoreError, StoreUnavailable
 from store.events import due_for_attempt
 from store.ghl_auth import LocationMismatch
+from store.passwords import PasswordRefused
 from store.records import (
     ConnectionRecord,
     ConnectionStatus,
@@ -23,9 +24,12 @@ from store.records import (
     GhlAuth,
     PostRecord,
     SnapshotRecord,
+    UserRecord,
+    UserRole,
     WriteStatus,
 )
 from store.repository import Store
+from store.users import InvalidEmail
 
 __all__ = [
     "ConnectionRecord",
@@ -39,8 +43,10 @@ __all__ = [
     "GhlAgencyRecord",
     "GhlAppEventRecord",
     "GhlAuth",
+    "InvalidEmail",
     "LocationMismatch",
     "NotFound",
+    "PasswordRefused",
     "PostRecord",
     "SecretBox",
     "SecretUnreadable",
@@ -48,6 +54,8 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "UserRecord",
+    "UserRole",
     "WriteStatus",
     "due_for_attempt",
 ]

@@ -3,7 +3,7 @@
     SocialbridgeError
      └── StoreError                   the store could not do what was asked
           ├── StoreUnavailable        the database cannot be reached or has no schema yet: retry
-          ├── DuplicateName           a connection of that name already exists
+          ├── DuplicateName           a connection (or user) of that name already exists
           ├── NotFound                the connection or event named does not exist
           └── SecretUnreadable        (also a ValueError) a stored secret does not decrypt:
                                       SECRET_KEY changed since it was written

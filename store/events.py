@@ -512,6 +512,24 @@ class EventsMixin:
                 counts[status] = count
         return counts
 
+    def event_groups(self) -> dict[tuple[str, str], int]:
+        """How many events there are of each (type, status) present, in one GROUP BY."""
+        statement = select(EventRow.type, EventRow.status, func.count()).group_by(
+            EventRow.type, EventRow.status
+        )
+        with self._database.transaction() as session:
+            return {(type_, status): count for type_, status, count in session.execute(statement)}
+
+    def oldest_queued_since(self) -> datetime | None:
+        """When the `queued` event queued longest ago was queued (its ``updated_at``); None
+        when none is queued. Read from the (status, updated_at) index."""
+        statement = select(func.min(EventRow.updated_at)).where(
+            EventRow.status == EventStatus.QUEUED.value
+        )
+        with self._database.transaction() as session:
+            oldest: datetime | None = session.scalar(statement)
+        return oldest
+
     def _change(self, event_id: str, **values: Any) -> EventRecord:
         with self._database.transaction() as session:
             session.execute(

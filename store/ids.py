@@ -18,3 +18,8 @@ def new_event_id() -> str:
 def new_snapshot_id() -> str:
     """``snp_`` and 24 hex digits."""
     return "snp_" + secrets.token_hex(12)
+
+
+def new_user_id() -> str:
+    """``usr_`` and 16 hex digits."""
+    return "usr_" + secrets.token_hex(8)

@@ -15,7 +15,9 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -192,6 +194,55 @@ class PostRow(Base):
     updated_at: Mapped[datetime]
 
 
+class StatDayRow(Base):
+    """One figure of one day, for the analytics trends: the newest snapshot giving it wins.
+
+    Written with each snapshot (``store.stat_days``), so a trend reads at most one row per day
+    however many overlapping snapshots were saved. ``platform`` is ``all`` for the location's
+    figures; ``estimated`` marks values spread evenly over a snapshot's days from a period
+    total (GHL sends per-platform figures and reach and shares only as period totals).
+    """
+
+    __tablename__ = "stat_days"
+
+    connection_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    platform: Mapped[str] = mapped_column(String(50), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(30), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    estimated: Mapped[bool]
+    snapshot_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("snapshots.id", ondelete="CASCADE"), index=True
+    )
+
+
+class PostTagLinkRow(Base):
+    """One tag a post carries (from ``posts.post_tags``), queryable: tag usage and segments."""
+
+    __tablename__ = "post_tag_links"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["connection_id", "crm_post_id"],
+            ["posts.connection_id", "posts.crm_post_id"],
+            ondelete="CASCADE",
+            name="fk_post_tag_links_post_posts",
+        ),
+        Index("ix_post_tag_links_connection_id_posted_on", "connection_id", "posted_on"),
+        Index("ix_post_tag_links_connection_id_tag_id", "connection_id", "tag_id"),
+    )
+
+    connection_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    crm_post_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tag_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tag_name: Mapped[str] = mapped_column(Text)
+    # When the post was published (the event's published_at), else when it was first
+    # recorded; the day is kept too, so usage per day groups on a plain column everywhere.
+    posted_at: Mapped[datetime]
+    posted_on: Mapped[date] = mapped_column(Date)
+
+
 class CrmWriteRow(Base):
     """One write of a connector that keeps its own record of what it sent (email)."""
 
@@ -257,3 +308,24 @@ class GhlAppEventRow(Base):
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class UserRow(Base):
+    """A person who may sign in to the console. ``email`` is stored lower-cased."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # admin | viewer
+    role: Mapped[str] = mapped_column(String(10))
+    # The versioned scrypt string of console.passwords; never the password.
+    password_hash: Mapped[str] = mapped_column(Text)
+    # Bumped by a password reset: every session signed in before it stops working.
+    session_generation: Mapped[int] = mapped_column(Integer)
+    # Failed sign-ins since the last success; the account locks at the threshold.
+    failed_attempts: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None]
+    last_sign_in_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from store.database import Database, require_connection
 from store.models import PostRow, SnapshotRow
 from store.records import PostRecord
+from store.tag_links import replace_tag_links
 
 
 class PostsMixin:
@@ -30,13 +31,16 @@ class PostsMixin:
         post_tags: list[dict[str, Any]],
         ghl_post_id: str | None = None,
         title: str | None = None,
+        published_at: datetime | None = None,
     ) -> PostRecord:
         """Record the location's tags and the post's own tags; idempotent.
 
-        ``ghl_post_id`` and ``title`` left as None keep what an earlier save stored.
+        ``ghl_post_id`` and ``title`` left as None keep what an earlier save stored. The
+        post's tags are also kept one row each for the analytics (``store.tag_links``), dated
+        ``published_at``, or when the post was first recorded.
         """
 
-        def apply(row: PostRow) -> None:
+        def apply(session: Session, row: PostRow) -> None:
             row.location_id = location_id
             row.tags = list(tags)
             row.post_tags = list(post_tags)
@@ -44,6 +48,14 @@ class PostsMixin:
                 row.ghl_post_id = ghl_post_id
             if title is not None:
                 row.title = title
+            session.flush()  # the links refer to the post row
+            replace_tag_links(
+                session,
+                connection_id=connection_id,
+                crm_post_id=crm_post_id,
+                post_tags=post_tags,
+                posted_at=published_at or row.created_at,
+            )
 
         return self._upsert_post(connection_id, crm_post_id, location_id, apply)
 
@@ -57,7 +69,7 @@ class PostsMixin:
     ) -> PostRecord:
         """Record the full tag objects attached to the post; idempotent."""
 
-        def apply(row: PostRow) -> None:
+        def apply(session: Session, row: PostRow) -> None:
             row.location_id = location_id
             row.tag_details = list(details)
 
@@ -87,7 +99,7 @@ class PostsMixin:
         connection_id: str,
         crm_post_id: str,
         location_id: str,
-        apply: Callable[[PostRow], None],
+        apply: Callable[[Session, PostRow], None],
     ) -> PostRecord:
         try:
             return self._try_upsert_post(connection_id, crm_post_id, location_id, apply)
@@ -101,7 +113,7 @@ class PostsMixin:
         connection_id: str,
         crm_post_id: str,
         location_id: str,
-        apply: Callable[[PostRow], None],
+        apply: Callable[[Session, PostRow], None],
     ) -> PostRecord:
         with self._database.transaction() as session:
             row = session.get(PostRow, (connection_id, crm_post_id), with_for_update=True)
@@ -121,8 +133,8 @@ class PostsMixin:
                     created_at=now,
                 )
                 session.add(row)
-            apply(row)
             row.updated_at = now
+            apply(session, row)
         return _post_record(row)
 
 

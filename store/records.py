@@ -239,3 +239,30 @@ class GhlAppEventRecord:
     received_at: datetime
     processed_at: datetime | None
     outcome: str | None
+
+
+class UserRole(StrEnum):
+    """What a console user may do: an admin changes things, a viewer only reads."""
+
+    ADMIN = "admin"
+    VIEWER = "viewer"
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """A console user as stored (see `store.users`), without the password hash."""
+
+    id: str
+    email: str
+    role: UserRole
+    # A password reset bumps it: sessions carry the generation they were signed in under.
+    session_generation: int
+    failed_attempts: int
+    locked_until: datetime | None
+    last_sign_in_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    def locked_at(self, now: datetime) -> bool:
+        """Whether the account is locked at ``now``."""
+        return self.locked_until is not None and self.locked_until > now

@@ -3,7 +3,7 @@
 Each method runs in its own short transaction and returns frozen records (``store.records``),
 so nothing is bound to a session afterwards. The methods live with their aggregate:
 ``store.connections``, ``store.events``, ``store.posts``, ``store.snapshots``,
-``store.writes``, ``store.rotation``.
+``store.writes``, ``store.rotation``, ``store.users``.
 
 The processes build it with ``Store.from_settings(settings)``, so that SECRET_KEY and its
 fallbacks reach it together.
@@ -23,6 +23,9 @@ from store.ghl_auth import GhlAuthMixin
 from store.posts import PostsMixin
 from store.rotation import SecretRotationMixin
 from store.snapshots import SnapshotsMixin
+from store.stat_days import StatDaysMixin
+from store.tag_links import TagLinksMixin
+from store.users import UsersMixin
 from store.writes import WritesMixin
 
 
@@ -34,6 +37,9 @@ class Store(
     WritesMixin,
     SecretRotationMixin,
     GhlAuthMixin,
+    StatDaysMixin,
+    TagLinksMixin,
+    UsersMixin,
 ):
     """Connections, the event log, post records, statistics snapshots and the write ledger.
 

@@ -12,6 +12,7 @@ from store.database import Database, require_connection
 from store.ids import new_snapshot_id
 from store.models import PostRow, SnapshotRow
 from store.records import SnapshotRecord
+from store.stat_days import replace_stat_days, snapshot_points
 
 
 class SnapshotsMixin:
@@ -33,7 +34,11 @@ class SnapshotsMixin:
         day_range: list[str],
     ) -> SnapshotRecord:
         """Store the statistics of one date range (replacing an earlier save of the same range)
-        and link every post record of the connection's location to it."""
+        and link every post record of the connection's location to it.
+
+        Its figures by day replace the stored ones of the same platform, metric and day in
+        ``stat_days`` (``store.stat_days``), for the analytics trends.
+        """
         if end_date < start_date:
             raise ValueError(f"end_date {end_date} is before start_date {start_date}")
         values: dict[str, Any] = {
@@ -102,6 +107,12 @@ class SnapshotsMixin:
                 setattr(row, name, value)
             row.updated_at = now
             session.flush()
+            replace_stat_days(
+                session,
+                connection_id=connection_id,
+                snapshot_id=row.id,
+                points=snapshot_points(start_date, end_date, row.totals, row.platforms, row.daily),
+            )
             session.execute(
                 update(PostRow)
                 .where(

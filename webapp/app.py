@@ -10,7 +10,18 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from socialbridge.config import Settings
 from socialbridge.logs import configure
-from webapp import errors, ghl_webhooks, health, oauth, ui, webhooks
+from webapp import (
+    auth,
+    errors,
+    ghl_webhooks,
+    health,
+    metrics,
+    oauth,
+    security,
+    ui,
+    users,
+    webhooks,
+)
 from webapp.group_commit import GroupCommit
 from workers.celery_app import make_celery
 from workers.publish import TaskPublisher
@@ -49,11 +60,16 @@ def create_app(
     app.extensions["group_commit"] = GroupCommit(celery.services.store, publisher)
 
     app.session_interface = ReceiverSessions()
+    # In this order: the CSRF check runs before the sign-in check, on every request.
+    security.init_app(app, settings)
+    auth.init_app(app, settings)
     app.register_blueprint(webhooks.bp)
     ghl_webhooks.init_app(app, settings)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(health.bp)
+    metrics.init_app(app)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(users.bp)
     errors.register(app)
     return app
 

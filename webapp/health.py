@@ -1,11 +1,11 @@
-"""Liveness, readiness and metrics for load balancers and Prometheus."""
+"""Liveness and readiness for load balancers (`/metrics` is webapp/metrics.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import redis
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, jsonify
 
 from store.migrate import current_revision, head_revision
 from webapp import context
@@ -45,24 +45,3 @@ def readyz() -> Any:
     return jsonify({"status": "ok" if ready else "unavailable", "checks": checks}), (
         200 if ready else 503
     )
-
-
-@bp.get("/metrics")
-def metrics() -> Response:
-    """Events by status and connections by status, in the Prometheus text format."""
-    store = context.services().store
-    events = store.count_events_by_status()
-    connections = store.count_connections_by_status()
-    lines = [
-        "# HELP socialbridge_events Events in the log, by status.",
-        "# TYPE socialbridge_events gauge",
-        *(f'socialbridge_events{{status="{status}"}} {events.get(status, 0)}' for status in events),
-        # A connection that is not active holds its events `waiting`: worth an alert.
-        "# HELP socialbridge_connections Connections, by status.",
-        "# TYPE socialbridge_connections gauge",
-        *(
-            f'socialbridge_connections{{status="{status}"}} {count}'
-            for status, count in connections.items()
-        ),
-    ]
-    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_process_shutdown
 
+from socialbridge import metrics
 from socialbridge.config import Settings
 from workers.services import Services
 
@@ -27,6 +29,9 @@ def make_celery(settings: Settings, *, services: Services | None = None) -> Cele
     app = Celery("socialbridge", set_as_current=False)
     app.conf.update(celery_config(settings))
     app.services = services or Services(settings)
+    # What this process records (GHL answers, waits, tag-cache lookups, events done) is added
+    # up in this Redis for /metrics.
+    metrics.bind(settings.redis_url)
     # Importing the task modules registers the shared tasks with every app.
     import workers.app_webhooks
     import workers.schedules
@@ -35,6 +40,14 @@ def make_celery(settings: Settings, *, services: Services | None = None) -> Cele
     import workers.token_refresh  # noqa: F401
 
     return app
+
+
+def _flush_metrics(**_: Any) -> None:
+    # A prefork pool process ends with os._exit, past atexit: flush what it recorded here.
+    metrics.RECORDER.stop()
+
+
+worker_process_shutdown.connect(_flush_metrics, weak=False)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from schemas.events import (
     flatten_errors,
     load_event,
 )
+from socialbridge import metrics
 from socialbridge.config import ConfigError
 from socialbridge.errors import AuthError, PermanentError, RetryableError, ScopeError
 from socialbridge.logs import bind, get_logger
@@ -226,6 +227,7 @@ def execute_event(
         if isinstance(ran, _Failure):
             return _after_failure(services, event, connection, ran, rng, clock)
         done = store.mark_done(event.id)
+        metrics.event_done(done.type, done.created_at)
         log.info("event.done", attempt=done.attempts)
         return Outcome(DONE, done, result=ran)
 

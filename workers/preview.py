@@ -167,6 +167,7 @@ class _UnsavedStore:
         post_tags: list[dict[str, Any]],
         ghl_post_id: str | None = None,
         title: str | None = None,
+        published_at: dt.datetime | None = None,
     ) -> PostRecord:
         return self._post(connection_id, crm_post_id, location_id, tags, post_tags, [])
 

@@ -60,6 +60,7 @@ import redis
 from redis.lock import Lock
 
 from schemas.ghl import Tag
+from socialbridge import metrics
 from socialbridge.logs import get_logger
 
 if TYPE_CHECKING:
@@ -311,6 +312,7 @@ class TagCache:
         fields: dict[str, Any],
         **extra: Any,
     ) -> CachedTags:
+        metrics.tag_cache_lookup(outcome)
         line = {**fields, "outcome": outcome, "tags": len(tags), **extra}
         if outcome == OUTCOME_UNAVAILABLE or "store_error" in fields:
             log.warning("tags.cache", **line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cli.dev.console_admin import admin_lines
 from cli.dev.demo_connections import (
     DEMO_IXACT_NAME,
     DEMO_IXACT_SENDER,
@@ -15,6 +16,7 @@ from cli.dev.demo_connections import (
 )
 from cli.dev.demo_oauth import DEMO_OAUTH_NAME, DemoOAuth
 from cli.dev.places import HOST, DevPorts
+from console.accounts import FirstAdmin
 from crm.ixact.settings import NOTES_ADDRESS
 
 FLOWER_USER = "admin"
@@ -33,6 +35,7 @@ def build_banner(
     oauth: DemoOAuth,
     socialbridge_command: str,
     try_oauth_secret: str,
+    console_admin: FirstAdmin | None = None,
 ) -> str:
     """What `make run` prints once everything answers: where to look, and what to try."""
     installed = "installed at this start" if oauth.installed else "not installed: see the note"
@@ -49,7 +52,7 @@ def build_banner(
 {rule}
 socialbridge is running.
 
-  Overview page     {ports.web_url}/
+{admin_lines(ports.web_url, console_admin, socialbridge_command)}
   Web health        {ports.web_url}/healthz
   Sandbox CRM page  {ports.crm_url}/
   SmartOffice page  {ports.smartoffice_url}/   (the SmartOffice sandbox)

@@ -9,12 +9,13 @@ migrates the database, writes ``var/socialbridge.env`` (read by the CLI in anoth
 starts the sandbox GHL, the sandbox CRM, the SmartOffice sandbox and the sandbox mail server
 (an SMTP server with AUTH on loopback, and a page of the messages it took), makes sure the
 demo connections exist (`cli.dev.demo_connections`: `demo`, `demo-smartoffice`,
-`demo-ixact`, and `demo-oauth`), then starts web, worker, beat and Flower, installs
-`demo-oauth` through the web process's GHL install (`cli.dev.demo_oauth`: the sandbox GHL is
-the marketplace, its app's client id and secret are in the settings) and prints where to look.
-From there
-`cli.dev.supervisor` keeps them up: a process that exits on its own (Redis included) is
-started again after a backoff, and Ctrl-C stops everything together, Redis last.
+`demo-ixact`, and `demo-oauth`) and that the console has an admin (`cli.dev.console_admin`:
+made on the first start, its password printed once), then starts web, worker, beat and
+Flower, installs `demo-oauth` through the web process's GHL install (`cli.dev.demo_oauth`:
+the sandbox GHL is the marketplace, its app's client id and secret are in the settings) and
+prints where to look. From there `cli.dev.supervisor` keeps them up: a process that exits on
+its own (Redis included) is started again after a backoff, and Ctrl-C stops everything
+together, Redis last.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import click
 import httpx
 
 from cli.dev.banner import FLOWER_USER, build_banner
+from cli.dev.console_admin import ensure_dev_admin
 from cli.dev.demo_connections import (
     TRY_OAUTH_NAME,
     DemoConnection,
@@ -163,6 +165,9 @@ def dev_environment(
         "PUBLIC_URL": ports.web_url,
         "FLOWER_USER": FLOWER_USER,
         "FLOWER_PASSWORD": flower_password,
+        # Plain HTTP on loopback: a Secure cookie would never come back, and no one could
+        # sign in to the console.
+        "SESSION_COOKIE_SECURE": "false",
     }
 
 
@@ -324,6 +329,7 @@ def _start_everything(
         register_demo_account(
             http, ports.crm_url, oauth_connection.crm_secret, account=DEMO_OAUTH_NAME
         )
+        console_admin = ensure_dev_admin(paths.database_url, secret_key)
         try_secret = try_oauth_secret(paths.database_url, secret_key)
         register_demo_account(http, ports.crm_url, try_secret, account=TRY_OAUTH_NAME)
 
@@ -343,6 +349,7 @@ def _start_everything(
             ixact=ixact,
             oauth=oauth,
             try_oauth_secret=try_secret,
+            console_admin=console_admin,
             socialbridge_command=display_path(console_script("socialbridge"), paths.root),
         )
     )

@@ -12,14 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from ghl import endpoints
 from sandbox.crm.app import create_sandbox_crm_app
 from sandbox.crm.state_file import STATE_FILE_NAME, StateFile
 from sandbox.ghl import DEFAULT_LOCATION, create_sandbox_ghl_app
@@ -36,6 +38,9 @@ WORKERS = 2
 EVENTS = 200
 TAGS_PATH = f"/social-media-posting/{DEFAULT_LOCATION}/tags"
 PAGES_PER_LISTING = -(-DEFAULT_TAG_COUNT // 100)  # GHL pages of 100 tags
+POST_TYPE = (("type", "post.published"),)
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @dataclass
@@ -68,6 +73,22 @@ class Stack:
             for entry in StateFile(self.crm_state).load()
             if entry["kind"] == "writeback"
         ]
+
+    def metrics_once(self, ready: Callable[[Samples], bool], timeout: float = 60) -> Samples:
+        """The samples of the web process's /metrics, scraped until ``ready`` says the
+        workers' counters have been flushed (each flushes about once a second)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.system.http.get(f"{self.system.web_url}/metrics")
+            assert answer.status_code == 200, answer.text
+            samples = {
+                (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(answer.text)
+                for sample in family.samples
+            }
+            if ready(samples) or time.monotonic() > deadline:
+                return samples
+            time.sleep(0.2)
 
     def cache_outcomes(self) -> list[str]:
         """The outcome of every `tags.cache` line the workers logged."""
@@ -166,3 +187,28 @@ def test_a_burst_for_one_location_lists_its_tags_once_per_ttl(stack: Stack) -> N
         # Never older than the TTL when written (a second of slack for the CRM's own clock).
         assert dt.timedelta(0) <= received_at - fetched_at < dt.timedelta(seconds=ttl + 1)
     assert len({w["data"]["tags_fetched_at"] for w in writebacks}) == len(listings)
+
+    # /metrics tells the same story, from what both workers recorded and flushed to Redis.
+    samples = stack.metrics_once(
+        lambda found: found.get(("socialbridge_event_done_seconds_count", POST_TYPE)) == EVENTS
+    )
+    assert samples[("socialbridge_events", (("status", "done"), *POST_TYPE))] == EVENTS
+    assert samples[("socialbridge_event_done_seconds_bucket", (("le", "+Inf"), *POST_TYPE))] == (
+        EVENTS
+    )
+    lookups = {
+        dict(labels)["outcome"]: value
+        for (name, labels), value in samples.items()
+        if name == "socialbridge_tag_cache_lookups_total"
+    }
+    assert sum(lookups.values()) == EVENTS
+    assert lookups["miss"] + lookups["refresh"] == len(listings)
+    tags_ok = (("endpoint", f"GET {endpoints.TAGS.template}"), ("status", "200"))
+    assert samples[("socialbridge_ghl_requests_total", tags_ok)] == len(pages)
+    calls = sum(
+        value for (name, _), value in samples.items() if name == "socialbridge_ghl_requests_total"
+    )
+    assert calls == len(requests)
+    assert samples[("socialbridge_ghl_rate_limited_total", ())] == 0
+    assert samples[("socialbridge_queue_depth", ())] == 0
+    assert samples[("socialbridge_oldest_queued_event_age_seconds", ())] == 0

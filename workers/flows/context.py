@@ -31,6 +31,7 @@ class FlowStore(Protocol):
         post_tags: list[dict[str, Any]],
         ghl_post_id: str | None = None,
         title: str | None = None,
+        published_at: dt.datetime | None = None,
     ) -> PostRecord: ...
 
     def save_tag_details(

@@ -59,6 +59,7 @@ def sync_post_tags(ctx: FlowContext, event: PostPublished) -> PostRecord:
         post_tags=post_tags,
         ghl_post_id=event.ghl_post_id,
         title=event.title,
+        published_at=event.published_at,
     )
     ctx.write_back(
         WRITEBACK,

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from socialbridge.config import SETTINGS, ConfigError, Settings, read_env_file
+from socialbridge.config import (
+    SETTINGS,
+    ConfigError,
+    Settings,
+    read_env_file,
+    settings_environment,
+)
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
 
@@ -107,3 +113,27 @@ def test_every_setting_is_documented_with_its_default() -> None:
         if f"| `{name}` | `{default if default != repr('') else '(empty)'}` |" not in text
     ]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("true", True), ("1", True), ("On", True), ("false", False), ("0", False), ("no", False)],
+)
+def test_a_yes_or_no_setting_reads_the_usual_words(raw: str, expected: bool) -> None:
+    assert Settings.from_env({"SESSION_COOKIE_SECURE": raw}).session_cookie_secure is expected
+
+
+def test_a_yes_or_no_setting_refuses_other_words() -> None:
+    with pytest.raises(ConfigError, match="SESSION_COOKIE_SECURE: expected true or false"):
+        Settings.from_env({"SESSION_COOKIE_SECURE": "sometimes"})
+
+
+def test_a_yes_or_no_setting_survives_the_trip_through_the_environment() -> None:
+    settings = Settings.from_mapping({"session_cookie_secure": False})
+    again = Settings.from_env(settings_environment(settings))
+    assert again.session_cookie_secure is False
+
+
+def test_a_negative_proxy_count_is_refused() -> None:
+    with pytest.raises(ConfigError, match="TRUSTED_PROXY_COUNT"):
+        Settings.from_env({"TRUSTED_PROXY_COUNT": "-1"})

@@ -318,6 +318,36 @@ def test_count_events_by_status(store: Store, connection: ConnectionRecord) -> N
     }
 
 
+def test_event_groups_count_by_type_and_status(store: Store, connection: ConnectionRecord) -> None:
+    assert store.event_groups() == {}
+    first = _record(store, connection, "a")
+    _record(store, connection, "b")
+    details = _record(store, connection, "c", type="tag.details_requested")
+    store.start_attempt(first.id, None, lease_seconds=LEASE)
+    store.mark_done(first.id)
+    store.mark_dead(details.id, "e", "permanent")
+
+    assert store.event_groups() == {
+        ("post.published", "done"): 1,
+        ("post.published", "queued"): 1,
+        ("tag.details_requested", "dead"): 1,
+    }
+
+
+def test_oldest_queued_since_is_the_earliest_queued_update(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    assert store.oldest_queued_since() is None
+    first = _record(store, connection, "a")
+    second = _record(store, connection, "b")
+    store.start_attempt(first.id, None, lease_seconds=LEASE)
+
+    oldest = store.oldest_queued_since()
+
+    assert oldest == store.get_event(second.id).updated_at
+    assert oldest.tzinfo is not None
+
+
 # The recovery sweep's claim, and the replay count.
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from standardwebhooks import Webhook
 from werkzeug.test import TestResponse
 
-from store import ConnectionRecord, Store
+from store import ConnectionRecord, Store, UserRole
 from tests.dbutil import Database, clear_database, database_params, temporary_database
 from webapp import create_app
 
@@ -79,6 +79,48 @@ def client(app: Flask) -> FlaskClient:
 def store(app: Flask) -> Store:
     found: Store = app.extensions["socialbridge"].store
     return found
+
+
+ADMIN_EMAIL = "admin@example.com"
+VIEWER_EMAIL = "viewer@example.com"
+PASSWORD = "correct horse battery"
+
+
+def csrf_of(client: FlaskClient) -> str:
+    """The CSRF token of the client's session (made by a page GET when there is none yet)."""
+    with client.session_transaction() as session:
+        token = session.get("csrf")
+    if token is None:
+        client.get("/signin")
+        with client.session_transaction() as session:
+            token = session["csrf"]
+    assert isinstance(token, str)
+    return token
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> TestResponse:
+    """Sign in through the sign-in form, as a browser does."""
+    return client.post(
+        "/signin", data={"email": email, "password": password, "csrf_token": csrf_of(client)}
+    )
+
+
+@pytest.fixture
+def admin_client(app: Flask, store: Store) -> FlaskClient:
+    """A client signed in as an admin."""
+    store.add_user(ADMIN_EMAIL, PASSWORD, UserRole.ADMIN)
+    signed = app.test_client()
+    assert sign_in(signed, ADMIN_EMAIL).status_code == 302
+    return signed
+
+
+@pytest.fixture
+def viewer_client(app: Flask, store: Store) -> FlaskClient:
+    """A client signed in as a viewer."""
+    store.add_user(VIEWER_EMAIL, PASSWORD, UserRole.VIEWER)
+    signed = app.test_client()
+    assert sign_in(signed, VIEWER_EMAIL).status_code == 302
+    return signed
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""/healthz, /readyz and /metrics, with the store and Redis up or down."""
+"""/healthz and /readyz, with the store and Redis up or down (/metrics: test_metrics.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 from flask.testing import FlaskClient
 
 from socialbridge.embedded_redis import free_port
-from store import ConnectionRecord, Store
 from store.migrate import head_revision, upgrade
 from tests.unit.webapp.conftest import AppFactory
 
@@ -52,38 +51,6 @@ def test_readyz_is_503_and_names_the_database_when_it_is_down(make_app: AppFacto
         "status": "unavailable",
         "checks": {"database": "unavailable: OperationalError", "redis": "ok"},
     }
-
-
-def test_metrics_count_the_events_by_status(
-    client: FlaskClient, store: Store, connection: ConnectionRecord
-) -> None:
-    for webhook_id in ("msg_a", "msg_b", "msg_c", "msg_d"):
-        event, _ = store.record_event(
-            connection_id=connection.id, type="post.published", payload={}, webhook_id=webhook_id
-        )
-    store.mark_dead(event.id, "gave up", "retryable_exhausted")
-
-    answer = client.get("/metrics")
-
-    assert answer.status_code == 200
-    assert answer.mimetype == "text/plain"
-    assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
-    assert answer.get_data(as_text=True) == (
-        "# HELP socialbridge_events Events in the log, by status.\n"
-        "# TYPE socialbridge_events gauge\n"
-        'socialbridge_events{status="queued"} 3\n'
-        'socialbridge_events{status="processing"} 0\n'
-        'socialbridge_events{status="done"} 0\n'
-        'socialbridge_events{status="retrying"} 0\n'
-        'socialbridge_events{status="waiting"} 0\n'
-        'socialbridge_events{status="dead"} 1\n'
-        "# HELP socialbridge_connections Connections, by status.\n"
-        "# TYPE socialbridge_connections gauge\n"
-        'socialbridge_connections{status="active"} 1\n'
-        'socialbridge_connections{status="parked"} 0\n'
-        'socialbridge_connections{status="needs_reauth"} 0\n'
-        'socialbridge_connections{status="disconnected"} 0\n'
-    )
 
 
 def test_readyz_is_503_on_a_schema_of_an_older_release(

@@ -1,4 +1,4 @@
-"""The read-only overview page."""
+"""The read-only overview page (signed in as an admin)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from store import ConnectionRecord, Store
 from tests.unit.webapp.conftest import PUBLIC_URL
 
 
-def test_an_empty_bridge_says_how_to_start(client: FlaskClient) -> None:
-    answer = client.get("/")
+def test_an_empty_bridge_says_how_to_start(admin_client: FlaskClient) -> None:
+    answer = admin_client.get("/")
 
     assert answer.status_code == 200
     assert answer.mimetype == "text/html"
@@ -20,7 +20,7 @@ def test_an_empty_bridge_says_how_to_start(client: FlaskClient) -> None:
 
 
 def test_connections_events_and_counts_are_listed(
-    client: FlaskClient, store: Store, connection: ConnectionRecord
+    admin_client: FlaskClient, store: Store, connection: ConnectionRecord
 ) -> None:
     event, _ = store.record_event(
         connection_id=connection.id, type="post.published", payload={}, webhook_id="msg_1"
@@ -28,7 +28,7 @@ def test_connections_events_and_counts_are_listed(
     store.mark_dead(event.id, "ghl: Invalid JWT (HTTP 401)", "auth")
     store.park_connection(connection.id, "credentials refused")
 
-    page = client.get("/").get_data(as_text=True)
+    page = admin_client.get("/").get_data(as_text=True)
 
     assert f"<code>{connection.id}</code>" in page
     assert f"<code>{PUBLIC_URL}/webhooks/crm/{connection.id}</code>" in page
@@ -42,7 +42,7 @@ def test_connections_events_and_counts_are_listed(
     assert connection.crm_secret not in page
 
 
-def test_names_are_escaped(client: FlaskClient, store: Store) -> None:
+def test_names_are_escaped(admin_client: FlaskClient, store: Store) -> None:
     store.create_connection(
         name="<script>alert(1)</script>",
         location_id="loc_x",
@@ -50,14 +50,14 @@ def test_names_are_escaped(client: FlaskClient, store: Store) -> None:
         crm_url="http://crm.example/x",
     )
 
-    page = client.get("/").get_data(as_text=True)
+    page = admin_client.get("/").get_data(as_text=True)
 
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 def test_an_oauth_connection_waiting_for_its_install_links_to_it(
-    client: FlaskClient, store: Store
+    admin_client: FlaskClient, store: Store
 ) -> None:
     waiting = store.create_connection(
         name="oauth-agency", location_id="", ghl_token="", ghl_auth="oauth", crm_url=PUBLIC_URL
@@ -67,7 +67,7 @@ def test_an_oauth_connection_waiting_for_its_install_links_to_it(
     )
     store.mark_waiting(event.id, "connection is needs_reauth")
 
-    page = client.get("/").get_data(as_text=True)
+    page = admin_client.get("/").get_data(as_text=True)
 
     assert "(chosen at install)" in page
     assert f'<a href="/oauth/ghl/start?connection={waiting.id}">Connect GHL</a>' in page

@@ -18,6 +18,7 @@ import dataclasses
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import threading
@@ -186,6 +187,7 @@ def test_make_run_serves_its_token_demo_connections_from_the_banner_to_their_san
     assert any(line.endswith(ixact_send) for line in banner)
     assert httpx.get(f"{dev_run.smartoffice_url}/").is_success
     assert httpx.get(f"{dev_run.mail_url}/").is_success
+    sign_in_with_the_banners_password(banner)
 
     smartoffice_event = demo_send(smartoffice_send, tmp_path, dev_run)
     ixact_event = demo_send(ixact_send, tmp_path, dev_run)
@@ -209,6 +211,29 @@ def test_make_run_serves_its_token_demo_connections_from_the_banner_to_their_san
     # Kept where a restart by the supervisor finds them again.
     assert (tmp_path / "var" / "sandbox-smartoffice" / STATE_FILE_NAME).is_file()
     assert (tmp_path / "var" / "sandbox-mail" / MAIL_STATE_FILE_NAME).is_file()
+
+
+def sign_in_with_the_banners_password(banner: list[str]) -> None:
+    """The first start's admin signs in to the console over plain HTTP with what the banner
+    printed (the session cookie must come back without HTTPS)."""
+    [console_line] = [line for line in banner if line.startswith("  Console  ")]
+    web_url = console_line.split()[-1].rstrip("/")
+    [sign_in_line] = [line for line in banner if line.startswith("  Sign in           as ")]
+    found = re.fullmatch(r"  Sign in           as (\S+), password (\S+)", sign_in_line)
+    assert found is not None, sign_in_line
+    email, password = found.groups()
+    with httpx.Client(base_url=web_url) as browser:
+        form = browser.get("/signin").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert token is not None, form
+        answer = browser.post(
+            "/signin",
+            data={"email": email, "password": password, "csrf_token": token.group(1)},
+        )
+        assert answer.status_code == 302, answer.text
+        overview = browser.get("/")
+        assert overview.status_code == 200
+        assert f"{email} (admin)" in overview.text
 
 
 def test_make_run_installs_demo_oauth_and_an_oauth_connection_added_from_another_terminal(

@@ -778,3 +778,52 @@ def test_dev_refuses_a_mail_sandbox_port_out_of_range_or_taken_by_another_proces
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1] == f"Error: {message}"
     assert not (tmp_path / "var").exists()  # refused before anything started
+
+
+def test_make_run_serves_the_session_cookie_over_plain_http(tmp_path: Path) -> None:
+    env = dev_environment(
+        paths=DevPaths.under(tmp_path),
+        ports=DevPorts(),
+        redis_url="redis://127.0.0.1:40000/0",
+        secret_key="k" * 43,
+        flower_password="p" * 43,
+    )
+
+    assert Settings.from_env(env).session_cookie_secure is False
+
+
+def test_the_first_start_makes_an_admin_and_the_banner_shows_its_password_once(
+    tmp_path: Path,
+) -> None:
+    from cli.dev.console_admin import DEV_ADMIN_EMAIL, ensure_dev_admin
+    from store import Store
+    from tests.dbutil import temporary_database
+
+    with temporary_database("sqlite", tmp_path, upgrade=True) as (url, _):
+        first = ensure_dev_admin(url, "k" * 43)
+        again = ensure_dev_admin(url, "k" * 43)
+        store = Store(url, "k" * 43)
+        try:
+            assert first is not None
+            assert store.verify_user_password(DEV_ADMIN_EMAIL, first.password) is not None
+        finally:
+            store.dispose()
+
+    assert again is None
+    made = build_banner(
+        ports=DevPorts(),
+        redis_url="redis://127.0.0.1:40000/0",
+        database_url="sqlite:////project/var/socialbridge.db",
+        flower_password="flower-pw",
+        connection=demo_connection(),
+        smartoffice=smartoffice_connection(),
+        ixact=ixact_connection(),
+        oauth=oauth_demo(),
+        socialbridge_command=".venv/bin/socialbridge",
+        try_oauth_secret="whsec_dHJ5LW9hdXRoLXNlY3JldA==",
+        console_admin=first,
+    )
+    later = banner_for()
+    assert f"  Sign in           as {DEV_ADMIN_EMAIL}, password {first.password}\n" in made
+    assert first.password not in later
+    assert "  Sign in           as a user of `.venv/bin/socialbridge users list`" in later

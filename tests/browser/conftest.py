@@ -1,0 +1,159 @@
+"""The console in a real browser: Debian's Chromium, driven by Playwright.
+
+The web app is served by a real HTTP server (werkzeug's, in a thread, on a free port) over
+a real store (SQLite) and Redis. Playwright's own browser download is not reachable from our
+machines, so it drives the system's Chromium (the `chromium` package; `.ci/run` installs it
+when missing). Without it these tests fail, saying so: a suite that skips them would pass
+without ever having opened a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
+
+from sandbox.server import ServerThread
+from socialbridge.embedded_redis import EmbeddedRedis
+from store import Store, UserRole
+from tests.dbutil import clear_database, temporary_database
+from webapp import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# A Redis database of its own: no worker and no unit test uses it.
+BROWSER_REDIS_DB = 13
+SECRET_KEY = "browser-test-secret-key"
+ADMIN_EMAIL = "admin@example.com"
+VIEWER_EMAIL = "viewer@example.com"
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Console:
+    """The running console: its URL and store, and a way to sign in from a page."""
+
+    url: str
+    store: Store
+    database_url: str
+    redis_url: str
+
+    def sign_in(self, page: Page, email: str, password: str = PASSWORD) -> None:
+        """Fill and send the sign-in form, as a person does."""
+        page.goto(f"{self.url}/signin")
+        page.fill("#email", email)
+        page.fill("#password", password)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+
+
+@dataclass
+class ConsoleErrors:
+    """What the browser reported as errors: console errors (a CSP violation is one) and
+    uncaught exceptions."""
+
+    messages: list[str] = field(default_factory=list)
+
+    def console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.messages.append(f"console: {message.text} at {message.location}")
+
+    def page_error(self, error: Any) -> None:
+        self.messages.append(f"page error: {error}")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's Chromium. Install it with "
+            "`apt-get install -y chromium` (.ci/run does when it is missing).",
+            pytrace=False,
+        )
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def console_server(
+    redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Console]:
+    redis_url = f"redis://127.0.0.1:{redis_server.port}/{BROWSER_REDIS_DB}"
+    folder = tmp_path_factory.mktemp("browser")
+    with temporary_database("sqlite", folder, upgrade=True) as (database_url, _):
+        app = create_app(
+            {
+                "database_url": database_url,
+                "redis_url": redis_url,
+                "secret_key": SECRET_KEY,
+                # Plain HTTP on loopback, as under `make run`.
+                "session_cookie_secure": False,
+                "log_level": "WARNING",
+            }
+        )
+        store = Store(database_url, SECRET_KEY)
+        with ServerThread(app) as server:
+            yield Console(
+                url=server.url, store=store, database_url=database_url, redis_url=redis_url
+            )
+        store.dispose()
+        app.extensions["socialbridge"].dispose()
+        app.extensions["task_publisher"].close()
+        app.extensions["celery"].close()
+
+
+@pytest.fixture
+def console(console_server: Console) -> Console:
+    """The console with no data: no user, no connection, no counted sign-in failure."""
+    clear_database(console_server.database_url)
+    client = redis.Redis.from_url(console_server.redis_url)
+    client.flushdb()
+    client.close()
+    console_server.store.add_user(ADMIN_EMAIL, PASSWORD, UserRole.ADMIN)
+    console_server.store.add_user(VIEWER_EMAIL, PASSWORD, UserRole.VIEWER)
+    return console_server
+
+
+@pytest.fixture(scope="session")
+def browser_context(
+    chromium_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BrowserContext]:
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            # A fresh profile: nothing of an earlier run (cookies, cache) is in it.
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(chromium_path),
+            headless=True,
+            args=CHROMIUM_ARGS,
+        )
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def errors() -> ConsoleErrors:
+    return ConsoleErrors()
+
+
+@pytest.fixture
+def page(browser_context: BrowserContext, errors: ConsoleErrors) -> Iterator[Page]:
+    """A new tab with no cookies, whose console errors are collected in ``errors``."""
+    browser_context.clear_cookies()
+    opened = browser_context.new_page()
+    opened.on("console", errors.console)
+    opened.on("pageerror", errors.page_error)
+    yield opened
+    opened.close()
