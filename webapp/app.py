@@ -11,6 +11,8 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from socialbridge.config import Settings
 from socialbridge.logs import configure
 from webapp import (
+    analytics,
+    analytics_api,
     auth,
     errors,
     ghl_webhooks,
@@ -70,6 +72,8 @@ def create_app(
     metrics.init_app(app)
     app.register_blueprint(ui.bp)
     app.register_blueprint(users.bp)
+    app.register_blueprint(analytics.bp)
+    app.register_blueprint(analytics_api.bp)
     errors.register(app)
     return app
 
