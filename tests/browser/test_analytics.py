@@ -55,7 +55,9 @@ def test_the_trend_chart_is_drawn_and_its_form_redraws_it(
     expect(page.locator("#trend-chart table tbody tr")).to_have_count(7)
     expect(page.locator(".summary")).to_contain_text(f"Total for the period: {sum(LIKES)}")
     box = chart.bounding_box()
-    assert box is not None and box["width"] > 300 and box["height"] > 100
+    assert box is not None
+    assert box["width"] > 300
+    assert box["height"] > 100
     _screenshot(page, "analytics-trends.png")
     assert errors.messages == []
 
