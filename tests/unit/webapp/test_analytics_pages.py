@@ -66,6 +66,16 @@ def test_the_trend_per_week_and_per_platform(
     assert '<option value="week" selected>' in page
 
 
+def test_a_period_the_form_does_not_offer_is_kept_as_a_choice(
+    viewer_client: FlaskClient, seeded: ConnectionRecord
+) -> None:
+    page = _page(viewer_client, f"/connections/{seeded.id}/analytics?period=14&metric=likes")
+
+    assert '<option value="14" selected>Last 14 days</option>' in page
+    assert '<option value="7">Last 7 days</option>' in page
+    assert page.count('<tr><th scope="row">') == 14
+
+
 def test_followers_show_the_last_count(
     viewer_client: FlaskClient, seeded: ConnectionRecord
 ) -> None:
