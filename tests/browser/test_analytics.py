@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from store import ConnectionRecord
 from tests.analytics_seed import LIKES, TOP_TAGS, seed_posts, seed_snapshot
-from tests.browser.conftest import VIEWER_EMAIL, Console, ConsoleErrors
+from tests.browser.conftest import ADMIN_EMAIL, VIEWER_EMAIL, Console, ConsoleErrors
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -87,4 +87,29 @@ def test_the_tag_charts_are_drawn_and_a_segment_downloads(
     text = Path(download.path()).read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [row["crm_post_id"] for row in rows] == ["p4", "p1"]
+    assert errors.messages == []
+
+
+def test_the_analytics_pages_without_data_report_no_error(
+    page: Page, console: Console, errors: ConsoleErrors
+) -> None:
+    connection = console.store.create_connection(
+        name="empty", location_id="loc_empty", ghl_token="pit-sandbox-demo"
+    )
+    console.sign_in(page, ADMIN_EMAIL)
+    for path in (
+        "/analytics",
+        f"/connections/{connection.id}/analytics",
+        f"/connections/{connection.id}/tags",
+        f"/connections/{connection.id}/tags/tag_none",
+    ):
+        answer = page.goto(f"{console.url}{path}")
+        assert answer is not None
+        assert answer.status == 200
+        assert "script-src 'self'" in answer.headers["content-security-policy"]
+        expect(page.locator("header.bar")).to_have_css("display", "flex")
+    page.goto(f"{console.url}/connections/{connection.id}/tags")
+    # The analytics rules of the stylesheet applied, and each empty chart says so.
+    expect(page.locator("form.analytics-query")).to_have_css("display", "flex")
+    expect(page.locator("svg.chart text.no-data")).to_have_count(2)
     assert errors.messages == []
