@@ -168,6 +168,9 @@ class Stack:
     # The web process's argv made from its environment (PORT among it); None: gunicorn with
     # `web_workers` sync workers, as below.
     web_command: Callable[[Mapping[str, str]], list[str]] | None = None
+    # Every answer of the sandbox GHL's / CRM's API sent this many ms late (`--latency-ms`).
+    ghl_latency_ms: int = 0
+    crm_latency_ms: int = 0
     settings: Settings = field(init=False)
     store: Store = field(init=False)
     redis: EmbeddedRedis = field(init=False)
@@ -247,9 +250,13 @@ class Stack:
 
     def _start_sandbox(self, which: str) -> tuple[Child, str]:
         port = free_port()
+        latency = self.ghl_latency_ms if which == "ghl" else self.crm_latency_ms
+        argv = sandbox_command(which, port)
+        if latency:
+            argv += ["--latency-ms", str(latency)]
         child = spawn(
             f"sandbox-{which}",
-            sandbox_command(which, port),
+            argv,
             self.environment(),
             self.workdir / f"sandbox-{which}.log",
         )
@@ -271,6 +278,17 @@ class Stack:
     def start_worker(self, concurrency: int) -> Child:
         """`celery -A workers worker --concurrency N` (prefork), as the Procfile runs it."""
         child = self.spawn_worker(concurrency)
+        wait_until(lambda: worker_ready(child), child, what="'ready.'")
+        return child
+
+    def start_worker_argv(self, argv: Sequence[str]) -> Child:
+        """A worker started from its own argv (the Procfile's line), once it is ready."""
+        number = len(self.workers) + 1
+        child = spawn(
+            f"worker{number}", argv, self.environment(), self.workdir / f"worker{number}.log"
+        )
+        self.workers.append(child)
+        self._stack.callback(child.stop)
         wait_until(lambda: worker_ready(child), child, what="'ready.'")
         return child
 
@@ -359,13 +377,13 @@ class Stack:
             ).raise_for_status()
         return connection
 
-    def add_ghl_location(self, location_id: str, token: str) -> None:
-        """A seeded sandbox location (250 tags: three pages) that `token` may use."""
-        httpx.post(
-            f"{self.ghl_url}/_sandbox/locations",
-            json={"location_id": location_id, "token": token},
-            timeout=10,
-        ).raise_for_status()
+    def add_ghl_location(self, location_id: str, token: str, *, posts: int | None = None) -> None:
+        """A seeded sandbox location (250 tags: three pages) that `token` may use; `posts`:
+        how many posts it has (`post_{location without "loc_"}_1` onwards; default 5)."""
+        body: dict[str, Any] = {"location_id": location_id, "token": token}
+        if posts is not None:
+            body["posts"] = posts
+        httpx.post(f"{self.ghl_url}/_sandbox/locations", json=body, timeout=10).raise_for_status()
 
     def purge_queue(self) -> int:
         """Empty the task queue; return how many messages it held."""

@@ -1,7 +1,8 @@
 """Serve a sandbox over HTTP until SIGTERM or Ctrl-C.
 
     python -m sandbox ghl --port 8010 [--host 127.0.0.1] [--access-token-seconds N]
-    python -m sandbox crm --port 8020 [--host 127.0.0.1] [--data-dir DIR]
+                          [--latency-ms N]
+    python -m sandbox crm --port 8020 [--host 127.0.0.1] [--data-dir DIR] [--latency-ms N]
     python -m sandbox smartoffice --port 8030 [--host 127.0.0.1] [--data-dir DIR]
     python -m sandbox mail --port 8040 --smtp-port 2525 [--host 127.0.0.1] [--data-dir DIR]
                            [--tls-cert FILE --tls-key FILE]
@@ -12,7 +13,9 @@ the URL once listening. The SmartOffice XML Engine answers at ``/xml``. The mail
 the others', a second one the SMTP address (``sandbox mail smtp listening on HOST:PORT``);
 with ``--tls-cert`` and ``--tls-key`` it offers STARTTLS, and requires it before AUTH and MAIL.
 The GHL sandbox's OAuth access tokens live ``--access-token-seconds`` (default a day, as GHL's
-do): a short lifetime shows expiry and refresh within minutes.
+do): a short lifetime shows expiry and refresh within minutes. ``--latency-ms N`` (ghl and crm)
+sends every answer of the sandbox's API N ms late, as a distant server would (benchmarks);
+``/_sandbox/latency`` shows and changes it at run time.
 """
 
 from __future__ import annotations
@@ -32,15 +35,18 @@ from werkzeug.serving import make_server
 def _ghl_app(args: argparse.Namespace) -> Flask:
     from sandbox.ghl.app import create_sandbox_ghl_app
 
+    latency_ms = args.latency_ms or 0
     if args.access_token_seconds is None:
-        return create_sandbox_ghl_app()
-    return create_sandbox_ghl_app(access_token_seconds=args.access_token_seconds)
+        return create_sandbox_ghl_app(latency_ms=latency_ms)
+    return create_sandbox_ghl_app(
+        access_token_seconds=args.access_token_seconds, latency_ms=latency_ms
+    )
 
 
 def _crm_app(args: argparse.Namespace) -> Flask:
     from sandbox.crm.app import create_sandbox_crm_app
 
-    return create_sandbox_crm_app(data_dir=args.data_dir)
+    return create_sandbox_crm_app(data_dir=args.data_dir, latency_ms=args.latency_ms or 0)
 
 
 def _smartoffice_app(args: argparse.Namespace) -> Flask:
@@ -59,6 +65,8 @@ APPS: dict[str, Callable[[argparse.Namespace], Flask]] = {
 MAIL = "mail"
 # The sandboxes that can keep what they hold in a data folder.
 KEEPS_DATA = ("crm", "smartoffice", MAIL)
+# The sandboxes whose answers can be delayed (`--latency-ms`).
+TAKES_LATENCY = ("ghl", "crm")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -85,6 +93,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="ghl only: how long its OAuth access tokens live, in seconds (default 86400)",
     )
     parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=None,
+        metavar="N",
+        help="ghl and crm only: send every answer of the sandbox's API N ms late (default 0; "
+        "changeable at /_sandbox/latency)",
+    )
+    parser.add_argument(
         "--smtp-port", type=int, default=None, help="mail only (required): the SMTP port"
     )
     parser.add_argument(
@@ -100,8 +116,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.data_dir is not None and args.which not in KEEPS_DATA:
         parser.error("--data-dir: only the crm sandbox keeps data (and smartoffice, mail)")
     _check_ghl_options(parser, args)
+    _check_latency(parser, args)
     _check_mail_options(parser, args)
     return args
+
+
+def _check_latency(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.latency_ms is None:
+        return
+    if args.which not in TAKES_LATENCY:
+        parser.error("--latency-ms: only the ghl and crm sandboxes take it")
+    from sandbox.latency import LatencyError, check_latency_ms
+
+    try:
+        check_latency_ms(args.latency_ms)
+    except LatencyError as error:
+        parser.error(f"--{error}".replace("latency_ms", "latency-ms"))
 
 
 def _check_ghl_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -15,6 +15,8 @@ from webapp import (
     analytics_api,
     auth,
     errors,
+    events,
+    formatting,
     ghl_webhooks,
     health,
     metrics,
@@ -71,6 +73,8 @@ def create_app(
     app.register_blueprint(health.bp)
     metrics.init_app(app)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(events.bp)
+    formatting.init_app(app)
     app.register_blueprint(users.bp)
     app.register_blueprint(analytics.bp)
     app.register_blueprint(analytics_api.bp)

@@ -12,6 +12,8 @@
     POST /_sandbox/faults                     {"status", "delay_ms", "times", "after_store",
                                               "retry_after"}: misbehave on the next deliveries
     GET|DELETE /_sandbox/faults               the pending faults; clear them
+    GET  /_sandbox/latency                    {"latency_ms"}; POST {"latency_ms": N}: every
+                                              answer of /hooks/ is sent N ms late
     GET  /, /accounts/<a>                     an HTML page of the records
 
 A delivery is checked like a careful CRM would: the Standard Webhooks signature and its
@@ -50,6 +52,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from crm.webhook.connector import signer_for
 from sandbox.crm.state_file import STATE_FILE_NAME, StateFile, StateFileError
+from sandbox.latency import Latency, add_latency_routes
 from schemas.events import flatten_errors
 from schemas.writebacks import (
     STATISTICS_SYNCED,
@@ -292,13 +295,17 @@ class FaultSchema(Schema):
 
 
 def create_sandbox_crm_app(
-    *, secrets: Mapping[str, str] | None = None, data_dir: Path | None = None
+    *,
+    secrets: Mapping[str, str] | None = None,
+    data_dir: Path | None = None,
+    latency_ms: int = 0,
 ) -> Flask:
     """The sandbox CRM; ``secrets`` maps account -> ``whsec_`` secret (more at run time).
 
     With ``data_dir`` it keeps its accounts, records, deliveries and the webhook-ids it has
     stored in ``data_dir/sandbox-crm.jsonl`` and reads them back when started again;
-    without, it keeps them in memory only.
+    without, it keeps them in memory only. Every answer to a write-back is sent
+    ``latency_ms`` late (changeable at ``/_sandbox/latency``), after it was stored.
     """
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -306,6 +313,15 @@ def create_sandbox_crm_app(
     state_file = None if data_dir is None else StateFile(Path(data_dir) / STATE_FILE_NAME)
     state = CrmState(secrets or {}, state_file)
     app.extensions["sandbox_crm"] = state
+    latency = Latency(latency_ms)
+    add_latency_routes(app, latency)
+
+    @app.after_request
+    def delay_answer(response: Response) -> Response:
+        # Only the CRM's own API: the admin API and the pages answer at once.
+        if request.path.startswith("/hooks/"):
+            latency.wait()
+        return response
 
     @app.post("/hooks/<account>")
     def receive(account: str) -> tuple[Response, int]:

@@ -32,8 +32,16 @@ The admin API under `/_sandbox/` is not HighLevel's: plain JSON, never validated
     GET    /_sandbox/faults     {"faults": [...]} still pending;  DELETE: {"cleared": n}
     GET    /_sandbox/journal    [{method, path, query, headers, body, response_status,
                                   response_headers, response_body, spec_errors, trace_id}]
-    DELETE /_sandbox/journal    {"cleared": n}
-    POST   /_sandbox/locations  {"location_id", "token", "tags"}  201 new, 200 known, 409
+    DELETE /_sandbox/journal    {"cleared": n}  (the counts too)
+    GET    /_sandbox/journal/counts  {"total", "rate_limited", "by_status", "by_endpoint":
+                                 {"GET /social-media-posting/{location_id}/tags": {"200": n}}}
+                                 every request since the last DELETE (the journal keeps
+                                 only its latest 10,000)
+    POST   /_sandbox/locations  {"location_id", "token", "tags", "posts"}  201 new, 200
+                                 known, 409; "posts": how many posts to seed (default 5,
+                                 ids post_{location without "loc_"}_1 onwards)
+    GET    /_sandbox/latency    {"latency_ms"};  POST {"latency_ms": N}: every GHL answer
+                                 (not the admin API's) is sent N ms late (`--latency-ms`)
     GET    /_sandbox/health     {"status": "ok", "locations": [...]}
 
 OAuth 2.0 (`oauth.py`; the form-encoded operations of `apps/oauth.json`, validated like the rest):
@@ -80,10 +88,10 @@ from sandbox.ghl import oauth
 from sandbox.ghl.app_webhooks import SANDBOX_WEBHOOK_PUBLIC_KEY_PEM, AppWebhook, AppWebhookError
 from sandbox.ghl.app_webhooks import deliver as deliver_app_webhook
 from sandbox.ghl.faults import Fault, FaultError
-from sandbox.ghl.journal import Journal
+from sandbox.ghl.journal import CallCounts, Journal, endpoint_template
 from sandbox.ghl.oauth import OAuthError, OAuthServer
 from sandbox.ghl.ratelimit import RateLimiter
-from sandbox.ghl.seed import DEFAULT_TAG_COUNT, LocationData, seed_location
+from sandbox.ghl.seed import DEFAULT_TAG_COUNT, POSTS_PER_LOCATION, LocationData, seed_location
 from sandbox.ghl.spec import API_VERSION, API_VERSION_V3, OAUTH_SPEC, SPEC_FILES, SpecValidator
 from sandbox.ghl.stats import (
     ProfileStats,
@@ -93,6 +101,7 @@ from sandbox.ghl.stats import (
     previous_period,
     profile_stats,
 )
+from sandbox.latency import Latency, add_latency_routes
 from schemas.events import STATISTICS_MAX_DAYS  # the longest range answered: bounds a call
 from socialbridge.logs import get_logger
 
@@ -108,6 +117,7 @@ TAGS_MAX_LIMIT = 100
 """Larger `limit`s are answered with 100 tags; a client that pages by `count` still works."""
 STATISTICS_MAX_PROFILES = 100
 MAX_SEEDED_TAGS = 10_000
+MAX_SEEDED_POSTS = 10_000
 ALL_VERSIONS = tuple(SPEC_FILES)
 CHOOSE_LOCATION_PATHS = ("/oauth/chooselocation", "/v2/oauth/chooselocation")
 """The marketplace's authorize page: a browser page, outside the API's checks and journal."""
@@ -138,6 +148,7 @@ class SandboxGHL:
         rate_limit: int,
         rate_window_seconds: float,
         access_token_seconds: float = oauth.DEFAULT_ACCESS_TOKEN_SECONDS,
+        latency_ms: int = 0,
     ) -> None:
         self.seed = seed
         self._lock = threading.Lock()
@@ -152,6 +163,8 @@ class SandboxGHL:
         self.limiter = RateLimiter(limit=rate_limit, window_seconds=rate_window_seconds)
         self.faults: FaultQueue[Fault] = FaultQueue()
         self.journal = Journal()
+        self.counts = CallCounts()
+        self.latency = Latency(latency_ms)
         self.oauth = OAuthServer(
             location_ids=self.location_ids, access_token_seconds=access_token_seconds
         )
@@ -171,7 +184,14 @@ class SandboxGHL:
         with self._lock:
             return self._locations[location_id]
 
-    def add_location(self, location_id: str, token: str, *, tag_count: int) -> bool:
+    def add_location(
+        self,
+        location_id: str,
+        token: str,
+        *,
+        tag_count: int,
+        post_count: int = POSTS_PER_LOCATION,
+    ) -> bool:
         """Give `token` access to `location_id`, seeding the location if new (True if so)."""
         with self._lock:
             bound = self._tokens.get(token)
@@ -180,7 +200,7 @@ class SandboxGHL:
             created = location_id not in self._locations
             if created:
                 self._locations[location_id] = seed_location(
-                    location_id, seed=self.seed, tag_count=tag_count
+                    location_id, seed=self.seed, tag_count=tag_count, post_count=post_count
                 )
             self._tokens[token] = location_id
         log.info("sandbox.ghl.location_added", location_id=location_id, created=created)
@@ -315,7 +335,12 @@ class SandboxGHL:
         return self.versions.get(request.url_rule.endpoint, ALL_VERSIONS)
 
     def after_request(self, response: Response) -> Response:
-        """Add the rate-limit headers and journal the request with its answer."""
+        """Add the rate-limit headers, journal and count the request, then wait the latency.
+
+        The latency comes after the rate limit counted the request (at its arrival, as GHL
+        counts), so a client that paces its sends by GHL's window meets the same budget
+        whatever the latency.
+        """
         if _is_admin_request() or "trace_id" not in g:
             return response
         status = g.rate_status or self.limiter.peek(g.rate_key or "")
@@ -337,6 +362,8 @@ class SandboxGHL:
                 "spec_errors": list(g.spec_errors),
             }
         )
+        rule = request.url_rule.rule if request.url_rule is not None else None
+        self.counts.record(endpoint_template(request.method, rule), response.status_code)
         log.debug(
             "sandbox.ghl.request",
             method=request.method,
@@ -344,6 +371,7 @@ class SandboxGHL:
             status=response.status_code,
             trace_id=g.trace_id,
         )
+        self.latency.wait()
         return response
 
     # -- GHL endpoints ------------------------------------------------------------------
@@ -654,8 +682,13 @@ class SandboxGHL:
         return jsonify(self.journal.entries(path_contains=request.args.get("path_contains")))
 
     def admin_clear_journal(self) -> Response:
-        """`DELETE /_sandbox/journal`."""
+        """`DELETE /_sandbox/journal`: the entries and the counts."""
+        self.counts.clear()
         return jsonify({"cleared": self.journal.clear()})
+
+    def admin_journal_counts(self) -> Response:
+        """`GET /_sandbox/journal/counts`: requests by endpoint and status since the last clear."""
+        return jsonify(self.counts.snapshot())
 
     def admin_add_location(self) -> Response | tuple[Response, int]:
         """`POST /_sandbox/locations {"location_id", "token", "tags"}`: a new seeded location."""
@@ -663,6 +696,7 @@ class SandboxGHL:
         location_id = data.get("location_id")
         token = data.get("token")
         tag_count = data.get("tags", DEFAULT_TAG_COUNT)
+        post_count = data.get("posts", POSTS_PER_LOCATION)
         if not isinstance(location_id, str) or not location_id or "/" in location_id:
             return _admin_error("location_id: expected a non-empty string without '/'")
         if not isinstance(token, str) or not token:
@@ -673,14 +707,23 @@ class SandboxGHL:
             or not 0 <= tag_count <= MAX_SEEDED_TAGS
         ):
             return _admin_error(f"tags: expected an integer from 0 to {MAX_SEEDED_TAGS}")
+        if (
+            not isinstance(post_count, int)
+            or isinstance(post_count, bool)
+            or not 0 <= post_count <= MAX_SEEDED_POSTS
+        ):
+            return _admin_error(f"posts: expected an integer from 0 to {MAX_SEEDED_POSTS}")
         try:
-            created = self.add_location(location_id, token, tag_count=tag_count)
+            created = self.add_location(
+                location_id, token, tag_count=tag_count, post_count=post_count
+            )
         except ValueError as error:
             return _admin_error(str(error), HTTPStatus.CONFLICT)
         answer = {
             "location_id": location_id,
             "token": token,
             "tags": len(self.location(location_id).tags),
+            "posts": len(self.location(location_id).posts),
             "created": created,
         }
         return jsonify(answer), HTTPStatus.CREATED if created else HTTPStatus.OK
@@ -708,6 +751,7 @@ def create_sandbox_ghl_app(
     rate_limit: int = 100,
     rate_window_seconds: float = 10.0,
     access_token_seconds: float = oauth.DEFAULT_ACCESS_TOKEN_SECONDS,
+    latency_ms: int = 0,
 ) -> Flask:
     """A sandbox HighLevel server as a Flask app.
 
@@ -715,7 +759,8 @@ def create_sandbox_ghl_app(
     Integration token is); default `{"pit-sandbox-demo": "loc_demo"}`. Every location named
     there is seeded from `seed`. `rate_limit` requests per `rate_window_seconds` are allowed
     per location. OAuth access tokens live `access_token_seconds` (changeable at
-    `/_sandbox/oauth/settings`). The `SandboxGHL` state is at `app.extensions["sandbox_ghl"]`.
+    `/_sandbox/oauth/settings`). Every GHL answer is sent `latency_ms` late (changeable at
+    `/_sandbox/latency`). The `SandboxGHL` state is at `app.extensions["sandbox_ghl"]`.
     """
     sandbox = SandboxGHL(
         tokens=DEFAULT_TOKENS if tokens is None else tokens,
@@ -723,6 +768,7 @@ def create_sandbox_ghl_app(
         rate_limit=rate_limit,
         rate_window_seconds=rate_window_seconds,
         access_token_seconds=access_token_seconds,
+        latency_ms=latency_ms,
     )
     app = Flask(__name__)
     app.extensions["sandbox_ghl"] = sandbox
@@ -761,6 +807,7 @@ def create_sandbox_ghl_app(
         (f"{ADMIN_PREFIX}/faults", "DELETE", sandbox.admin_clear_faults),
         (f"{ADMIN_PREFIX}/journal", "GET", sandbox.admin_journal),
         (f"{ADMIN_PREFIX}/journal", "DELETE", sandbox.admin_clear_journal),
+        (f"{ADMIN_PREFIX}/journal/counts", "GET", sandbox.admin_journal_counts),
         (f"{ADMIN_PREFIX}/locations", "POST", sandbox.admin_add_location),
         (f"{ADMIN_PREFIX}/oauth", "GET", sandbox.admin_oauth),
         (f"{ADMIN_PREFIX}/oauth/settings", "POST", sandbox.admin_oauth_settings),
@@ -782,6 +829,7 @@ def create_sandbox_ghl_app(
     for rule, method, admin_view in admin_routes:
         endpoint = f"{method.lower()}_{rule}"
         app.add_url_rule(rule, endpoint=endpoint, view_func=admin_view, methods=[method])
+    add_latency_routes(app, sandbox.latency)
     return app
 
 

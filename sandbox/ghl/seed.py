@@ -20,6 +20,7 @@ DEFAULT_TAG_COUNT = 250
 """Tags of a seeded location: three pages of 100, so clients must page."""
 
 POSTS_PER_LOCATION = 5
+"""Posts of a seeded location unless asked for more: `post_{short name}_1` to `_5`."""
 TAGS_PER_POST = 3
 
 _EPOCH = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
@@ -197,9 +198,14 @@ class LocationData:
 
 
 def seed_location(
-    location_id: str, *, seed: int = 0, tag_count: int = DEFAULT_TAG_COUNT
+    location_id: str,
+    *,
+    seed: int = 0,
+    tag_count: int = DEFAULT_TAG_COUNT,
+    post_count: int = POSTS_PER_LOCATION,
 ) -> LocationData:
-    """The deterministic data of `location_id`: `tag_count` tags, six accounts, posts."""
+    """The deterministic data of `location_id`: `tag_count` tags, six accounts, `post_count`
+    posts (`post_{short name}_1` onwards; a larger count keeps the first posts the same)."""
     user_id = object_id(seed, location_id, "user")
     tags = _seed_tags(location_id, seed=seed, count=tag_count, user_id=user_id)
     accounts = _seed_accounts(location_id, seed=seed)
@@ -208,7 +214,9 @@ def seed_location(
         name="Primary",
         account_ids=tuple(account.id for account in accounts),
     )
-    posts = _seed_posts(location_id, seed=seed, tags=tags, accounts=accounts, user_id=user_id)
+    posts = _seed_posts(
+        location_id, seed=seed, tags=tags, accounts=accounts, user_id=user_id, count=post_count
+    )
     return LocationData(
         location_id=location_id, tags=tags, accounts=accounts, groups=(group,), posts=posts
     )
@@ -260,11 +268,12 @@ def _seed_posts(
     tags: tuple[Tag, ...],
     accounts: tuple[Account, ...],
     user_id: str,
+    count: int,
 ) -> tuple[Post, ...]:
     rng = derived_random(seed, location_id, "posts")
     with_profile = [account for account in accounts if account.profile_id is not None]
     posts = []
-    for number in range(1, POSTS_PER_LOCATION + 1):
+    for number in range(1, count + 1):
         chosen = rng.sample(tags, k=min(TAGS_PER_POST, len(tags)))
         account = with_profile[(number - 1) % len(with_profile)]
         created_at = _EPOCH + timedelta(days=number)

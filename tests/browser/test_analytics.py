@@ -1,5 +1,6 @@
 """The analytics pages in Chromium: both charts drawn from the seeded data, the GET forms, the
-CSV download, no console errors; each page's screenshot goes to docs/screenshots/."""
+CSV download, no console errors; a screenshot of each page (`make screenshots`: into
+docs/screenshots/)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ from playwright.sync_api import Page, expect
 
 from store import ConnectionRecord
 from tests.analytics_seed import LIKES, TOP_TAGS, seed_posts, seed_snapshot
-from tests.browser.conftest import ADMIN_EMAIL, VIEWER_EMAIL, Console, ConsoleErrors
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+from tests.browser.conftest import (
+    ADMIN_EMAIL,
+    VIEWER_EMAIL,
+    Console,
+    ConsoleErrors,
+    Screenshots,
+)
 
 
 @pytest.fixture
@@ -30,14 +35,17 @@ def seeded(console: Console) -> ConnectionRecord:
     return connection
 
 
-def _screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def _screenshot(page: Page, screenshots: Screenshots, name: str) -> None:
     page.set_viewport_size({"width": 1100, "height": 900})
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+    screenshots.take(page, name)
 
 
 def test_the_trend_chart_is_drawn_and_its_form_redraws_it(
-    page: Page, console: Console, seeded: ConnectionRecord, errors: ConsoleErrors
+    page: Page,
+    console: Console,
+    seeded: ConnectionRecord,
+    errors: ConsoleErrors,
+    screenshots: Screenshots,
 ) -> None:
     console.sign_in(page, VIEWER_EMAIL)
     page.click("nav >> text=Analytics")
@@ -58,12 +66,16 @@ def test_the_trend_chart_is_drawn_and_its_form_redraws_it(
     assert box is not None
     assert box["width"] > 300
     assert box["height"] > 100
-    _screenshot(page, "analytics-trends.png")
+    _screenshot(page, screenshots, "analytics-trends")
     assert errors.messages == []
 
 
 def test_the_tag_charts_are_drawn_and_a_segment_downloads(
-    page: Page, console: Console, seeded: ConnectionRecord, errors: ConsoleErrors
+    page: Page,
+    console: Console,
+    seeded: ConnectionRecord,
+    errors: ConsoleErrors,
+    screenshots: Screenshots,
 ) -> None:
     console.sign_in(page, VIEWER_EMAIL)
     page.goto(f"{console.url}/connections/{seeded.id}/tags?period=7&bucket=day")
@@ -74,12 +86,12 @@ def test_the_tag_charts_are_drawn_and_a_segment_downloads(
     lines = page.locator("#tag-usage-chart svg.chart g.series")
     expect(lines).to_have_count(len(TOP_TAGS))
     expect(page.locator("#tag-usage-chart circle.point")).to_have_count(len(TOP_TAGS) * 7)
-    _screenshot(page, "analytics-tags.png")
+    _screenshot(page, screenshots, "analytics-tags")
 
     page.click("ul.segments >> text=listing")
     expect(page.locator("h1")).to_have_text("Posts tagged listing: acme")
     expect(page.locator("#segment-posts tbody tr")).to_have_count(2)
-    _screenshot(page, "analytics-segment.png")
+    _screenshot(page, screenshots, "analytics-segment")
     with page.expect_download() as waiting:
         page.click("a.download")
     download = waiting.value
