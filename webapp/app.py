@@ -11,8 +11,12 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from socialbridge.config import Settings
 from socialbridge.logs import configure
 from webapp import (
+    analytics,
+    analytics_api,
     auth,
     errors,
+    events,
+    formatting,
     ghl_webhooks,
     health,
     metrics,
@@ -69,7 +73,11 @@ def create_app(
     app.register_blueprint(health.bp)
     metrics.init_app(app)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(events.bp)
+    formatting.init_app(app)
     app.register_blueprint(users.bp)
+    app.register_blueprint(analytics.bp)
+    app.register_blueprint(analytics_api.bp)
     errors.register(app)
     return app
 
