@@ -15,6 +15,7 @@ from webapp import (
     errors,
     ghl_webhooks,
     health,
+    mappings,
     metrics,
     oauth,
     security,
@@ -70,6 +71,7 @@ def create_app(
     metrics.init_app(app)
     app.register_blueprint(ui.bp)
     app.register_blueprint(users.bp)
+    app.register_blueprint(mappings.bp)
     errors.register(app)
     return app
 
