@@ -147,9 +147,11 @@ def _lines(text: str, problems: list[MappingProblem]) -> list[Line]:
     by_line: dict[int, list[MappingProblem]] = {}
     for problem in problems:
         by_line.setdefault(problem.line, []).append(problem)
+    lines = text.split("\n")
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line starts no line of its own
     return [
-        Line(number, line, by_line.get(number, []))
-        for number, line in enumerate(text.split("\n"), start=1)
+        Line(number, line, by_line.get(number, [])) for number, line in enumerate(lines, start=1)
     ]
 
 
