@@ -8,6 +8,8 @@
   requests the connector would send for it, without storing or sending anything
   (`console.mappings.preview`); exit 1 when the body makes no valid event or a write
   would be refused.
+- ``history CONNECTION``: the connection's mapping versions, newest first.
+- ``rollback CONNECTION VERSION``: make an earlier version current again, as a new version.
 
 The format of mappings: docs/mappings.md.
 """
@@ -30,14 +32,15 @@ from cli.render import NOTHING, emit_fields, emit_json, emit_table, json_value, 
 from cli.runtime import Runtime, json_option, pass_runtime
 from console import mappings as service
 from crm.registry import KIND_NAMES
-from mappings import MappingProblem
+from mappings import MappingInvalid, MappingProblem
+from store import NotFound
 
 EVENT_MAX_BYTES = service.BODY_MAX_BYTES
 
 
 @click.group("mappings")
 def group() -> None:
-    """Field mappings: check a mapping file, show a connection's, preview a CRM body."""
+    """Field mappings: check a file, show a connection's, preview a body, versions, roll back."""
 
 
 # --- validate ---------------------------------------------------------------------------------
@@ -240,3 +243,81 @@ def emit_preview(view: Mapping[str, Any]) -> None:
         click.echo("writes: none")
     if view["note"]:
         click.echo(f"note: {view['note']}")
+
+
+# --- history and rollback -----------------------------------------------------------------------
+
+
+@group.command("history")
+@click.argument("connection")
+@json_option
+@pass_runtime
+def history(runtime: Runtime, connection: str, as_json: bool) -> None:
+    """The versions of a connection's mapping, newest first."""
+    record = runtime.connection(connection)
+    versions = service.history(runtime.store, record.id)
+    if as_json:
+        emit_json(
+            {
+                "connection": {"id": record.id, "name": record.name},
+                "current": record.mapping,
+                "versions": [
+                    {
+                        "number": version.number,
+                        "created_at": version.created_at,
+                        "author": version.author,
+                        "restored_from": version.restored_from,
+                        "current": index == 0 and version.text == record.mapping,
+                        "text": version.text,
+                    }
+                    for index, version in enumerate(versions)
+                ],
+            }
+        )
+        return
+    click.echo(f"mapping versions of connection {record.name} ({record.id}), newest first")
+    emit_table(
+        [
+            (
+                version.number,
+                version.created_at,
+                version.author or "unknown",
+                _version_note(version.restored_from, index == 0 and version.text == record.mapping),
+            )
+            for index, version in enumerate(versions)
+        ],
+        ["VERSION", "SAVED", "BY", "NOTE"],
+    )
+
+
+def _version_note(restored_from: int | None, current: bool) -> str:
+    notes = ["current"] if current else []
+    if restored_from is not None:
+        notes.append(f"restores version {restored_from}")
+    return ", ".join(notes) or NOTHING
+
+
+@group.command("rollback")
+@click.argument("connection")
+@click.argument("version", type=click.IntRange(min=1))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_runtime
+def rollback(runtime: Runtime, connection: str, version: int, yes: bool) -> None:
+    """Make VERSION of CONNECTION's mapping current again (saved as a new version)."""
+    record = runtime.connection(connection)
+    if not yes:
+        click.confirm(f"Make version {version} the mapping of {record.name} again?", abort=True)
+    try:
+        restored = service.roll_back(runtime.store, record, version, author="command line")
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    except MappingInvalid as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException(
+            f"version {version} cannot be used by this version of socialbridge"
+        ) from None
+    click.echo(
+        f"rolled back: version {restored.number} of {record.name}'s mapping is version "
+        f"{version} again"
+    )
