@@ -36,6 +36,8 @@ from mappings import MappingInvalid, MappingProblem
 from store import NotFound
 
 EVENT_MAX_BYTES = service.BODY_MAX_BYTES
+COMMAND_LINE = "command line"
+"""Who saved a mapping version from the command line (the console names the user)."""
 
 
 @click.group("mappings")
@@ -308,7 +310,7 @@ def rollback(runtime: Runtime, connection: str, version: int, yes: bool) -> None
     if not yes:
         click.confirm(f"Make version {version} the mapping of {record.name} again?", abort=True)
     try:
-        restored = service.roll_back(runtime.store, record, version, author="command line")
+        restored = service.roll_back(runtime.store, record, version, author=COMMAND_LINE)
     except NotFound as exc:
         raise click.ClickException(str(exc)) from None
     except MappingInvalid as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.unit.cli.conftest import Cli, columns, lines
 
@@ -71,3 +72,17 @@ def test_rollback_to_a_version_that_does_not_exist(cli: Cli) -> None:
 
     assert result.exit_code == 1
     assert "connection acme has no mapping version 5" in result.stderr
+
+
+def test_a_mapping_given_to_connections_update_is_a_version_by_the_command_line(
+    cli: Cli, tmp_path: Path
+) -> None:
+    connection = cli.connection()
+    path = tmp_path / "mapping.yaml"
+    path.write_text(FIRST, encoding="utf-8")
+
+    result = cli("connections", "update", "acme", "--mapping", str(path))
+
+    assert result.exit_code == 0, result.output
+    [version] = cli.store.list_mapping_versions(connection.id)
+    assert (version.number, version.text, version.author) == (1, FIRST, "command line")
