@@ -27,6 +27,7 @@ from cli.connector_options import (
     parse_settings,
     read_mapping,
 )
+from cli.mappings import COMMAND_LINE
 from cli.render import (
     emit_json,
     settings_view,
@@ -156,6 +157,7 @@ def add(
             crm_settings=settings,
             inbound_auth=mode,
             mapping=mapping,
+            mapping_author=COMMAND_LINE,
             stats_interval_seconds=stats_interval,
         )
     result: dict[str, Any] = {

@@ -23,6 +23,7 @@ from cli.connector_options import (
     read_mapping,
 )
 from cli.hints import resume_hint
+from cli.mappings import COMMAND_LINE
 from cli.render import (
     emit_connection,
     emit_json,
@@ -121,6 +122,7 @@ def update(
             crm_secret=crm_secret,
             crm_settings=settings,
             mapping=mapping,
+            mapping_author=COMMAND_LINE,
             remove_mapping=no_mapping,
             stats_interval_seconds=stats_interval,
         )

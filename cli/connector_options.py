@@ -20,8 +20,8 @@ from typing import IO, Any
 import click
 
 from cli.mapping_file import MappingFileError, MappingFileUnreadable, read_mapping_file
+from console import mappings as mapping_service
 from crm.registry import KIND_NAMES, KINDS, SettingsInvalid, connector_kind, load_settings
-from mappings import MappingInvalid, load_mapping
 from socialbridge.inbound_auth import InboundAuth
 from store.connections import WEBHOOK_KIND
 
@@ -165,11 +165,8 @@ def read_mapping(path: Path | None, kind: str) -> str | None:
     except MappingFileError as exc:
         problems = [str(exc)]
     else:
-        outbound_fields = connector_kind(kind).capabilities.outbound_fields
-        try:
-            load_mapping(text, outbound_fields=outbound_fields)
-        except MappingInvalid as exc:
-            problems = [str(problem) for problem in exc.problems]
-        else:
+        checked = mapping_service.check_text(text, kind)
+        if checked.valid:
             return text
+        problems = [str(problem) for problem in checked.problems]
     raise Refused([f"--mapping {path}: {problem}" for problem in problems])

@@ -19,6 +19,7 @@ from webapp import (
     formatting,
     ghl_webhooks,
     health,
+    mappings,
     metrics,
     oauth,
     security,
@@ -78,6 +79,7 @@ def create_app(
     app.register_blueprint(users.bp)
     app.register_blueprint(analytics.bp)
     app.register_blueprint(analytics_api.bp)
+    app.register_blueprint(mappings.bp)
     errors.register(app)
     return app
 
