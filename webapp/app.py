@@ -12,6 +12,7 @@ from socialbridge.config import Settings
 from socialbridge.logs import configure
 from webapp import (
     auth,
+    connections,
     errors,
     ghl_webhooks,
     health,
@@ -70,6 +71,7 @@ def create_app(
     metrics.init_app(app)
     app.register_blueprint(ui.bp)
     app.register_blueprint(users.bp)
+    app.register_blueprint(connections.bp)
     errors.register(app)
     return app
 
