@@ -31,6 +31,7 @@ from marshmallow import validate
 from console.ghl_check import CheckLine, Outcome, check_calls, scope_lines
 from console.hints import reconnect_hint, status_words
 from crm.connector import secret_names
+from crm.registry import DEFAULT_KIND as REGISTRY_DEFAULT_KIND
 from crm.registry import KINDS, SettingsInvalid, connector_kind, load_settings
 from mappings import MappingInvalid, load_mapping
 from socialbridge import urls
@@ -47,6 +48,8 @@ RECENT_POSTS = 50
 DISCONNECT_REASON = "disconnected with `socialbridge connections disconnect`"
 
 T = TypeVar("T")
+# The kind a new connection's form starts with: the CLI's default too.
+DEFAULT_KIND = REGISTRY_DEFAULT_KIND
 
 
 class ConnectionRefused(ValueError):
@@ -116,6 +119,29 @@ def _validators(declared: ma_fields.Field[Any]) -> list[Any]:
 def kind_titles() -> dict[str, str]:
     """Every CRM kind and its title, for a choice."""
     return {kind: entry.title for kind, entry in KINDS.items()}
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """What a page needs to know of a CRM kind (the registry's entry, without its code)."""
+
+    kind: str
+    title: str
+    needs_url: bool
+    inbound_modes: tuple[str, ...]
+    secret_settings: frozenset[str]
+
+
+def kind_info(kind: str) -> KindInfo:
+    """``kind``'s entry; ValueError naming the known kinds when there is no such kind."""
+    entry = connector_kind(kind)
+    return KindInfo(
+        kind=entry.kind,
+        title=entry.title,
+        needs_url=entry.capabilities.needs_url,
+        inbound_modes=tuple(mode.value for mode in entry.capabilities.inbound_auth),
+        secret_settings=entry.secret_settings,
+    )
 
 
 # --- create and update ------------------------------------------------------------------

@@ -18,9 +18,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from werkzeug.datastructures import MultiDict
 
 from console import access, connections, test_events
-from console.connections import ConnectionRefused, NewConnection
+from console.connections import DEFAULT_KIND, ConnectionRefused, NewConnection
 from console.hints import status_words
-from crm.registry import DEFAULT_KIND, KINDS, connector_kind
 from schemas.events import EVENT_TYPES
 from socialbridge import urls
 from socialbridge.inbound_auth import InboundAuth
@@ -49,7 +48,7 @@ def index() -> Any:
 @admin_required
 def new() -> Any:
     kind = request.args.get("kind", DEFAULT_KIND)
-    if kind not in KINDS:
+    if kind not in connections.kind_titles():
         kind = DEFAULT_KIND
     return _form_page(kind, MultiDict())
 
@@ -78,7 +77,7 @@ def create() -> Any:
             ),
         )
     except ConnectionRefused as exc:
-        if kind not in KINDS:
+        if kind not in connections.kind_titles():
             abort(400, description=str(exc))
         return _form_page(kind, form, errors=exc.errors), 400
     return _detail_page(record, revealed=_newest_credential(record), created=True), 201
@@ -101,7 +100,7 @@ def edit(connection_id: str) -> Any:
 def update(connection_id: str) -> Any:
     record = _connection(connection_id)
     form = request.form
-    needs_url = connector_kind(record.crm_kind).capabilities.needs_url
+    needs_url = connections.kind_info(record.crm_kind).needs_url
     try:
         name = form.get("name", "").strip()
         updated = connections.update_connection(
@@ -232,7 +231,7 @@ def _detail_page(
     problem: str = "",
 ) -> str:
     settings = context.settings()
-    entry = connector_kind(record.crm_kind)
+    entry = connections.kind_info(record.crm_kind)
     secret_settings = entry.secret_settings
     token_mode = record.inbound_auth == InboundAuth.TOKEN
     return render_template(
@@ -269,14 +268,14 @@ def _form_page(
     record: ConnectionRecord | None = None,
     errors: dict[str, list[str]] | None = None,
 ) -> str:
-    entry = connector_kind(kind)
+    entry = connections.kind_info(kind)
     return render_template(
         "connections/form.html",
         kind=kind,
         kinds=connections.kind_titles(),
         entry=entry,
         fields=connections.settings_fields(kind),
-        inbound_modes=[mode.value for mode in entry.capabilities.inbound_auth],
+        inbound_modes=entry.inbound_modes,
         form=form,
         record=record,
         errors=errors or {},
@@ -329,7 +328,7 @@ def _interval(text: str) -> int | None:
 
 def _form_of(record: ConnectionRecord) -> MultiDict[str, str]:
     """An edit form's values: the connection's, never a secret."""
-    secrets = connector_kind(record.crm_kind).secret_settings
+    secrets = connections.kind_info(record.crm_kind).secret_settings
     values = {
         "name": record.name,
         "crm_url": record.crm_url,

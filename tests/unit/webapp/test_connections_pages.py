@@ -263,3 +263,24 @@ def test_check_shows_both_sides(make_app: AppFactory) -> None:
     assert 'id="check-result"' in page
     assert re.search(r"<th>GHL</th><td>FAILED</td>", page)
     assert re.search(r"<th>CRM</th><td>FAILED</td>", page)
+
+
+def test_an_oauth_connection_offers_the_install(admin_client: FlaskClient, store: Store) -> None:
+    record = store.create_connection(
+        name="o", location_id="", ghl_token="", ghl_auth="oauth", crm_url="http://crm.example/o"
+    )
+    page = admin_client.get(f"/connections/{record.id}").get_data(as_text=True)
+
+    assert f'href="https://bridge.example/oauth/ghl/start?connection={record.id}"' in page
+    assert "Connect to HighLevel" in page
+    assert "needs_reauth: not installed yet" in page
+    # Its GHL tokens come from the install: the edit form asks for none.
+    form = admin_client.get(f"/connections/{record.id}/edit").get_data(as_text=True)
+    assert 'name="ghl_token"' not in form
+
+
+def test_a_pit_connection_has_no_install_button(
+    admin_client: FlaskClient, connection: ConnectionRecord
+) -> None:
+    page = admin_client.get(f"/connections/{connection.id}").get_data(as_text=True)
+    assert "Connect to HighLevel" not in page
