@@ -35,7 +35,7 @@ from cli.dev.demo_connections import IXACT_KIND, SMARTOFFICE_KIND
 from cli.params import WAIT_SECONDS
 from cli.render import emit_json, json_value, words
 from cli.runtime import Runtime, json_option, pass_runtime
-from console import test_events
+from console import demo_events
 from console.hints import waiting_hint
 from crm.ixact.settings import is_loopback
 from schemas.events import EVENT_TYPES
@@ -197,22 +197,22 @@ def _made_body(
     ghl_post_id: str | None,
     tag_ids: tuple[str, ...],
 ) -> bytes:
-    """The body a CRM of this connection would send for TYPE (`console.test_events`)."""
+    """The body a CRM of this connection would send for TYPE (`console.demo_events`)."""
     try:
-        return test_events.made_body(
+        return demo_events.made_body(
             runtime.services, record, event_type, post_id, ghl_post_id, tag_ids
         )
-    except test_events.TestEventRefused as exc:
+    except demo_events.DemoEventRefused as exc:
         if exc.usage:
             raise click.UsageError(str(exc)) from None
         raise click.ClickException(str(exc)) from None
 
 
 def _headers(record: ConnectionRecord, body: bytes) -> dict[str, str]:
-    """Authentication as the connection takes it (`console.test_events.signed_headers`)."""
+    """Authentication as the connection takes it (`console.demo_events.signed_headers`)."""
     try:
-        return test_events.signed_headers(record, body)
-    except test_events.TestEventRefused as exc:
+        return demo_events.signed_headers(record, body)
+    except demo_events.DemoEventRefused as exc:
         raise click.ClickException(str(exc)) from None
 
 

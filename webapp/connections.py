@@ -1,7 +1,7 @@
 """The connections pages: list, create and edit (any CRM kind), check, rotate, activate,
 disconnect, delete, and send a test event.
 
-Every view reads its form and calls `console.connections` or `console.test_events`, as
+Every view reads its form and calls `console.connections` or `console.demo_events`, as
 `socialbridge connections …` and `demo send` do; nothing here decides anything. A viewer reads
 the pages; every change (and the forms that only lead to one) needs an admin (403).
 
@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from console import access, connections, test_events
+from console import access, connections, demo_events
 from console.connections import DEFAULT_KIND, ConnectionRefused, NewConnection
 from console.hints import status_words
 from schemas.events import EVENT_TYPES
@@ -204,7 +204,7 @@ def test_event(connection_id: str) -> Any:
         return _detail_page(record, problem=f"event type: expected one of {EVENT_TYPES}"), 400
     tag_ids = tuple(tag for tag in request.form.get("tag_ids", "").replace(",", " ").split())
     try:
-        delivery = test_events.send_test_event(
+        delivery = demo_events.send_test_event(
             context.services(),
             record,
             event_type,
@@ -213,7 +213,7 @@ def test_event(connection_id: str) -> Any:
             ghl_post_id=request.form.get("ghl_post_id", "").strip() or None,
             tag_ids=tag_ids,
         )
-    except test_events.TestEventRefused as exc:
+    except demo_events.DemoEventRefused as exc:
         return _detail_page(record, problem=str(exc)), 400
     return _detail_page(record, delivery=delivery), 200 if delivery.accepted else 400
 
@@ -227,7 +227,7 @@ def _detail_page(
     revealed: tuple[str, str] | None = None,
     created: bool = False,
     check: connections.CheckResult | None = None,
-    delivery: test_events.Delivery | None = None,
+    delivery: demo_events.Delivery | None = None,
     problem: str = "",
 ) -> str:
     settings = context.settings()

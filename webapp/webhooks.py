@@ -26,7 +26,7 @@ from typing import Any
 
 from flask import Blueprint, Response, after_this_request, jsonify, request
 
-from console.test_events import Delivery
+from console.demo_events import Delivery
 from schemas.events import dump_event
 from socialbridge.inbound_auth import InboundAuth
 from socialbridge.logs import bind, get_logger

@@ -1,4 +1,4 @@
-"""console.test_events: the body a connection's CRM would send, signed as it would be."""
+"""console.demo_events: the body a connection's CRM would send, signed as it would be."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Mapping
 import pytest
 from standardwebhooks import Webhook
 
-from console import test_events
-from console.test_events import Delivery, TestEventRefused
+from console import demo_events
+from console.demo_events import Delivery, DemoEventRefused
 from socialbridge.config import Settings
 from store import ConnectionRecord, Store
 from tests.unit.console.conftest import SECRET_KEY
@@ -31,7 +31,7 @@ def record(store: Store) -> ConnectionRecord:
 
 def test_a_signed_body_verifies_with_the_connections_secret(record: ConnectionRecord) -> None:
     body = b'{"type":"statistics.requested","timestamp":"2026-01-01T00:00:00+00:00","data":{}}'
-    headers = test_events.signed_headers(record, body)
+    headers = demo_events.signed_headers(record, body)
 
     Webhook(record.webhook_secrets[0]).verify(body, headers)
     assert headers["content-type"] == "application/json"
@@ -45,7 +45,7 @@ def test_a_token_connection_sends_its_token(store: Store) -> None:
         crm_url="http://c.example",
         inbound_auth="token",
     )
-    headers = test_events.signed_headers(token, b"{}")
+    headers = demo_events.signed_headers(token, b"{}")
     assert headers["authorization"] == f"Bearer {token.inbound_token}"
 
 
@@ -59,7 +59,7 @@ def test_send_hands_the_made_body_to_the_receiver(
         received.append((body, headers))
         return Delivery(202, {"event_id": "evt_1", "status": "queued"})
 
-    delivery = test_events.send_test_event(
+    delivery = demo_events.send_test_event(
         services, record, "post.published", deliver=deliver, post_id="p-9", ghl_post_id=None
     )
 
@@ -80,6 +80,6 @@ def test_a_mapping_of_its_own_cannot_get_a_made_body(
         record.id,
         mapping="version: 1\ninbound:\n  type: post.published\n  fields:\n    post_id: $.id\n",
     )
-    with pytest.raises(TestEventRefused) as refused:
-        test_events.made_body(services, mapped, "post.published", "p", None, ())
+    with pytest.raises(DemoEventRefused) as refused:
+        demo_events.made_body(services, mapped, "post.published", "p", None, ())
     assert refused.value.usage

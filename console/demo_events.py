@@ -40,10 +40,8 @@ from workers.services import Services
 DEMO_TITLE = "Open house this Saturday"
 
 
-class TestEventRefused(ValueError):
+class DemoEventRefused(ValueError):
     """No test event can be made; ``usage`` when what was asked for cannot work at all."""
-
-    __test__ = False  # not a pytest class, whatever its name
 
     def __init__(self, message: str, *, usage: bool = False) -> None:
         super().__init__(message)
@@ -97,7 +95,7 @@ def made_body(
     """The body a CRM of this connection would send for ``event_type``."""
     shipped = shipped_mapping(record)
     if record.mapping is not None and shipped is None:
-        raise TestEventRefused(
+        raise DemoEventRefused(
             f"{record.name} has a mapping of its own, so `demo send` cannot know the body its "
             "CRM sends: send one with --body FILE (JSON, sent as it is; '-': standard input)",
             usage=True,
@@ -142,7 +140,7 @@ def signed_headers(record: ConnectionRecord, body: bytes) -> dict[str, str]:
     headers = {"content-type": "application/json"}
     if record.inbound_auth == InboundAuth.TOKEN:
         if not record.inbound_token:
-            raise TestEventRefused(f"{record.name} takes a token but has none stored")
+            raise DemoEventRefused(f"{record.name} takes a token but has none stored")
         return {**headers, "authorization": f"Bearer {record.inbound_token}"}
     webhook_id = f"msg_{secrets.token_hex(12)}"
     timestamp = _now()
@@ -161,9 +159,9 @@ def first_tags(services: Services, record: ConnectionRecord) -> tuple[str, ...]:
         try:
             tags = ghl.list_tags(record.location_id)
         except IntegrationError as exc:
-            raise TestEventRefused(f"could not list tags to pick from: {exc}") from exc
+            raise DemoEventRefused(f"could not list tags to pick from: {exc}") from exc
     if not tags:
-        raise TestEventRefused("the location has no tags; pass --tag-id")
+        raise DemoEventRefused("the location has no tags; pass --tag-id")
     return tuple(tag.id for tag in tags[:3])
 
 
