@@ -3,7 +3,8 @@ a viewer refused; no error in the browser's console.
 
 No Celery worker runs beside this web app, so the test event is seen recorded and ``queued``
 (the receiver's answer and the event log both say so), not ``done``: running it to ``done``
-needs a worker and the GHL and CRM sandboxes (tests/functional has them).
+needs a worker and the GHL and CRM sandboxes, which tests/functional/test_console_connections.py
+has.
 
 With ``UPDATE_SCREENSHOTS=1`` the pages' screenshots are written to docs/screenshots/ (shown
 in docs/console.md); otherwise to a temporary folder, so a test run leaves the tree as it is.
