@@ -166,7 +166,8 @@ def activate(connection_id: str) -> Any:
 @admin_required
 def disconnect(connection_id: str) -> Any:
     record = _connection(connection_id)
-    if connections.disconnect(context.services().store, record):
+    reason = f"disconnected in the console by {signed_in_user().email}"
+    if connections.disconnect(context.services().store, record, reason):
         flash(f"Disconnected {record.name}: its GHL tokens are deleted, its events wait.")
     else:
         flash(f"{record.name} is disconnected already.")

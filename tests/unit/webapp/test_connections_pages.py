@@ -181,6 +181,7 @@ def test_disconnect_then_activate_needs_a_token(
     after = store.get_connection(connection.id)
     assert after is not None
     assert after.status == ConnectionStatus.DISCONNECTED
+    assert after.status_reason == "disconnected in the console by admin@example.com"
     assert not after.has_ghl_token
 
     status, page = _post(admin_client, f"/connections/{connection.id}/activate")
