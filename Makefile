@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 CHAOS_ARGS  ?=
 FUZZ_ARGS   ?=
 
-.PHONY: help install run test test-fast chaos fuzz lint format clean
+.PHONY: help install run test test-fast chaos fuzz lint format screenshots clean
 
 help:
 	@echo "make run        start everything (embedded Redis, SQLite, sandboxes, web, worker, beat, Flower)"
@@ -41,6 +41,10 @@ chaos: install
 
 fuzz: install
 	$(BIN)/python -m tests.faults.fuzz $(FUZZ_ARGS)
+
+# The console's pictures in docs/console.md, taken by its browser tests.
+screenshots: install
+	$(BIN)/python -m pytest tests/browser --screenshots docs/screenshots $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

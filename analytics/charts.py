@@ -54,6 +54,7 @@ def top_tags_chart(tags: Sequence[TagCount], *, title: str = "Top tags") -> Char
         [(tag.name, float(tag.posts)) for tag in tags],
         label_heading="Tag",
         value_heading="Posts",
+        whole=True,
     )
 
 
@@ -71,4 +72,5 @@ def tag_usage_chart(usage: TagUsage) -> Chart:
         axis_labels=[bucket.short_label for bucket in usage.buckets],
         y_label="Posts",
         x_label="Day" if usage.bucket_size == "day" else "Week",
+        whole=True,
     )

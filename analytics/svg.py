@@ -74,9 +74,11 @@ def line_chart(
     y_label: str = "",
     x_label: str = "",
     fmt: Formatter = format_number,
+    whole: bool = False,
 ) -> Chart:
     """Lines over the labels (one per series), with axes, ticks, a legend for several series,
-    and a tooltip on each point; a gap where a value is None."""
+    and a tooltip on each point; a gap where a value is None. ``whole``: the values are counts,
+    so the y ticks are whole numbers."""
     for one in series:
         if len(one.values) != len(labels):
             raise ValueError(
@@ -99,7 +101,7 @@ def line_chart(
         parts.append(_no_data(left, right, top, bottom))
         return Chart(_document(title, WIDTH, LINE_HEIGHT, parts), table)
 
-    ticks = nice_ticks(min(0.0, min(known)), max(known))
+    ticks = nice_ticks(min(0.0, min(known)), max(known), whole=whole)
     low, high = ticks[0], ticks[-1]
 
     def y_of(value: float) -> float:
@@ -193,9 +195,11 @@ def bar_chart(
     label_heading: str = "Name",
     value_heading: str = "Value",
     fmt: Formatter = format_number,
+    whole: bool = False,
 ) -> Chart:
     """Horizontal bars, one per (label, value), in the order given, each with its value at its
-    end and a tooltip; long labels are shortened on the chart (whole in the tooltip and table)."""
+    end and a tooltip; long labels are shortened on the chart (whole in the tooltip and table).
+    ``whole``: the values are counts, so the ticks are whole numbers."""
     table = DataTable(
         caption=title,
         columns=(label_heading, value_heading),
@@ -210,7 +214,7 @@ def bar_chart(
     height = top + BAR_ROW * len(bars) + 40
     left = BAR_LABEL_WIDTH + 10
     right = WIDTH - MARGIN_RIGHT - 60  # room for the value after the longest bar
-    ticks = nice_ticks(0.0, max(0.0, *(value for _, value in bars)))
+    ticks = nice_ticks(0.0, max(0.0, *(value for _, value in bars)), whole=whole)
     high = ticks[-1]
     bottom = top + BAR_ROW * len(bars)
 
@@ -267,9 +271,10 @@ def bar_chart(
     return Chart(_document(title, WIDTH, height, parts), table)
 
 
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+def nice_ticks(low: float, high: float, count: int = 5, *, whole: bool = False) -> list[float]:
     """Round tick values from at most ``low`` to at least ``high`` (steps of 1, 2, 2.5 or 5
-    times a power of ten); a flat range gets a unit above it."""
+    times a power of ten); a flat range gets a unit above it. ``whole``: steps of a whole
+    number (a count of posts has no tick at 0.2 or 2.5)."""
     if high <= low:
         high = low + 1
     raw = (high - low) / count
@@ -279,6 +284,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
         if multiple * magnitude * count >= high - low:
             step = multiple * magnitude
             break
+    if whole:
+        step = max(1.0, float(math.ceil(step)))
     first = math.floor(low / step) * step
     last = math.ceil(high / step) * step
     return [first + index * step for index in range(round((last - first) / step) + 1)]

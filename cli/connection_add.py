@@ -27,6 +27,7 @@ from cli.connector_options import (
     parse_settings,
     read_mapping,
 )
+from cli.mappings import COMMAND_LINE
 from cli.render import (
     emit_json,
     settings_view,
@@ -161,6 +162,7 @@ def add(
                 crm_settings=settings,
                 inbound_auth=mode.value,
                 mapping=mapping,
+                mapping_author=COMMAND_LINE,
                 stats_interval_seconds=stats_interval,
             ),
         )

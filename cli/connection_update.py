@@ -22,6 +22,7 @@ from cli.connector_options import (
     parse_settings,
     read_mapping,
 )
+from cli.mappings import COMMAND_LINE
 from cli.render import (
     emit_connection,
     emit_json,
@@ -122,6 +123,7 @@ def update(
             crm_secret=crm_secret,
             crm_settings=settings,
             mapping=mapping,
+            mapping_author=COMMAND_LINE,
             remove_mapping=no_mapping,
             stats_interval_seconds=stats_interval,
         )

@@ -21,6 +21,7 @@ import click
 
 from cli.mapping_file import MappingFileError, MappingFileUnreadable, read_mapping_file
 from console import connections
+from console import mappings as mapping_service
 from crm.registry import KIND_NAMES, KINDS
 from socialbridge.inbound_auth import InboundAuth
 from store.connections import WEBHOOK_KIND
@@ -160,10 +161,8 @@ def read_mapping(path: Path | None, kind: str) -> str | None:
     except MappingFileError as exc:
         problems = [str(exc)]
     else:
-        try:
-            connections.checked_mapping(text, kind)
-        except connections.ConnectionRefused as exc:
-            problems = exc.errors["mapping"]
-        else:
+        checked = mapping_service.check_text(text, kind)
+        if checked.valid:
             return text
+        problems = [str(problem) for problem in checked.problems]
     raise Refused([f"--mapping {path}: {problem}" for problem in problems])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import click
 
 from cli.hints import waiting_hint
@@ -15,12 +17,10 @@ from cli.render import (
     table_time,
 )
 from cli.runtime import Runtime, json_option, pass_runtime
-from store import ErrorKind, EventRecord, EventStatus
-from workers.dispatch import EnqueueError, enqueue_event
+from console.replay import NotEnqueued, NotFinished, dead_events, replay_event
+from store import EventRecord, EventStatus
 
 STATUSES = tuple(status.value for status in EventStatus)
-# Only a finished event may be replayed: one still under way has a message or a sweep coming.
-FINISHED = (EventStatus.DONE.value, EventStatus.DEAD.value)
 
 
 @click.group("events")
@@ -109,34 +109,21 @@ def replay(runtime: Runtime, event_ids: tuple[str, ...], all_dead: bool, as_json
         raise click.UsageError("name one or more EVENT_IDS, or give --dead")
     targets = [_get(runtime, event_id) for event_id in event_ids]
     if all_dead:
-        targets += runtime.store.list_events(status="dead", limit=1000)
+        targets += dead_events(runtime.store)
     replayed: list[dict[str, str]] = []
     for event in {e.id: e for e in targets}.values():
-        if event.status not in FINISHED:
-            click.echo(f"{event.id}: still {event.status}, left alone", err=True)
-            continue
-        requeued = runtime.store.requeue(event.id)
         try:
-            task_id = enqueue_event(runtime.celery, requeued)
-        except EnqueueError as exc:
-            runtime.store.mark_dead(
-                event.id,
-                f"replay could not be enqueued: {exc}",
-                event.error_kind or ErrorKind.RETRYABLE_EXHAUSTED,
-            )
-            raise click.ClickException(f"{event.id}: {exc} (left dead; try again)") from exc
-        result = {
-            "event_id": event.id,
-            "type": event.type,
-            "was": event.status,
-            "status": requeued.status,
-            "task_id": task_id,
-        }
-        replayed.append(result)
+            done = replay_event(runtime.store, runtime.celery, event)
+        except NotFinished as exc:
+            click.echo(str(exc), err=True)
+            continue
+        except NotEnqueued as exc:
+            raise click.ClickException(str(exc)) from exc
+        replayed.append(asdict(done))
         if not as_json:
             click.echo(
-                f"{event.id}: {result['status']} again as task {task_id} "
-                f"({event.type}, was {event.status})"
+                f"{done.event_id}: {done.status} again as task {done.task_id} "
+                f"({done.type}, was {done.was})"
             )
     if as_json:
         emit_json(replayed)

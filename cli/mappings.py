@@ -6,16 +6,17 @@
 - ``show CONNECTION``: the connection's mapping text and its summary.
 - ``preview CONNECTION --event FILE``: what the receiver would make of a CRM body, and the
   requests the connector would send for it, without storing or sending anything
-  (`workers.preview.preview_event`); exit 1 when the body makes no valid event or a write
+  (`console.mappings.preview`); exit 1 when the body makes no valid event or a write
   would be refused.
+- ``history CONNECTION``: the connection's mapping versions, newest first.
+- ``rollback CONNECTION VERSION``: make an earlier version current again, as a new version.
 
 The format of mappings: docs/mappings.md.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,17 +30,19 @@ from cli.mapping_file import (
 )
 from cli.render import NOTHING, emit_fields, emit_json, emit_table, json_value, words
 from cli.runtime import Runtime, json_option, pass_runtime
-from crm.registry import KIND_NAMES, connector_kind
-from mappings import ConnectionMapping, MappingInvalid, MappingProblem, load_mapping
-from workers import preview as previews
+from console import mappings as service
+from crm.registry import KIND_NAMES
+from mappings import MappingInvalid, MappingProblem
+from store import NotFound
 
-EVENT_MAX_BYTES = 1024 * 1024
-"""Largest CRM body ``preview`` reads: far above what a CRM posts, far below a mistake."""
+EVENT_MAX_BYTES = service.BODY_MAX_BYTES
+COMMAND_LINE = "command line"
+"""Who saved a mapping version from the command line (the console names the user)."""
 
 
 @click.group("mappings")
 def group() -> None:
-    """Field mappings: check a mapping file, show a connection's, preview a CRM body."""
+    """Field mappings: check a file, show a connection's, preview a body, versions, roll back."""
 
 
 # --- validate ---------------------------------------------------------------------------------
@@ -57,11 +60,8 @@ def group() -> None:
 @json_option
 def validate(file: Path, crm_kind: str | None, as_json: bool) -> None:
     """Check a mapping file; print every problem (exit 1) or what it maps."""
-    outbound_fields = None
-    if crm_kind is not None:
-        outbound_fields = connector_kind(crm_kind).capabilities.outbound_fields
-    mapping: ConnectionMapping | None = None
     problems: list[MappingProblem] = []
+    summary = None
     try:
         text = read_mapping_file(file)
     except MappingFileUnreadable as exc:
@@ -72,33 +72,27 @@ def validate(file: Path, crm_kind: str | None, as_json: bool) -> None:
         # Listed as the file's one problem, in --json too: the file was read, and refused.
         problems = [MappingProblem(0, "", str(exc))]
     else:
-        try:
-            mapping = load_mapping(text, outbound_fields=outbound_fields)
-        except MappingInvalid as exc:
-            problems = exc.problems
-    summary = mapping.summary() if mapping is not None else None
+        checked = service.check_text(text, crm_kind)
+        problems, summary = checked.problems, checked.summary
     if as_json:
         emit_json(
-            {"valid": mapping is not None, "problems": _problem_views(problems), "summary": summary}
+            {
+                "valid": summary is not None,
+                "problems": service.problem_views(problems),
+                "summary": summary,
+            }
         )
     elif summary is not None:
-        checked = f" (outbound fields checked for {crm_kind})" if crm_kind else ""
-        click.echo(f"{file}: valid mapping, version {summary['version']}{checked}")
+        kind_note = f" (outbound fields checked for {crm_kind})" if crm_kind else ""
+        click.echo(f"{file}: valid mapping, version {summary['version']}{kind_note}")
         emit_summary(summary)
     else:
         for problem in problems:
             click.echo(str(problem), err=True)
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
         click.echo(f"{file}: not a valid mapping ({count})", err=True)
-    if mapping is None:
+    if summary is None:
         raise SystemExit(1)
-
-
-def _problem_views(problems: Sequence[MappingProblem]) -> list[dict[str, Any]]:
-    return [
-        {"line": problem.line, "field": problem.field, "message": problem.message}
-        for problem in problems
-    ]
 
 
 def emit_summary(summary: Mapping[str, Any]) -> None:
@@ -148,22 +142,17 @@ def emit_summary(summary: Mapping[str, Any]) -> None:
 def show(runtime: Runtime, connection: str, as_json: bool) -> None:
     """A connection's mapping (by id or name): its summary and its text."""
     record = runtime.connection(connection)
-    text: str | None = record.mapping
-    problems: list[MappingProblem] = []
-    summary = None
-    if text is not None:
-        try:
-            mapping = load_mapping(text, outbound_fields=_outbound_fields(record.crm_kind))
-            summary = mapping.summary()
-        except MappingInvalid as exc:
-            problems = exc.problems
+    current = service.show(record)
+    text = current.text
+    problems = [] if current.checked is None else current.checked.problems
+    summary = None if current.checked is None else current.checked.summary
     if as_json:
         emit_json(
             {
                 "connection": {"id": record.id, "name": record.name, "crm_kind": record.crm_kind},
                 "mapping": text,
                 "summary": summary,
-                "problems": _problem_views(problems),
+                "problems": service.problem_views(problems),
             }
         )
     elif text is None:
@@ -182,13 +171,6 @@ def show(runtime: Runtime, connection: str, as_json: bool) -> None:
             click.echo(f"  {line}".rstrip())
     if problems:
         raise SystemExit(1)
-
-
-def _outbound_fields(kind: str) -> Collection[str] | None:
-    try:
-        return connector_kind(kind).capabilities.outbound_fields
-    except ValueError:  # a kind this version does not know: its field names cannot be checked
-        return None
 
 
 # --- preview ----------------------------------------------------------------------------------
@@ -214,8 +196,9 @@ def preview(runtime: Runtime, connection: str, event_file: IO[bytes], as_json: b
     """
     record = runtime.connection(connection)
     body = _read_body(event_file)
-    result = previews.preview_event(runtime.services, record, body)
-    view = preview_view(result)
+    result = service.preview(runtime.services, record, None, body).result
+    assert result is not None  # no text given: the stored mapping, nothing to check first
+    view: dict[str, Any] = json_value(service.preview_view(result))
     if as_json:
         emit_json(view)
     else:
@@ -226,55 +209,10 @@ def preview(runtime: Runtime, connection: str, event_file: IO[bytes], as_json: b
 
 def _read_body(stream: IO[bytes]) -> Any:
     name = getattr(stream, "name", "-")
-    raw = stream.read(EVENT_MAX_BYTES + 1)
-    if len(raw) > EVENT_MAX_BYTES:
-        raise click.ClickException(f"--event {name}: larger than {EVENT_MAX_BYTES} bytes")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise click.ClickException(f"--event {name}: not UTF-8 (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise click.ClickException(
-            f"--event {name}: not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
-    except RecursionError:
-        raise click.ClickException(f"--event {name}: nested too deeply") from None
-
-
-def preview_view(result: previews.EventPreview) -> dict[str, Any]:
-    """An EventPreview as JSON values: what both forms of ``preview`` print."""
-    writes = [
-        {
-            "type": write.writeback.type,
-            "idempotency_key": write.writeback.idempotency_key,
-            "record": dict(write.writeback.record),
-            "data": write.writeback.data,
-            "requests": [
-                {
-                    "purpose": request.purpose,
-                    "method": request.method,
-                    "url": request.url,
-                    "headers": dict(request.headers),
-                    "body": request.body,
-                }
-                for request in write.requests
-            ],
-            "error": write.error,
-        }
-        for write in result.writes
-    ]
-    ok = result.event is not None and not result.errors
-    ok = ok and all(write["error"] is None for write in writes)
-    view: dict[str, Any] = json_value(
-        {
-            "ok": ok,
-            "event": result.event,
-            "errors": result.errors,
-            "writes": writes,
-            "note": result.note,
-        }
-    )
-    return view
+        return service.read_body(stream.read(EVENT_MAX_BYTES + 1))
+    except service.BodyUnreadable as exc:
+        raise click.ClickException(f"--event {name}: {exc}") from None
 
 
 def emit_preview(view: Mapping[str, Any]) -> None:
@@ -307,3 +245,81 @@ def emit_preview(view: Mapping[str, Any]) -> None:
         click.echo("writes: none")
     if view["note"]:
         click.echo(f"note: {view['note']}")
+
+
+# --- history and rollback -----------------------------------------------------------------------
+
+
+@group.command("history")
+@click.argument("connection")
+@json_option
+@pass_runtime
+def history(runtime: Runtime, connection: str, as_json: bool) -> None:
+    """The versions of a connection's mapping, newest first."""
+    record = runtime.connection(connection)
+    versions = service.history(runtime.store, record.id)
+    if as_json:
+        emit_json(
+            {
+                "connection": {"id": record.id, "name": record.name},
+                "current": record.mapping,
+                "versions": [
+                    {
+                        "number": version.number,
+                        "created_at": version.created_at,
+                        "author": version.author,
+                        "restored_from": version.restored_from,
+                        "current": index == 0 and version.text == record.mapping,
+                        "text": version.text,
+                    }
+                    for index, version in enumerate(versions)
+                ],
+            }
+        )
+        return
+    click.echo(f"mapping versions of connection {record.name} ({record.id}), newest first")
+    emit_table(
+        [
+            (
+                version.number,
+                version.created_at,
+                version.author or "unknown",
+                _version_note(version.restored_from, index == 0 and version.text == record.mapping),
+            )
+            for index, version in enumerate(versions)
+        ],
+        ["VERSION", "SAVED", "BY", "NOTE"],
+    )
+
+
+def _version_note(restored_from: int | None, current: bool) -> str:
+    notes = ["current"] if current else []
+    if restored_from is not None:
+        notes.append(f"restores version {restored_from}")
+    return ", ".join(notes) or NOTHING
+
+
+@group.command("rollback")
+@click.argument("connection")
+@click.argument("version", type=click.IntRange(min=1))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_runtime
+def rollback(runtime: Runtime, connection: str, version: int, yes: bool) -> None:
+    """Make VERSION of CONNECTION's mapping current again (saved as a new version)."""
+    record = runtime.connection(connection)
+    if not yes:
+        click.confirm(f"Make version {version} the mapping of {record.name} again?", abort=True)
+    try:
+        restored = service.roll_back(runtime.store, record, version, author=COMMAND_LINE)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    except MappingInvalid as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException(
+            f"version {version} cannot be used by this version of socialbridge"
+        ) from None
+    click.echo(
+        f"rolled back: version {restored.number} of {record.name}'s mapping is version "
+        f"{version} again"
+    )

@@ -28,12 +28,12 @@ from celery import Celery
 from marshmallow import fields as ma_fields
 from marshmallow import validate
 
+from console import mappings
 from console.ghl_check import CheckLine, Outcome, check_calls, scope_lines
 from console.hints import reconnect_hint, status_words
 from crm.connector import secret_names
 from crm.registry import DEFAULT_KIND as REGISTRY_DEFAULT_KIND
 from crm.registry import KINDS, SettingsInvalid, connector_kind, load_settings
-from mappings import MappingInvalid, load_mapping
 from socialbridge import urls
 from socialbridge.config import Settings
 from socialbridge.errors import IntegrationError
@@ -160,6 +160,8 @@ class NewConnection:
     crm_settings: Mapping[str, Any] = field(default_factory=dict)
     inbound_auth: str = ""
     mapping: str | None = None
+    # Who saved the mapping's first version (store.mapping_versions): a user, the command line.
+    mapping_author: str | None = None
     stats_interval_seconds: int | None = None
 
 
@@ -193,11 +195,9 @@ def checked_mapping(text: str | None, kind: str) -> str | None:
     """A mapping's text when it is valid for ``kind`` (an empty one is not); None for None."""
     if text is None:
         return None
-    outbound_fields = connector_kind(kind).capabilities.outbound_fields
-    try:
-        load_mapping(text, outbound_fields=outbound_fields)
-    except MappingInvalid as exc:
-        raise ConnectionRefused({"mapping": [str(problem) for problem in exc.problems]}) from None
+    checked = mappings.check_text(text, kind)
+    if not checked.valid:
+        raise ConnectionRefused({"mapping": [str(problem) for problem in checked.problems]})
     return text
 
 
@@ -254,6 +254,7 @@ def create_connection(store: Store, settings: Settings, new: NewConnection) -> C
             crm_settings=loaded,
             inbound_auth=mode,
             mapping=mapping,
+            mapping_author=new.mapping_author,
             stats_interval_seconds=interval,
         ),
     )
@@ -269,6 +270,7 @@ def update_connection(
     crm_secret: str | None = None,
     crm_settings: Mapping[str, Any] | None = None,
     mapping: str | None = None,
+    mapping_author: str | None = None,
     remove_mapping: bool = False,
     stats_interval_seconds: int | None = None,
 ) -> ConnectionRecord:
@@ -297,6 +299,7 @@ def update_connection(
             crm_secret=crm_secret,
             crm_settings=loaded,
             mapping=checked,
+            mapping_author=mapping_author,
             remove_mapping=remove_mapping,
             stats_interval_seconds=stats_interval_seconds,
         ),

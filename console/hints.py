@@ -16,19 +16,12 @@ token or a secret: only the connection's name, location and public URLs.
 
 from __future__ import annotations
 
+from console.connection_state import status_words
 from socialbridge import urls
 from socialbridge.config import Settings
 from store import ConnectionRecord, ConnectionStatus, GhlAuth
-from store.connections import NOT_INSTALLED_REASON
 
-
-def status_words(connection: ConnectionRecord) -> str:
-    """``needs_reauth: not installed yet``: the status and, when it says more, its reason."""
-    if connection.status_reason == NOT_INSTALLED_REASON:
-        return f"{connection.status}: not installed yet"
-    if connection.status_reason:
-        return f"{connection.status}: {connection.status_reason}"
-    return connection.status
+__all__ = ["reconnect_hint", "resume_hint", "status_words", "waiting_hint"]
 
 
 def reconnect_hint(connection: ConnectionRecord, settings: Settings) -> str:

@@ -108,7 +108,12 @@ class _FixedToken:
 
 
 class GHLClient:
-    """HighLevel's Social Planner API for one access token (one location, or an agency)."""
+    """HighLevel's Social Planner API for one access token (one location, or an agency).
+
+    One client per event run, used by that run's thread only (its token source and gate are
+    the run's). What the threads of a worker share is below it: the httpx transport's
+    connection pool (thread-safe, workers/services.py) and the Redis rate limiter.
+    """
 
     def __init__(
         self, http: httpx.Client, *, token: str | TokenSource, limiter: Gate | None = None

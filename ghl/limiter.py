@@ -392,6 +392,9 @@ class RateLimiter:
         self._steal = client.register_script(_STEAL)
         self._observe = client.register_script(_OBSERVE)
         self._learn = client.register_script(_LEARN)
+        # Written by any thread without a lock: the worst race is the warning logged twice.
+        # Everything else here is read-only after construction; the counts live in Redis and
+        # change only inside Lua scripts, which Redis runs one at a time.
         self._warned_window = False
 
     def __repr__(self) -> str:

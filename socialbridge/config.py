@@ -15,6 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The Celery pools a worker may run (WORKER_POOL), and the concurrency WORKER_CONCURRENCY=0 means
+# for the threads pool: events spend most of their time waiting on GHL and the CRM, so a thread
+# per event in flight fills the network; 32 keeps about 3 GHL calls of 100-300 ms each in flight
+# for 10+ events a second (docs/operations.md, Sizing workers for N locations).
+WORKER_POOLS = ("threads", "prefork")
+DEFAULT_WORKER_THREADS = 32
+# More threads than this in one process spend more on the GIL and on database connections than
+# they gain; add processes instead (docs/operations.md).
+MAX_WORKER_CONCURRENCY = 512
+
 # Every statistics schedule runs at most every 5 minutes and at least every 31 days: the
 # bounds of a connection's interval, and of the default one.
 STATS_INTERVAL_MIN_SECONDS = 300
@@ -183,7 +193,22 @@ class Settings:
     task_soft_time_limit: int = _setting(
         120, "Seconds before a running task is asked to stop (SoftTimeLimitExceeded)."
     )
-    task_time_limit: int = _setting(180, "Seconds before a running task is killed.")
+    task_time_limit: int = _setting(
+        180,
+        "Seconds before a running task is killed (prefork pool). The threads pool cannot kill: "
+        "its attempt stops renewing its lease then, and may no longer write back or record an "
+        "outcome (docs/operations.md, Guarantees).",
+    )
+    worker_pool: str = _setting(
+        "threads",
+        "Celery pool of the worker: `threads` (events wait on the network, so threads fill it) "
+        "or `prefork` (a process per task). A `--pool` on the worker's command line wins.",
+    )
+    worker_concurrency: int = _setting(
+        0,
+        "Tasks one worker process runs at once; 0 means 32 for the threads pool, the number of "
+        "CPUs for prefork. A `--concurrency` on the worker's command line wins.",
+    )
     stats_interval_seconds: int = _setting(
         86400,
         "Default interval of each connection's statistics schedule (daily); 300 s to 31 days.",
@@ -296,6 +321,13 @@ class Settings:
             raise ConfigError("LEASE_SECONDS: must be at least 3")
         if self.task_soft_time_limit >= self.task_time_limit:
             raise ConfigError("TASK_SOFT_TIME_LIMIT: must be below TASK_TIME_LIMIT")
+        if self.worker_pool not in WORKER_POOLS:
+            raise ConfigError(f"WORKER_POOL: expected threads or prefork, got {self.worker_pool!r}")
+        if not 0 <= self.worker_concurrency <= MAX_WORKER_CONCURRENCY:
+            raise ConfigError(
+                "WORKER_CONCURRENCY: must be from 0 (the pool's default: 32 threads, or one "
+                f"process per CPU) to {MAX_WORKER_CONCURRENCY}, got {self.worker_concurrency}"
+            )
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"LOG_FORMAT: expected text or json, got {self.log_format!r}")
         self.fallback_secret_keys()
@@ -322,6 +354,16 @@ class Settings:
                     "older SECRET_KEYs separated by commas"
                 )
         return keys
+
+    @property
+    def worker_slots(self) -> int:
+        """Tasks one worker process runs at once: WORKER_CONCURRENCY, or the pool's default
+        when it is 0 (32 threads; one process per CPU, as Celery counts them)."""
+        if self.worker_concurrency:
+            return self.worker_concurrency
+        if self.worker_pool == "threads":
+            return DEFAULT_WORKER_THREADS
+        return os.cpu_count() or 1
 
     @property
     def rate_limit_defer_horizon(self) -> float:

@@ -10,6 +10,7 @@ from store.crypto import SecretBox
 from store.errors import DuplicateName, NotFound, SecretUnreadable, StoreError, StoreUnavailable
 from store.events import due_for_attempt
 from store.ghl_auth import LocationMismatch
+from store.mapping_versions import MappingVersionRecord
 from store.passwords import PasswordRefused
 from store.records import (
     ConnectionRecord,
@@ -45,6 +46,7 @@ __all__ = [
     "GhlAuth",
     "InvalidEmail",
     "LocationMismatch",
+    "MappingVersionRecord",
     "NotFound",
     "PasswordRefused",
     "PostRecord",

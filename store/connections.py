@@ -24,7 +24,15 @@ from store.database import Database
 from store.errors import DuplicateName, NotFound
 from store.events import event_record
 from store.ids import new_connection_id
-from store.models import ConnectionRow, CrmWriteRow, EventRow, PostRow, SnapshotRow
+from store.mapping_versions import add_version
+from store.models import (
+    ConnectionRow,
+    CrmWriteRow,
+    EventRow,
+    MappingVersionRow,
+    PostRow,
+    SnapshotRow,
+)
 from store.records import ConnectionRecord, ConnectionStatus, EventRecord, EventStatus, GhlAuth
 
 # A statistics sync more often than every 5 minutes spends the location's GHL rate budget on
@@ -172,6 +180,7 @@ class ConnectionsMixin:
         inbound_auth: str = InboundAuth.SIGNATURE,
         mapping: str | None = None,
         stats_interval_seconds: int = 86400,
+        mapping_author: str | None = None,
     ) -> ConnectionRecord:
         """Store a new, active connection; secrets left out are generated.
 
@@ -247,6 +256,10 @@ class ConnectionsMixin:
                 if session.scalar(select(ConnectionRow.id).where(ConnectionRow.name == name)):
                     raise DuplicateName(f"a connection named {name!r} exists already")
                 session.add(row)
+                if mapping is not None:
+                    # Flushed first: the version refers to the connection's row.
+                    session.flush()
+                    add_version(session, row.id, mapping, author=mapping_author, now=now)
         except IntegrityError:
             # Another process created the same name between our check and our insert.
             raise DuplicateName(f"a connection named {name!r} exists already") from None
@@ -327,7 +340,7 @@ class ConnectionsMixin:
                 return False
             # Explicit rather than trusting ON DELETE CASCADE, which SQLite honours only when
             # the connection enabled foreign keys.
-            for table in (PostRow, EventRow, SnapshotRow, CrmWriteRow):
+            for table in (PostRow, EventRow, SnapshotRow, CrmWriteRow, MappingVersionRow):
                 session.execute(delete(table).where(table.connection_id == connection_id))
             session.delete(row)
         self.connection_cache.drop(connection_id)
@@ -345,12 +358,15 @@ class ConnectionsMixin:
         mapping: str | None = None,
         remove_mapping: bool = False,
         stats_interval_seconds: int | None = None,
+        mapping_author: str | None = None,
     ) -> ConnectionRecord:
         """Change the fields given (None: keep); ``updated_at`` becomes now.
 
         ``crm_settings`` replaces the connector's settings as a whole (merge and validate
         them with `crm.registry.load_settings` first); ``crm_secret`` changes a webhook
-        connection's signing secret alone. ``remove_mapping`` drops the mapping.
+        connection's signing secret alone. ``remove_mapping`` drops the mapping. A ``mapping``
+        is also kept as the connection's next mapping version (``store.mapping_versions``),
+        saved by ``mapping_author`` when given.
 
         Checked as by ``create_connection``: DuplicateName when another connection has
         ``name``; ValueError naming the field on a name like a connection id, text that cannot
@@ -385,6 +401,10 @@ class ConnectionsMixin:
                     row.crm_secret_encrypted = self._box.encrypt(str(settings.get("secret", "")))
                 if mapping is not None:
                     row.mapping = mapping
+                    add_version(
+                        session, connection_id, mapping, author=mapping_author,
+                        now=datetime.now(UTC),
+                    )  # fmt: skip
                 elif remove_mapping:
                     row.mapping = None
                 if name is not None and name != row.name:

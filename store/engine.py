@@ -1,4 +1,5 @@
-"""Engines for the store: URL clean-up, SQLite settings for several processes, fork safety."""
+"""Engines for the store: URL clean-up, SQLite settings for several processes and threads, the
+pool a threaded worker needs, fork safety."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ from sqlalchemy.pool import ConnectionPoolEntry
 # Several processes (web, worker, beat) share one SQLite file: a writer waits for the lock
 # this long (milliseconds) instead of failing at once with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connections a threaded process needs besides one per task thread: the recovery sweeper's
+# thread, and one spare for a token refresh or an operator's command sharing the process.
+SPARE_CONNECTIONS = 2
+# Seconds a thread waits for a pooled connection before the store counts as unavailable (the
+# task is then retried through the broker, workers/tasks.py): SQLAlchemy's default.
+POOL_TIMEOUT_SECONDS = 30
 
 
 def normalise_url(database_url: str) -> URL:
@@ -41,12 +48,38 @@ def ensure_sqlite_folder(url: URL) -> None:
     Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+def pool_options(database_url: str, threads: int) -> dict[str, Any]:
+    """``create_engine`` options for a process running ``threads`` tasks at once.
+
+    Each running attempt holds at most one connection at a time for its own statements, and
+    its lease keeper (workers/lease.py) one more while it renews: ``pool_size`` keeps one per
+    thread open, ``max_overflow`` lets the renewals that coincide with statements open
+    another for the moment. SQLAlchemy's default (5 + 10) would make the 16th of 32 threads
+    wait for a connection. Connections are opened on demand, so a process that runs fewer
+    tasks (prefork's children, the CLI) opens no more than it uses.
+
+    In-memory SQLite keeps SQLAlchemy's own single-connection pool: every connection would
+    otherwise be a database of its own.
+    """
+    url = normalise_url(database_url)
+    if is_sqlite(url) and (not url.database or url.database == ":memory:"):
+        return {}
+    size = max(1, threads) + SPARE_CONNECTIONS
+    return {"pool_size": size, "max_overflow": size, "pool_timeout": POOL_TIMEOUT_SECONDS}
+
+
 def make_engine(database_url: str, engine_options: Mapping[str, Any] | None = None) -> Engine:
     """An Engine for ``database_url``; ``engine_options`` go to ``create_engine`` as they are."""
     url = normalise_url(database_url)
     ensure_sqlite_folder(url)
     options: dict[str, Any] = {"pool_pre_ping": not is_sqlite(url)}
     options.update(engine_options or {})
+    if is_sqlite(url):
+        # A pooled SQLite connection is used by whichever thread checks it out next (gunicorn's
+        # threads, Celery's threads pool), one thread at a time: the pool hands it to one
+        # borrower only, so Python's same-thread check would only refuse correct use.
+        # (SQLAlchemy sets this itself for file databases; said here so no option drops it.)
+        options["connect_args"] = {"check_same_thread": False, **options.get("connect_args", {})}
     engine = create_engine(url, **options)
     if is_sqlite(url):
         event.listen(engine, "connect", _configure_sqlite)

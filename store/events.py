@@ -233,9 +233,21 @@ class EventsMixin:
             row = _event_row(session, event_id)  # NotFound for an unknown event
             return None if _rowcount(result) == 0 else event_record(row)
 
-    def renew_lease(self, event_id: str, task_id: str | None, *, lease_seconds: float) -> bool:
+    def renew_lease(
+        self,
+        event_id: str,
+        task_id: str | None,
+        *,
+        lease_seconds: float,
+        attempt: int | None = None,
+    ) -> bool:
         """Extend the running attempt's lease; False when the attempt no longer owns the event
-        (it finished, or the sweep gave the event to another attempt)."""
+        (it finished, or the sweep gave the event to another attempt).
+
+        ``attempt`` is the attempt's number (``attempts`` when it started): a message Redis
+        delivered again runs under the same task id, so only the number tells the attempt
+        that overran from the one that took the event after it.
+        """
         now = datetime.now(UTC)
         with self._database.transaction() as session:
             result = session.execute(
@@ -244,11 +256,34 @@ class EventsMixin:
                     EventRow.id == event_id,
                     EventRow.status == EventStatus.PROCESSING.value,
                     EventRow.task_id == task_id,
+                    *([] if attempt is None else [EventRow.attempts == attempt]),
                 )
                 .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
                 .execution_options(synchronize_session=False)
             )
             return _rowcount(result) == 1
+
+    def owns_attempt(
+        self, event_id: str, task_id: str | None, attempt: int, *, live_lease: bool = False
+    ) -> bool:
+        """Whether attempt number ``attempt`` under ``task_id`` still holds the event: it is
+        ``processing`` under that task id with that many attempts, and with ``live_lease``
+        its lease has not run out either.
+
+        The fence of an attempt that overran TASK_TIME_LIMIT (workers/lease.py): once the
+        sweep has taken the event (``queued``) or another attempt started it (one attempt
+        more), the late one may neither write back nor record an outcome.
+        """
+        conditions = [
+            EventRow.id == event_id,
+            EventRow.status == EventStatus.PROCESSING.value,
+            EventRow.task_id == task_id,
+            EventRow.attempts == attempt,
+        ]
+        if live_lease:
+            conditions.append(EventRow.lease_expires_at > datetime.now(UTC))
+        with self._database.transaction() as session:
+            return session.scalar(select(EventRow.id).where(*conditions)) is not None
 
     def mark_done(self, event_id: str) -> EventRecord:
         """The event was processed; ``last_error`` keeps what earlier attempts met."""

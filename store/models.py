@@ -329,3 +329,23 @@ class UserRow(Base):
     last_sign_in_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class MappingVersionRow(Base):
+    """One saved version of a connection's mapping: the history the console shows and rolls
+    back to. Written in the transaction that sets ``connections.mapping``
+    (``store.mapping_versions``)."""
+
+    __tablename__ = "mapping_versions"
+
+    connection_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    # 1, 2, 3… per connection, in the order saved.
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    # Who saved it: a console user's email, or "cli" / "migration"; None when not known.
+    author: Mapped[str | None] = mapped_column(String(320))
+    # The version this one restores (a rollback), else None.
+    restored_from: Mapped[int | None] = mapped_column(Integer)

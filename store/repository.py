@@ -3,7 +3,7 @@
 Each method runs in its own short transaction and returns frozen records (``store.records``),
 so nothing is bound to a session afterwards. The methods live with their aggregate:
 ``store.connections``, ``store.events``, ``store.posts``, ``store.snapshots``,
-``store.writes``, ``store.rotation``, ``store.users``.
+``store.writes``, ``store.rotation``, ``store.users``, ``store.mapping_versions``.
 
 The processes build it with ``Store.from_settings(settings)``, so that SECRET_KEY and its
 fallbacks reach it together.
@@ -18,8 +18,10 @@ from socialbridge.config import Settings
 from store.connections import ConnectionsMixin
 from store.crypto import SecretBox
 from store.database import Database
+from store.event_queries import EventQueriesMixin
 from store.events import EventsMixin
 from store.ghl_auth import GhlAuthMixin
+from store.mapping_versions import MappingVersionsMixin
 from store.posts import PostsMixin
 from store.rotation import SecretRotationMixin
 from store.snapshots import SnapshotsMixin
@@ -32,11 +34,13 @@ from store.writes import WritesMixin
 class Store(
     ConnectionsMixin,
     EventsMixin,
+    EventQueriesMixin,
     PostsMixin,
     SnapshotsMixin,
     WritesMixin,
     SecretRotationMixin,
     GhlAuthMixin,
+    MappingVersionsMixin,
     StatDaysMixin,
     TagLinksMixin,
     UsersMixin,

@@ -98,6 +98,21 @@ class WritesMixin:
         with self._database.transaction() as session:
             return [_record(row) for row in session.scalars(statement)]
 
+    def writes_of_event(self, connection_id: str, event_id: str) -> list[CrmWriteRecord]:
+        """The writes an event's runs recorded (their keys start with the event's id: see
+        `FlowContext.idempotency_key`), oldest first."""
+        prefix = f"{event_id}."
+        statement = (
+            select(CrmWriteRow)
+            .where(
+                CrmWriteRow.connection_id == connection_id,
+                CrmWriteRow.idempotency_key.startswith(prefix, autoescape=True),
+            )
+            .order_by(CrmWriteRow.created_at, CrmWriteRow.idempotency_key)
+        )
+        with self._database.transaction() as session:
+            return [_record(row) for row in session.scalars(statement)]
+
     def _try_begin_write(
         self,
         connection_id: str,

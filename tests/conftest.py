@@ -17,6 +17,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Deselect the tests marked `slow` (chaos and load runs).",
     )
+    parser.addoption(
+        "--screenshots",
+        metavar="DIR",
+        default=None,
+        help="The browser tests save a screenshot of each console page here (docs/screenshots).",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

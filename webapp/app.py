@@ -11,11 +11,16 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from socialbridge.config import Settings
 from socialbridge.logs import configure
 from webapp import (
+    analytics,
+    analytics_api,
     auth,
     connections,
     errors,
+    events,
+    formatting,
     ghl_webhooks,
     health,
+    mappings,
     metrics,
     oauth,
     security,
@@ -70,7 +75,12 @@ def create_app(
     app.register_blueprint(health.bp)
     metrics.init_app(app)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(events.bp)
+    formatting.init_app(app)
     app.register_blueprint(users.bp)
+    app.register_blueprint(analytics.bp)
+    app.register_blueprint(analytics_api.bp)
+    app.register_blueprint(mappings.bp)
     app.register_blueprint(connections.bp)
     errors.register(app)
     return app

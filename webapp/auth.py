@@ -40,6 +40,7 @@ from webapp.security import MACHINE_BLUEPRINTS, SAFE_METHODS, new_csrf_token
 bp = Blueprint("auth", __name__)
 
 PUBLIC_ENDPOINTS = frozenset({"auth.signin", "static"})
+API_PREFIX = "/api/"
 THROTTLE_EXTENSION = "signin_throttle"
 _USER_KEY = "user_id"
 _GENERATION_KEY = "generation"
@@ -97,7 +98,8 @@ def require_sign_in() -> Any:
         return None
     user = _session_user()
     if user is None:
-        if request.method in SAFE_METHODS:
+        # A script calling the API gets 401, not a sign-in page it cannot fill.
+        if request.method in SAFE_METHODS and not request.path.startswith(API_PREFIX):
             return redirect(url_for("auth.signin", next=request.full_path.rstrip("?")))
         abort(401, description="Sign in first.")
     g.user = user

@@ -73,6 +73,7 @@ def create() -> Any:
                 crm_settings=_settings_of(form, blank_kept=False),
                 inbound_auth=form.get("inbound_auth", ""),
                 mapping=form.get("mapping") or None,
+                mapping_author=signed_in_user().email,
                 stats_interval_seconds=interval,
             ),
         )

@@ -17,6 +17,8 @@ QUEUE = "socialbridge"
 # turns TLS on for rediss:// by the transport's name, which naming ours would lose.
 REDIS_TRANSPORT = "workers.redis_transport:RedisTransport"
 PREFORK_POOL = "workers.prefork_pool:PreforkPool"
+# WORKER_POOL's names to the pool Celery loads.
+POOLS = {"threads": "threads", "prefork": PREFORK_POOL}
 
 
 def make_celery(settings: Settings, *, services: Services | None = None) -> Celery:
@@ -88,7 +90,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "worker_pool": PREFORK_POOL,
+        # Threads by default: an event waits on GHL and the CRM far longer than it computes.
+        # WORKER_CONCURRENCY 0 is the pool's own default (Settings.worker_slots).
+        "worker_pool": POOLS[settings.worker_pool],
+        "worker_concurrency": settings.worker_slots,
+        # Enforced by the prefork pool only; Celery's threads pool cannot stop a thread and
+        # ignores both. There the attempt's lease stops at TASK_TIME_LIMIT instead, and a
+        # late attempt may neither write back nor record its outcome (workers/lease.py).
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_time_limit": settings.task_time_limit,
         "worker_cancel_long_running_tasks_on_connection_loss": True,

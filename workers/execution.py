@@ -184,14 +184,29 @@ def execute_event(
                 ErrorKind.INVALID,
             )
 
+        attempt = event.attempts
+
         def renew() -> bool:
-            return store.renew_lease(event.id, task_id, lease_seconds=settings.lease_seconds)
+            return store.renew_lease(
+                event.id, task_id, lease_seconds=settings.lease_seconds, attempt=attempt
+            )
+
+        def owned(live_lease: bool) -> bool:
+            return store.owns_attempt(event.id, task_id, attempt, live_lease=live_lease)
 
         clock = now or dt.datetime.now(dt.UTC)
         gate = services.ghl_gate(
             event.type, booking=prepaid, default_calls=EXPECTED_GHL_CALLS.get(event.type, 1)
         )
-        with LeaseKeeper(renew, every=settings.lease_seconds / 3):
+        # TASK_TIME_LIMIT for every pool (the threads pool cannot kill): the lease stops being
+        # renewed then, and a late attempt is fenced off by its number (workers/lease.py).
+        with LeaseKeeper(
+            renew,
+            every=settings.lease_seconds / 3,
+            time_limit=settings.task_time_limit,
+            lease_seconds=settings.lease_seconds,
+            owned=owned,
+        ) as keeper:
             ran = _run_flow(
                 services,
                 event,
@@ -202,6 +217,11 @@ def execute_event(
                 progress=progress,
                 now=clock,
             )
+        if not isinstance(ran, RateLimitDeferred) and not keeper.still_ours():
+            # The sweep gave the event to another attempt after this one's lease ran out:
+            # that attempt records the outcome, not this late one.
+            log.warning("event.attempt_overran", attempt=attempt)
+            return Outcome(SKIPPED, store.get_event(event.id))
         if isinstance(ran, RateLimitDeferred):
             return _defer(services, event, task_id, ran, requeue, clock)
         if isinstance(ran, _Failure):

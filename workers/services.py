@@ -35,7 +35,12 @@ from ghl.oauth import GHLOAuth
 from mappings import ConnectionMapping, load_mapping
 from socialbridge.config import Settings
 from store import ConnectionRecord, CrmWriteRecord, GhlAuth, Store
+from store.engine import pool_options
 from workers.ghl_tokens import TokenKeeper
+
+# httpx's defaults, raised to the number of task threads when that is larger.
+HTTP_MAX_CONNECTIONS = 100
+HTTP_KEEPALIVE_CONNECTIONS = 20
 
 
 @functools.lru_cache(maxsize=256)
@@ -128,7 +133,11 @@ class Services:
         # Built on first use: a forked worker child must open its own database connections.
         with self._lock:
             if self._store is None:
-                self._store = Store.from_settings(self.settings)
+                # A pool with a connection for every task thread (store/engine.py).
+                self._store = Store.from_settings(
+                    self.settings,
+                    engine_options=pool_options(self.settings.database_url, self.task_threads),
+                )
             return self._store
 
     @property
@@ -225,11 +234,29 @@ class Services:
             ledger=StoreLedger(self.store, connection.id),
         )
 
+    @property
+    def task_threads(self) -> int:
+        """Tasks this process may run at once: the threads pool's size, else one (a prefork
+        child, the CLI)."""
+        if self.settings.worker_pool == "threads":
+            return self.settings.worker_slots
+        return 1
+
     def _pool(self, system: str) -> SharedTransport:
         # Built on first use, like the store, so that each forked worker child has its own.
+        # One pool per system for every thread: httpcore's connection pool is thread-safe (it
+        # hands each connection to one request at a time under its own lock), while each
+        # event's GHLClient / connector around it is the event's own. It keeps a connection
+        # alive per task thread (httpx keeps 20 by default), so that 32 threads calling GHL at
+        # once do not open and close TLS connections on every event.
+        threads = self.task_threads
         with self._lock:
             if system not in self._pools:
-                self._pools[system] = SharedTransport(httpx.HTTPTransport())
+                limits = httpx.Limits(
+                    max_connections=max(HTTP_MAX_CONNECTIONS, threads),
+                    max_keepalive_connections=max(HTTP_KEEPALIVE_CONNECTIONS, threads),
+                )
+                self._pools[system] = SharedTransport(httpx.HTTPTransport(limits=limits))
             return self._pools[system]
 
     def dispose(self) -> None:

@@ -206,10 +206,11 @@ def app_commands(ports: DevPorts) -> dict[str, list[str]]:
             "--bind", f"{HOST}:{ports.web}",
             "webapp:create_app()",
         ],
+        # The pool and its size come from WORKER_POOL and WORKER_CONCURRENCY, as under the
+        # Procfile: 32 threads by default.
         "worker": [
             celery, "-A", "workers", "worker",
             "--loglevel", "INFO",
-            "--concurrency", "2",
             "--queues", "socialbridge",
             "--hostname", "worker1@%h",
         ],

@@ -143,6 +143,27 @@ def browser_context(
         context.close()
 
 
+@dataclass
+class Screenshots:
+    """Saves a page's picture under a name, into --screenshots DIR when given (the pictures
+    of docs/console.md), else into the test's temporary folder."""
+
+    folder: Path
+
+    def take(self, page: Page, name: str) -> Path:
+        path = self.folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def screenshots(request: pytest.FixtureRequest, tmp_path: Path) -> Screenshots:
+    chosen = request.config.getoption("--screenshots")
+    folder = Path(chosen) if chosen else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return Screenshots(folder)
+
+
 @pytest.fixture
 def errors() -> ConsoleErrors:
     return ConsoleErrors()

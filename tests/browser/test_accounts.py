@@ -23,7 +23,7 @@ def test_a_visitor_signs_in_and_reaches_the_overview(page: Page, console: Consol
     page.click("button[type=submit]")
 
     expect(page).to_have_url(f"{console.url}/")
-    expect(page.locator("h1")).to_have_text("socialbridge")
+    expect(page.locator("h1")).to_have_text("Overview")
     expect(page.locator(".who")).to_have_text(f"{ADMIN_EMAIL} (admin)")
     page.click("text=Sign out")
     expect(page).to_have_url(f"{console.url}/signin")
@@ -99,7 +99,7 @@ def test_no_page_reports_an_error_in_the_browser(
 ) -> None:
     page.goto(f"{console.url}/signin")
     console.sign_in(page, ADMIN_EMAIL)
-    for path in ("/", "/users"):
+    for path in ("/", "/users", "/events"):
         answer = page.goto(f"{console.url}{path}")
         assert answer is not None
         assert answer.status == 200

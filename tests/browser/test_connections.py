@@ -6,31 +6,24 @@ No Celery worker runs beside this web app, so the test event is seen recorded an
 needs a worker and the GHL and CRM sandboxes, which tests/functional/test_console_connections.py
 has.
 
-With ``UPDATE_SCREENSHOTS=1`` the pages' screenshots are written to docs/screenshots/ (shown
-in docs/console.md); otherwise to a temporary folder, so a test run leaves the tree as it is.
+`make screenshots` writes the pages' pictures into docs/screenshots/ (the `screenshots`
+fixture), for docs/console.md.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from store import EventStatus
-from tests.browser.conftest import ADMIN_EMAIL, VIEWER_EMAIL, Console, ConsoleErrors
-
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        return DOCS_SCREENSHOTS
-    return tmp_path
+from tests.browser.conftest import (
+    ADMIN_EMAIL,
+    VIEWER_EMAIL,
+    Console,
+    ConsoleErrors,
+    Screenshots,
+)
 
 
 def _create(page: Page, console: Console, name: str = "acme") -> str:
@@ -49,11 +42,11 @@ def _create(page: Page, console: Console, name: str = "acme") -> str:
 
 
 def test_an_admin_creates_a_connection_and_sends_it_a_test_event(
-    page: Page, console: Console, errors: ConsoleErrors, screenshots: Path
+    page: Page, console: Console, errors: ConsoleErrors, screenshots: Screenshots
 ) -> None:
     console.sign_in(page, ADMIN_EMAIL)
     page.goto(f"{console.url}/connections/new")
-    page.screenshot(path=str(screenshots / "connection-form.png"), full_page=True)
+    screenshots.take(page, "connection-form")
 
     connection_id = _create(page, console)
 
@@ -74,9 +67,9 @@ def test_an_admin_creates_a_connection_and_sends_it_a_test_event(
     # Recorded and queued; no worker runs here, so it stays queued (see the docstring).
     assert event.status == EventStatus.QUEUED
     expect(page.locator("table.events td.queued")).to_have_count(1)
-    page.screenshot(path=str(screenshots / "connection.png"), full_page=True)
+    screenshots.take(page, "connection")
     page.goto(f"{console.url}/connections")
-    page.screenshot(path=str(screenshots / "connections.png"), full_page=True)
+    screenshots.take(page, "connections")
     assert errors.messages == []
 
 

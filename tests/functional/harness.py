@@ -42,9 +42,15 @@ def worker_environment(settings: Settings) -> dict[str, str]:
 class Worker:
     """`celery -A workers worker` as a subprocess, with its log kept for the failure report."""
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
+    def __init__(
+        self, settings: Settings, log_path: Path, *, pool: str = "prefork", concurrency: int = 1
+    ) -> None:
+        """Prefork with one child by default, so that a test can kill the task's process;
+        ``pool="threads"`` runs the Procfile's pool."""
         self.settings = settings
         self.log_path = log_path
+        self.pool = pool
+        self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, *, timeout: float = 30.0) -> None:
@@ -58,9 +64,9 @@ class Worker:
                     "workers",
                     "worker",
                     "--pool",
-                    "prefork",
+                    self.pool,
                     "--concurrency",
-                    "1",
+                    str(self.concurrency),
                     "--queues",
                     "socialbridge",
                     "--loglevel",

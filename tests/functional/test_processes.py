@@ -3,7 +3,8 @@
 The stack of this module is its own, not the session's: a redis-server with its append-only
 file under a temporary folder (killed with SIGKILL and started again on the same port), a
 SQLite store, the web app and the sandboxes in this process, and `celery -A workers worker` and
-`celery -A workers beat` as real subprocesses, as the Procfile runs them.
+`celery -A workers beat` as real subprocesses, as the Procfile runs them; the worker once with
+each pool.
 """
 
 from __future__ import annotations
@@ -116,11 +117,15 @@ class Restartable:
         self.redis.start()  # the same port and data folder
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["prefork", "threads"])
 def restartable(
-    tmp_path_factory: pytest.TempPathFactory, sandboxes: tuple[str, str]
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sandboxes: tuple[str, str],
 ) -> Iterator[Restartable]:
-    tmp = tmp_path_factory.mktemp("processes")
+    # Both pools: prefork (one child, which the last test kills) and the Procfile's threads.
+    pool: str = request.param
+    tmp = tmp_path_factory.mktemp(f"processes-{pool}")
     ghl_url, crm_url = sandboxes
     redis = EmbeddedRedis(tmp / "redis")
     redis.start()
@@ -140,7 +145,9 @@ def restartable(
     )
     store = Store(database_url, settings.secret_key)
     app = create_app(settings)
-    worker = Worker(settings, tmp / "worker.log")
+    worker = Worker(
+        settings, tmp / "worker.log", pool=pool, concurrency=1 if pool == "prefork" else 4
+    )
     beat = Beat(settings, tmp)
     try:
         worker.start()
@@ -202,8 +209,9 @@ def test_attempts_cut_off_by_a_redis_restart_finish_once_each(restartable: Resta
     bridge = restartable.system
     bridge.reset_sandboxes()
     connection = bridge.new_connection()
-    # Slow GHL answers: attempts are running when Redis goes away, and the worker cancels
-    # them (worker_cancel_long_running_tasks_on_connection_loss).
+    # Slow GHL answers: attempts are running when Redis goes away. Prefork cancels them
+    # (worker_cancel_long_running_tasks_on_connection_loss) and the sweep runs them again;
+    # the threads pool cannot, and they finish while their messages come back later.
     bridge.ghl_fault(path_contains="/tags", delay_ms=1500, times=6)
     ids = [
         bridge.send(connection, "post.published", {"post_id": f"p-cut-{n}"}).json()["event_id"]
@@ -256,7 +264,8 @@ def test_the_worker_stays_up_through_redis_restarts_as_tasks_finish_and_pool_pro
 
 
 def kill_a_pool_process(worker: Worker) -> None:
-    """SIGKILL a pool process of the worker, if it has one right now (one may be starting)."""
+    """SIGKILL a pool process of the worker, if it has one right now (one may be starting;
+    a threads worker has none)."""
     assert worker.process is not None
     for child in psutil.Process(worker.process.pid).children()[:1]:
         child.send_signal(signal.SIGKILL)

@@ -193,14 +193,10 @@ def test_a_burst_on_one_location_runs_at_ghl_limit_without_a_429(limited: Limite
     # would come from an event deferred between its two requests.
     assert BURST <= len(post_calls) <= BURST * 1.1
     assert len(tag_calls) <= BURST * 1.1
-    # The busy location never had more than GHL's 100 in any 10 s (the sandbox would have
-    # answered 429), and it used the allowance: 95 per 10 s makes the floor; the generous
-    # bound leaves room for a slow machine.
-    floor = 10 * (len(busy_calls) / 95 - 1)
-    assert took < 3 * floor + 30, (took, floor)
-    # The quiet location did not queue behind the busy one (generous bound: seconds, while
-    # the busy location needed a minute), and it finished before most of the burst.
-    assert quiet_took < 15, quiet_took
+    # The busy location never had more than GHL's 100 in any 10 s: the sandbox would have
+    # answered 429. How close it came to the allowance is a speed, measured by
+    # bench.posts_by_id, not asserted here (a test never fails on timing). The quiet location
+    # did not queue behind the busy one: it finished before most of the burst had.
     assert busy_done_then < BURST * 0.6
     logs = limited.worker_logs()
     print(

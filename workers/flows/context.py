@@ -14,6 +14,7 @@ from crm.registry import connector_kind
 from ghl.client import GHLClient
 from socialbridge.errors import PermanentError
 from store import ConnectionRecord, PostRecord, SnapshotRecord
+from workers.lease import check_attempt
 from workers.tag_cache import TagCache
 
 
@@ -114,6 +115,9 @@ class FlowContext:
                 "the result is kept in the store only"
             )
             return False
+        # An attempt that overran TASK_TIME_LIMIT or lost its lease writes nothing: the
+        # attempt that took the event after it writes instead (workers/lease.py).
+        check_attempt()
         self.crm.write(
             WriteBack(
                 type=writeback_type,

@@ -137,6 +137,15 @@ def test_ticks_are_round_and_cover_the_range() -> None:
     assert nice_ticks(-3, 10)[0] <= -3
 
 
+def test_whole_ticks_for_counts() -> None:
+    assert nice_ticks(0, 1, whole=True) == [0, 1]
+    assert nice_ticks(0, 3, whole=True) == [0, 1, 2, 3]
+    assert nice_ticks(0, 12, whole=True) == [0, 3, 6, 9, 12]
+    assert nice_ticks(0, 233, whole=True) == nice_ticks(0, 233)
+    chart = bar_chart("Top tags", [("a", 1.0)], whole=True)
+    assert ">0.2<" not in chart.svg
+
+
 def test_the_analytics_charts_draw_a_point_per_bucket_with_data() -> None:
     period = Period(date(2026, 11, 2), date(2026, 11, 8))
     points = tuple(

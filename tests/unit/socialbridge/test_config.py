@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -60,11 +61,28 @@ def test_environment_values_are_typed() -> None:
         ({"GHL_REFRESH_LOCK_SECONDS": "0"}, "GHL_REFRESH_LOCK_SECONDS: must be a positive"),
         ({"GHL_OAUTH_AUTHORIZE_URL": "ftp://x"}, "GHL_OAUTH_AUTHORIZE_URL: expected an http"),
         ({"PUBLIC_URL": "bridge.example.com"}, "PUBLIC_URL: expected an http"),
+        ({"WORKER_POOL": "gevent"}, "WORKER_POOL: expected threads or prefork, got 'gevent'"),
+        ({"WORKER_CONCURRENCY": "-1"}, "WORKER_CONCURRENCY: must be from 0"),
+        ({"WORKER_CONCURRENCY": "513"}, "WORKER_CONCURRENCY: must be from 0"),
+        ({"WORKER_CONCURRENCY": "many"}, "WORKER_CONCURRENCY: expected int, got 'many'"),
     ],
 )
 def test_a_bad_value_names_the_setting(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         Settings.from_env(env)
+
+
+def test_the_worker_runs_32_threads_unless_told_otherwise() -> None:
+    settings = Settings.from_env({})
+    assert (settings.worker_pool, settings.worker_concurrency) == ("threads", 0)
+    assert settings.worker_slots == 32
+    assert Settings.from_env({"WORKER_CONCURRENCY": "8"}).worker_slots == 8
+
+
+def test_a_prefork_worker_runs_a_process_per_cpu_unless_told_otherwise() -> None:
+    prefork = Settings.from_env({"WORKER_POOL": "prefork"})
+    assert prefork.worker_slots == (os.cpu_count() or 1)
+    assert prefork.replace(worker_concurrency=3).worker_slots == 3
 
 
 def test_unknown_setting_in_a_mapping_is_refused() -> None:

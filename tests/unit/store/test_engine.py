@@ -1,13 +1,20 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.pool import QueuePool
 
-from store.engine import SQLITE_BUSY_TIMEOUT_MS, make_engine, normalise_url
+from store.engine import (
+    SPARE_CONNECTIONS,
+    SQLITE_BUSY_TIMEOUT_MS,
+    make_engine,
+    normalise_url,
+    pool_options,
+)
 
 
 @pytest.mark.parametrize(
@@ -79,3 +86,44 @@ def test_a_forked_child_does_not_reuse_the_parents_connections(tmp_path: Path) -
         assert engine.pool is parent_pool  # the parent keeps its own
     finally:
         engine.dispose()
+
+
+def test_a_threaded_process_gets_a_connection_per_thread_and_as_many_for_renewals(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    options = pool_options(url, 32)
+    assert options["pool_size"] == 32 + SPARE_CONNECTIONS
+    assert options["max_overflow"] == 32 + SPARE_CONNECTIONS
+    engine = make_engine(url, options)
+    try:
+        assert isinstance(engine.pool, QueuePool)
+        assert engine.pool.size() == 32 + SPARE_CONNECTIONS
+    finally:
+        engine.dispose()
+
+
+def test_in_memory_sqlite_keeps_its_single_connection_pool() -> None:
+    assert pool_options("sqlite://", 32) == {}
+    assert pool_options("sqlite:///:memory:", 32) == {}
+
+
+def test_sqlite_connections_move_between_threads(tmp_path: Path) -> None:
+    # What a threaded worker does: a connection opened by one thread, used by the next.
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}", pool_options("sqlite://x", 4))
+    results: list[object] = []
+
+    def use() -> None:
+        with engine.connect() as connection:
+            results.append(connection.execute(text("SELECT 1")).scalar())
+
+    try:
+        first = threading.Thread(target=use)
+        first.start()
+        first.join()
+        second = threading.Thread(target=use)
+        second.start()
+        second.join()
+    finally:
+        engine.dispose()
+    assert results == [1, 1]

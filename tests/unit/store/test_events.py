@@ -518,3 +518,27 @@ def test_record_events_writes_nothing_when_a_connection_is_gone(
         store.record_events([NewEvent(connection.id, "t", {}, source="fax")])
 
     assert store.list_events() == []
+
+
+def test_an_attempt_is_owned_by_its_task_id_and_number(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    event = _record(store, connection)
+    store.start_attempt(event.id, "task-1", lease_seconds=LEASE)
+    assert store.owns_attempt(event.id, "task-1", 1, live_lease=True)
+    assert not store.owns_attempt(event.id, "task-2", 1)
+
+    # The lease runs out: the attempt still owns the event until another takes it.
+    assert store.renew_lease(event.id, "task-1", lease_seconds=-1, attempt=1)
+    assert store.owns_attempt(event.id, "task-1", 1)
+    assert not store.owns_attempt(event.id, "task-1", 1, live_lease=True)
+
+    # Redis delivers the same message again: same task id, attempt 2.
+    assert store.start_attempt(event.id, "task-1", lease_seconds=LEASE) is not None
+    assert not store.owns_attempt(event.id, "task-1", 1)
+    assert not store.renew_lease(event.id, "task-1", lease_seconds=LEASE, attempt=1)
+    assert store.owns_attempt(event.id, "task-1", 2, live_lease=True)
+    assert store.renew_lease(event.id, "task-1", lease_seconds=LEASE, attempt=2)
+
+    store.mark_done(event.id)
+    assert not store.owns_attempt(event.id, "task-1", 2)

@@ -26,6 +26,7 @@ TABLES = {
     "crm_writes",
     "ghl_agencies",
     "users",
+    "mapping_versions",
     "oauth_states",
     "ghl_app_events",
     "stat_days",
@@ -104,7 +105,7 @@ def test_a_store_on_a_database_never_migrated_says_to_run_db_upgrade(
 
 def test_the_migrations_folder_ships_next_to_the_module() -> None:
     assert (migrate.MIGRATIONS / "env.py").is_file()
-    assert migrate.head_revision() == "0008"
+    assert migrate.head_revision() == "0009"
 
 
 def test_postgresql_is_tested_when_configured() -> None:

@@ -1,11 +1,10 @@
-"""The read-only overview page (signed in as an admin)."""
+"""The overview page and its fragment (signed in), through Flask's test client."""
 
 from __future__ import annotations
 
 from flask.testing import FlaskClient
 
 from store import ConnectionRecord, Store
-from tests.unit.webapp.conftest import PUBLIC_URL
 
 
 def test_an_empty_bridge_says_how_to_start(admin_client: FlaskClient) -> None:
@@ -15,11 +14,14 @@ def test_an_empty_bridge_says_how_to_start(admin_client: FlaskClient) -> None:
     assert answer.mimetype == "text/html"
     page = answer.get_data(as_text=True)
     assert "No connection yet: <code>socialbridge connections add --help</code>" in page
-    assert "No event yet: <code>socialbridge demo send post.published</code>" in page
-    assert '<span class="queued">queued: 0</span>' in page
+    assert '<dd id="queue-depth">0</dd>' in page
+    assert '<dd id="oldest-queued">none queued</dd>' in page
+    # The refresh script is a file of its own (the CSP runs no inline script).
+    assert '<script src="/static/overview.js" defer></script>' in page
+    assert 'data-refresh-url="/overview"' in page
 
 
-def test_connections_events_and_counts_are_listed(
+def test_each_connection_shows_state_reason_and_counts(
     admin_client: FlaskClient, store: Store, connection: ConnectionRecord
 ) -> None:
     event, _ = store.record_event(
@@ -30,16 +32,37 @@ def test_connections_events_and_counts_are_listed(
 
     page = admin_client.get("/").get_data(as_text=True)
 
-    assert f"<code>{connection.id}</code>" in page
-    assert f"<code>{PUBLIC_URL}/webhooks/crm/{connection.id}</code>" in page
-    assert '<td class="parked">parked: credentials refused</td>' in page
-    assert f"<code>{event.id}</code>" in page
-    assert "ghl: Invalid JWT (HTTP 401)" in page
-    assert '<span class="dead">dead: 1</span>' in page
+    assert (
+        '<td class="state state-parked">parked<br><small>credentials refused</small></td>' in page
+    )
+    assert f'href="/events?connection={connection.id}&amp;status=dead">1</a>' in page
+    assert '<dd class="dead" id="total-dead">1</dd>' in page
+    assert "never" in page  # no success yet
+    assert "limiter off" not in page  # the test settings run the limiter
     # Secrets never reach the page.
     assert connection.ghl_token not in page
     assert connection.webhook_secrets[0] not in page
     assert connection.crm_secret not in page
+
+
+def test_the_fragment_is_the_content_without_the_page(
+    admin_client: FlaskClient, connection: ConnectionRecord
+) -> None:
+    answer = admin_client.get("/overview")
+
+    assert answer.status_code == 200
+    fragment = answer.get_data(as_text=True)
+    assert "<html" not in fragment
+    assert "<script" not in fragment
+    assert f'id="connection-{connection.id}"' in fragment
+    assert "Read at" in fragment
+
+
+def test_the_fragment_needs_sign_in(client: FlaskClient) -> None:
+    answer = client.get("/overview")
+
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith("/signin")
 
 
 def test_names_are_escaped(admin_client: FlaskClient, store: Store) -> None:
@@ -56,11 +79,11 @@ def test_names_are_escaped(admin_client: FlaskClient, store: Store) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
-def test_an_oauth_connection_waiting_for_its_install_links_to_it(
+def test_an_oauth_connection_not_installed_yet_is_waiting(
     admin_client: FlaskClient, store: Store
 ) -> None:
     waiting = store.create_connection(
-        name="oauth-agency", location_id="", ghl_token="", ghl_auth="oauth", crm_url=PUBLIC_URL
+        name="oauth-agency", location_id="", ghl_token="", ghl_auth="oauth", crm_url="http://x"
     )
     event, _ = store.record_event(
         connection_id=waiting.id, type="post.published", payload={}, webhook_id="msg_2"
@@ -70,5 +93,14 @@ def test_an_oauth_connection_waiting_for_its_install_links_to_it(
     page = admin_client.get("/").get_data(as_text=True)
 
     assert "(chosen at install)" in page
+    assert (
+        '<td class="state state-waiting">waiting<br><small>waiting for its GHL install</small>'
+        in page
+    )
+    assert '<td class="count waiting">1</td>' in page
     assert f'<a href="/oauth/ghl/start?connection={waiting.id}">Connect GHL</a>' in page
-    assert '<span class="waiting">waiting: 1</span>' in page
+
+
+def test_a_viewer_reads_the_overview(viewer_client: FlaskClient) -> None:
+    assert viewer_client.get("/").status_code == 200
+    assert viewer_client.get("/overview").status_code == 200

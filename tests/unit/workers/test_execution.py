@@ -982,3 +982,57 @@ def test_a_run_outside_celery_owns_its_lease_under_an_id_of_its_own(bridge: Brid
     assert outcome.event.task_id is not None
     assert outcome.event.task_id.startswith("inline-")
     assert renewed == [True]
+
+
+# TASK_TIME_LIMIT without a kill (Celery's threads pool): the lease stops at the limit and the
+# late attempt is fenced off by its number. A limit of 2 s; the flow's first step outlasts it.
+TIME_LIMITS = {"lease_seconds": 3, "task_soft_time_limit": 1, "task_time_limit": 2}
+
+
+def test_an_attempt_past_its_time_limit_whose_event_was_taken_writes_and_records_nothing(
+    bridge: Bridge,
+) -> None:
+    services = with_settings(bridge, **TIME_LIMITS)
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-27"})
+    taken: list[EventRecord] = []
+
+    def overrun(_: str) -> None:
+        if taken:
+            return
+        time.sleep(2.2)  # past the 2 s limit: the keeper renews no more
+        # The lease runs out and Redis hands the same message (same task id) to another
+        # thread, which starts attempt 2; forced here rather than waited for.
+        assert bridge.store.renew_lease(event.id, "task-late", lease_seconds=-1, attempt=1)
+        again = bridge.store.start_attempt(event.id, "task-late", lease_seconds=20)
+        assert again is not None
+        taken.append(again)
+
+    outcome = execute_event(services, event.id, task_id="task-late", progress=overrun)
+
+    assert outcome.status == SKIPPED
+    assert bridge.deliveries(connection) == []  # attempt 2 writes back, not this one
+    current = bridge.store.get_event(event.id)
+    assert current is not None
+    assert (current.status, current.attempts, current.task_id) == ("processing", 2, "task-late")
+
+
+def test_an_attempt_past_its_time_limit_that_kept_its_event_is_retried_without_writing(
+    bridge: Bridge,
+) -> None:
+    services = with_settings(bridge, **TIME_LIMITS)
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-28"})
+    slept: list[bool] = []
+
+    def overrun(_: str) -> None:
+        if not slept:
+            slept.append(True)
+            time.sleep(2.2)
+
+    outcome = execute_event(services, event.id, task_id="task-slow", progress=overrun)
+
+    assert outcome.status == RETRY
+    assert outcome.error is not None
+    assert "ran past TASK_TIME_LIMIT (2 s)" in outcome.error
+    assert bridge.deliveries(connection) == []

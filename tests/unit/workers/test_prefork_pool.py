@@ -63,7 +63,7 @@ def test_ours_registers_again_and_watches_the_other_processes(hub: Hub) -> None:
 
 
 def test_celery_uses_it_also_when_the_command_line_names_prefork() -> None:
-    app = make_celery(Settings.from_mapping({"secret_key": "k" * 43}))
+    app = make_celery(Settings.from_mapping({"secret_key": "k" * 43, "worker_pool": "prefork"}))
     # What `celery -A workers worker --pool prefork` (the default) resolves the pool to.
     context = click.Context(click.Command("worker"), obj=SimpleNamespace(app=app))
 

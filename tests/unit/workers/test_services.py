@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -72,3 +73,40 @@ def test_an_injected_transport_wins_over_the_pool(
 
     with with_fake.ghl_for(connection) as ghl:
         assert ghl._http._transport is injected
+
+
+def test_threads_of_a_worker_call_ghl_at_once_through_one_pool(
+    services: tuple[Services, ConnectionRecord],
+) -> None:
+    # What Celery's threads pool does: events on 16 threads, each with its own client.
+    bridge, connection = services
+    transports: list[httpx.BaseTransport] = []
+
+    def one_event(_: int) -> int:
+        with bridge.ghl_for(connection) as ghl:
+            transports.append(ghl._http._transport)
+            return len(ghl.list_accounts(connection.location_id))
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(one_event, range(64)))
+
+    assert answers == [6] * 64
+    assert len({id(t) for t in transports}) == 1
+    # The pool keeps a connection alive for each of the worker's 32 threads.
+    pool_of_ghl = transports[0]
+    assert isinstance(pool_of_ghl, SharedTransport)
+    assert isinstance(pool_of_ghl.inner, httpx.HTTPTransport)
+    assert pool_of_ghl.inner._pool._max_keepalive_connections == 32
+
+
+def test_threads_asking_for_the_store_at_once_share_one(tmp_path: Path) -> None:
+    settings = Settings.from_mapping(
+        {"database_url": f"sqlite:///{tmp_path / 'x.db'}", "secret_key": "k"}
+    )
+    services = Services(settings)
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            stores = list(pool.map(lambda _: services.store, range(64)))
+        assert len({id(store) for store in stores}) == 1
+    finally:
+        services.dispose()

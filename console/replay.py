@@ -1,0 +1,83 @@
+"""Replaying events: one place for `socialbridge events replay` and the console's buttons.
+
+A replay puts a finished event back on the queue with a fresh attempt budget (`Store.requeue`)
+and sends its task. Only a finished event (done or dead) may be replayed: one still under way
+has a message or a sweep coming, and a waiting one runs when its connection is active again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from celery import Celery
+
+from store import ErrorKind, EventRecord, EventStatus, Store
+from workers.dispatch import EnqueueError, enqueue_event
+
+FINISHED = (EventStatus.DONE.value, EventStatus.DEAD.value)
+# The most dead events one "replay all" takes at once.
+REPLAY_ALL_LIMIT = 1000
+
+
+class NotFinished(Exception):
+    """The event is still under way (or waiting): left alone."""
+
+    def __init__(self, event: EventRecord) -> None:
+        super().__init__(f"{event.id}: still {event.status}, left alone")
+        self.event = event
+
+
+class NotEnqueued(Exception):
+    """The broker did not take the replay's task: the event is left dead, to try again."""
+
+    def __init__(self, event: EventRecord, cause: EnqueueError) -> None:
+        super().__init__(f"{event.id}: {cause} (left dead; try again)")
+        self.event = event
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """An event sent again: what it was, what it is now and its new task."""
+
+    event_id: str
+    type: str
+    was: str
+    status: str
+    task_id: str
+
+
+def replay_event(store: Store, celery: Celery, event: EventRecord) -> Replayed:
+    """Queue ``event`` again; NotFinished when it is not done or dead, NotEnqueued when the
+    broker refused its task (the event is then dead, with that as its error)."""
+    if event.status not in FINISHED:
+        raise NotFinished(event)
+    requeued = store.requeue(event.id)
+    try:
+        task_id = enqueue_event(celery, requeued)
+    except EnqueueError as exc:
+        store.mark_dead(
+            event.id,
+            f"replay could not be enqueued: {exc}",
+            event.error_kind or ErrorKind.RETRYABLE_EXHAUSTED,
+        )
+        raise NotEnqueued(event, exc) from exc
+    return Replayed(
+        event_id=event.id,
+        type=event.type,
+        was=event.status,
+        status=requeued.status,
+        task_id=task_id,
+    )
+
+
+def dead_events(store: Store, connection_id: str | None = None) -> list[EventRecord]:
+    """The dead events (of one connection, or all), newest first, at most REPLAY_ALL_LIMIT."""
+    return store.list_events(
+        connection_id=connection_id, status=EventStatus.DEAD.value, limit=REPLAY_ALL_LIMIT
+    )
+
+
+def replay_dead(store: Store, celery: Celery, connection_id: str) -> list[Replayed]:
+    """Replay every dead event of a connection; stops at the first the broker refuses
+    (NotEnqueued: the ones before it are queued, that one and the rest stay dead)."""
+    return [replay_event(store, celery, event) for event in dead_events(store, connection_id)]

@@ -1,0 +1,90 @@
+"""console.replay: one event, or every dead one of a connection, queued again on Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from celery import Celery
+
+from console.replay import NotEnqueued, NotFinished, replay_dead, replay_event
+from socialbridge.config import Settings
+from socialbridge.embedded_redis import free_port
+from store import Store
+from tests.brokerutil import queue_length, queued_tasks
+from tests.unit.console.conftest import SECRET_KEY
+from tests.unit.console.eventutil import record
+from workers.celery_app import make_celery
+
+
+def celery_on(redis_url: str) -> Celery:
+    return make_celery(Settings.from_mapping({"secret_key": SECRET_KEY, "redis_url": redis_url}))
+
+
+@pytest.fixture
+def celery(redis_url: str) -> Iterator[Celery]:
+    app = celery_on(redis_url)
+    yield app
+    app.close()
+
+
+def test_a_dead_event_is_queued_again_with_a_fresh_budget(
+    store: Store, celery: Celery, redis_url: str
+) -> None:
+    acme = store.create_connection(name="acme", location_id="loc_a", ghl_token="t")
+    dead = record(store, acme, "dead", error="ghl: down")
+
+    replayed = replay_event(store, celery, dead)
+
+    [task] = queued_tasks(redis_url)
+    assert (replayed.event_id, replayed.was, replayed.status) == (dead.id, "dead", "queued")
+    assert replayed.task_id == task.id
+    assert task.args == [dead.id, dead.payload]
+    after = store.get_event(dead.id)
+    assert after is not None
+    assert (after.status, after.attempts, after.replays) == ("queued", 0, 1)
+    assert after.last_error == "ghl: down"
+
+
+def test_an_event_under_way_is_left_alone(store: Store, celery: Celery, redis_url: str) -> None:
+    acme = store.create_connection(name="acme", location_id="loc_a", ghl_token="t")
+    queued = record(store, acme)
+
+    with pytest.raises(NotFinished, match="still queued, left alone"):
+        replay_event(store, celery, queued)
+
+    assert queue_length(redis_url) == 0
+
+
+def test_replay_dead_takes_only_that_connections_dead_events(
+    store: Store, celery: Celery, redis_url: str
+) -> None:
+    acme = store.create_connection(name="acme", location_id="loc_a", ghl_token="t")
+    zeta = store.create_connection(name="zeta", location_id="loc_z", ghl_token="t")
+    dead = {record(store, acme, "dead").id for _ in range(2)}
+    record(store, acme, "done")
+    other = record(store, zeta, "dead")
+
+    replayed = replay_dead(store, celery, acme.id)
+
+    assert {r.event_id for r in replayed} == dead
+    assert queue_length(redis_url) == 2
+    still = store.get_event(other.id)
+    assert still is not None
+    assert still.status == "dead"
+
+
+def test_a_replay_the_broker_refuses_leaves_the_event_dead(store: Store) -> None:
+    acme = store.create_connection(name="acme", location_id="loc_a", ghl_token="t")
+    dead = record(store, acme, "dead")
+    nowhere = celery_on(f"redis://127.0.0.1:{free_port()}/0")
+
+    with pytest.raises(NotEnqueued, match="left dead; try again"):
+        replay_event(store, nowhere, dead)
+    nowhere.close()
+
+    after = store.get_event(dead.id)
+    assert after is not None
+    assert after.status == "dead"
+    assert after.last_error is not None
+    assert after.last_error.startswith("replay could not be enqueued: ")

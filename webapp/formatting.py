@@ -1,0 +1,36 @@
+"""Template filters for times and ages: one spelling of a moment on every console page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask
+
+
+def utc(moment: dt.datetime | None) -> str:
+    """``2026-11-23 10:00:00 UTC``, or an empty string for no moment."""
+    if moment is None:
+        return ""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+
+
+def age(seconds: float | None) -> str:
+    """``45 s``, ``3 min``, ``2 h 5 min``, ``3 d 4 h``: short enough for a table cell."""
+    if seconds is None:
+        return ""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, _ = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(utc, "utc")
+    app.add_template_filter(age, "age")
