@@ -18,8 +18,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from werkzeug.datastructures import MultiDict
 
 from console import access, connections, demo_events
+from console.connection_state import connection_state
 from console.connections import DEFAULT_KIND, ConnectionRefused, NewConnection
-from console.hints import status_words
 from schemas.events import EVENT_TYPES
 from socialbridge import urls
 from socialbridge.inbound_auth import InboundAuth
@@ -40,7 +40,7 @@ def index() -> Any:
         "connections/list.html",
         connections=context.services().store.list_connections(),
         may_change=access.may_change(signed_in_user()),
-        status_words=status_words,
+        state_of=connection_state,
     )
 
 
@@ -244,7 +244,7 @@ def _detail_page(
             name: ("(set, write-only)" if name in secret_settings else value)
             for name, value in sorted(record.crm_settings.items())
         },
-        status_words=status_words(record),
+        state=connection_state(record),
         webhook_url=urls.webhook_url(settings, record.id),
         install_url=urls.install_url(settings, record.id)
         if record.ghl_auth == GhlAuth.OAUTH

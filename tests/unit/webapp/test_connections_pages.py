@@ -274,7 +274,7 @@ def test_an_oauth_connection_offers_the_install(admin_client: FlaskClient, store
 
     assert f'href="https://bridge.example/oauth/ghl/start?connection={record.id}"' in page
     assert "Connect to HighLevel" in page
-    assert "needs_reauth: not installed yet" in page
+    assert "waiting: waiting for its GHL install" in page
     # Its GHL tokens come from the install: the edit form asks for none.
     form = admin_client.get(f"/connections/{record.id}/edit").get_data(as_text=True)
     assert 'name="ghl_token"' not in form
