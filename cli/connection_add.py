@@ -34,6 +34,7 @@ from cli.render import (
     settings_words,
 )
 from cli.runtime import Runtime, json_option, pass_runtime
+from console import connections
 from crm.registry import connector_kind
 from socialbridge import urls
 from socialbridge.inbound_auth import InboundAuth
@@ -147,18 +148,23 @@ def add(
     if stats_interval is None:
         stats_interval = runtime.settings.stats_interval_seconds
     with refused_values(name):
-        connection = runtime.store.create_connection(
-            name=name,
-            location_id=location_id or "",
-            ghl_token=ghl_token or "",
-            ghl_auth=auth.value,
-            crm_url=crm_url or "",
-            crm_kind=crm_kind,
-            crm_settings=settings,
-            inbound_auth=mode,
-            mapping=mapping,
-            mapping_author=COMMAND_LINE,
-            stats_interval_seconds=stats_interval,
+        # Everything was checked above to name the option; the console checks it all again.
+        connection = connections.create_connection(
+            runtime.store,
+            runtime.settings,
+            connections.NewConnection(
+                name=name,
+                location_id=location_id or "",
+                ghl_token=ghl_token or "",
+                ghl_auth=auth.value,
+                crm_url=crm_url or "",
+                crm_kind=crm_kind,
+                crm_settings=settings,
+                inbound_auth=mode.value,
+                mapping=mapping,
+                mapping_author=COMMAND_LINE,
+                stats_interval_seconds=stats_interval,
+            ),
         )
     result: dict[str, Any] = {
         "id": connection.id,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import click
 
-from cli.hints import reconnect_hint, status_words
 from cli.runtime import Runtime, pass_runtime
-from store import ConnectionStatus, GhlAuth
-from workers.release import activate_and_enqueue
+from console import connections
+from console.hints import reconnect_hint
+from store import GhlAuth
 
 # Why a connection is disconnected when a user did it (GHL's UNINSTALL gives its own reason).
-DISCONNECT_REASON = "disconnected with `socialbridge connections disconnect`"
+DISCONNECT_REASON = connections.DISCONNECT_REASON
 
 
 @click.command("activate")
@@ -28,21 +28,16 @@ def activate(runtime: Runtime, connection: str) -> None:
     without a GHL token (disconnected, or OAuth not installed) needs one first.
     """
     record = runtime.connection(connection)
-    if record.status == ConnectionStatus.ACTIVE:
+    try:
+        done = connections.activate(runtime.store, runtime.celery, runtime.settings, record)
+    except connections.ConnectionRefused as exc:
+        raise click.ClickException(str(exc).removeprefix("ghl_token: ")) from None
+    if done is None:
         click.echo(f"{record.id} ({record.name}) is active already")
         return
-    if not record.has_ghl_token:
-        raise click.ClickException(
-            f"{record.name} has no GHL token ({status_words(record)}): "
-            + reconnect_hint(record, runtime.settings)
-        )
-    try:
-        released = activate_and_enqueue(runtime.store, runtime.celery, record.id)
-    except ValueError as exc:  # the token went (a disconnect) since it was read
-        raise click.ClickException(str(exc)) from None
-    reason = f": {record.status_reason}" if record.status_reason else ""
-    click.echo(f"{record.id} ({record.name}) is active again (was {record.status}{reason})")
-    click.echo(f"{len(released)} waiting event(s) went back on the queue, in the order they came")
+    reason = f": {done.reason}" if done.reason else ""
+    click.echo(f"{record.id} ({record.name}) is active again (was {done.was}{reason})")
+    click.echo(f"{done.released} waiting event(s) went back on the queue, in the order they came")
     if runtime.store.list_events(connection_id=record.id, status="dead", limit=1):
         click.echo("replay its dead events with: socialbridge events replay --dead")
 
@@ -60,7 +55,7 @@ def disconnect(runtime: Runtime, connection: str, yes: bool) -> None:
     only: to revoke the app's access at GHL too, uninstall it there (GHL then tells us).
     """
     record = runtime.connection(connection)
-    if record.status == ConnectionStatus.DISCONNECTED and not record.has_ghl_token:
+    if not connections.is_connected(record):
         click.echo(f"{record.id} ({record.name}) is disconnected already")
         click.echo(reconnect_hint(record, runtime.settings))
         return
@@ -70,7 +65,7 @@ def disconnect(runtime: Runtime, connection: str, yes: bool) -> None:
             "its events wait until it is authorized again",
             abort=True,
         )
-    runtime.store.disconnect_connection(record.id, DISCONNECT_REASON)
+    connections.disconnect(runtime.store, record)
     stops = (
         "its token refreshes stop, its statistics schedule within a minute"
         if record.ghl_auth == GhlAuth.OAUTH
@@ -99,5 +94,5 @@ def remove(runtime: Runtime, connection: str, yes: bool) -> None:
         click.confirm(
             f"Delete {name} ({connection_id}) with its event log and records?", abort=True
         )
-    runtime.store.delete_connection(connection_id)
+    connections.delete_connection(runtime.store, connection_id)
     click.echo(f"removed {connection_id} ({name}); its schedule stops within a minute")

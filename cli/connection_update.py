@@ -22,16 +22,16 @@ from cli.connector_options import (
     parse_settings,
     read_mapping,
 )
-from cli.hints import resume_hint
 from cli.mappings import COMMAND_LINE
 from cli.render import (
     emit_connection,
     emit_json,
 )
 from cli.runtime import Runtime, json_option, pass_runtime
+from console import connections
+from console.hints import resume_hint
 from crm.registry import connector_kind
 from socialbridge import urls
-from socialbridge.inbound_auth import InboundAuth
 from store import ConnectionStatus, GhlAuth
 
 
@@ -114,8 +114,9 @@ def update(
             "--crm-setting, --mapping, --no-mapping, --stats-interval"
         )
     with refused_values(name):
-        updated = runtime.store.update_connection(
-            record.id,
+        updated = connections.update_connection(
+            runtime.store,
+            record,
             name=name,
             ghl_token=ghl_token,
             crm_url=crm_url,
@@ -152,28 +153,13 @@ def rotate_secret(runtime: Runtime, connection: str, retire: bool, as_json: bool
     (the one the CRM should use) and how many work now.
     """
     record = runtime.connection(connection)
-    token_mode = record.inbound_auth == InboundAuth.TOKEN
+    rotation = connections.rotate_secret(runtime.store, record, retire=retire)
+    token_mode, active = rotation.token_mode, rotation.active
     what, key, accepted = (
         ("inbound token", "inbound_token", "is accepted")
         if token_mode
         else ("webhook secret", "webhook_secret", "verifies")
     )
-    store = runtime.store
-    active: tuple[str, ...]
-    if retire:
-        retire_ = store.retire_inbound_tokens if token_mode else store.retire_webhook_secrets
-        active = retire_(record.id, keep=1)
-    else:
-        newest = (
-            store.add_inbound_token(record.id)
-            if token_mode
-            else store.add_webhook_secret(record.id)
-        )
-        rotated = store.get_connection(record.id)
-        if rotated is None:
-            active = (newest,)
-        else:
-            active = rotated.inbound_tokens if token_mode else rotated.webhook_secrets
     result: dict[str, Any] = {
         "id": record.id,
         "name": record.name,

@@ -20,8 +20,9 @@ from typing import IO, Any
 import click
 
 from cli.mapping_file import MappingFileError, MappingFileUnreadable, read_mapping_file
+from console import connections
 from console import mappings as mapping_service
-from crm.registry import KIND_NAMES, KINDS, SettingsInvalid, connector_kind, load_settings
+from crm.registry import KIND_NAMES, KINDS
 from socialbridge.inbound_auth import InboundAuth
 from store.connections import WEBHOOK_KIND
 
@@ -129,28 +130,23 @@ def checked_settings(
 ) -> dict[str, Any]:
     """The settings validated by the kind's schema, or one error line per refused setting."""
     try:
-        return load_settings(kind, given, generate=generate)
-    except SettingsInvalid as exc:
+        return connections.checked_settings(kind, given, generate=generate)
+    except connections.ConnectionRefused as exc:
         lines = [
-            f"--crm-setting {name}: {' '.join(messages)}"
-            for name, messages in sorted(exc.errors.items())
+            f"--crm-setting {name.removeprefix('crm_settings.')}: {' '.join(messages)}"
+            for name, messages in exc.errors.items()
         ]
         raise RefusedOptions(lines) from None
 
 
 def inbound_mode(kind: str, requested: str | None) -> InboundAuth:
     """The connection's inbound mode: the one asked for, if the CRM kind can use it."""
-    modes = connector_kind(kind).capabilities.inbound_auth
-    if requested is None:
-        return modes[0]
-    mode = InboundAuth(requested)
-    if mode not in modes:
-        allowed = ", ".join(m.value for m in modes)
+    try:
+        return connections.inbound_mode(kind, requested)
+    except connections.ConnectionRefused as exc:
         raise click.BadParameter(
-            f"a {kind} CRM cannot use {mode.value}; it takes: {allowed}",
-            param_hint="'--inbound-auth'",
-        )
-    return mode
+            str(exc).removeprefix("inbound_auth: "), param_hint="'--inbound-auth'"
+        ) from None
 
 
 def read_mapping(path: Path | None, kind: str) -> str | None:

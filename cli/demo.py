@@ -23,40 +23,27 @@ nothing moves it until someone acts, so the last line says what to do (`cli.hint
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import secrets
 import time
 from typing import IO, Any
 
 import click
 import httpx
 from click.core import ParameterSource
-from standardwebhooks import Webhook
 
-from cli.dev.demo_connections import (
-    DEMO_CONTACT_ID,
-    IXACT_KIND,
-    SMARTOFFICE_KIND,
-    demo_ixact_body,
-    demo_ixact_mapping,
-    demo_smartoffice_body,
-    demo_smartoffice_mapping,
-)
-from cli.hints import waiting_hint
+from cli.dev.demo_connections import IXACT_KIND, SMARTOFFICE_KIND
 from cli.params import WAIT_SECONDS
 from cli.render import emit_json, json_value, words
 from cli.runtime import Runtime, json_option, pass_runtime
+from console import demo_events
+from console.hints import waiting_hint
 from crm.ixact.settings import is_loopback
-from schemas.events import EVENT_TYPES, POST_PUBLISHED, TAG_DETAILS_REQUESTED
-from socialbridge.errors import IntegrationError
-from socialbridge.inbound_auth import InboundAuth
+from schemas.events import EVENT_TYPES
 from store import ConnectionRecord, EventRecord, EventStatus
 
 # Where following stops: the event finished, or it waits for its connection, which only a
 # person can bring back (`connections activate`, an install).
 FINAL = (EventStatus.DONE, EventStatus.DEAD, EventStatus.WAITING)
-DEMO_TITLE = "Open house this Saturday"
 # The options that shape a body made for TYPE; with --body they would silently do nothing.
 SHAPING_OPTIONS = ("event_type", "post_id", "ghl_post_id", "tag_ids")
 
@@ -210,72 +197,23 @@ def _made_body(
     ghl_post_id: str | None,
     tag_ids: tuple[str, ...],
 ) -> bytes:
-    """The body a CRM of this connection would send for TYPE; UsageError when unknown."""
-    shipped = _shipped_mapping(record)
-    if record.mapping is not None and shipped is None:
-        raise click.UsageError(
-            f"{record.name} has a mapping of its own, so `demo send` cannot know the body its "
-            "CRM sends: send one with --body FILE (JSON, sent as it is; '-': standard input)"
+    """The body a CRM of this connection would send for TYPE (`console.demo_events`)."""
+    try:
+        return demo_events.made_body(
+            runtime.services, record, event_type, post_id, ghl_post_id, tag_ids
         )
-    if event_type == TAG_DETAILS_REQUESTED and not tag_ids:
-        tag_ids = _first_tags(runtime, record)
-    body: dict[str, Any]
-    if shipped == SMARTOFFICE_KIND:
-        body = demo_smartoffice_body(
-            event_type,
-            contact_id=_demo_contact(record),
-            post_id=post_id,
-            ghl_post_id=ghl_post_id,
-            tag_ids=tag_ids,
-            title=DEMO_TITLE,
-        )
-    elif shipped == IXACT_KIND:
-        # Always the demo contact: its address and names belong together, and the Contact
-        # Groups export needs the names.
-        body = demo_ixact_body(
-            event_type, post_id=post_id, ghl_post_id=ghl_post_id, tag_ids=tag_ids, title=DEMO_TITLE
-        )
-    else:
-        data = _data(event_type, post_id, ghl_post_id, tag_ids)
-        body = {"type": event_type, "timestamp": _now().isoformat(), "data": data}
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
-def _shipped_mapping(record: ConnectionRecord) -> str | None:
-    """Which of `make run`'s shipped mappings the connection has (the kind it was made for),
-    or None: no mapping, or one of its own."""
-    if record.mapping is None:
-        return None
-    shipped = {
-        SMARTOFFICE_KIND: demo_smartoffice_mapping(),
-        IXACT_KIND: demo_ixact_mapping(),
-    }
-    return next((kind for kind, text in shipped.items() if record.mapping == text), None)
-
-
-def _demo_contact(record: ConnectionRecord) -> str:
-    """The SmartOffice contact the demo presses its button on: the connection's own, if set."""
-    return str(record.crm_settings.get("stats_contact_id") or DEMO_CONTACT_ID)
+    except demo_events.DemoEventRefused as exc:
+        if exc.usage:
+            raise click.UsageError(str(exc)) from None
+        raise click.ClickException(str(exc)) from None
 
 
 def _headers(record: ConnectionRecord, body: bytes) -> dict[str, str]:
-    """Authentication as the connection takes it: a Bearer token, or a Standard Webhooks
-    signature of these exact bytes."""
-    headers = {"content-type": "application/json"}
-    if record.inbound_auth == InboundAuth.TOKEN:
-        if not record.inbound_token:
-            raise click.ClickException(f"{record.name} takes a token but has none stored")
-        return {**headers, "authorization": f"Bearer {record.inbound_token}"}
-    webhook_id = f"msg_{secrets.token_hex(12)}"
-    timestamp = _now()
-    # standardwebhooks signs text; a body that is not UTF-8 was refused by _read_body.
-    signature = Webhook(record.webhook_secrets[0]).sign(webhook_id, timestamp, body.decode())
-    return {
-        **headers,
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(int(timestamp.timestamp())),
-        "webhook-signature": signature,
-    }
+    """Authentication as the connection takes it (`console.demo_events.signed_headers`)."""
+    try:
+        return demo_events.signed_headers(record, body)
+    except demo_events.DemoEventRefused as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 # --- the answer --------------------------------------------------------------------------
@@ -330,35 +268,6 @@ def _where_it_shows(record: ConnectionRecord) -> str:
     return "the write-back on the sandbox CRM page"
 
 
-def _data(
-    event_type: str, post_id: str, ghl_post_id: str | None, tag_ids: tuple[str, ...]
-) -> dict[str, Any]:
-    if event_type == POST_PUBLISHED:
-        data: dict[str, Any] = {
-            "post_id": post_id,
-            "title": DEMO_TITLE,
-            "published_at": _now().isoformat(),
-        }
-        if ghl_post_id:
-            data["ghl_post_id"] = ghl_post_id
-        return data
-    if event_type == TAG_DETAILS_REQUESTED:
-        return {"post_id": post_id, "tag_ids": list(tag_ids)}
-    return {}
-
-
-def _first_tags(runtime: Runtime, record: ConnectionRecord) -> tuple[str, ...]:
-    """Three real tag ids of the location, so the demo works against any GHL."""
-    with runtime.services.ghl_for(record) as ghl:
-        try:
-            tags = ghl.list_tags(record.location_id)
-        except IntegrationError as exc:
-            raise click.ClickException(f"could not list tags to pick from: {exc}") from exc
-    if not tags:
-        raise click.ClickException("the location has no tags; pass --tag-id")
-    return tuple(tag.id for tag in tags[:3])
-
-
 def _follow(runtime: Runtime, event_id: str, timeout: float, *, quiet: bool) -> EventRecord:
     deadline = time.monotonic() + timeout
     last = ""
@@ -386,7 +295,3 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return response.text
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

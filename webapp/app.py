@@ -14,6 +14,7 @@ from webapp import (
     analytics,
     analytics_api,
     auth,
+    connections,
     errors,
     events,
     formatting,
@@ -80,6 +81,7 @@ def create_app(
     app.register_blueprint(analytics.bp)
     app.register_blueprint(analytics_api.bp)
     app.register_blueprint(mappings.bp)
+    app.register_blueprint(connections.bp)
     errors.register(app)
     return app
 

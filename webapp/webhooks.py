@@ -21,10 +21,12 @@ the store or the queue is a 5xx.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, after_this_request, jsonify, request
 
+from console.demo_events import Delivery
 from schemas.events import dump_event
 from socialbridge.inbound_auth import InboundAuth
 from socialbridge.logs import bind, get_logger
@@ -50,7 +52,6 @@ CORS_MAX_AGE_SECONDS = 600
 @bp.post("/webhooks/crm/<connection_id>", provide_automatic_options=False)
 def receive(connection_id: str) -> Any:
     received_at = dt.datetime.now(dt.UTC)
-    store = context.services().store
     connection = _connection(connection_id)
     if connection is None:
         return _unknown_connection(connection_id)
@@ -58,8 +59,29 @@ def receive(connection_id: str) -> Any:
         after_this_request(_allow_any_origin)
 
     body = read_body(request, context.settings().webhook_max_bytes)
-    headers = dict(request.headers)
-    webhook_id = request.headers.get("webhook-id", "")
+    return accept(connection, body, dict(request.headers), request.mimetype, received_at)
+
+
+def deliver_in_process(
+    connection: ConnectionRecord, body: bytes, headers: Mapping[str, str]
+) -> Delivery:
+    """A delivery made inside this process (the console's test event) through `accept`, the
+    path every CRM's POST takes once its connection is found: nothing is sent over HTTP."""
+    received_at = dt.datetime.now(dt.UTC)
+    mimetype = headers.get("content-type", "").partition(";")[0].strip().lower()
+    response, status = accept(connection, body, dict(headers), mimetype, received_at)
+    return Delivery(status, response.get_json())
+
+
+def accept(
+    connection: ConnectionRecord,
+    body: bytes,
+    headers: dict[str, str],
+    mimetype: str,
+    received_at: dt.datetime,
+) -> tuple[Response, int]:
+    """Authenticate, parse, map, validate, record and enqueue one delivery; the answer."""
+    webhook_id = _header(headers, "webhook-id")
     shown_id = webhook_id if plain_ascii(webhook_id) else f"{webhook_id!a}"
     with bind(connection_id=connection.id, webhook_id=shown_id, auth=connection.inbound_auth):
         failure = authenticate(connection, body, headers)
@@ -68,8 +90,8 @@ def receive(connection_id: str) -> Any:
             return jsonify(error_body(refusal_code(connection), failure)), 401
 
         # After authentication, so that an unauthenticated request learns nothing but 401.
-        if not is_json_media_type(request.mimetype):
-            return _unsupported_media_type(request.headers.get("content-type"))
+        if not is_json_media_type(mimetype):
+            return _unsupported_media_type(_header(headers, "content-type") or None)
 
         try:
             intake = event_from_body(connection, parse_json(body), received_at=received_at)
@@ -89,8 +111,8 @@ def receive(connection_id: str) -> Any:
             accepted = context.group_commit().accept(new)
         except NotFound:
             # Removed by another process while this one still had it cached.
-            store.connection_cache.drop(connection_id)
-            return _unknown_connection(connection_id)
+            context.services().store.connection_cache.drop(connection.id)
+            return _unknown_connection(connection.id)
         except EnqueueError as exc:
             # Nothing half-accepted: the event was removed again, so the CRM's retry is a
             # first delivery.
@@ -104,6 +126,11 @@ def receive(connection_id: str) -> Any:
             "webhook.accepted", event_id=record.id, event_type=event.type, task_id=accepted.task_id
         )
         return jsonify({"event_id": record.id, "status": "queued"}), 202
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    """A header's value whatever the case of its name (request headers come capitalised)."""
+    return next((value for key, value in headers.items() if key.lower() == name), "")
 
 
 @bp.route("/webhooks/crm/<connection_id>", methods=["OPTIONS"])
@@ -143,14 +170,14 @@ def _connection(connection_id: str) -> ConnectionRecord | None:
     return None
 
 
-def _unknown_connection(connection_id: str) -> tuple[Any, int]:
+def _unknown_connection(connection_id: str) -> tuple[Response, int]:
     # !a: the path may hold control or non-ASCII characters; show them escaped.
     shown = f"{connection_id!a}"
     log.info("webhook.rejected", reason="unknown connection", connection_id=shown)
     return jsonify(error_body("not_found", f"No connection {shown}.")), 404
 
 
-def _unsupported_media_type(content_type: str | None) -> tuple[Any, int]:
+def _unsupported_media_type(content_type: str | None) -> tuple[Response, int]:
     given = f"Content-Type {content_type!a}" if content_type else "no Content-Type"
     message = (
         "The body must be JSON, sent as Content-Type application/json "
@@ -160,6 +187,6 @@ def _unsupported_media_type(content_type: str | None) -> tuple[Any, int]:
     return jsonify(error_body("unsupported_media_type", message)), 415
 
 
-def _invalid(errors: dict[str, list[str]]) -> tuple[Any, int]:
+def _invalid(errors: dict[str, list[str]]) -> tuple[Response, int]:
     log.info("webhook.rejected", reason="invalid body", errors=errors)
     return jsonify({"errors": errors}), 422
