@@ -22,7 +22,7 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from cli.dev.demo_connections import (
+from console.demo import (
     DEMO_CONTACT_ID,
     IXACT_KIND,
     SMARTOFFICE_KIND,

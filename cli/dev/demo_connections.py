@@ -5,8 +5,8 @@
     demo-smartoffice  kind smartoffice; writes SmartPads through the SmartOffice sandbox's XML
                       Engine (its seed office, user and password); inbound POSTs carry
                       ``Authorization: Bearer <inbound token>`` and the CRM's own JSON, made
-                      into our events by the mapping shipped beside this module
-                      (``demo_smartoffice.yaml``).
+                      into our events by the mapping shipped in
+                      ``console/demo`` (``demo_smartoffice.yaml``).
     demo-ixact        kind ixact; each write-back is one email sent through the sandbox mail
                       server (SMTP on loopback, no TLS, its seed login) from the demo's
                       authorized sender, To the contact, envelope to notes@ixactcontact.com
@@ -21,8 +21,8 @@ tokens stay the same across restarts; a reused connection that no longer points 
 sandbox, or whose mapping was edited, is reported (`DemoConnection.drift`), never changed
 behind the operator's back.
 
-`demo_smartoffice_body` and `demo_ixact_body` build what the CRM side would POST for each
-shipped mapping, so a mapping and the body it expects live side by side.
+The shipped mappings and the bodies the CRM side would POST for them live in `console.demo`,
+beside each other, since the console's "send test event" builds them too.
 """
 
 from __future__ import annotations
@@ -30,15 +30,54 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from schemas.events import POST_PUBLISHED, STATISTICS_REQUESTED, TAG_DETAILS_REQUESTED
+from console.demo import (
+    DEMO_CONTACT_ID as DEMO_CONTACT_ID,
+)
+from console.demo import (
+    DEMO_IXACT_CONTACT_EMAIL as DEMO_IXACT_CONTACT_EMAIL,
+)
+from console.demo import (
+    DEMO_IXACT_FIRST_NAME as DEMO_IXACT_FIRST_NAME,
+)
+from console.demo import (
+    DEMO_IXACT_LAST_NAME as DEMO_IXACT_LAST_NAME,
+)
+from console.demo import (
+    DEMO_IXACT_MAPPING as DEMO_IXACT_MAPPING,
+)
+from console.demo import (
+    DEMO_SMARTOFFICE_MAPPING as DEMO_SMARTOFFICE_MAPPING,
+)
+from console.demo import (
+    IXACT_ACTIONS as IXACT_ACTIONS,
+)
+from console.demo import (
+    IXACT_KIND as IXACT_KIND,
+)
+from console.demo import (
+    SMARTOFFICE_ACTIONS as SMARTOFFICE_ACTIONS,
+)
+from console.demo import (
+    SMARTOFFICE_KIND as SMARTOFFICE_KIND,
+)
+from console.demo import (
+    demo_ixact_body as demo_ixact_body,
+)
+from console.demo import (
+    demo_ixact_mapping as demo_ixact_mapping,
+)
+from console.demo import (
+    demo_smartoffice_body as demo_smartoffice_body,
+)
+from console.demo import (
+    demo_smartoffice_mapping as demo_smartoffice_mapping,
+)
 from socialbridge.errors import SocialbridgeError
 
 if TYPE_CHECKING:
@@ -48,19 +87,14 @@ DEMO_CONNECTION_NAME = "demo"
 DEMO_SMARTOFFICE_NAME = "demo-smartoffice"
 DEMO_LOCATION_ID = "loc_demo"
 DEMO_GHL_TOKEN = "pit-sandbox-demo"  # noqa: S105 - the sandbox GHL's published demo token
-SMARTOFFICE_KIND = "smartoffice"
-DEMO_SMARTOFFICE_MAPPING = "demo_smartoffice.yaml"
 # The SmartOffice sandbox's seed login and contact, as `sandbox.smartoffice.state` has them (a
 # test keeps the two equal). Copied rather than imported: no product package imports
 # `sandbox`, and `make run` speaks to it over HTTP only, as to a real SmartOffice.
 SANDBOX_OFFICE = "demo"
 SANDBOX_USER = "agent"
 SANDBOX_PASSWORD = "sandbox-password"  # noqa: S105 - the sandbox's published seed password
-DEMO_CONTACT_ID = "Contact.1.31"
 
 DEMO_IXACT_NAME = "demo-ixact"
-IXACT_KIND = "ixact"
-DEMO_IXACT_MAPPING = "demo_ixact.yaml"
 SANDBOX_MAIL_HOST = "127.0.0.1"
 # The mail sandbox's seed SMTP login, as `sandbox.mail.state` has it (a test keeps the two
 # equal; copied for the reason given above). The login is also the demo's authorized sender:
@@ -68,24 +102,6 @@ SANDBOX_MAIL_HOST = "127.0.0.1"
 SANDBOX_SMTP_USER = "agent@example.com"
 SANDBOX_SMTP_PASSWORD = "sandbox-password"  # noqa: S105 - the sandbox's published seed password
 DEMO_IXACT_SENDER = SANDBOX_SMTP_USER
-# The IXACT contact the demo's automation posts about: the address IXACT finds the contact
-# by, and the names the Contact Groups export needs.
-DEMO_IXACT_CONTACT_EMAIL = "ann.lee@example.com"
-DEMO_IXACT_FIRST_NAME = "Ann"
-DEMO_IXACT_LAST_NAME = "Lee"
-
-# What each event type is called by the buttons of the shipped mapping (its `inbound.type`).
-SMARTOFFICE_ACTIONS = {
-    POST_PUBLISHED: "post_published",
-    TAG_DETAILS_REQUESTED: "tag_info",
-    STATISTICS_REQUESTED: "stats",
-}
-# And by the automation of the shipped IXACT mapping (docs/connectors/ixact.md's example).
-IXACT_ACTIONS = {
-    POST_PUBLISHED: "post_published",
-    TAG_DETAILS_REQUESTED: "tag_details",
-    STATISTICS_REQUESTED: "statistics",
-}
 
 
 class DemoConnectionError(SocialbridgeError):
@@ -204,11 +220,6 @@ def demo_smartoffice_url(smartoffice_base_url: str) -> str:
     return f"{smartoffice_base_url}/xml"
 
 
-def demo_smartoffice_mapping() -> str:
-    """The text of the shipped mapping of `demo-smartoffice` (package data of `cli.dev`)."""
-    return resources.files("cli.dev").joinpath(DEMO_SMARTOFFICE_MAPPING).read_text("utf-8")
-
-
 def demo_smartoffice_settings() -> dict[str, str]:
     """The connector settings of `demo-smartoffice`: the sandbox's seed login, direct mode."""
     return {
@@ -260,47 +271,12 @@ def ensure_demo_smartoffice_connection(
     )
 
 
-def demo_smartoffice_body(
-    event_type: str,
-    *,
-    contact_id: str,
-    post_id: str,
-    ghl_post_id: str | None,
-    tag_ids: tuple[str, ...],
-    title: str,
-    request_id: str | None = None,
-) -> dict[str, Any]:
-    """What a SmartOffice button would POST for ``event_type``, in the shipped mapping's shape.
-
-    Each call has a fresh ``request_id`` unless one is given: the mapping makes it the
-    delivery's id, so two presses are two events and a retried POST of one press is one.
-    """
-    body: dict[str, Any] = {
-        "action": SMARTOFFICE_ACTIONS[event_type],
-        "request_id": request_id or f"req_{secrets.token_hex(8)}",
-        "contact": {"id": contact_id},
-    }
-    if event_type == POST_PUBLISHED:
-        post: dict[str, Any] = {"id": post_id, "title": title}
-        if ghl_post_id:
-            post["ghl_post_id"] = ghl_post_id
-        body["post"] = post
-    elif event_type == TAG_DETAILS_REQUESTED:
-        body["post"] = {"id": post_id, "tag_ids": list(tag_ids)}
-    return body
-
-
 # --- demo-ixact: the sandbox mail server -------------------------------------------------
 
 
 def demo_ixact_smtp_url(smtp_port: int) -> str:
     """Where `demo-ixact`'s emails go: the mail sandbox's SMTP server, as its connector names it."""
     return f"smtp://{SANDBOX_MAIL_HOST}:{smtp_port}"
-
-
-def demo_ixact_mapping() -> str:
-    """The text of the shipped mapping of `demo-ixact` (package data of `cli.dev`)."""
-    return resources.files("cli.dev").joinpath(DEMO_IXACT_MAPPING).read_text("utf-8")
 
 
 def demo_ixact_settings(smtp_port: int) -> dict[str, str | int]:
@@ -358,40 +334,6 @@ def ensure_demo_ixact_connection(
         crm_kind=record.crm_kind,
         shipped_mapping=record.mapping == mapping,
     )
-
-
-def demo_ixact_body(
-    event_type: str,
-    *,
-    post_id: str,
-    ghl_post_id: str | None,
-    tag_ids: tuple[str, ...],
-    title: str,
-    contact_email: str = DEMO_IXACT_CONTACT_EMAIL,
-    first_name: str = DEMO_IXACT_FIRST_NAME,
-    last_name: str = DEMO_IXACT_LAST_NAME,
-    request_id: str | None = None,
-) -> dict[str, Any]:
-    """What a user's automation would POST for ``event_type``, in the shipped IXACT mapping's
-    shape: the contact it is about, with the names the Contact Groups export needs.
-
-    A fresh ``request_id`` each call unless one is given (the mapping's delivery id: two
-    submissions are two events, a retried POST of one is one).
-    """
-    body: dict[str, Any] = {
-        "action": IXACT_ACTIONS[event_type],
-        "request_id": request_id or f"req_{secrets.token_hex(8)}",
-        "contact": {"email": contact_email, "first_name": first_name, "last_name": last_name},
-    }
-    if event_type == POST_PUBLISHED:
-        post: dict[str, Any] = {"id": post_id, "title": title}
-        if ghl_post_id:
-            post["ghl_post_id"] = ghl_post_id
-        body["post"] = post
-    elif event_type == TAG_DETAILS_REQUESTED:
-        # The title too: the email's subject names the post by it.
-        body["post"] = {"id": post_id, "title": title, "tag_ids": list(tag_ids)}
-    return body
 
 
 def _checked(

@@ -3,7 +3,7 @@
 IXACT Contact cannot call anyone: whatever posts for it (a form service, an automation tool)
 sends its own JSON with ``Authorization: Bearer <inbound_token>``, and the connection's
 mapping makes our event of it. Here that mapping is the one `make run` ships for demo-ixact
-(``cli/dev/demo_ixact.yaml``), and the bodies are the ones `demo send` posts for it
+(``console/demo/demo_ixact.yaml``), and the bodies are the ones `demo send` posts for it
 (`cli.dev.demo_connections.demo_ixact_body`), so the suite runs what a user tries first.
 
 Each write-back is one email through the sandbox mail server (``System.mail_url`` and

@@ -266,7 +266,7 @@ def test_the_shipped_mapping_is_package_data() -> None:
     package_data = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"]
 
     # Without it an installed (non-editable) socialbridge could not make demo-smartoffice.
-    assert "dev/*.yaml" in package_data["cli"]
+    assert "demo/*.yaml" in package_data["console"]
     assert DEMO_SMARTOFFICE_MAPPING.endswith(".yaml")
 
 
