@@ -31,11 +31,11 @@ import click
 import httpx
 from click.core import ParameterSource
 
-from cli.dev.demo_connections import IXACT_KIND, SMARTOFFICE_KIND
 from cli.params import WAIT_SECONDS
 from cli.render import emit_json, json_value, words
 from cli.runtime import Runtime, json_option, pass_runtime
 from console import demo_events
+from console.demo import IXACT_KIND, SMARTOFFICE_KIND
 from console.hints import waiting_hint
 from crm.ixact.settings import is_loopback
 from schemas.events import EVENT_TYPES

@@ -37,46 +37,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from console.demo import (
-    DEMO_CONTACT_ID as DEMO_CONTACT_ID,
-)
-from console.demo import (
-    DEMO_IXACT_CONTACT_EMAIL as DEMO_IXACT_CONTACT_EMAIL,
-)
-from console.demo import (
-    DEMO_IXACT_FIRST_NAME as DEMO_IXACT_FIRST_NAME,
-)
-from console.demo import (
-    DEMO_IXACT_LAST_NAME as DEMO_IXACT_LAST_NAME,
-)
-from console.demo import (
-    DEMO_IXACT_MAPPING as DEMO_IXACT_MAPPING,
-)
-from console.demo import (
-    DEMO_SMARTOFFICE_MAPPING as DEMO_SMARTOFFICE_MAPPING,
-)
-from console.demo import (
-    IXACT_ACTIONS as IXACT_ACTIONS,
-)
-from console.demo import (
-    IXACT_KIND as IXACT_KIND,
-)
-from console.demo import (
-    SMARTOFFICE_ACTIONS as SMARTOFFICE_ACTIONS,
-)
-from console.demo import (
-    SMARTOFFICE_KIND as SMARTOFFICE_KIND,
-)
-from console.demo import (
-    demo_ixact_body as demo_ixact_body,
-)
-from console.demo import (
-    demo_ixact_mapping as demo_ixact_mapping,
-)
-from console.demo import (
-    demo_smartoffice_body as demo_smartoffice_body,
-)
-from console.demo import (
-    demo_smartoffice_mapping as demo_smartoffice_mapping,
+    DEMO_CONTACT_ID,
+    DEMO_IXACT_CONTACT_EMAIL,
+    DEMO_IXACT_MAPPING,
+    DEMO_SMARTOFFICE_MAPPING,
+    IXACT_KIND,
+    SMARTOFFICE_KIND,
+    demo_ixact_mapping,
+    demo_smartoffice_mapping,
 )
 from socialbridge.errors import SocialbridgeError
 

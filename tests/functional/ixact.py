@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from cli.dev.demo_connections import demo_ixact_body, demo_ixact_mapping
+from console.demo import demo_ixact_body, demo_ixact_mapping
 from crm.registry import load_settings
 from sandbox.mail.state import DEMO_SMTP_PASSWORD, DEMO_SMTP_USER
 from store import ConnectionRecord

@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from cli.dev.demo_connections import demo_ixact_mapping
+from console.demo import demo_ixact_mapping
 from crm.ixact.message import message_id
 from sandbox.ghl.seed import seed_location
 from sandbox.mail.state import DEMO_SMTP_PASSWORD

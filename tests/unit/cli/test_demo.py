@@ -20,14 +20,13 @@ import pytest
 
 from cli import demo
 from cli.dev.demo_connections import (
-    DEMO_IXACT_CONTACT_EMAIL,
     DEMO_IXACT_SENDER,
-    demo_ixact_mapping,
     demo_smartoffice_settings,
     demo_smartoffice_url,
     ensure_demo_ixact_connection,
     ensure_demo_smartoffice_connection,
 )
+from console.demo import DEMO_IXACT_CONTACT_EMAIL, demo_ixact_mapping
 from crm.ixact.settings import NOTES_ADDRESS
 from crm.registry import load_settings
 from sandbox.ghl import DEFAULT_TOKEN

@@ -32,9 +32,10 @@ import httpx
 import psutil
 import pytest
 
-from cli.dev.demo_connections import DEMO_IXACT_CONTACT_EMAIL, DEMO_IXACT_SENDER
+from cli.dev.demo_connections import DEMO_IXACT_SENDER
 from cli.dev.demo_oauth import install_demo_oauth
 from cli.dev.run import console_script
+from console.demo import DEMO_IXACT_CONTACT_EMAIL
 from crm.ixact.settings import NOTES_ADDRESS
 from ghl.endpoints import OAUTH_SCOPES
 from sandbox.mail.state import STATE_FILE_NAME as MAIL_STATE_FILE_NAME

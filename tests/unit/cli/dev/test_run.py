@@ -19,7 +19,6 @@ from click.testing import CliRunner
 
 from cli.dev.banner import DEMO_EVENT_TYPES, build_banner
 from cli.dev.demo_connections import (
-    DEMO_IXACT_CONTACT_EMAIL,
     DEMO_IXACT_SENDER,
     DEMO_LOCATION_ID,
     DemoConnection,
@@ -44,6 +43,7 @@ from cli.dev.run import (
 )
 from cli.dev.supervisor import Supervisor
 from cli.main import main
+from console.demo import DEMO_IXACT_CONTACT_EMAIL
 from crm.connector import WriteBack
 from crm.ixact.settings import NOTES_ADDRESS
 from crm.registry import build_connector, load_settings
