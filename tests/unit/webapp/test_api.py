@@ -283,7 +283,7 @@ def test_the_api_needs_a_sign_in_and_answers_401(
     ]
     for path in paths:
         found = _json(client, path, 401)
-        assert found["message"] == "Sign in first.", path
+        assert found == {"error": "unauthorized", "message": "Sign in first."}, path
 
 
 def test_an_admin_reads_it_too(
