@@ -13,6 +13,7 @@ from socialbridge.logs import configure
 from webapp import (
     analytics,
     analytics_api,
+    api,
     auth,
     connections,
     errors,
@@ -80,6 +81,7 @@ def create_app(
     app.register_blueprint(users.bp)
     app.register_blueprint(analytics.bp)
     app.register_blueprint(analytics_api.bp)
+    app.register_blueprint(api.bp)
     app.register_blueprint(mappings.bp)
     app.register_blueprint(connections.bp)
     errors.register(app)
