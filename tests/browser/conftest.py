@@ -10,12 +10,14 @@ without ever having opened a page.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from flask import Flask
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from sandbox.server import ServerThread
@@ -87,6 +89,26 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
+@contextmanager
+def serve_console(app: Flask, database_url: str, redis_url: str) -> Iterator[Console]:
+    """``app`` on a real local port, with a store on its database; all of it closed after."""
+    store = Store(database_url, SECRET_KEY)
+    with ServerThread(app) as server:
+        yield Console(url=server.url, store=store, database_url=database_url, redis_url=redis_url)
+    store.dispose()
+    app.extensions["socialbridge"].dispose()
+    app.extensions["task_publisher"].close()
+    app.extensions["celery"].close()
+
+
+def empty(console: Console) -> None:
+    """No row in the console's database and nothing in its Redis database."""
+    clear_database(console.database_url)
+    client = redis.Redis.from_url(console.redis_url)
+    client.flushdb()
+    client.close()
+
+
 @pytest.fixture(scope="session")
 def console_server(
     redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
@@ -104,24 +126,14 @@ def console_server(
                 "log_level": "WARNING",
             }
         )
-        store = Store(database_url, SECRET_KEY)
-        with ServerThread(app) as server:
-            yield Console(
-                url=server.url, store=store, database_url=database_url, redis_url=redis_url
-            )
-        store.dispose()
-        app.extensions["socialbridge"].dispose()
-        app.extensions["task_publisher"].close()
-        app.extensions["celery"].close()
+        with serve_console(app, database_url, redis_url) as console:
+            yield console
 
 
 @pytest.fixture
 def console(console_server: Console) -> Console:
     """The console with no data: no user, no connection, no counted sign-in failure."""
-    clear_database(console_server.database_url)
-    client = redis.Redis.from_url(console_server.redis_url)
-    client.flushdb()
-    client.close()
+    empty(console_server)
     console_server.store.add_user(ADMIN_EMAIL, PASSWORD, UserRole.ADMIN)
     console_server.store.add_user(VIEWER_EMAIL, PASSWORD, UserRole.VIEWER)
     return console_server

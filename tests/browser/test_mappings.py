@@ -12,14 +12,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import redis
 from playwright.sync_api import Page, expect
 
 from sandbox.ghl import DEFAULT_LOCATION, DEFAULT_TOKEN, create_sandbox_ghl_app
-from sandbox.server import ServerThread
 from socialbridge.config import Settings
 from socialbridge.embedded_redis import EmbeddedRedis
-from store import Store, UserRole
+from store import UserRole
 from tests.browser.conftest import (
     ADMIN_EMAIL,
     PASSWORD,
@@ -27,8 +25,10 @@ from tests.browser.conftest import (
     Console,
     ConsoleErrors,
     Screenshots,
+    empty,
+    serve_console,
 )
-from tests.dbutil import clear_database, temporary_database
+from tests.dbutil import temporary_database
 from webapp import create_app
 from workers.services import Services
 
@@ -72,23 +72,13 @@ def mapping_console(
         )
         ghl = httpx.WSGITransport(app=create_sandbox_ghl_app(rate_limit=10_000))
         app = create_app(settings, services=Services(settings, ghl_transport=ghl))
-        store = Store(database_url, SECRET_KEY)
-        with ServerThread(app) as server:
-            yield Console(
-                url=server.url, store=store, database_url=database_url, redis_url=redis_url
-            )
-        store.dispose()
-        app.extensions["socialbridge"].dispose()
-        app.extensions["task_publisher"].close()
-        app.extensions["celery"].close()
+        with serve_console(app, database_url, redis_url) as console:
+            yield console
 
 
 @pytest.fixture
 def console(mapping_console: Console) -> Console:
-    clear_database(mapping_console.database_url)
-    client = redis.Redis.from_url(mapping_console.redis_url)
-    client.flushdb()
-    client.close()
+    empty(mapping_console)
     mapping_console.store.add_user(ADMIN_EMAIL, PASSWORD, UserRole.ADMIN)
     return mapping_console
 
