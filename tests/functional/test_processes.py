@@ -141,6 +141,9 @@ def restartable(
             "retry_backoff_max": 2.0,
             "sweep_interval": 1.0,
             "lease_seconds": 3,
+            # The tests slow GHL's tag listing to catch attempts mid-call: a list cached by
+            # an earlier test of the module would skip that call and finish at once.
+            "tag_cache_ttl": 0,
         }
     )
     store = Store(database_url, settings.secret_key)
