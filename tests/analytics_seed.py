@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from store import ConnectionRecord, Store
 
-LIKES = [3, 5, 8, 13]
+LIKES: list[float] = [3, 5, 8, 13]
 """The location's likes on each of the snapshot's four days (today-5 to today-2)."""
 FOLLOWERS = 250
 FACEBOOK_LIKES = 20
