@@ -3,10 +3,12 @@
 The web app is served by a real HTTP server (werkzeug's, in a thread, on a free port) over
 a real store (SQLite) and Redis. The `live_console` is the whole system behind it: the sandbox
 GHL and CRM on real HTTP and a real `celery worker` subprocess (tests/functional/harness.py's
-`Worker`), so an event sent from a page runs to ``done`` or ``dead``. Playwright's own browser download is not reachable from our
-machines, so it drives the system's Chromium (the `chromium` package; `.ci/run` installs it
-when missing). Without it these tests fail, saying so: a suite that skips them would pass
-without ever having opened a page.
+`Worker`), so an event sent from a page runs to ``done`` or ``dead``.
+
+Playwright's own browser download is not reachable from our machines, so it drives the
+system's Chromium (the `chromium` package; `.ci/run` installs it when missing). Without it
+these tests fail, saying so: a suite that skips them would pass without ever having opened
+a page.
 """
 
 from __future__ import annotations
@@ -209,8 +211,8 @@ def live_console(live_console_server: LiveConsole) -> Iterator[LiveConsole]:
     """The live console with its two users and no other row, and the sandboxes without
     faults; afterwards every GHL exchange of the test is checked against the official spec.
 
-    Its Redis database is not flushed, unlike `console`'s: the running worker's queue
-    bindings live there, and a flush would leave the web app publishing to no queue.
+    Its Redis database is not flushed, unlike `console`'s: the running worker's queue and its
+    bindings live there, and the web app's tasks would find no route to it after a flush.
     """
     live = live_console_server
     clear_database(live.console.database_url)
