@@ -64,9 +64,9 @@ def _send_test_event(page: Page, live: LiveConsole, post_id: str, ghl_post_id: s
     return event_id
 
 
-def _watch_status(page: Page, live: LiveConsole, status: str) -> None:
-    """Look at the open event page until its status reads ``status``, reloading it between
-    looks; fail with the worker's log after RUN_TIMEOUT_S."""
+def _watch_status(page: Page, live: LiveConsole, event_id: str, status: str) -> None:
+    """Look at the event's page (open) until its status reads ``status``, opening it again
+    between looks; fail with the worker's log after RUN_TIMEOUT_S."""
     shown = page.locator("#event-status")
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
@@ -79,7 +79,8 @@ def _watch_status(page: Page, live: LiveConsole, status: str) -> None:
                     f"the event's page still says {shown.inner_text()!r}, not {status!r}\n"
                     f"--- worker log ---\n{live.system.worker.log_tail()}"
                 ) from None
-            page.reload()
+            # A GET of the event's own address: a reload could send a form again.
+            page.goto(f"{live.console.url}/events/{event_id}")
 
 
 def test_a_test_event_sent_from_the_connections_page_reaches_done(
@@ -95,7 +96,7 @@ def test_a_test_event_sent_from_the_connections_page_reaches_done(
 
     event_id = _send_test_event(page, live, "crm-live-1", post.id)
     page.goto(f"{live.console.url}/events/{event_id}")
-    _watch_status(page, live, "done")
+    _watch_status(page, live, event_id, "done")
 
     # The page shows what was written back, and the CRM has it: the post's GHL id and tags.
     expect(page.get_by_role("cell", name=post.id, exact=True)).to_have_count(1)
@@ -119,7 +120,7 @@ def test_an_event_dead_under_a_ghl_fault_is_replayed_from_its_page_to_done(
 
     event_id = _send_test_event(page, live, "crm-live-2", post.id)
     page.goto(f"{live.console.url}/events/{event_id}")
-    _watch_status(page, live, "dead")
+    _watch_status(page, live, event_id, "dead")
     assert live.system.crm_deliveries(connection) == []
 
     # The events list, filtered to the dead, has it with its attempts and why it died.
@@ -136,7 +137,7 @@ def test_an_event_dead_under_a_ghl_fault_is_replayed_from_its_page_to_done(
     row.get_by_role("link", name=event_id).click()
     expect(page.locator("#event-status")).to_have_text("dead")
     page.get_by_role("button", name="Replay this event").click()
-    _watch_status(page, live, "done")
+    _watch_status(page, live, event_id, "done")
 
     replayed = live.console.store.get_event(event_id)
     assert replayed is not None
