@@ -26,7 +26,7 @@ DEMO = seed_location(DEFAULT_LOCATION)
 # How long an event may take to reach a final status: the worker runs it within a second or
 # two (retries wait fractions of a second, QUICK_TIMINGS), this is the generous bound.
 RUN_TIMEOUT_S = 45.0
-# Each look at the event's page waits this long for the status before the page is reloaded.
+# Each look at the event's page waits this long for the status before the page is opened again.
 LOOK_MS = 1_000
 
 
@@ -52,8 +52,9 @@ def _create_connection(page: Page, live: LiveConsole, name: str) -> ConnectionRe
     return record
 
 
-def _send_test_event(page: Page, live: LiveConsole, post_id: str, ghl_post_id: str) -> str:
-    """Send a post.published from the connection's page (open); the recorded event's id."""
+def _send_test_event(page: Page, post_id: str, ghl_post_id: str) -> str:
+    """Send a post.published with the form of the open connection page; the recorded event's
+    id."""
     page.get_by_label("Type", exact=True).select_option("post.published")
     page.get_by_label("CRM post id", exact=True).fill(post_id)
     page.get_by_label("GHL post id", exact=True).fill(ghl_post_id)
@@ -94,7 +95,7 @@ def test_a_test_event_sent_from_the_connections_page_reaches_done(
     expect(page.locator("#connection-status")).to_have_text("active")
     expect(page.get_by_role("button", name="Activate")).to_have_count(0)
 
-    event_id = _send_test_event(page, live, "crm-live-1", post.id)
+    event_id = _send_test_event(page, "crm-live-1", post.id)
     page.goto(f"{live.console.url}/events/{event_id}")
     _watch_status(page, live, event_id, "done")
 
@@ -118,7 +119,7 @@ def test_an_event_dead_under_a_ghl_fault_is_replayed_from_its_page_to_done(
     # LIVE_MAX_ATTEMPTS attempts, and the CRM is sent nothing.
     live.system.ghl_fault(path_contains=f"/posts/{post.id}", status=500, times=50)
 
-    event_id = _send_test_event(page, live, "crm-live-2", post.id)
+    event_id = _send_test_event(page, "crm-live-2", post.id)
     page.goto(f"{live.console.url}/events/{event_id}")
     _watch_status(page, live, event_id, "dead")
     assert live.system.crm_deliveries(connection) == []
