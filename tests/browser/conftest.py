@@ -1,10 +1,14 @@
 """The console in a real browser: Debian's Chromium, driven by Playwright.
 
 The web app is served by a real HTTP server (werkzeug's, in a thread, on a free port) over
-a real store (SQLite) and Redis. Playwright's own browser download is not reachable from our
-machines, so it drives the system's Chromium (the `chromium` package; `.ci/run` installs it
-when missing). Without it these tests fail, saying so: a suite that skips them would pass
-without ever having opened a page.
+a real store (SQLite) and Redis. The `live_console` is the whole system behind it: the sandbox
+GHL and CRM on real HTTP and a real `celery worker` subprocess (tests/functional/harness.py's
+`Worker`), so an event sent from a page runs to ``done`` or ``dead``.
+
+Playwright's own browser download is not reachable from our machines, so it drives the
+system's Chromium (the `chromium` package; `.ci/run` installs it when missing). Without it
+these tests fail, saying so: a suite that skips them would pass without ever having opened
+a page.
 """
 
 from __future__ import annotations
@@ -20,10 +24,15 @@ import redis
 from flask import Flask
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
 
+from sandbox.crm.app import create_sandbox_crm_app
+from sandbox.ghl import create_sandbox_ghl_app
 from sandbox.server import ServerThread
+from socialbridge.config import Settings
 from socialbridge.embedded_redis import EmbeddedRedis
 from store import Store, UserRole
 from tests.dbutil import clear_database, temporary_database
+from tests.functional.harness import QUICK_TIMINGS, System, Worker
+from tests.functional.spec_check import assert_journal_conforms
 from webapp import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -39,6 +48,10 @@ CHROMIUM_ARGS = [
 ]
 # A Redis database of its own: no worker and no unit test uses it.
 BROWSER_REDIS_DB = 13
+# The live console's: its worker consumes this one and no other test touches it.
+LIVE_REDIS_DB = 11
+# Few attempts, so an event under a lasting GHL fault is dead after a retry or two.
+LIVE_MAX_ATTEMPTS = 2
 SECRET_KEY = "browser-test-secret-key"
 ADMIN_EMAIL = "admin@example.com"
 VIEWER_EMAIL = "viewer@example.com"
@@ -137,6 +150,78 @@ def console(console_server: Console) -> Console:
     console_server.store.add_user(ADMIN_EMAIL, PASSWORD, UserRole.ADMIN)
     console_server.store.add_user(VIEWER_EMAIL, PASSWORD, UserRole.VIEWER)
     return console_server
+
+
+@dataclass
+class LiveConsole:
+    """The console of a whole running system: ``console`` for the browser, ``system`` for the
+    sandbox GHL and CRM (faults, what they received) and the worker (its log)."""
+
+    console: Console
+    system: System
+
+
+@pytest.fixture(scope="session")
+def live_console_server(
+    redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveConsole]:
+    folder = tmp_path_factory.mktemp("browser-live")
+    redis_url = f"redis://127.0.0.1:{redis_server.port}/{LIVE_REDIS_DB}"
+    with (
+        # GHL's own limit is left out as in tests/functional: it is tested elsewhere.
+        ServerThread(create_sandbox_ghl_app(rate_limit=100_000)) as ghl,
+        ServerThread(create_sandbox_crm_app()) as crm,
+        temporary_database("sqlite", folder, upgrade=True) as (database_url, _),
+    ):
+        settings = Settings.from_mapping(
+            {
+                "database_url": database_url,
+                "redis_url": redis_url,
+                "secret_key": SECRET_KEY,
+                "session_cookie_secure": False,
+                "log_level": "WARNING",
+                "ghl_base_url": ghl.url,
+                **QUICK_TIMINGS,
+                "max_attempts": LIVE_MAX_ATTEMPTS,
+                # The tags GHL answers are asked for on every run: a cached list would skip
+                # the faulted calls of a test.
+                "tag_cache_ttl": 0,
+            }
+        )
+        worker = Worker(settings, folder / "worker.log")
+        worker.start()
+        try:
+            with serve_console(create_app(settings), database_url, redis_url) as console:
+                system = System(
+                    settings=settings.replace(public_url=console.url),
+                    store=console.store,
+                    web_url=console.url,
+                    ghl_url=ghl.url,
+                    crm_url=crm.url,
+                    worker=worker,
+                )
+                yield LiveConsole(console=console, system=system)
+                system.http.close()
+        finally:
+            worker.stop()
+
+
+@pytest.fixture
+def live_console(live_console_server: LiveConsole) -> Iterator[LiveConsole]:
+    """The live console with its two users and no other row, and the sandboxes without
+    faults; afterwards every GHL exchange of the test is checked against the official spec.
+
+    Its Redis database is not flushed, unlike `console`'s: the running worker's queue and its
+    bindings live there, and the web app's tasks would find no route to it after a flush.
+    """
+    live = live_console_server
+    clear_database(live.console.database_url)
+    live.console.store.add_user(ADMIN_EMAIL, PASSWORD, UserRole.ADMIN)
+    live.console.store.add_user(VIEWER_EMAIL, PASSWORD, UserRole.VIEWER)
+    live.system.reset_sandboxes()
+    yield live
+    assert_journal_conforms(live.system.ghl_journal())
+    live.system.reset_sandboxes()
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,7 @@ a viewer refused; no error in the browser's console.
 
 No Celery worker runs beside this web app, so the test event is seen recorded and ``queued``
 (the receiver's answer and the event log both say so), not ``done``: running it to ``done``
-needs a worker and the GHL and CRM sandboxes, which tests/functional/test_console_connections.py
-has.
+needs a worker and the GHL and CRM sandboxes, which test_live_event.py has.
 
 `make screenshots` writes the pages' pictures into docs/screenshots/ (the `screenshots`
 fixture), for docs/console.md.

@@ -16,7 +16,7 @@ from socialbridge.config import Settings
 from socialbridge.embedded_redis import EmbeddedRedis
 from store import Store
 from tests.dbutil import database_kinds, temporary_database
-from tests.functional.harness import System, Worker
+from tests.functional.harness import QUICK_TIMINGS, System, Worker
 from tests.functional.ixact import Ixact
 from tests.functional.smartoffice import SmartOffice
 from tests.functional.spec_check import assert_journal_conforms
@@ -85,17 +85,8 @@ def system(
                 "redis_url": redis_server.url,
                 "secret_key": "functional-tests-secret-key",
                 "ghl_base_url": ghl_url,
-                # Short waits so retries happen within a test; the logic is the production one.
-                "retry_backoff_base": 0.2,
-                "retry_backoff_max": 2.0,
-                # Quick recovery: a due retry waits at most half a second for the sweep, and a
-                # dead attempt is seen within three.
-                "sweep_interval": 0.5,
-                "lease_seconds": 3,
-                "queued_lost_after": 3,
+                **QUICK_TIMINGS,
                 "max_attempts": 4,
-                "ghl_timeout": 10.0,
-                "crm_timeout": 10.0,
                 # Every test lists the tags it expects GHL to answer (faults included): a list
                 # cached by an earlier test would skip those calls. test_tag_cache.py runs
                 # its own stack with the cache on.

@@ -32,6 +32,20 @@ from store import ConnectionRecord, EventRecord, Store
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = ("done", "dead")
 
+# Short waits so retries happen within a test; the logic is the production one. Every stack
+# with a real worker (this folder's and the browser tests' live console) runs with these.
+QUICK_TIMINGS: dict[str, float] = {
+    "retry_backoff_base": 0.2,
+    "retry_backoff_max": 2.0,
+    # Quick recovery: a due retry waits at most half a second for the sweep, and a dead
+    # attempt is seen within three.
+    "sweep_interval": 0.5,
+    "lease_seconds": 3,
+    "queued_lost_after": 3,
+    "ghl_timeout": 10.0,
+    "crm_timeout": 10.0,
+}
+
 
 def worker_environment(settings: Settings) -> dict[str, str]:
     """The environment a process needs to run with these settings."""
@@ -146,11 +160,15 @@ class System:
         }
         values.update(overrides)
         connection = self.store.create_connection(**values)
-        self.http.post(
-            f"{self.crm_url}/_sandbox/accounts",
-            json={"account": account, "secret": connection.crm_secret},
-        ).raise_for_status()
+        self.crm_account(account, connection.crm_secret)
         return connection
+
+    def crm_account(self, account: str, secret: str) -> None:
+        """Open ``account`` on the sandbox CRM, which takes write-backs signed with ``secret``
+        at ``{crm_url}/hooks/{account}``."""
+        self.http.post(
+            f"{self.crm_url}/_sandbox/accounts", json={"account": account, "secret": secret}
+        ).raise_for_status()
 
     # --- sending events ----------------------------------------------------------------------
     def send(
@@ -232,9 +250,13 @@ class System:
         response.raise_for_status()
         return response.json()
 
-    def reset_sandboxes(self) -> None:
+    def clear_faults(self) -> None:
+        """Forget the faults still pending on both sandboxes: they answer normally again."""
         for url in (self.ghl_url, self.crm_url):
             self.http.delete(f"{url}/_sandbox/faults").raise_for_status()
+
+    def reset_sandboxes(self) -> None:
+        self.clear_faults()
         self.http.delete(f"{self.ghl_url}/_sandbox/journal").raise_for_status()
         self.reset_rate_limits()
 
