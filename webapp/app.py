@@ -14,6 +14,8 @@ from webapp import (
     analytics,
     analytics_api,
     api,
+    api_connections,
+    api_mappings,
     auth,
     connections,
     errors,
@@ -82,6 +84,8 @@ def create_app(
     app.register_blueprint(analytics.bp)
     app.register_blueprint(analytics_api.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_connections.bp)
+    app.register_blueprint(api_mappings.bp)
     app.register_blueprint(mappings.bp)
     app.register_blueprint(connections.bp)
     errors.register(app)
