@@ -31,6 +31,7 @@ TABLES = {
     "ghl_app_events",
     "stat_days",
     "post_tag_links",
+    "api_tokens",
 }
 
 
