@@ -254,7 +254,7 @@ def check_json(result: CheckResult) -> dict[str, Any]:
         "failures": result.failures,
         "ghl": [
             {
-                "outcome": line.outcome.value,
+                "outcome": line.outcome.value.lower(),
                 "what": line.what,
                 "detail": line.detail,
                 "missing_scope": line.missing_scope,

@@ -60,9 +60,7 @@ def test_a_user_revokes_only_their_own_tokens(store: Store) -> None:
     assert store.get_api_token(anns.record.id) is None
 
 
-def test_a_wrong_token_counts_against_the_address(
-    store: Store, throttle: AddressThrottle
-) -> None:
+def test_a_wrong_token_counts_against_the_address(store: Store, throttle: AddressThrottle) -> None:
     result = api_tokens.authenticate(store, throttle, "sb_" + "x" * 43, address="10.0.0.2")
 
     assert result.user is None
