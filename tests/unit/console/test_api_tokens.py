@@ -29,7 +29,7 @@ def test_a_token_made_for_an_email_signs_in_as_that_user(
 
 
 def test_a_token_for_an_unknown_email_is_refused(store: Store) -> None:
-    with pytest.raises(NotFound, match="nobody@example.com"):
+    with pytest.raises(NotFound, match=r"nobody@example\.com"):
         api_tokens.create_token(store, "nobody@example.com")
     with pytest.raises(NotFound):
         api_tokens.list_tokens(store, "nobody@example.com")
