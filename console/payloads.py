@@ -5,7 +5,7 @@ become ISO 8601 strings in UTC. A connection's answer carries only what its page
 a GHL token, a webhook secret, an inbound token or a secret CRM setting (those are shown
 "set" only). The one exception is `revealed_json`: the webhook secret or inbound token that a
 creation or a rotation has just generated, in the answer to that request only, as the
-console's page shows it once (the CRM needs it, and it can never be read back).
+console's page shows it once (the CRM needs it, and no other answer shows it).
 
 `read_api_filter` reads the events API's query string the way `console.events.read_filter`
 reads the page's, but a parameter it cannot use is refused (`ParameterError`, 400), not

@@ -7,7 +7,7 @@ with its ``errors`` by field (409 for an activation that needs an authorization 
 
 Secrets are write-only: an answer never holds a GHL token, a secret CRM setting or a stored
 webhook secret or inbound token. The one a creation or a rotation has just generated is in
-that answer's ``revealed`` only (the CRM needs it; it can never be read back), as the
+that answer's ``revealed`` only (the CRM needs it; no other answer shows it), as the
 console's page shows it once.
 """
 
