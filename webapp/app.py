@@ -11,6 +11,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from socialbridge.config import Settings
 from socialbridge.logs import configure
 from webapp import (
+    account,
     analytics,
     analytics_api,
     api,
@@ -81,6 +82,7 @@ def create_app(
     app.register_blueprint(events.bp)
     formatting.init_app(app)
     app.register_blueprint(users.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(analytics.bp)
     app.register_blueprint(analytics_api.bp)
     app.register_blueprint(api.bp)
