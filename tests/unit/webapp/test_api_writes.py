@@ -575,3 +575,49 @@ def test_no_answer_holds_a_stored_secret(
             for secret in secrets_of(found):
                 assert secret not in text
         assert admin.token not in text
+
+
+def test_every_endpoint_refuses_a_bad_body_with_400_and_an_unknown_id_with_404(
+    admin: Api, store: Store, connection: ConnectionRecord
+) -> None:
+    dead = record(store, connection)
+    store.save_mapping(connection.id, VALID)
+    # Each endpoint, with a body it accepts: an unknown field added to it must be refused.
+    endpoints: list[tuple[str, str, dict[str, Any]]] = [
+        ("POST", "/api/events/{event}/replay", {}),
+        ("POST", "/api/connections/{cid}/replay-dead", {}),
+        ("PATCH", "/api/connections/{cid}", {"name": "acme"}),
+        ("POST", "/api/connections/{cid}/check", {"post_id": None}),
+        ("POST", "/api/connections/{cid}/rotate-secret", {"retire": False}),
+        ("POST", "/api/connections/{cid}/activate", {}),
+        ("POST", "/api/connections/{cid}/disconnect", {"reason": "r"}),
+        ("DELETE", "/api/connections/{cid}", {}),
+        ("PUT", "/api/connections/{cid}/mapping", {"text": VALID}),
+        ("POST", "/api/connections/{cid}/mapping/check", {"text": VALID}),
+        ("POST", "/api/connections/{cid}/mapping/preview", {"body": BODY}),
+        ("POST", "/api/connections/{cid}/mapping/versions/1/rollback", {}),
+    ]
+
+    for method, template, body in endpoints:
+        path = template.format(event=dead.id, cid=connection.id)
+        bad = admin.call(method, path, {**body, "extra": 1}, status=400)
+        assert bad["error"] == "invalid_body", path
+        assert bad["errors"] == {"extra": ["Unknown field."]}, path
+        unknown = template.format(event="evt_nope", cid="con_nope")
+        missing = admin.call(method, unknown, body, status=404)
+        assert missing["error"] == "not_found", unknown
+
+    # Nothing was changed by any of them.
+    after = store.get_connection(connection.id)
+    assert after is not None
+    assert after.webhook_secrets == connection.webhook_secrets
+    assert len(store.list_mapping_versions(connection.id)) == 1
+    event = store.get_event(dead.id)
+    assert event is not None
+    assert event.status == "dead"
+
+
+def test_the_analytics_api_takes_a_token_too(viewer: Api, connection: ConnectionRecord) -> None:
+    found = viewer.call("GET", f"/api/connections/{connection.id}/tags/top", status=200)
+
+    assert found["tags"] == []
