@@ -39,7 +39,7 @@ from console import access, api_tokens
 from console import signin as signin_flow
 from console.throttle import AddressThrottle
 from socialbridge.config import Settings
-from store import ApiTokenRecord, UserRecord
+from store import UserRecord
 from webapp import context
 from webapp.errors import error_body
 from webapp.security import (
@@ -77,12 +77,6 @@ def init_app(app: Flask, settings: Settings) -> None:
 def current_user() -> UserRecord | None:
     """The user signed in for this request, or None."""
     found: UserRecord | None = g.get("user")
-    return found
-
-
-def current_api_token() -> ApiTokenRecord | None:
-    """The API token this request signed in with, or None (a session, or no one)."""
-    found: ApiTokenRecord | None = g.get("api_token")
     return found
 
 
@@ -189,7 +183,6 @@ def _token_sign_in(token: str) -> Any:
         body = error_body("unauthorized", result.message)
         return jsonify(body), 401, {"WWW-Authenticate": 'Bearer realm="socialbridge"'}
     g.user = result.user
-    g.api_token = result.token
     return None
 
 
