@@ -1,9 +1,12 @@
-"""`socialbridge users add|list|remove|reset-password`: who may sign in to the web console.
+"""`socialbridge users add|list|remove|reset-password|token`: who may sign in to the web
+console, and the API tokens their scripts use.
 
-Each command calls the one function of `console.accounts` that the console's /users page
-calls too. A password is prompted twice on a terminal (never echoed), or read as one line from
-standard input with ``--password-stdin`` (scripts, password managers); it is never an option,
-so it shows neither in `ps` nor in the shell's history.
+Each command calls the one function of `console.accounts` (`console.api_tokens` for
+``users token …``) that the console's pages call too. A password is prompted twice on a
+terminal (never echoed), or read as one line from standard input with ``--password-stdin``
+(scripts, password managers); it is never an option, so it shows neither in `ps` nor in the
+shell's history. An API token is printed once, by ``users token create``: only its hash is
+kept.
 """
 
 from __future__ import annotations
@@ -15,8 +18,16 @@ import click
 
 from cli.render import NOTHING, emit_json, emit_table, table_time
 from cli.runtime import Runtime, json_option, pass_runtime
-from console import accounts
-from store import DuplicateName, InvalidEmail, NotFound, PasswordRefused, UserRecord, UserRole
+from console import accounts, api_tokens
+from store import (
+    ApiTokenRecord,
+    DuplicateName,
+    InvalidEmail,
+    NotFound,
+    PasswordRefused,
+    UserRecord,
+    UserRole,
+)
 
 ROLE = click.Choice([role.value for role in UserRole])
 PASSWORD_STDIN = click.option(
@@ -100,6 +111,99 @@ def reset_password(runtime: Runtime, email: str, password_stdin: bool) -> None:
     except PasswordRefused as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"new password set for {user.email}; their other sessions are signed out")
+    kept = api_tokens.list_tokens(runtime.store, user.email)
+    if kept:
+        click.echo(
+            f"their {len(kept)} API token(s) still work: see `socialbridge users token list "
+            f"{user.email}`, revoke with `socialbridge users token revoke TOKEN_ID`"
+        )
+
+
+@group.group("token")
+def token() -> None:
+    """API tokens: scripts call /api/… with `Authorization: Bearer TOKEN`, as that user."""
+
+
+@token.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="What the token is for (shown in lists).")
+@pass_runtime
+def token_create(runtime: Runtime, email: str, name: str) -> None:
+    """Make an API token for EMAIL's user and print it, this once: only its hash is kept."""
+    try:
+        made = api_tokens.create_token(runtime.store, email, name)
+    except (NotFound, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(made.token)
+    # The token alone on standard output (for `$(…)`); what it is, on standard error.
+    click.echo(
+        f"API token {made.record.id} of {made.record.email} ({_role_of(runtime, made)}); "
+        "it is shown only now: keep it in your script's secret store",
+        err=True,
+    )
+
+
+@token.command("list")
+@click.argument("email", required=False)
+@json_option
+@pass_runtime
+def token_list(runtime: Runtime, email: str | None, as_json: bool) -> None:
+    """The API tokens of EMAIL's user (of every user without it); never the tokens."""
+    try:
+        found = api_tokens.list_tokens(runtime.store, email)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        emit_json([token_view(record) for record in found])
+        return
+    emit_table(
+        [
+            (
+                record.id,
+                record.email,
+                record.name or NOTHING,
+                table_time(record.created_at),
+                table_time(record.last_used_at) or NOTHING,
+            )
+            for record in found
+        ],
+        ["ID", "EMAIL", "NAME", "CREATED (UTC)", "LAST USED (UTC)"],
+    )
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_runtime
+def token_revoke(runtime: Runtime, token_id: str, yes: bool) -> None:
+    """Revoke the API token TOKEN_ID (from `users token list`): its next request gets 401."""
+    found = runtime.store.get_api_token(token_id)
+    if found is None:
+        raise click.ClickException(f"no API token {token_id!r}")
+    if not yes:
+        label = f" ({found.name})" if found.name else ""
+        click.confirm(f"Revoke API token {found.id}{label} of {found.email}?", abort=True)
+    try:
+        revoked = api_tokens.revoke_token(runtime.store, token_id)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"revoked API token {revoked.id} of {revoked.email}")
+
+
+def token_view(record: ApiTokenRecord) -> dict[str, Any]:
+    """An API token as `users token list --json` prints it (never the token or its hash)."""
+    return {
+        "id": record.id,
+        "email": record.email,
+        "name": record.name,
+        "created_at": record.created_at,
+        "last_used_at": record.last_used_at,
+    }
+
+
+def _role_of(runtime: Runtime, made: api_tokens.NewToken) -> str:
+    user = runtime.store.get_user(made.record.user_id)
+    return f"acts as {user.role}" if user is not None else "its user is gone"
 
 
 def user_view(user: UserRecord) -> dict[str, Any]:

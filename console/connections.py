@@ -320,6 +320,18 @@ def merged_settings(record: ConnectionRecord, given: Mapping[str, str]) -> dict[
     return merged
 
 
+def patched_settings(record: ConnectionRecord, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored settings with the API's changes: a value replaces, None removes, a setting
+    not named (a secret too) is kept."""
+    patched = dict(record.crm_settings)
+    for name, value in changes.items():
+        if value is None:
+            patched.pop(name, None)
+        else:
+            patched[name] = value
+    return patched
+
+
 def _collect(errors: dict[str, list[str]], make: Callable[[], T]) -> T | None:
     """What ``make`` makes, or None with its refusals added to ``errors`` (all at once)."""
     try:
@@ -489,6 +501,13 @@ def activate(
     except ValueError as exc:  # the token went (a disconnect) since it was read
         raise ConnectionRefused.one("ghl_token", str(exc)) from None
     return Activation(record.status, record.status_reason, len(released))
+
+
+def newest_credential(record: ConnectionRecord) -> tuple[str, str]:
+    """What the CRM authenticates with, by name: shown once, after the creation that made it."""
+    if record.inbound_auth == InboundAuth.TOKEN:
+        return ("inbound token", record.inbound_token or "")
+    return ("webhook secret", record.webhook_secrets[0])
 
 
 def is_connected(record: ConnectionRecord) -> bool:

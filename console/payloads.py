@@ -1,9 +1,11 @@
-"""The console's results as JSON-ready dicts, for the JSON API (`/api/…`, webapp/api.py).
+"""The console's results as JSON-ready dicts, for the JSON API (`/api/…`, webapp/api*.py).
 
 Each function turns one service function's typed result into plain dicts and lists; datetimes
 become ISO 8601 strings in UTC. A connection's answer carries only what its page shows: never
 a GHL token, a webhook secret, an inbound token or a secret CRM setting (those are shown
-"set" only).
+"set" only). The one exception is `revealed_json`: the webhook secret or inbound token that a
+creation or a rotation has just generated, in the answer to that request only, as the
+console's page shows it once (the CRM needs it, and no other answer shows it).
 
 `read_api_filter` reads the events API's query string the way `console.events.read_filter`
 reads the page's, but a parameter it cannot use is refused (`ParameterError`, 400), not
@@ -19,13 +21,28 @@ from typing import Any
 
 from console.analytics_params import ParameterError
 from console.connection_state import connection_state
-from console.connections import is_connected, kind_info
+from console.connections import (
+    Activation,
+    CheckResult,
+    Rotation,
+    is_connected,
+    kind_info,
+)
 from console.events import EventDetail, EventPage, FilterForm, read_cursor, read_filter
+from console.mappings import Checked, CurrentMapping, problem_views
 from console.overview import ConnectionOverview, Overview
+from console.replay import Replayed
 from socialbridge import urls
 from socialbridge.config import Settings
 from socialbridge.inbound_auth import InboundAuth
-from store import ConnectionRecord, CrmWriteRecord, EventRecord, GhlAuth, PostRecord
+from store import (
+    ConnectionRecord,
+    CrmWriteRecord,
+    EventRecord,
+    GhlAuth,
+    MappingVersionRecord,
+    PostRecord,
+)
 
 # The page's time fields ("from", "to": a form's local date and time) are not read: the API
 # takes ISO 8601 moments as "since" and "until".
@@ -222,4 +239,103 @@ def connection_json(record: ConnectionRecord, settings: Settings) -> dict[str, A
         "scopes": list(record.scopes),
         "token_expires_at": iso(record.token_expires_at),
         "created_at": iso(record.created_at),
+    }
+
+
+def revealed_json(what: str, value: str) -> dict[str, Any]:
+    """The credential a creation or rotation generated, for the CRM: in that answer only."""
+    return {"what": what, "value": value}
+
+
+def check_json(result: CheckResult) -> dict[str, Any]:
+    """Both sides of a check (`console.connections.check_connection`)."""
+    return {
+        "ok": result.ok,
+        "failures": result.failures,
+        "ghl": [
+            {
+                "outcome": line.outcome.value.lower(),
+                "what": line.what,
+                "detail": line.detail,
+                "missing_scope": line.missing_scope,
+            }
+            for line in result.ghl
+        ],
+        "crm": {"ok": result.crm_ok, "detail": result.crm_detail},
+        "scope_fix": result.scope_fix,
+    }
+
+
+def rotation_json(rotation: Rotation) -> dict[str, Any]:
+    """How many webhook secrets (or inbound tokens) work after a rotation: never their values
+    (the new one goes in `revealed_json`)."""
+    return {"what": rotation.what, "active": len(rotation.active)}
+
+
+def activation_json(done: Activation | None) -> dict[str, Any]:
+    """An activation: what the connection was, and how many waiting events were queued."""
+    if done is None:
+        return {"activated": False, "was": "active", "reason": None, "released": 0}
+    return {
+        "activated": True,
+        "was": str(done.was),
+        "reason": done.reason,
+        "released": done.released,
+    }
+
+
+# --- replays --------------------------------------------------------------------------------
+
+
+def replayed_json(done: Replayed) -> dict[str, Any]:
+    return {
+        "event_id": done.event_id,
+        "type": done.type,
+        "was": done.was,
+        "status": done.status,
+        "task_id": done.task_id,
+    }
+
+
+# --- mappings -------------------------------------------------------------------------------
+
+
+def checked_json(checked: Checked) -> dict[str, Any]:
+    """A mapping text checked: valid with what it maps, or its problems at their lines."""
+    return {
+        "valid": checked.valid,
+        "problems": problem_views(checked.problems),
+        "summary": checked.summary,
+    }
+
+
+def version_json(version: MappingVersionRecord, *, text: bool = False) -> dict[str, Any]:
+    """One saved mapping version; its text only where asked (one version's answer)."""
+    found: dict[str, Any] = {
+        "number": version.number,
+        "created_at": iso(version.created_at),
+        "author": version.author,
+        "restored_from": version.restored_from,
+    }
+    if text:
+        found["text"] = version.text
+    return found
+
+
+def mapping_json(current: CurrentMapping, versions: list[MappingVersionRecord]) -> dict[str, Any]:
+    """A connection's mapping as stored (checked again) and its history, newest first."""
+    checked = current.checked
+    return {
+        "connection_id": current.connection.id,
+        "text": current.text,
+        **(
+            checked_json(checked)
+            if checked is not None
+            else {"valid": None, "problems": [], "summary": None}
+        ),
+        # The newest version is the one in use, unless the mapping was removed since.
+        "versions": [
+            {**version_json(version), "current": index == 0 and version.text == current.text}
+            for index, version in enumerate(versions)
+        ],
     }

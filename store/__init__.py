@@ -13,6 +13,7 @@ from store.ghl_auth import LocationMismatch
 from store.mapping_versions import MappingVersionRecord
 from store.passwords import PasswordRefused
 from store.records import (
+    ApiTokenRecord,
     ConnectionRecord,
     ConnectionStatus,
     CrmWriteRecord,
@@ -33,6 +34,7 @@ from store.repository import Store
 from store.users import InvalidEmail
 
 __all__ = [
+    "ApiTokenRecord",
     "ConnectionRecord",
     "ConnectionStatus",
     "CrmWriteRecord",

@@ -23,3 +23,8 @@ def new_snapshot_id() -> str:
 def new_user_id() -> str:
     """``usr_`` and 16 hex digits."""
     return "usr_" + secrets.token_hex(8)
+
+
+def new_api_token_id() -> str:
+    """``tok_`` and 16 hex digits (the token's public id, not the token)."""
+    return "tok_" + secrets.token_hex(8)

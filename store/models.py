@@ -349,3 +349,21 @@ class MappingVersionRow(Base):
     author: Mapped[str | None] = mapped_column(String(320))
     # The version this one restores (a rollback), else None.
     restored_from: Mapped[int | None] = mapped_column(Integer)
+
+
+class ApiTokenRow(Base):
+    """A user's API token for scripts (`store.api_tokens`): only the token's SHA-256 is kept,
+    never the token. Deleted with its user (a removed user's scripts stop at once)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    # Hex SHA-256 of the whole token: a request's token is looked up by it.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    # Written at most once a minute per token (`store.api_tokens.LAST_USED_PRECISION`).
+    last_used_at: Mapped[datetime | None]

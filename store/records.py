@@ -266,3 +266,16 @@ class UserRecord:
     def locked_at(self, now: datetime) -> bool:
         """Whether the account is locked at ``now``."""
         return self.locked_until is not None and self.locked_until > now
+
+
+@dataclass(frozen=True)
+class ApiTokenRecord:
+    """A user's API token as stored (see `store.api_tokens`): never the token or its hash."""
+
+    id: str
+    user_id: str
+    # The user's email, read with the token (lists and the request's user).
+    email: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None

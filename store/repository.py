@@ -3,7 +3,8 @@
 Each method runs in its own short transaction and returns frozen records (``store.records``),
 so nothing is bound to a session afterwards. The methods live with their aggregate:
 ``store.connections``, ``store.events``, ``store.posts``, ``store.snapshots``,
-``store.writes``, ``store.rotation``, ``store.users``, ``store.mapping_versions``.
+``store.writes``, ``store.rotation``, ``store.users``, ``store.api_tokens``,
+``store.mapping_versions``.
 
 The processes build it with ``Store.from_settings(settings)``, so that SECRET_KEY and its
 fallbacks reach it together.
@@ -15,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from socialbridge.config import Settings
+from store.api_tokens import ApiTokensMixin
 from store.connections import ConnectionsMixin
 from store.crypto import SecretBox
 from store.database import Database
@@ -44,6 +46,7 @@ class Store(
     StatDaysMixin,
     TagLinksMixin,
     UsersMixin,
+    ApiTokensMixin,
 ):
     """Connections, the event log, post records, statistics snapshots and the write ledger.
 

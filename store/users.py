@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,7 @@ from store import passwords
 from store.database import Database
 from store.errors import DuplicateName, NotFound
 from store.ids import new_user_id
-from store.models import UserRow
+from store.models import ApiTokenRow, UserRow
 from store.records import UserRecord, UserRole
 
 
@@ -65,7 +65,7 @@ class UsersMixin:
                 )
                 session.add(row)
                 session.flush()
-                return _user_record(row)
+                return user_record(row)
         except IntegrityError as error:
             raise DuplicateName(f"a user {address!r} exists already") from error
 
@@ -73,13 +73,13 @@ class UsersMixin:
         """Every user, by email."""
         with self._database.transaction() as session:
             rows = session.scalars(select(UserRow).order_by(UserRow.email))
-            return [_user_record(row) for row in rows]
+            return [user_record(row) for row in rows]
 
     def get_user(self, user_id: str) -> UserRecord | None:
         """The user with this id, or None."""
         with self._database.transaction() as session:
             row = session.get(UserRow, user_id)
-            return None if row is None else _user_record(row)
+            return None if row is None else user_record(row)
 
     def find_user(self, email: str) -> UserRecord | None:
         """The user with this email (any case), or None."""
@@ -89,7 +89,7 @@ class UsersMixin:
             return None
         with self._database.transaction() as session:
             row = session.scalar(select(UserRow).where(UserRow.email == address))
-            return None if row is None else _user_record(row)
+            return None if row is None else user_record(row)
 
     def count_admins(self) -> int:
         """How many users are admins."""
@@ -100,10 +100,13 @@ class UsersMixin:
             return int(found or 0)
 
     def remove_user(self, email: str) -> UserRecord:
-        """Delete the user (its sessions stop working at once); NotFound when there is none."""
+        """Delete the user: its sessions and API tokens stop working at once; NotFound when
+        there is none."""
         with self._database.transaction() as session:
             row = _locked_row(session, email)
-            record = _user_record(row)
+            record = user_record(row)
+            # The foreign key cascades too; this does not depend on the database enforcing it.
+            session.execute(delete(ApiTokenRow).where(ApiTokenRow.user_id == row.id))
             session.delete(row)
             return record
 
@@ -118,7 +121,7 @@ class UsersMixin:
             row.failed_attempts = 0
             row.locked_until = None
             row.updated_at = datetime.now(UTC)
-            return _user_record(row)
+            return user_record(row)
 
     def verify_user_password(self, email: str, password: str) -> UserRecord | None:
         """The user when ``password`` is theirs, else None (unknown email included).
@@ -161,7 +164,7 @@ class UsersMixin:
                 row.locked_until = when + lock_for
                 row.failed_attempts = 0
             row.updated_at = when
-            return _user_record(row)
+            return user_record(row)
 
     def record_sign_in_success(self, user_id: str, *, now: datetime | None = None) -> UserRecord:
         """Forget the failures and note the time of the sign-in."""
@@ -174,7 +177,7 @@ class UsersMixin:
             row.locked_until = None
             row.last_sign_in_at = when
             row.updated_at = when
-            return _user_record(row)
+            return user_record(row)
 
 
 def _locked_row(session: Session, email: str) -> UserRow:
@@ -188,7 +191,7 @@ def _locked_row(session: Session, email: str) -> UserRow:
     return row
 
 
-def _user_record(row: UserRow) -> UserRecord:
+def user_record(row: UserRow) -> UserRecord:
     return UserRecord(
         id=row.id,
         email=row.email,

@@ -1,10 +1,12 @@
-"""The console's data as JSON: `/api/overview`, `/api/events`, `/api/connections`, read only.
+"""The console's data as JSON: `/api/overview`, `/api/events`, `/api/connections`, and the
+replays (`POST /api/events/<id>/replay`, `POST /api/connections/<id>/replay-dead`).
 
-The same sign-in as the pages (without one: 401 JSON, `webapp.auth`); a viewer may read all
-of it. Each view calls the service function its page calls (`console.overview`,
-`console.events`) and answers with `console.payloads`' JSON of the result: a bad parameter
-gets 400 with a message naming it, an unknown id 404. The analytics are in
-`webapp.analytics_api`, under `/api/connections/<id>/…`.
+The same sign-in as the pages, or a user's API token (without either: 401 JSON,
+`webapp.auth`); a viewer may read all of it, a replay needs an admin (403). Each view calls
+the service function its page calls (`console.overview`, `console.events`, `console.replay`)
+and answers with `console.payloads`' JSON of the result: a bad parameter gets 400 with a
+message naming it, an unknown id 404. The analytics are in `webapp.analytics_api`, the
+connection changes in `webapp.api_connections`, the mappings in `webapp.api_mappings`.
 """
 
 from __future__ import annotations
@@ -23,8 +25,13 @@ from console.payloads import (
     event_page_json,
     overview_json,
     read_api_filter,
+    replayed_json,
 )
+from console.replay import NotEnqueued, NotFinished, replay_dead, replay_event
+from schemas.api import EmptySchema
 from webapp import context
+from webapp.api_common import connection_or_404, json_input, refuse
+from webapp.auth import admin_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -66,3 +73,39 @@ def connection(connection_id: str) -> Any:
     if record is None:
         abort(404, description=f"No connection {connection_id}.")
     return jsonify(connection_json(record, context.settings()))
+
+
+@bp.post("/events/<event_id>/replay")
+@admin_required
+def replay(event_id: str) -> Any:
+    json_input(EmptySchema())
+    store = context.services().store
+    found = store.get_event(event_id)
+    if found is None:
+        abort(404, description=f"No event {event_id}.")
+    try:
+        done = replay_event(store, context.celery(), found)
+    except NotFinished as exc:
+        refuse(409, "not_finished", str(exc), event_status=exc.event.status)
+    except NotEnqueued as exc:
+        refuse(503, "not_enqueued", str(exc))
+    return jsonify(replayed_json(done))
+
+
+@bp.post("/connections/<connection_id>/replay-dead")
+@admin_required
+def replay_dead_of(connection_id: str) -> Any:
+    json_input(EmptySchema())
+    record = connection_or_404(connection_id)
+    try:
+        replayed = replay_dead(context.services().store, context.celery(), record.id)
+    except NotEnqueued as exc:
+        # The ones before it are queued; it and the rest are still dead: replaying again
+        # takes exactly those.
+        refuse(503, "not_enqueued", str(exc))
+    return jsonify(
+        {
+            "connection_id": record.id,
+            "replayed": [replayed_json(done) for done in replayed],
+        }
+    )

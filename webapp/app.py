@@ -11,9 +11,12 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from socialbridge.config import Settings
 from socialbridge.logs import configure
 from webapp import (
+    account,
     analytics,
     analytics_api,
     api,
+    api_connections,
+    api_mappings,
     auth,
     connections,
     errors,
@@ -79,9 +82,12 @@ def create_app(
     app.register_blueprint(events.bp)
     formatting.init_app(app)
     app.register_blueprint(users.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(analytics.bp)
     app.register_blueprint(analytics_api.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_connections.bp)
+    app.register_blueprint(api_mappings.bp)
     app.register_blueprint(mappings.bp)
     app.register_blueprint(connections.bp)
     errors.register(app)

@@ -5,6 +5,11 @@ the webhook receivers, OAuth, health and metrics), the sign-in page and static f
 session (a signed cookie) holds the user's id and the generation of their password: removing
 the user or resetting the password ends every session at its next request. A viewer may
 read everything; a change needs an admin (`admin_required`: 403 otherwise).
+
+The JSON API (`/api/…`) also takes a user's API token, ``Authorization: Bearer <token>``
+(`console.api_tokens`): such a request is that user, with their role, and its cookie is not
+read. An unknown or revoked token gets 401 and counts against the address's sign-in throttle;
+an address over it gets 429, and 503 while Redis (which counts) does not answer.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from flask import (
     abort,
     current_app,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -29,18 +35,24 @@ from flask import (
     url_for,
 )
 
-from console import access
+from console import access, api_tokens
 from console import signin as signin_flow
 from console.throttle import AddressThrottle
 from socialbridge.config import Settings
 from store import UserRecord
 from webapp import context
-from webapp.security import MACHINE_BLUEPRINTS, SAFE_METHODS, new_csrf_token
+from webapp.errors import error_body
+from webapp.security import (
+    API_PREFIX,
+    MACHINE_BLUEPRINTS,
+    SAFE_METHODS,
+    bearer_token,
+    new_csrf_token,
+)
 
 bp = Blueprint("auth", __name__)
 
 PUBLIC_ENDPOINTS = frozenset({"auth.signin", "static"})
-API_PREFIX = "/api/"
 THROTTLE_EXTENSION = "signin_throttle"
 _USER_KEY = "user_id"
 _GENERATION_KEY = "generation"
@@ -96,6 +108,9 @@ def require_sign_in() -> Any:
         or request.routing_exception is not None  # no such page or method: 404 or 405
     ):
         return None
+    token = bearer_token()
+    if token is not None:
+        return _token_sign_in(token)
     user = _session_user()
     if user is None:
         # A script calling the API gets 401, not a sign-in page it cannot fill.
@@ -145,6 +160,30 @@ def signin() -> Any:
 def signout() -> Any:
     session.clear()
     return redirect(url_for("auth.signin"))
+
+
+def _token_sign_in(token: str) -> Any:
+    """Sign this API request in with its token, or answer it: 401, 429 or 503 (as JSON)."""
+    try:
+        result = api_tokens.authenticate(
+            context.services().store,
+            current_app.extensions[THROTTLE_EXTENSION],
+            token,
+            address=request.remote_addr or "unknown",
+        )
+    except redis.RedisError:
+        # Without the per-address count, guessing would be unlimited: refuse until it is back.
+        message = "Signing in is unavailable for a moment (Redis does not answer): try again."
+        body = error_body("service_unavailable", message)
+        return jsonify(body), 503, {"Retry-After": "5"}
+    if result.user is None:
+        if result.refusal is signin_flow.Refusal.THROTTLED:
+            body = error_body("too_many_requests", result.message)
+            return jsonify(body), 429, {"Retry-After": str(result.retry_after)}
+        body = error_body("unauthorized", result.message)
+        return jsonify(body), 401, {"WWW-Authenticate": 'Bearer realm="socialbridge"'}
+    g.user = result.user
+    return None
 
 
 def _session_user() -> UserRecord | None:

@@ -81,7 +81,7 @@ def create() -> Any:
         if kind not in connections.kind_titles():
             abort(400, description=str(exc))
         return _form_page(kind, form, errors=exc.errors), 400
-    return _detail_page(record, revealed=_newest_credential(record), created=True), 201
+    return _detail_page(record, revealed=connections.newest_credential(record), created=True), 201
 
 
 @bp.get("/connections/<connection_id>")
@@ -340,10 +340,3 @@ def _form_of(record: ConnectionRecord) -> MultiDict[str, str]:
         if name not in secrets:
             values[SETTING_PREFIX + name] = str(value)
     return MultiDict(values)
-
-
-def _newest_credential(record: ConnectionRecord) -> tuple[str, str]:
-    """What the CRM authenticates with, shown once after the creation."""
-    if record.inbound_auth == InboundAuth.TOKEN:
-        return ("inbound token", record.inbound_token or "")
-    return ("webhook secret", record.webhook_secrets[0])

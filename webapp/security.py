@@ -6,7 +6,9 @@ field (templates call ``csrf_token()``) and scripts send it in an ``X-CSRF-Token
 POST (PUT, PATCH, DELETE) without the session's token is refused with 400 before any view
 runs, so it changes nothing. The machine endpoints are exempt: the webhook receivers
 authenticate each call by signature or token and carry no session, and the OAuth and health
-endpoints only answer GETs.
+endpoints only answer GETs. So is a JSON API request with an API token
+(``Authorization: Bearer …``, `bearer_token`): it is signed in by that header alone, never by
+the cookie, and a page of another site cannot make a browser send such a header.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ MACHINE_BLUEPRINTS = frozenset({"webhooks", "ghl_webhooks", "oauth", "health", "
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+API_PREFIX = "/api/"
+BEARER = "bearer "
 _CSRF_SESSION_KEY = "csrf"
 
 # No inline script anywhere (script-src without 'unsafe-inline'), styles from our own files,
@@ -87,11 +91,25 @@ def new_csrf_token() -> str:
     return csrf_token()
 
 
+def bearer_token() -> str | None:
+    """The API token of a JSON API request (``Authorization: Bearer <token>``), else None.
+
+    Only under /api/: a page never signs in with a token (it would skip the CSRF check)."""
+    if not request.path.startswith(API_PREFIX):
+        return None
+    header = request.headers.get("Authorization", "")
+    if header[: len(BEARER)].lower() != BEARER:
+        return None
+    return header[len(BEARER) :].strip()
+
+
 def check_csrf() -> None:
     """400 for a state-changing request to a console endpoint without the session's token."""
     if (
         request.method in SAFE_METHODS
         or request.blueprint in MACHINE_BLUEPRINTS
+        # Signed in by its header, not by a cookie: nothing another site could forge.
+        or bearer_token() is not None
         # No such page or method: its 404 or 405 says more than a 400 would.
         or request.routing_exception is not None
     ):

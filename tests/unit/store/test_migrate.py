@@ -31,6 +31,7 @@ TABLES = {
     "ghl_app_events",
     "stat_days",
     "post_tag_links",
+    "api_tokens",
 }
 
 
@@ -105,7 +106,7 @@ def test_a_store_on_a_database_never_migrated_says_to_run_db_upgrade(
 
 def test_the_migrations_folder_ships_next_to_the_module() -> None:
     assert (migrate.MIGRATIONS / "env.py").is_file()
-    assert migrate.head_revision() == "0009"
+    assert migrate.head_revision() == "0011"
 
 
 def test_postgresql_is_tested_when_configured() -> None:
