@@ -1,11 +1,19 @@
-"""Signing in to the console, and its protections, in Chromium."""
+"""Signing in to the console, its protections, and the account page's API tokens, in Chromium."""
 
 from __future__ import annotations
 
+import httpx
 from playwright.sync_api import Page, expect
 
 from console.signin import LOCK_AFTER
-from tests.browser.conftest import ADMIN_EMAIL, PASSWORD, VIEWER_EMAIL, Console, ConsoleErrors
+from tests.browser.conftest import (
+    ADMIN_EMAIL,
+    PASSWORD,
+    VIEWER_EMAIL,
+    Console,
+    ConsoleErrors,
+    Screenshots,
+)
 
 
 def _csrf_token(page: Page) -> str:
@@ -123,3 +131,99 @@ def test_every_page_is_served_with_the_content_security_policy(
         assert "unsafe-inline" not in policy
         assert "frame-ancestors 'none'" in policy
         assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def _replay_dead_url(console: Console) -> str:
+    """The API's replay of a connection's dead events, for a connection holding one dead
+    event (made in the store: how it died is not what these tests are about)."""
+    connection = console.store.create_connection(
+        name="acme", location_id="loc_acme", ghl_token="pit-token", crm_url="http://crm.test/x"
+    )
+    payload = {"type": "post.published", "data": {"post_id": "crm-1"}}
+    event, _ = console.store.record_event(
+        connection_id=connection.id, type="post.published", payload=payload
+    )
+    console.store.mark_dead(event.id, "ghl: 422 the post is gone", "permanent")
+    return f"{console.url}/api/connections/{connection.id}/replay-dead"
+
+
+def test_an_admin_makes_a_token_uses_it_and_revokes_it(
+    page: Page, console: Console, errors: ConsoleErrors, screenshots: Screenshots
+) -> None:
+    replay_dead = _replay_dead_url(console)
+    console.sign_in(page, ADMIN_EMAIL)
+    page.click("a.who")
+    expect(page).to_have_url(f"{console.url}/account")
+    expect(page.locator("h1")).to_have_text("Your account")
+    expect(page.locator("text=You have no API token.")).to_have_count(1)
+
+    page.fill("#token-name", "nightly export")
+    page.click("form.new-token button[type=submit]")
+
+    expect(page.locator(".revealed")).to_contain_text("“nightly export”")
+    token = page.locator("#new-token").text_content()
+    assert token
+    (record,) = console.store.list_api_tokens()
+    # Its Copy button puts it on the clipboard (copy.js: no inline script under the CSP).
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=console.url)
+    try:
+        page.get_by_role("button", name="Copy").click()
+        expect(page.get_by_role("button", name="Copied")).to_have_count(1)
+        assert page.evaluate("navigator.clipboard.readText()") == token
+    finally:
+        page.context.clear_permissions()
+    expect(page.locator("#tokens")).to_contain_text(record.id)
+    expect(page.locator("#tokens")).to_contain_text("never")
+
+    # The token works from a script, as its admin: a read, and a change with no CSRF token.
+    bearer = {"Authorization": f"Bearer {token}"}
+    overview = httpx.get(f"{console.url}/api/overview", headers=bearer)
+    assert overview.status_code == 200
+    assert overview.json()["connections"][0]["name"] == "acme"
+    replayed = httpx.post(replay_dead, headers=bearer)
+    assert replayed.status_code == 200
+    assert [entry["status"] for entry in replayed.json()["replayed"]] == ["queued"]
+
+    # Shown once: the page seen again lists the token, now used, and never shows it.
+    page.goto(f"{console.url}/account")
+    expect(page.locator(".revealed")).to_have_count(0)
+    expect(page.locator("#tokens")).not_to_contain_text("never")
+    assert token not in page.content()
+    screenshots.take(page, "account")
+
+    page.get_by_role("button", name="Revoke nightly export").click()
+
+    expect(page.locator(".notice")).to_have_text(
+        f"Revoked API token {record.id} (nightly export): its next request gets 401."
+    )
+    expect(page.locator("text=You have no API token.")).to_have_count(1)
+    refused = httpx.get(f"{console.url}/api/overview", headers=bearer)
+    assert refused.status_code == 401
+    assert refused.json()["message"] == "Unknown or revoked API token."
+    assert errors.messages == []
+
+
+def test_a_viewer_sees_the_page_but_cannot_make_or_revoke_a_token(
+    page: Page, console: Console, errors: ConsoleErrors
+) -> None:
+    viewer = console.store.find_user(VIEWER_EMAIL)
+    assert viewer is not None
+    made, _ = console.store.create_api_token(viewer.id, "dashboard")
+    console.sign_in(page, VIEWER_EMAIL)
+    page.click("a.who")
+
+    expect(page).to_have_url(f"{console.url}/account")
+    expect(page.locator("#tokens")).to_contain_text(made.id)
+    expect(page.locator("form.new-token")).to_have_count(0)
+    expect(page.get_by_role("button", name="Revoke dashboard")).to_have_count(0)
+    expect(page.locator("text=You are a viewer")).to_have_count(1)
+
+    # What an admin's forms would send, with the viewer's own valid CSRF token.
+    csrf = {"csrf_token": _csrf_token(page)}
+    made_answer = page.request.post(f"{console.url}/account/tokens", form={"name": "x", **csrf})
+    revoke_answer = page.request.post(f"{console.url}/account/tokens/{made.id}/revoke", form=csrf)
+
+    assert made_answer.status == 403
+    assert revoke_answer.status == 403
+    assert [token.id for token in console.store.list_api_tokens()] == [made.id]
+    assert errors.messages == []
