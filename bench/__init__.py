@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.receiver      webhook intake: throughput and latency
     .venv/bin/python -m bench.end_to_end    the three flows, webhook to write-back
-    .venv/bin/python -m bench.event_cpu     worker CPU per cached post.published, in process
+    .venv/bin/python -m bench.event_cpu     worker CPU per event of each flow (--flow), in process
     .venv/bin/python -m bench.one_location  1,000 post.published for one location, GHL 100 ms
     .venv/bin/python -m bench.posts_by_id   600 GHL posts read by id: the pace at GHL's limit
     .venv/bin/python -m bench.mixed_locations  20 locations x 50 events, GHL 150 ms, CRM 80 ms

@@ -348,31 +348,40 @@ def merge_statistics(parts: Sequence[Statistics]) -> Statistics:
     )
 
 
+# One instance of each answer's schema for the process: a schema builds the instances of its
+# nested schemas on its first load, which cost more than the load itself (1.5 against 0.6 ms for
+# a statistics answer). Loading keeps no state on the instance, so threads may share them.
+_TAGS_RESPONSE = TagsResponseSchema()
+_ACCOUNTS_RESPONSE = AccountsResponseSchema()
+_POST_RESPONSE = PostResponseSchema()
+_STATISTICS_RESPONSE = StatisticsResponseSchema()
+
+
 def load_tags_page(body: Any) -> TagsPage:
     """One page of `GET …/tags` (raises ValidationError naming the field)."""
-    page: TagsPage = TagsResponseSchema().load(body)
+    page: TagsPage = _TAGS_RESPONSE.load(body)
     return page
 
 
 def load_tag_details(body: Any) -> list[Tag]:
     """The tags of `POST …/tags/details` (raises ValidationError naming the field)."""
-    page: TagsPage = TagsResponseSchema().load(body)
+    page: TagsPage = _TAGS_RESPONSE.load(body)
     return list(page.tags)
 
 
 def load_accounts(body: Any) -> list[Account]:
     """The accounts of `GET …/accounts` (raises ValidationError naming the field)."""
-    accounts: list[Account] = AccountsResponseSchema().load(body)
+    accounts: list[Account] = _ACCOUNTS_RESPONSE.load(body)
     return accounts
 
 
 def load_post(body: Any) -> Post:
     """The post of `GET …/posts/{id}` (raises ValidationError naming the field)."""
-    post: Post = PostResponseSchema().load(body)
+    post: Post = _POST_RESPONSE.load(body)
     return post
 
 
 def load_statistics(body: Any) -> Statistics:
     """The answer of `POST …/statistics` (raises ValidationError naming the field)."""
-    statistics: Statistics = StatisticsResponseSchema().load(body)
+    statistics: Statistics = _STATISTICS_RESPONSE.load(body)
     return statistics

@@ -282,6 +282,55 @@ def test_an_invalid_body_gets_field_errors(sandbox: httpx.Client) -> None:
     )
 
 
+def test_a_tag_list_it_has_seen_is_still_checked_in_every_write_back(
+    crm: CRMConnector, sandbox: httpx.Client
+) -> None:
+    # Every post.published of a location carries the same list of hundreds of tags; the CRM
+    # checks a list once per content, and must still refuse whatever differs from it.
+    many = [{"id": f"tag-{n}", "name": f"Tag {n}"} for n in range(250)]
+    crm.write(tags_synced(key="wb-many-1", tags=many))
+
+    def sent(webhook_id: str, **changes: Any) -> httpx.Response:
+        data = {**tags_synced(tags=many).data, **changes}
+        body = json.dumps({"type": "post.tags_synced", "timestamp": SYNCED_AT, "data": data})
+        return signed_post(sandbox, body.encode(), webhook_id=webhook_id)
+
+    one_changed = [*many[:7], {"id": "", "name": "Tag 7"}, *many[8:]]
+    unsafe = [*many[:3], {"id": "tag-3", "name": "Tag \x00 3"}, *many[4:]]
+    extra = [*many[:5], {**many[5], "colour": "red"}, *many[6:]]
+    refused = {
+        "bad-id": sent("bad-id", tags=one_changed),
+        "unsafe": sent("unsafe", tags=unsafe),
+        "extra": sent("extra", tags=extra),
+        "empty-post": sent("empty-post", post_id=""),
+    }
+    stored = sent("again", post_id="crm-post-2")
+
+    assert {name: (r.status_code, r.json()["errors"]) for name, r in refused.items()} == {
+        "bad-id": (422, {"data.tags.7.id": ["Length must be between 1 and 200."]}),
+        "unsafe": (
+            422,
+            {"data.tags.3.name": ["Contains U+0000 (NUL), which is not allowed in text."]},
+        ),
+        "extra": (422, {"data.tags.5.colour": ["Unknown field."]}),
+        "empty-post": (422, {"data.post_id": ["Length must be between 1 and 200."]}),
+    }
+    assert (stored.status_code, stored.json()["status"]) == (200, "stored")
+    posts = sandbox.get("/_sandbox/accounts/acme/posts").json()
+    assert [(post["post_id"], post["tags"]) for post in posts] == [
+        ("crm-post-1", many),
+        ("crm-post-2", many),
+    ]
+    assert [(d["webhook_id"], d["outcome"]) for d in deliveries(sandbox)] == [
+        ("wb-many-1", "stored"),
+        ("bad-id", "rejected"),
+        ("unsafe", "rejected"),
+        ("extra", "rejected"),
+        ("empty-post", "rejected"),
+        ("again", "stored"),
+    ]
+
+
 def test_an_unknown_type_or_non_json_body_is_unprocessable(sandbox: httpx.Client) -> None:
     ping = json.dumps({"type": "ping", "timestamp": SYNCED_AT, "data": {}}).encode()
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -291,6 +292,21 @@ def test_statistics_need_results() -> None:
 
 
 # -- merging batches --------------------------------------------------------------------------
+
+
+def test_threads_sharing_the_schemas_each_get_their_own_answer() -> None:
+    # One schema instance per answer serves every task thread of a worker.
+    bodies = [{"results": statistics_results(n)} for n in range(1, 9)]
+    expected = [load_statistics(copy.deepcopy(body)) for body in bodies]
+
+    def load_many(index: int) -> list[Statistics]:
+        return [load_statistics(copy.deepcopy(bodies[index])) for _ in range(20)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(load_many, range(len(bodies))))
+
+    assert results == [[stats] * 20 for stats in expected]
+    assert len({stats.totals["likes"] for stats in expected}) == len(bodies)
 
 
 def test_merge_statistics_adds_everything_up() -> None:

@@ -202,6 +202,97 @@ def test_a_known_tag_list_leaves_the_other_fields_checked() -> None:
     }
 
 
+def received_tags_synced(tags: Any, **changes: Any) -> dict[str, Any]:
+    """A ``post.tags_synced`` as a CRM receives it (JSON-decoded)."""
+    return {
+        "type": TAGS_SYNCED,
+        "timestamp": "2026-11-23T10:00:05Z",
+        "data": tags_synced(tags=tags, **changes),
+    }
+
+
+def envelope_messages(payload: Any) -> Any:
+    """What the envelope schema itself says of ``payload`` (no tag list remembered)."""
+    with pytest.raises(ValidationError) as caught:
+        writebacks._ENVELOPE.load(payload)
+    return caught.value.messages
+
+
+def test_a_received_tag_list_is_checked_once_and_loaded_the_same_each_time() -> None:
+    tags = [{"id": f"in-{n}", "name": f"Tag {n}"} for n in range(250)]
+    payload = received_tags_synced(tags)
+    expected = writebacks._ENVELOPE.load(payload)
+    before = writebacks._loaded_tags.cache_info()
+
+    envelopes = [load_writeback(json.loads(json.dumps(payload))) for _ in range(3)]
+
+    after = writebacks._loaded_tags.cache_info()
+    assert after.hits - before.hits >= 2
+    assert envelopes == [expected] * 3
+    assert isinstance(envelopes[0].data, TagsSynced)
+    assert envelopes[0].data.tags == tuple(TagRef(f"in-{n}", f"Tag {n}") for n in range(250))
+    assert [writeback_json(envelope) for envelope in envelopes] == [writeback_json(expected)] * 3
+    assert writeback_json(envelopes[0])["data"]["tags"] == tags
+
+
+NUL = "Contains U+0000 (NUL), which is not allowed in text."
+
+
+@pytest.mark.parametrize(
+    ("tags", "changes", "expected"),
+    [
+        # The list known, another field wrong: that field is named as before.
+        (
+            None,
+            {"post_id": "", "colour": "red"},
+            {
+                "data": {
+                    "post_id": ["Length must be between 1 and 200."],
+                    "colour": ["Unknown field."],
+                }
+            },
+        ),
+        (None, {"post_id": "Lis\x00ting"}, {"data.post_id": [NUL]}),
+        (None, {"synced_at": "yesterday"}, {"data": {"synced_at": ["Not a valid datetime."]}}),
+        # The known list changed: each change is found.
+        ([{"id": "t1", "name": "Lis\x00ting"}], {}, {"data.tags.0.name": [NUL]}),
+        (
+            [{"id": "t1"}],
+            {},
+            {"data": {"tags": {0: {"name": ["Missing data for required field."]}}}},
+        ),
+        (
+            [{"id": "t" * 201, "name": "Listing"}],
+            {},
+            {"data": {"tags": {0: {"id": ["Length must be between 1 and 200."]}}}},
+        ),
+        (
+            [{"id": 1, "name": "Listing"}],
+            {},
+            {"data": {"tags": {0: {"id": ["Not a valid string."]}}}},
+        ),
+        (
+            [{"id": "t1", "name": "Listing", "colour": "red"}],
+            {},
+            {"data": {"tags": {0: {"colour": ["Unknown field."]}}}},
+        ),
+        (["t1"], {}, {"data": {"tags": {0: {"_schema": ["Invalid input type."]}}}}),
+        ("t1", {}, {"data": {"tags": ["Not a valid list."]}}),
+    ],
+)
+def test_a_received_write_back_is_refused_as_the_envelope_schema_refuses_it(
+    tags: Any, changes: dict[str, Any], expected: Any
+) -> None:
+    known = [{"id": "t1", "name": "Listing"}, {"id": "t2", "name": "Open house"}]
+    load_writeback(received_tags_synced(known))
+    payload = received_tags_synced(known if tags is None else tags, **changes)
+
+    with pytest.raises(ValidationError) as caught:
+        load_writeback(payload)
+
+    assert caught.value.messages == expected == envelope_messages(payload)
+
+
 def test_unknown_type_is_named() -> None:
     messages = messages_of("post.deleted", tags_synced())
 
