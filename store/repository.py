@@ -18,6 +18,7 @@ from socialbridge.config import Settings
 from store.connections import ConnectionsMixin
 from store.crypto import SecretBox
 from store.database import Database
+from store.event_attempts import EventAttemptsMixin
 from store.event_queries import EventQueriesMixin
 from store.events import EventsMixin
 from store.ghl_auth import GhlAuthMixin
@@ -34,6 +35,7 @@ from store.writes import WritesMixin
 class Store(
     ConnectionsMixin,
     EventsMixin,
+    EventAttemptsMixin,
     EventQueriesMixin,
     PostsMixin,
     SnapshotsMixin,

@@ -21,6 +21,7 @@ Database = tuple[str, dict[str, Any]]
 TABLES = {
     "connections",
     "events",
+    "event_attempts",
     "posts",
     "snapshots",
     "crm_writes",
@@ -105,7 +106,7 @@ def test_a_store_on_a_database_never_migrated_says_to_run_db_upgrade(
 
 def test_the_migrations_folder_ships_next_to_the_module() -> None:
     assert (migrate.MIGRATIONS / "env.py").is_file()
-    assert migrate.head_revision() == "0009"
+    assert migrate.head_revision() == "0010"
 
 
 def test_postgresql_is_tested_when_configured() -> None:
