@@ -341,9 +341,7 @@ class EventsMixin:
                 _hot_statement("done"), {"done_event_id": event_id, "done_now": now}
             ).one_or_none()
             if row is not None:
-                close_attempts(
-                    connection, event_id, AttemptOutcome.DONE, now, writeback=writeback
-                )
+                close_attempts(connection, event_id, AttemptOutcome.DONE, now, writeback=writeback)
         if row is None:
             raise NotFound(f"no event {event_id!r}")
         return event_record(row)

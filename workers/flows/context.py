@@ -124,7 +124,9 @@ class FlowContext:
         check_attempt()
         key = self.idempotency_key(writeback_type)
         self.crm.write(
-            WriteBack(type=writeback_type, idempotency_key=key, data=data, record=dict(record or {}))
+            WriteBack(
+                type=writeback_type, idempotency_key=key, data=data, record=dict(record or {})
+            )
         )
         self.written.append(f"{writeback_type} {about}, webhook-id {key}")
         self.progress(f"wrote {writeback_type} {about}")
