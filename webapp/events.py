@@ -22,7 +22,7 @@ from console.replay import (
     replay_dead,
     replay_event,
     retry_all_now,
-    retry_now as send_now,
+    retry_now,
 )
 from schemas.events import EVENT_TYPES
 from webapp import context
@@ -94,15 +94,15 @@ def replay_dead_of(connection_id: str) -> Any:
     return redirect(url_for("events.index", connection=connection_id), 303)
 
 
-@bp.post("/events/<event_id>/retry-now")
+@bp.post("/events/<event_id>/retry-now", endpoint="retry_now")
 @admin_required
-def retry_now(event_id: str) -> Any:
+def retry_now_view(event_id: str) -> Any:
     store = context.services().store
     event = store.get_event(event_id)
     if event is None:
         abort(404, description=f"No event {event_id}.")
     try:
-        sent = send_now(store, context.celery(), event)
+        sent = retry_now(store, context.celery(), event)
     except (NotRetrying, RetryNotSent) as exc:
         flash(str(exc))
     else:

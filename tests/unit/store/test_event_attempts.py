@@ -81,7 +81,8 @@ def test_an_attempt_given_back_leaves_its_number_to_the_next(
     waiting = store.mark_waiting(
         event.id, "connection is parked: credentials refused", attempt="task-1"
     )
-    assert waiting is not None and waiting.attempts == 0
+    assert waiting is not None
+    assert waiting.attempts == 0
     store.activate_connection(connection.id)
     assert store.start_attempt(event.id, "task-2", lease_seconds=LEASE) is not None
     deferred = store.defer_attempt(event.id, "task-2", reason="no rate-limit slot for 90 s")
@@ -178,7 +179,8 @@ def test_a_long_error_is_cut(store: Store, connection: ConnectionRecord) -> None
     assert attempt.error.endswith("…")
     # The event keeps its whole last error, as before.
     stored = store.get_event(event.id)
-    assert stored is not None and stored.last_error == "x" * (ERROR_MAX_LENGTH * 3)
+    assert stored is not None
+    assert stored.last_error == "x" * (ERROR_MAX_LENGTH * 3)
 
 
 def test_an_outcome_without_a_running_attempt_adds_none(
@@ -243,7 +245,8 @@ def test_retry_now_loses_to_the_sweep_that_came_first(
 
     assert store.retry_now(event.id) is None
     stored = store.get_event(event.id)
-    assert stored is not None and stored.status == EventStatus.QUEUED
+    assert stored is not None
+    assert stored.status == EventStatus.QUEUED
 
 
 @pytest.mark.parametrize("status", ["queued", "done", "dead", "waiting"])
