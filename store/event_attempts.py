@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.database import Database
@@ -72,10 +72,25 @@ class AttemptRecord:
         return None if self.finished_at is None else self.finished_at - self.started_at
 
 
-def open_attempt(connection: Connection | Session, event: Any, now: datetime) -> None:
+def open_attempts(event_id: Any) -> Any:
+    """How many attempts of the event ``event_id`` (a column or value) are open: a scalar
+    subquery, for the claim's RETURNING (it reads the table as it was before the claim)."""
+    return (
+        select(func.count())
+        .select_from(_ATTEMPTS)
+        .where(_ATTEMPTS.c.event_id == event_id, _ATTEMPTS.c.outcome.is_(None))
+        .scalar_subquery()
+    )
+
+
+def open_attempt(
+    connection: Connection | Session, event: Any, now: datetime, *, close_lost: bool
+) -> None:
     """Add the row of the attempt that just claimed ``event`` (its row as claimed, with
-    ``replays``, ``attempts`` and ``task_id``), after closing what a lost attempt left open."""
-    close_attempts(connection, event.id, AttemptOutcome.LOST, now, error=LOST_ERROR)
+    ``replays``, ``attempts`` and ``task_id``); with ``close_lost`` (the claim found one open,
+    `open_attempts`), first close as ``lost`` the attempt whose lease ran out."""
+    if close_lost:
+        close_attempts(connection, event.id, AttemptOutcome.LOST, now, error=LOST_ERROR)
     connection.execute(
         _statement("open"),
         {

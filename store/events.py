@@ -38,6 +38,7 @@ from store.event_attempts import (
     close_attempts,
     close_lost,
     open_attempt,
+    open_attempts,
 )
 from store.ids import new_event_id
 from store.models import ConnectionRow, EventRow
@@ -277,7 +278,7 @@ class EventsMixin:
             if row is None:
                 _require_event(connection, event_id)  # NotFound for an unknown event
                 return None
-            open_attempt(connection, row, now)
+            open_attempt(connection, row, now, close_lost=bool(row.open_attempts))
             return event_record(row)
 
     def renew_lease(
@@ -725,6 +726,7 @@ def _hot_statement(name: str) -> Any:
         )
     elif name == "claim":
         now = bindparam("claim_now", type_=c.updated_at.type)
+        event_id = bindparam("claim_event_id", type_=c.id.type)
         claimable = or_(
             c.status == EventStatus.QUEUED.value,
             and_(
@@ -739,7 +741,7 @@ def _hot_statement(name: str) -> Any:
         )
         statement = (
             update(_EVENTS)
-            .where(c.id == bindparam("claim_event_id", type_=c.id.type), claimable)
+            .where(c.id == event_id, claimable)
             .values(
                 status=EventStatus.PROCESSING.value,
                 attempts=c.attempts + 1,
@@ -750,7 +752,10 @@ def _hot_statement(name: str) -> Any:
                 lease_expires_at=bindparam("claim_lease", type_=c.lease_expires_at.type),
                 updated_at=now,
             )
-            .returning(*c)
+            # Whether an earlier attempt is still open (it was lost), read in the same
+            # statement: the claim closes it only then, no statement more for every event.
+            # (The id as a parameter: SQLite's RETURNING names columns unqualified.)
+            .returning(*c, open_attempts(event_id).label("open_attempts"))
         )
     elif name == "done":
         now = bindparam("done_now", type_=c.updated_at.type)
