@@ -1,4 +1,4 @@
-"""`socialbridge events list|show|replay`: the event log."""
+"""`socialbridge events list|show|replay|retry-now`: the event log."""
 
 from __future__ import annotations
 
@@ -17,8 +17,20 @@ from cli.render import (
     table_time,
 )
 from cli.runtime import Runtime, json_option, pass_runtime
-from console.replay import NotEnqueued, NotFinished, dead_events, replay_event
-from store import EventRecord, EventStatus
+from console.events import event_detail
+from console.payloads import attempt_json
+from console.replay import (
+    NotEnqueued,
+    NotFinished,
+    NotRetrying,
+    Replayed,
+    RetryNotSent,
+    dead_events,
+    replay_event,
+    retry_now,
+    retrying_events,
+)
+from store import AttemptRecord, EventRecord, EventStatus
 
 STATUSES = tuple(status.value for status in EventStatus)
 
@@ -85,17 +97,23 @@ def list_(
 @json_option
 @pass_runtime
 def show(runtime: Runtime, event_id: str, as_json: bool) -> None:
-    """One event with its payload and history fields; a waiting one says what releases it."""
-    event = _get(runtime, event_id)
-    view = event_view(event)
-    if event.status == EventStatus.WAITING:
-        connection = runtime.store.get_connection(event.connection_id)
-        if connection is not None:
-            view["hint"] = waiting_hint(connection, runtime.settings)
+    """One event with its payload, history fields and every attempt; a waiting one says what
+    releases it."""
+    detail = event_detail(runtime.store, event_id)
+    if detail is None:
+        raise click.BadParameter(f"no event {event_id!r}", param_hint="EVENT_ID")
+    view = event_view(detail.event)
+    hint: dict[str, str] = {}
+    if detail.waits_for_connection and detail.connection is not None:
+        hint["hint"] = waiting_hint(detail.connection, runtime.settings)
     if as_json:
-        emit_json(view)
-    else:
-        emit_fields(view)
+        history = [attempt_json(a) for a in detail.attempts]
+        emit_json({**view, "attempt_history": history, **hint})
+        return
+    emit_fields(view)
+    click.echo("attempt_history:")
+    emit_table([_attempt_row(a) for a in detail.attempts], ATTEMPT_COLUMNS, indent="  ")
+    emit_fields(hint)
 
 
 @group.command("replay")
@@ -129,6 +147,57 @@ def replay(runtime: Runtime, event_ids: tuple[str, ...], all_dead: bool, as_json
         emit_json(replayed)
     elif not replayed:
         click.echo("nothing to replay")
+
+
+@group.command("retry-now")
+@click.argument("event_ids", nargs=-1)
+@click.option(
+    "--connection", help="Every retrying event of this connection (id or name; up to 1000)."
+)
+@json_option
+@pass_runtime
+def retry_now_(
+    runtime: Runtime, event_ids: tuple[str, ...], connection: str | None, as_json: bool
+) -> None:
+    """Send retrying events now instead of when their backoff ends (attempts keep their
+    count). One the recovery sweep or an attempt took meanwhile is left alone."""
+    if not event_ids and connection is None:
+        raise click.UsageError("name one or more EVENT_IDS, or give --connection")
+    targets = [_get(runtime, event_id) for event_id in event_ids]
+    if connection is not None:
+        targets += retrying_events(runtime.store, runtime.connection(connection).id)
+    sent: list[Replayed] = []
+    for event in {e.id: e for e in targets}.values():
+        try:
+            done = retry_now(runtime.store, runtime.celery, event)
+        except NotRetrying as exc:
+            click.echo(str(exc), err=True)
+            continue
+        except RetryNotSent as exc:
+            raise click.ClickException(str(exc)) from exc
+        sent.append(done)
+        if not as_json:
+            click.echo(f"{done.event_id}: {done.status} now as task {done.task_id} ({done.type})")
+    if as_json:
+        emit_json([asdict(done) for done in sent])
+    elif not sent:
+        click.echo("nothing to retry")
+
+
+ATTEMPT_COLUMNS = ["#", "REPLAY", "STARTED (UTC)", "TOOK (S)", "OUTCOME", "ERROR KIND", "ERROR"]
+
+
+def _attempt_row(attempt: AttemptRecord) -> tuple[object, ...]:
+    took = attempt.took
+    return (
+        attempt.number,
+        attempt.replay,
+        table_time(attempt.started_at),
+        "" if took is None else f"{took.total_seconds():.3f}",
+        attempt.outcome or "running",
+        attempt.error_kind,
+        short(attempt.error, 60),
+    )
 
 
 def _get(runtime: Runtime, event_id: str) -> EventRecord:

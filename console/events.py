@@ -1,4 +1,5 @@
-"""The event log for the console: a filtered list in pages, and one event with what it did.
+"""The event log for the console: a filtered list in pages, and one event with what it did
+(`event_detail`: the event page, `GET /api/events/<id>` and `socialbridge events show`).
 
 The page's query string comes in as text and is read here (`read_filter`), so that the
 views only hand over `request.args` and render what comes back.
@@ -12,7 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from schemas.events import EVENT_TYPES
-from store import ConnectionRecord, CrmWriteRecord, EventRecord, EventStatus, PostRecord, Store
+from store import (
+    AttemptRecord,
+    ConnectionRecord,
+    CrmWriteRecord,
+    EventRecord,
+    EventStatus,
+    PostRecord,
+    Store,
+)
 from store.event_queries import EventCursor, EventFilter
 
 PAGE_SIZE = 50
@@ -54,6 +63,12 @@ class EventDetail:
     replayable: bool
     # The payload as indented JSON, for reading.
     payload_text: str
+    # Every attempt, in the order they started (none for events from before the history).
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    # Whether it waits on its backoff, so that "retry now" may send it at once.
+    retry_now: bool = False
+    # Whether it waits for its connection to be active again (activating releases it).
+    waits_for_connection: bool = False
 
 
 def read_filter(args: Mapping[str, str], connections: list[ConnectionRecord]) -> FilterForm:
@@ -103,7 +118,8 @@ def event_page(store: Store, form: FilterForm, *, size: int = PAGE_SIZE) -> Even
 
 
 def event_detail(store: Store, event_id: str) -> EventDetail | None:
-    """One event with its connection, its writes and its post record; None if unknown."""
+    """One event with its connection, its attempts, its writes and its post record; None if
+    unknown."""
     event = store.get_event(event_id)
     if event is None:
         return None
@@ -115,6 +131,9 @@ def event_detail(store: Store, event_id: str) -> EventDetail | None:
         post=None if post_id is None else store.get_post(event.connection_id, post_id),
         replayable=event.status in (EventStatus.DONE, EventStatus.DEAD),
         payload_text=json.dumps(event.payload, indent=2, sort_keys=True, ensure_ascii=False),
+        attempts=store.attempts_of(event.id),
+        retry_now=event.status == EventStatus.RETRYING,
+        waits_for_connection=event.status == EventStatus.WAITING,
     )
 
 

@@ -36,6 +36,7 @@ from socialbridge import urls
 from socialbridge.config import Settings
 from socialbridge.inbound_auth import InboundAuth
 from store import (
+    AttemptRecord,
     ConnectionRecord,
     CrmWriteRecord,
     EventRecord,
@@ -163,8 +164,27 @@ def event_detail_json(detail: EventDetail) -> dict[str, Any]:
         **event_json(detail.event, name),
         "payload": detail.event.payload,
         "replayable": detail.replayable,
+        "retry_now": detail.retry_now,
+        # Not "attempts": that is the listed event's count, kept as it was for programs.
+        "attempt_history": [attempt_json(attempt) for attempt in detail.attempts],
         "writes": [_write_json(write) for write in detail.writes],
         "post": None if detail.post is None else _post_json(detail.post),
+    }
+
+
+def attempt_json(attempt: AttemptRecord) -> dict[str, Any]:
+    took = attempt.took
+    return {
+        "number": attempt.number,
+        "replay": attempt.replay,
+        "task_id": attempt.task_id,
+        "started_at": iso(attempt.started_at),
+        "finished_at": iso(attempt.finished_at),
+        "took_seconds": None if took is None else round(took.total_seconds(), 3),
+        "outcome": attempt.outcome,
+        "error_kind": attempt.error_kind,
+        "error": attempt.error,
+        "writeback": attempt.writeback,
     }
 
 

@@ -8,6 +8,7 @@ The schema is created and upgraded by ``store.migrate.upgrade(database_url)``.
 
 from store.crypto import SecretBox
 from store.errors import DuplicateName, NotFound, SecretUnreadable, StoreError, StoreUnavailable
+from store.event_attempts import AttemptOutcome, AttemptRecord
 from store.events import due_for_attempt
 from store.ghl_auth import LocationMismatch
 from store.mapping_versions import MappingVersionRecord
@@ -35,6 +36,8 @@ from store.users import InvalidEmail
 
 __all__ = [
     "ApiTokenRecord",
+    "AttemptOutcome",
+    "AttemptRecord",
     "ConnectionRecord",
     "ConnectionStatus",
     "CrmWriteRecord",

@@ -32,11 +32,23 @@ from sqlalchemy.orm import Session
 
 from store.database import Database, require_connection
 from store.errors import NotFound, StoreUnavailable
+from store.event_attempts import (
+    LOST_ERROR,
+    AttemptOutcome,
+    close_attempts,
+    close_lost,
+    open_attempt,
+    open_attempts,
+)
 from store.ids import new_event_id
 from store.models import ConnectionRow, EventRow
 from store.records import ErrorKind, EventRecord, EventSource, EventStatus
 
 _SOURCES = frozenset(source.value for source in EventSource)
+# The error kinds of an attempt that failed and will be tried again (a dead one has an
+# ErrorKind): a failure worth another attempt, and an unexpected exception.
+RETRYABLE_ERROR = "retryable"
+UNEXPECTED = "unexpected"
 # `EventsMixin._insert_event`'s statements by (dialect, skip_repeat).
 _INSERT_EVENT: dict[tuple[str, bool], Any] = {}
 _ERROR_KINDS = frozenset(kind.value for kind in ErrorKind)
@@ -46,6 +58,16 @@ _EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
 _CONNECTIONS: Table = ConnectionRow.__table__  # type: ignore[assignment]
 # `_hot_statement`'s statements by name.
 _HOT_STATEMENTS: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class AttemptEnd:
+    """How a change of an event ends its running attempt (``store.event_attempts``)."""
+
+    outcome: str
+    error: str | None = None
+    error_kind: str | None = None
+    writeback: str | None = None
 
 
 @dataclass(frozen=True)
@@ -238,7 +260,8 @@ class EventsMixin:
         ``next_attempt_at`` has come, or ``processing`` whose lease ran out (its attempt
         died). Anything else (done, dead, not yet due, running elsewhere) gives None and
         changes nothing: a redelivered or duplicated message then does no work. The claim is
-        one conditional UPDATE, so two workers can never both start the same event.
+        one conditional UPDATE, so two workers can never both start the same event. The
+        attempt's row (``store.event_attempts``) is opened in the same transaction.
         """
         now = datetime.now(UTC)
         # UPDATE ... RETURNING: the claim and the claimed row in one round trip.
@@ -255,6 +278,7 @@ class EventsMixin:
             if row is None:
                 _require_event(connection, event_id)  # NotFound for an unknown event
                 return None
+            open_attempt(connection, row, now, close_lost=bool(row.open_attempts))
             return event_record(row)
 
     def renew_lease(
@@ -309,12 +333,16 @@ class EventsMixin:
         with self._database.transaction() as session:
             return session.scalar(select(EventRow.id).where(*conditions)) is not None
 
-    def mark_done(self, event_id: str) -> EventRecord:
-        """The event was processed; ``last_error`` keeps what earlier attempts met."""
+    def mark_done(self, event_id: str, *, writeback: str | None = None) -> EventRecord:
+        """The event was processed; ``last_error`` keeps what earlier attempts met.
+        ``writeback`` says what the attempt wrote back to the CRM, for its history."""
+        now = datetime.now(UTC)
         with self._database.core_transaction() as connection:
             row = connection.execute(
-                _hot_statement("done"), {"done_event_id": event_id, "done_now": datetime.now(UTC)}
+                _hot_statement("done"), {"done_event_id": event_id, "done_now": now}
             ).one_or_none()
+            if row is not None:
+                close_attempts(connection, event_id, AttemptOutcome.DONE, now, writeback=writeback)
         if row is None:
             raise NotFound(f"no event {event_id!r}")
         return event_record(row)
@@ -329,6 +357,9 @@ class EventsMixin:
             raise ValueError("next_attempt_at must be timezone-aware")
         return self._change(
             event_id,
+            AttemptEnd(
+                AttemptOutcome.RETRYING, error, UNEXPECTED if unexpected else RETRYABLE_ERROR
+            ),
             status=EventStatus.RETRYING.value,
             last_error=error,
             next_attempt_at=next_attempt_at,
@@ -345,6 +376,7 @@ class EventsMixin:
         now = datetime.now(UTC)
         return self._change(
             event_id,
+            AttemptEnd(AttemptOutcome.DEAD, error, kind),
             status=EventStatus.DEAD.value,
             last_error=error,
             error_kind=kind,
@@ -418,6 +450,11 @@ class EventsMixin:
             )
             if _rowcount(result) == 0:
                 return None
+            if attempt is None:
+                # Only an attempt whose lease ran out can have been running.
+                close_attempts(session, event_id, AttemptOutcome.LOST, now, error=LOST_ERROR)
+            else:
+                close_attempts(session, event_id, AttemptOutcome.WAITING, now, error=reason)
             session.expire(row)
             return event_record(_event_row(session, event_id))
 
@@ -430,6 +467,7 @@ class EventsMixin:
         """
         return self._change(
             event_id,
+            None,
             status=EventStatus.QUEUED.value,
             attempts=0,
             unexpected_errors=0,
@@ -442,6 +480,77 @@ class EventsMixin:
             lease_expires_at=None,
             updated_at=datetime.now(UTC),
         )
+
+    def defer_attempt(
+        self,
+        event_id: str,
+        task_id: str | None,
+        *,
+        reason: str,
+        next_attempt_at: datetime | None = None,
+    ) -> EventRecord | None:
+        """Give back the running attempt ``task_id`` (it waits for a GHL rate-limit slot): one
+        attempt fewer, no lease, and ``queued`` (its message is sent again), or ``retrying``
+        until ``next_attempt_at`` with ``reason`` as its last error. The attempt's row ends
+        ``deferred`` with ``reason``. None when the attempt no longer owns the event.
+
+        One conditional UPDATE, like the other changes of status.
+        """
+        if next_attempt_at is not None and next_attempt_at.tzinfo is None:
+            raise ValueError("next_attempt_at must be timezone-aware")
+        now = datetime.now(UTC)
+        c = _EVENTS.c
+        values: dict[str, Any] = {
+            "status": EventStatus.QUEUED.value,
+            "attempts": case((c.attempts > 0, c.attempts - 1), else_=0),
+            "next_attempt_at": None,
+            "lease_expires_at": None,
+            "finished_at": None,
+            "updated_at": now,
+        }
+        if next_attempt_at is not None:
+            values["status"] = EventStatus.RETRYING.value
+            values["next_attempt_at"] = next_attempt_at
+            values["last_error"] = reason
+        with self._database.core_transaction() as connection:
+            row = connection.execute(
+                update(_EVENTS)
+                .where(
+                    c.id == event_id,
+                    c.status == EventStatus.PROCESSING.value,
+                    c.task_id == task_id,
+                )
+                .values(**values)
+                .returning(*c)
+            ).one_or_none()
+            if row is None:
+                return None
+            close_attempts(connection, event_id, AttemptOutcome.DEFERRED, now, error=reason)
+            return event_record(row)
+
+    def retry_now(self, event_id: str) -> EventRecord | None:
+        """Take a ``retrying`` event off its backoff: ``queued`` now, for the caller to enqueue;
+        its attempts keep their count. None (nothing changed) when it is not ``retrying``: the
+        recovery sweep, an attempt or another "retry now" took it first, so exactly one of
+        them sends it. NotFound for an unknown event.
+        """
+        now = datetime.now(UTC)
+        c = _EVENTS.c
+        with self._database.core_transaction() as connection:
+            row = connection.execute(
+                update(_EVENTS)
+                .where(c.id == event_id, c.status == EventStatus.RETRYING.value)
+                .values(
+                    status=EventStatus.QUEUED.value,
+                    next_attempt_at=None,
+                    updated_at=now,
+                )
+                .returning(*c)
+            ).one_or_none()
+            if row is None:
+                _require_event(connection, event_id)
+                return None
+            return event_record(row)
 
     def claim_for_sweep(
         self,
@@ -503,6 +612,8 @@ class EventsMixin:
                 .returning(EventRow.id)
                 .execution_options(synchronize_session=False)
             ).all()
+            # Of these, only the processing ones had an attempt running: it was lost.
+            close_lost(session, list(claimed), now)
             rows = session.scalars(
                 select(EventRow).where(EventRow.id.in_(claimed)).order_by(EventRow.created_at)
             )
@@ -551,8 +662,9 @@ class EventsMixin:
             oldest: datetime | None = session.scalar(statement)
         return oldest
 
-    def _change(self, event_id: str, **values: Any) -> EventRecord:
-        # UPDATE ... RETURNING: the change and the changed row in one round trip.
+    def _change(self, event_id: str, ends: AttemptEnd | None, **values: Any) -> EventRecord:
+        # UPDATE ... RETURNING: the change and the changed row in one round trip; with
+        # ``ends``, the running attempt's row closed in the same transaction.
         with self._database.core_transaction() as connection:
             row = connection.execute(
                 update(_EVENTS)
@@ -560,6 +672,16 @@ class EventsMixin:
                 .values(**values)
                 .returning(*_EVENTS.c)
             ).one_or_none()
+            if row is not None and ends is not None:
+                close_attempts(
+                    connection,
+                    event_id,
+                    ends.outcome,
+                    values["updated_at"],
+                    error=ends.error,
+                    error_kind=ends.error_kind,
+                    writeback=ends.writeback,
+                )
         if row is None:
             raise NotFound(f"no event {event_id!r}")
         return event_record(row)
@@ -604,6 +726,7 @@ def _hot_statement(name: str) -> Any:
         )
     elif name == "claim":
         now = bindparam("claim_now", type_=c.updated_at.type)
+        event_id = bindparam("claim_event_id", type_=c.id.type)
         claimable = or_(
             c.status == EventStatus.QUEUED.value,
             and_(
@@ -618,7 +741,7 @@ def _hot_statement(name: str) -> Any:
         )
         statement = (
             update(_EVENTS)
-            .where(c.id == bindparam("claim_event_id", type_=c.id.type), claimable)
+            .where(c.id == event_id, claimable)
             .values(
                 status=EventStatus.PROCESSING.value,
                 attempts=c.attempts + 1,
@@ -629,7 +752,10 @@ def _hot_statement(name: str) -> Any:
                 lease_expires_at=bindparam("claim_lease", type_=c.lease_expires_at.type),
                 updated_at=now,
             )
-            .returning(*c)
+            # Whether an earlier attempt is still open (it was lost), read in the same
+            # statement: the claim closes it only then, no statement more for every event.
+            # (The id as a parameter: SQLite's RETURNING names columns unqualified.)
+            .returning(*c, open_attempts(event_id).label("open_attempts"))
         )
     elif name == "done":
         now = bindparam("done_now", type_=c.updated_at.type)

@@ -150,6 +150,32 @@ class EventRow(Base):
     unexpected_errors: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
+class EventAttemptRow(Base):
+    """One attempt at an event: opened by the claim that starts it, closed with its outcome by
+    the store method that records that outcome, in the same transaction as the event's own
+    change (``store.event_attempts``). Deleted with its event."""
+
+    __tablename__ = "event_attempts"
+    __table_args__ = (Index("ix_event_attempts_event_id", "event_id"),)
+
+    # In the order the attempts started (an event's attempt numbers repeat: see `number`).
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(32), ForeignKey("events.id", ondelete="CASCADE"))
+    # The event's ``replays`` and ``attempts`` once claimed: a replay starts counting afresh, and
+    # an attempt given back (waiting, deferred) leaves its number to the next one.
+    replay: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)
+    task_id: Mapped[str | None] = mapped_column(String(255))
+    started_at: Mapped[datetime]
+    # Both None while the attempt runs.
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    error_kind: Mapped[str | None] = mapped_column(String(30))
+    error: Mapped[str | None] = mapped_column(Text)
+    # What the attempt wrote back to the CRM (type and webhook-id), when it wrote.
+    writeback: Mapped[str | None] = mapped_column(Text)
+
+
 class SnapshotRow(Base):
     __tablename__ = "snapshots"
     __table_args__ = (

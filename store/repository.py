@@ -20,6 +20,7 @@ from store.api_tokens import ApiTokensMixin
 from store.connections import ConnectionsMixin
 from store.crypto import SecretBox
 from store.database import Database
+from store.event_attempts import EventAttemptsMixin
 from store.event_queries import EventQueriesMixin
 from store.events import EventsMixin
 from store.ghl_auth import GhlAuthMixin
@@ -36,6 +37,7 @@ from store.writes import WritesMixin
 class Store(
     ConnectionsMixin,
     EventsMixin,
+    EventAttemptsMixin,
     EventQueriesMixin,
     PostsMixin,
     SnapshotsMixin,

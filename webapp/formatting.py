@@ -31,6 +31,20 @@ def age(seconds: float | None) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
+def duration(span: dt.timedelta | None) -> str:
+    """How long an attempt took: ``35 ms``, ``4.2 s``, then as `age` (``3 min``); empty for
+    none (still running)."""
+    if span is None:
+        return ""
+    seconds = span.total_seconds()
+    if seconds < 1:
+        return f"{max(seconds, 0) * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return age(seconds)
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(utc, "utc")
     app.add_template_filter(age, "age")
+    app.add_template_filter(duration, "duration")

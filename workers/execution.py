@@ -39,7 +39,6 @@ from typing import Any
 
 import redis
 from marshmallow import ValidationError
-from sqlalchemy import case, update
 
 from ghl.errors import SYSTEM as GHL
 from ghl.limiter import Booking, Gate, RateLimitDeferred
@@ -62,12 +61,9 @@ from store import (
     EventRecord,
     EventStatus,
     GhlAuth,
-    Store,
     StoreUnavailable,
     due_for_attempt,
 )
-from store.events import event_record
-from store.models import EventRow
 from workers.dispatch import EnqueueError
 from workers.flows import FLOWS, FlowContext
 from workers.lease import LeaseKeeper
@@ -201,6 +197,8 @@ def execute_event(
         gate = services.ghl_gate(
             event.type, booking=prepaid, default_calls=EXPECTED_GHL_CALLS.get(event.type, 1)
         )
+        # What the flow wrote back to the CRM, for the attempt's history.
+        written: list[str] = []
         # TASK_TIME_LIMIT for every pool (the threads pool cannot kill): the lease stops being
         # renewed then, and a late attempt is fenced off by its number (workers/lease.py).
         with LeaseKeeper(
@@ -219,6 +217,7 @@ def execute_event(
                 retryable=retryable,
                 progress=progress,
                 now=clock,
+                written=written,
             )
         if not isinstance(ran, RateLimitDeferred) and not keeper.still_ours():
             # The sweep gave the event to another attempt after this one's lease ran out:
@@ -229,7 +228,7 @@ def execute_event(
             return _defer(services, event, task_id, ran, requeue, clock)
         if isinstance(ran, _Failure):
             return _after_failure(services, event, connection, ran, rng, clock)
-        done = store.mark_done(event.id)
+        done = store.mark_done(event.id, writeback="; ".join(written) or None)
         metrics.event_done(done.type, done.created_at)
         log.info("event.done", attempt=done.attempts)
         return Outcome(DONE, done, result=ran)
@@ -299,6 +298,7 @@ def _run_flow(
     retryable: tuple[type[BaseException], ...],
     progress: Callable[[str], None] | None,
     now: dt.datetime,
+    written: list[str],
 ) -> object:
     """The flow's result, a `_Failure` saying what went wrong, or the `RateLimitDeferred`
     that ended it (the booking it carries is the caller's to pass on or give back)."""
@@ -313,6 +313,7 @@ def _run_flow(
             retryable=retryable,
             progress=progress,
             now=now,
+            written=written,
         )
         completed = not isinstance(result, (_Failure, RateLimitDeferred))
         return result
@@ -332,6 +333,7 @@ def _run_flow_once(
     retryable: tuple[type[BaseException], ...],
     progress: Callable[[str], None] | None,
     now: dt.datetime,
+    written: list[str],
 ) -> object:
     with contextlib.ExitStack() as clients:
         try:
@@ -355,6 +357,7 @@ def _run_flow_once(
             replays=event.replays,
             progress=progress or (lambda _: None),
             tag_cache=tag_cache_for(services),
+            written=written,
         )
         try:
             return FLOWS[crm_event.type](ctx, crm_event.data)
@@ -551,7 +554,7 @@ def _defer(
     store = services.store
     booking = deferred.booking
     if booking is not None and requeue is not None:
-        queued = _give_back_attempt(store, event.id, task_id)
+        queued = store.defer_attempt(event.id, task_id, reason=str(deferred))
         if queued is None:
             _release(services, booking)
             log.info("event.taken_elsewhere")
@@ -571,12 +574,11 @@ def _defer(
         )
         return Outcome(DEFERRED, queued, error=str(deferred), retry_in=deferred.wait)
     _release(services, booking)
-    retrying = _give_back_attempt(
-        store,
+    retrying = store.defer_attempt(
         event.id,
         task_id,
-        next_attempt_at=now + dt.timedelta(seconds=deferred.wait),
         reason=str(deferred),
+        next_attempt_at=now + dt.timedelta(seconds=deferred.wait),
     )
     if retrying is None:
         log.info("event.taken_elsewhere")
@@ -589,53 +591,6 @@ def _defer(
         attempts=retrying.attempts,
     )
     return Outcome(RETRY, retrying, error=str(deferred), retry_in=deferred.wait)
-
-
-def _give_back_attempt(
-    store: Store,
-    event_id: str,
-    task_id: str,
-    *,
-    next_attempt_at: dt.datetime | None = None,
-    reason: str | None = None,
-) -> EventRecord | None:
-    """Undo the running attempt ``task_id`` of the event: one attempt fewer, no lease, and
-    `queued` (its message is sent again), or `retrying` until ``next_attempt_at`` with
-    ``reason`` as its last error. None when the attempt no longer owns the event.
-
-    One conditional UPDATE, like the store's own changes of status.
-    TODO(store): this is `Store.defer_attempt`, asked of the store's owners; until it is in
-    store/events.py it lives here, on the store's session.
-    """
-    now = dt.datetime.now(dt.UTC)
-    values: dict[str, Any] = {
-        "status": EventStatus.QUEUED.value,
-        "attempts": case((EventRow.attempts > 0, EventRow.attempts - 1), else_=0),
-        "next_attempt_at": None,
-        "lease_expires_at": None,
-        "finished_at": None,
-        "updated_at": now,
-    }
-    if next_attempt_at is not None:
-        values["status"] = EventStatus.RETRYING.value
-        values["next_attempt_at"] = next_attempt_at
-    if reason is not None:
-        values["last_error"] = reason
-    with store._database.transaction() as session:
-        result = session.execute(
-            update(EventRow)
-            .where(
-                EventRow.id == event_id,
-                EventRow.status == EventStatus.PROCESSING.value,
-                EventRow.task_id == task_id,
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if int(getattr(result, "rowcount", 0)) != 1:
-            return None
-        row = session.get(EventRow, event_id)
-        return None if row is None else event_record(row)
 
 
 def _release(services: Services, booking: Booking | None) -> None:

@@ -75,6 +75,9 @@ class FlowContext:
     # The process's cache of tag lists (`workers.tag_cache.tag_cache_for`); None: every
     # post.published lists the tags itself (TAG_CACHE_TTL=0, previews, tests of one flow).
     tag_cache: TagCache | None = None
+    # What `write_back` wrote (type and webhook-id) or left in the store, one line each: the
+    # attempt's history keeps it (``store.event_attempts``).
+    written: list[str] = field(default_factory=list)
 
     @property
     def today(self) -> dt.date:
@@ -114,18 +117,18 @@ class FlowContext:
                 f"the {self.connection.crm_kind} connector takes no {writeback_type}; "
                 "the result is kept in the store only"
             )
+            self.written.append(f"{writeback_type}: kept in the store only")
             return False
         # An attempt that overran TASK_TIME_LIMIT or lost its lease writes nothing: the
         # attempt that took the event after it writes instead (workers/lease.py).
         check_attempt()
+        key = self.idempotency_key(writeback_type)
         self.crm.write(
             WriteBack(
-                type=writeback_type,
-                idempotency_key=self.idempotency_key(writeback_type),
-                data=data,
-                record=dict(record or {}),
+                type=writeback_type, idempotency_key=key, data=data, record=dict(record or {})
             )
         )
+        self.written.append(f"{writeback_type} {about}, webhook-id {key}")
         self.progress(f"wrote {writeback_type} {about}")
         return True
 

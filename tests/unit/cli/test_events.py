@@ -1,7 +1,8 @@
-"""`socialbridge events list|show|replay`."""
+"""`socialbridge events list|show|replay|retry-now`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -126,10 +127,16 @@ def test_list_json_has_every_field(cli: Cli) -> None:
     assert listed["finished_at"] is None
 
 
-def documented_event_fields() -> list[str]:
-    """The field names of the table under "## Event fields" in docs/operations.md."""
+def documented_event_fields(command: str = "show") -> list[str]:
+    """The field names of the table under "## Event fields" in docs/operations.md; for
+    ``list``, without the ones whose meaning starts "`events show` only"."""
     section = OPERATIONS.read_text().split("\n## Event fields\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"^\| `(\w+)` \|", section, flags=re.MULTILINE)
+    rows = re.findall(r"^\| `(\w+)` \|[^|]*\| (.*) \|$", section, flags=re.MULTILINE)
+    return [
+        name
+        for name, meaning in rows
+        if command == "show" or not meaning.startswith("`events show` only")
+    ]
 
 
 @pytest.mark.parametrize("command", ["list", "show"])
@@ -142,7 +149,7 @@ def test_the_json_fields_are_the_documented_ones_in_their_order(cli: Cli, comman
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
     shown: dict[str, Any] = printed[0] if command == "list" else printed
-    documented = documented_event_fields()
+    documented = documented_event_fields(command)
     promised = {"id", "type", "status", "attempts", "last_error", "error_kind", "created_at"}
     assert promised | {"finished_at"} <= set(documented)
     assert list(shown) == documented
@@ -201,7 +208,8 @@ def test_show_plain_and_json_carry_the_same_fields(cli: Cli) -> None:
     plain = cli("events", "show", event.id)
     machine = cli("events", "show", event.id, "--json")
 
-    names = [line.split(":", 1)[0] for line in lines(plain.output)]
+    # The attempts' table is indented under its field's line.
+    names = [line.split(":", 1)[0] for line in lines(plain.output) if not line.startswith(" ")]
     assert names == list(json.loads(machine.output))
 
 
@@ -319,3 +327,94 @@ def test_show_of_a_waiting_event_says_what_releases_it(cli: Cli) -> None:
     assert f"socialbridge connections activate {connection.name}" in machine["hint"]
     name, _, value = lines(plain.output)[-1].partition(":")
     assert (name, value.strip()) == ("hint", machine["hint"])
+
+
+# --- attempts and retry-now -------------------------------------------------------------------
+
+
+def retrying(cli: Cli, connection: ConnectionRecord, error: str = "ghl: 503") -> EventRecord:
+    event = record(cli, connection)
+    cli.store.start_attempt(event.id, "task-1", lease_seconds=20)
+    due = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    return cli.store.mark_retrying(event.id, error, due)
+
+
+def test_show_prints_every_attempt(cli: Cli) -> None:
+    event = retrying(cli, cli.connection(), "crm: refused (HTTP 503)")
+    assert cli.store.retry_now(event.id) is not None
+    cli.store.start_attempt(event.id, "task-2", lease_seconds=20)
+
+    plain = cli("events", "show", event.id)
+    machine = cli("events", "show", event.id, "--json")
+
+    assert plain.exit_code == 0, plain.output
+    table = plain.output.split("attempt_history:\n", 1)[1]
+    header, first, second = lines(table)
+    assert columns(header) == [
+        "#",
+        "REPLAY",
+        "STARTED (UTC)",
+        "TOOK (S)",
+        "OUTCOME",
+        "ERROR KIND",
+        "ERROR",
+    ]
+    assert columns(first)[0:2] == ["1", "0"]
+    assert columns(first)[4:] == ["retrying", "retryable", "crm: refused (HTTP 503)"]
+    assert columns(second)[0:2] == ["2", "0"]
+    assert columns(second)[-1] == "running"  # no time taken yet, no error
+    history = json.loads(machine.output)["attempt_history"]
+    assert [(a["number"], a["task_id"], a["outcome"]) for a in history] == [
+        (1, "task-1", "retrying"),
+        (2, "task-2", None),
+    ]
+    assert history[0]["error"] == "crm: refused (HTTP 503)"
+
+
+def test_show_of_an_event_without_attempts_says_none(cli: Cli) -> None:
+    event = record(cli, cli.connection(), status="dead")
+
+    result = cli("events", "show", event.id)
+
+    assert result.output.endswith("attempt_history:\n  (none)\n")
+
+
+def test_retry_now_sends_retrying_events_at_once(cli: Cli) -> None:
+    connection = cli.connection()
+    event = retrying(cli, connection)
+
+    result = cli("events", "retry-now", event.id)
+
+    assert result.exit_code == 0, result.output
+    [task] = queued_tasks(cli.env["REDIS_URL"] or "")
+    assert result.output == f"{event.id}: queued now as task {task.id} (post.published)\n"
+    after = cli.store.get_event(event.id)
+    assert after is not None
+    assert (after.status, after.attempts, after.next_attempt_at) == ("queued", 1, None)
+
+    again = cli("events", "retry-now", event.id)
+    assert again.exit_code == 0
+    assert f"{event.id}: queued, not waiting for a retry; left alone" in again.stderr
+    assert again.stdout == "nothing to retry\n"
+    assert queue_length(cli.env["REDIS_URL"] or "") == 1
+
+
+def test_retry_now_of_a_connection_takes_its_retrying_events(cli: Cli) -> None:
+    connection = cli.connection()
+    mine = {retrying(cli, connection).id for _ in range(2)}
+    record(cli, connection, status="dead")
+
+    result = cli("events", "retry-now", "--connection", connection.name, "--json")
+
+    assert result.exit_code == 0, result.output
+    sent = json.loads(result.output)
+    assert {s["event_id"] for s in sent} == mine
+    assert {(s["was"], s["status"]) for s in sent} == {("retrying", "queued")}
+    assert queue_length(cli.env["REDIS_URL"] or "") == 2
+
+
+def test_retry_now_needs_events_or_a_connection(cli: Cli) -> None:
+    result = cli("events", "retry-now")
+
+    assert result.exit_code == 2
+    assert "name one or more EVENT_IDS, or give --connection" in result.stderr

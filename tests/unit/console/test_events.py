@@ -166,3 +166,26 @@ def test_the_detail_of_an_event_under_way_is_not_replayable(store: Store) -> Non
     assert detail.post is None
     assert detail.writes == []
     assert event_detail(store, "ev_unknown") is None
+
+
+def test_the_detail_lists_the_attempts_and_what_may_be_done(store: Store) -> None:
+    acme = store.create_connection(name="acme", location_id="loc_a", ghl_token="t")
+    event = record(store, acme)
+    store.start_attempt(event.id, "task-1", lease_seconds=20)
+    store.mark_retrying(event.id, "ghl: 503", dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+
+    detail = event_detail(store, event.id)
+
+    assert detail is not None
+    assert [(a.number, a.outcome, a.error) for a in detail.attempts] == [
+        (1, "retrying", "ghl: 503")
+    ]
+    assert detail.retry_now
+    assert not detail.replayable
+    assert not detail.waits_for_connection
+
+    store.park_connection(acme.id, "held")
+    assert store.mark_waiting(event.id, "connection is parked: held") is not None
+    waiting = event_detail(store, event.id)
+    assert waiting is not None
+    assert (waiting.retry_now, waiting.waits_for_connection) == (False, True)

@@ -1,16 +1,27 @@
-"""console.replay: one event, or every dead one of a connection, queued again on Redis."""
+"""console.replay: one event, or every dead one of a connection, queued again on Redis; and
+retrying events sent now instead of when their backoff ends."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
 from celery import Celery
 
-from console.replay import NotEnqueued, NotFinished, replay_dead, replay_event
+from console.replay import (
+    NotEnqueued,
+    NotFinished,
+    NotRetrying,
+    RetryNotSent,
+    replay_dead,
+    replay_event,
+    retry_all_now,
+    retry_now,
+)
 from socialbridge.config import Settings
 from socialbridge.embedded_redis import free_port
-from store import Store
+from store import ConnectionRecord, EventRecord, Store
 from tests.brokerutil import queue_length, queued_tasks
 from tests.unit.console.conftest import SECRET_KEY
 from tests.unit.console.eventutil import record
@@ -88,3 +99,81 @@ def test_a_replay_the_broker_refuses_leaves_the_event_dead(store: Store) -> None
     assert after.status == "dead"
     assert after.last_error is not None
     assert after.last_error.startswith("replay could not be enqueued: ")
+
+
+def retrying(store: Store, connection: ConnectionRecord) -> EventRecord:
+    event = record(store, connection)
+    store.start_attempt(event.id, "task-1", lease_seconds=20)
+    due = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    return store.mark_retrying(event.id, "ghl: 503", due)
+
+
+def test_a_retrying_event_is_sent_now_keeping_its_attempts(
+    store: Store, celery: Celery, redis_url: str
+) -> None:
+    acme = store.create_connection(name="acme", location_id="loc_a", ghl_token="t")
+    event = retrying(store, acme)
+
+    sent = retry_now(store, celery, event)
+
+    [task] = queued_tasks(redis_url)
+    assert (sent.event_id, sent.was, sent.status, sent.task_id) == (
+        event.id,
+        "retrying",
+        "queued",
+        task.id,
+    )
+    assert task.args == [event.id, event.payload]
+    after = store.get_event(event.id)
+    assert after is not None
+    assert (after.status, after.attempts, after.replays, after.next_attempt_at) == (
+        "queued",
+        1,
+        0,
+        None,
+    )
+
+
+def test_retry_now_racing_the_sweep_sends_the_event_once(
+    store: Store, celery: Celery, redis_url: str
+) -> None:
+    acme = store.create_connection(name="acme", location_id="loc_a", ghl_token="t")
+    event = retrying(store, acme)
+    # The sweep (its time come) took the event between the page's read and the press.
+    assert store.claim_for_sweep(now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2))
+
+    with pytest.raises(NotRetrying, match="queued, not waiting for a retry"):
+        retry_now(store, celery, event)
+
+    assert queue_length(redis_url) == 0  # the sweep sends it, not us
+
+
+def test_retry_all_now_takes_only_that_connections_retrying_events(
+    store: Store, celery: Celery, redis_url: str
+) -> None:
+    acme = store.create_connection(name="acme", location_id="loc_a", ghl_token="t")
+    zeta = store.create_connection(name="zeta", location_id="loc_z", ghl_token="t")
+    mine = {retrying(store, acme).id for _ in range(2)}
+    record(store, acme, "dead")
+    other = retrying(store, zeta)
+
+    sent = retry_all_now(store, celery, acme.id)
+
+    assert {s.event_id for s in sent} == mine
+    assert queue_length(redis_url) == 2
+    assert store.get_event(other.id) == other
+
+
+def test_a_retry_now_the_broker_refuses_is_left_queued_for_the_sweep(store: Store) -> None:
+    acme = store.create_connection(name="acme", location_id="loc_a", ghl_token="t")
+    event = retrying(store, acme)
+    nowhere = celery_on(f"redis://127.0.0.1:{free_port()}/0")
+
+    with pytest.raises(RetryNotSent, match="the recovery sweep sends it"):
+        retry_now(store, nowhere, event)
+    nowhere.close()
+
+    after = store.get_event(event.id)
+    assert after is not None
+    # Queued without a message: what the sweep looks for (stale_queued, QUEUED_LOST_AFTER).
+    assert after.status == "queued"

@@ -21,6 +21,7 @@ Database = tuple[str, dict[str, Any]]
 TABLES = {
     "connections",
     "events",
+    "event_attempts",
     "posts",
     "snapshots",
     "crm_writes",
@@ -317,4 +318,29 @@ def test_0002_downgrades_to_0001_keeping_the_rows(empty_database: Database) -> N
     columns, indexes = _event_columns_and_indexes(url, engine_options)
     assert "replays" in columns
     assert "ix_events_status_updated_at" in indexes
+    assert _differences(url, engine_options) == []
+
+
+def test_0010_downgrades_to_0009_dropping_only_the_attempts(empty_database: Database) -> None:
+    url, engine_options = empty_database
+    migrate.upgrade(url, engine_options=engine_options)
+    store = Store(url, "key", engine_options=engine_options)
+    try:
+        created = store.create_connection(
+            name="acme", location_id="loc", ghl_token="t", crm_url="http://crm.test"
+        )
+        event, _ = store.record_event(connection_id=created.id, type="t", payload={})
+        store.start_attempt(event.id, "task-1", lease_seconds=20)
+        done = store.mark_done(event.id)
+        assert len(store.attempts_of(event.id)) == 1
+
+        migrate.downgrade(url, "0009", engine_options=engine_options)
+        assert _tables(url, engine_options) == TABLES - {"event_attempts"} | {"alembic_version"}
+
+        migrate.upgrade(url, engine_options=engine_options)
+        # The event is as it was; its history went with the table, as for events from before.
+        assert store.get_event(event.id) == done
+        assert store.attempts_of(event.id) == []
+    finally:
+        store.dispose()
     assert _differences(url, engine_options) == []

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from webapp.formatting import age, utc
+from webapp.formatting import age, duration, utc
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,19 @@ def test_moments_are_shown_in_utc() -> None:
 
     assert utc(dt.datetime(2026, 11, 23, 11, 0, 5, tzinfo=paris)) == "2026-11-23 10:00:05 UTC"
     assert utc(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (None, ""),
+        (0.0349, "35 ms"),
+        (0.9994, "999 ms"),
+        (4.21, "4.2 s"),
+        (59.94, "59.9 s"),
+        (185, "3 min"),
+    ],
+)
+def test_durations(seconds: float | None, shown: str) -> None:
+    span = None if seconds is None else dt.timedelta(seconds=seconds)
+    assert duration(span) == shown

@@ -1086,3 +1086,81 @@ def test_an_attempt_past_its_time_limit_that_kept_its_event_is_retried_without_w
     assert outcome.error is not None
     assert "ran past TASK_TIME_LIMIT (2 s)" in outcome.error
     assert bridge.deliveries(connection) == []
+
+
+# --- the attempt history ----------------------------------------------------------------------
+
+
+def test_each_attempt_is_recorded_with_its_outcome_and_write_back(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-h1"})
+    bridge.crm_fault(status=503)
+
+    first = execute_event(bridge.services, event.id, task_id="task-1", now=NOW)
+    second = execute_event(bridge.services, event.id, task_id="task-2", now=NOW)
+
+    assert (first.status, second.status) == (RETRY, DONE)
+    retried, done = bridge.store.attempts_of(event.id)
+    assert (retried.number, retried.task_id, retried.outcome) == (1, "task-1", "retrying")
+    assert (retried.error_kind, retried.error) == ("retryable", first.error)
+    assert retried.writeback is None  # the CRM did not take it
+    assert (done.number, done.task_id, done.outcome, done.error) == (2, "task-2", "done", None)
+    assert done.writeback == (
+        f"post.tags_synced for CRM post crm-h1, webhook-id {event.id}.post.tags_synced"
+    )
+    assert second.event is not None
+    assert (done.started_at, done.finished_at) == (
+        second.event.started_at,
+        second.event.finished_at,
+    )
+
+
+def test_the_attempts_of_an_event_that_dies_are_all_kept(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-h2"})
+    bridge.ghl_fault(path_contains="/tags", status=500, times=3)
+
+    outcomes = [execute_event(bridge.services, event.id, now=NOW) for _ in range(3)]
+
+    attempts = bridge.store.attempts_of(event.id)
+    assert [(a.number, a.outcome, a.error_kind) for a in attempts] == [
+        (1, "retrying", "retryable"),
+        (2, "retrying", "retryable"),
+        (3, "dead", "retryable_exhausted"),
+    ]
+    assert [a.error for a in attempts] == [o.error for o in outcomes]
+    assert all(a.finished_at is not None and a.took is not None for a in attempts)
+
+
+def test_an_attempt_that_finds_credentials_refused_is_recorded_waiting(bridge: Bridge) -> None:
+    connection = bridge.connection(ghl_token="pit-revoked")
+    event = bridge.record(connection, "post.published", {"post_id": "crm-h3"})
+
+    outcome = execute_event(bridge.services, event.id, now=NOW)
+
+    assert outcome.status == WAITING
+    [attempt] = bridge.store.attempts_of(event.id)
+    assert (attempt.number, attempt.outcome, attempt.error) == (1, "waiting", outcome.error)
+
+
+def test_an_unexpected_error_is_recorded_as_such(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-h4"})
+
+    def explode(_: str) -> None:
+        raise KeyError("surprise")
+
+    execute_event(bridge.services, event.id, progress=explode, now=NOW)
+
+    [attempt] = bridge.store.attempts_of(event.id)
+    assert (attempt.outcome, attempt.error_kind) == ("retrying", "unexpected")
+    assert attempt.error == "unexpected error: KeyError('surprise')"
+
+
+def test_a_message_that_finds_nothing_due_records_no_attempt(bridge: Bridge) -> None:
+    connection = bridge.connection()
+    event = bridge.record(connection, "post.published", {"post_id": "crm-h5"})
+    assert execute_event(bridge.services, event.id, now=NOW).status == DONE
+
+    assert execute_event(bridge.services, event.id, now=NOW).status == SKIPPED
+    assert [a.outcome for a in bridge.store.attempts_of(event.id)] == ["done"]

@@ -132,6 +132,10 @@ def test_a_deferred_event_is_queued_again_without_spending_an_attempt(
     # Nothing reached GHL, and the worker did not sleep for the slot.
     assert ghl_requests(bridge) == []
     assert sleeps == []
+    # The attempt's history says it was given back for a slot.
+    [attempt] = bridge.store.attempts_of(event.id)
+    assert (attempt.number, attempt.task_id, attempt.outcome) == (1, "t-1", "deferred")
+    assert attempt.error == outcome.error
 
 
 def test_the_next_run_uses_the_prepaid_slot_once(bridge: Bridge, limited: Services) -> None:
