@@ -334,8 +334,13 @@ def test_0010_downgrades_to_0009_dropping_only_the_attempts(empty_database: Data
         done = store.mark_done(event.id)
         assert len(store.attempts_of(event.id)) == 1
 
+        # Through 0011 (API tokens) first: 0010 sits under it.
+        migrate.downgrade(url, "0010", engine_options=engine_options)
+        assert _tables(url, engine_options) == TABLES - {"api_tokens"} | {"alembic_version"}
         migrate.downgrade(url, "0009", engine_options=engine_options)
-        assert _tables(url, engine_options) == TABLES - {"event_attempts"} | {"alembic_version"}
+        assert _tables(url, engine_options) == TABLES - {"api_tokens", "event_attempts"} | {
+            "alembic_version"
+        }
 
         migrate.upgrade(url, engine_options=engine_options)
         # The event is as it was; its history went with the table, as for events from before.
