@@ -72,7 +72,16 @@ KEY_PREFIX = "socialbridge:ghl-rate:"
 # LATE_SLOT_SECONDS / (window / limit) + 1 more requests share a window at GHL than in the log
 # (3 with the defaults), which the margin below GHL's own limit covers. A slot found later than
 # this is given back and another taken.
-LATE_SLOT_SECONDS = 0.25
+LATE_SLOT_SECONDS = 0.15
+
+# How long before its booked slot a deferred event's next run is sent to start: it then claims
+# its booking and waits the rest in-process, so that the worker's own delays (the message's
+# timer, a free thread, reading the event, claiming the booking: tens of milliseconds, more on a
+# busy machine) are spent before the slot instead of after it, where more than
+# LATE_SLOT_SECONDS of them would cost the slot. Never more than half of
+# RATE_LIMIT_WAIT_IN_PROCESS (`RateLimitDeferred.wake_in`), so that a deferred run holds its
+# worker for less than that.
+WAKE_EARLY_SECONDS = 0.5
 
 # Entries are kept this long past the window, so that a GHL answer arriving a little after its
 # request's slot left the window still finds it when the log is compared with GHL's count.
@@ -306,6 +315,14 @@ class RateLimitDeferred(SocialbridgeError):
     def reserved(self) -> bool:
         """Whether slots were reserved for the next run."""
         return self.booking is not None
+
+    def wake_in(self, wait_in_process: float) -> float:
+        """Seconds from now until the next run should start: WAKE_EARLY_SECONDS (at most half
+        of ``wait_in_process``) before the slot, counted from now rather than from when the
+        slot was reserved, so that the time spent giving the attempt back is not added."""
+        early = min(WAKE_EARLY_SECONDS, wait_in_process / 2)
+        left = (self.at - dt.datetime.now(dt.UTC)).total_seconds()
+        return max(0.0, left - early)
 
 
 @dataclass(frozen=True)
@@ -660,6 +677,7 @@ class Gate:
                 # same refusal. Give them back; the next request takes one after Retry-After.
                 with self._lock:
                     held = self._held.pop(location_id, [])
+                metrics.limiter_slots_given_back(metrics.SLOT_429, len(held))
                 self.limiter.release(location_id, held)
             self.limiter.observe(
                 location_id,
@@ -683,6 +701,13 @@ class Gate:
                 return
             try:
                 for location_id, slots in held.items():
+                    if slots:
+                        log.debug(
+                            "ghl.rate_limit.slots_unused",
+                            location_id=location_id,
+                            slots_at=[round(slot.at, 3) for slot in slots],
+                        )
+                        metrics.limiter_slots_given_back(metrics.SLOT_UNUSED, len(slots))
                     self.limiter.release(location_id, slots)
                 if completed and self.event_type:
                     for location_id, calls in self._calls.items():
@@ -703,12 +728,16 @@ class Gate:
                 self._defer_with_held(location_id, wait)
             held.pop(0)
             if wait >= -LATE_SLOT_SECONDS:
-                self._wait(location_id, wait, "held")
+                self._wait(location_id, slot, wait, "held")
                 return
             # Too late to use without crowding GHL's window: give it back, take another.
             log.info(
-                "ghl.rate_limit.slot_late", location_id=location_id, late_ms=round(-wait * 1000)
+                "ghl.rate_limit.slot_late",
+                location_id=location_id,
+                slot_at=round(slot.at, 3),
+                late_ms=round(-wait * 1000),
             )
+            metrics.limiter_slots_given_back(metrics.SLOT_LATE)
             self.limiter.release(location_id, [slot])
         first = self._calls.get(location_id, 0) == 0
         reservation = self.limiter.reserve(
@@ -721,13 +750,13 @@ class Gate:
         if reservation.reserved:
             slots = list(reservation.slots)
             self._held[location_id] = slots[1:]
-            self._wait(location_id, slots[0].at - reservation.now, "reserved")
+            self._wait(location_id, slots[0], slots[0].at - reservation.now, "reserved")
             return
         if not first:
             now, stolen = self.limiter.steal(location_id, ahead=self.wait_in_process)
             self._mark(now)
             if stolen is not None:
-                self._wait(location_id, stolen.at - now, "taken_over")
+                self._wait(location_id, stolen, stolen.at - now, "taken_over")
                 return
         self._defer(location_id)
 
@@ -738,6 +767,13 @@ class Gate:
         self._booking = None
         now, slots = self.limiter.retag(location_id, booking.slots, HELD)
         self._mark(now)
+        log.debug(
+            "ghl.rate_limit.booking_claimed",
+            location_id=location_id,
+            first_at=round(booking.first, 3),
+            late_ms=round((now - booking.first) * 1000, 1),
+            booked=len(booking.slots),
+        )
         if len(slots) < len(booking.slots):
             log.info(
                 "ghl.rate_limit.booking_taken",
@@ -802,13 +838,21 @@ class Gate:
         metrics.limiter_deferred()
         raise RateLimitDeferred(location_id, wait=wait, booking=booking)
 
-    def _wait(self, location_id: str, wait: float, source: str) -> None:
+    def _wait(self, location_id: str, slot: Slot, wait: float, source: str) -> None:
         if wait > 0:
             log.debug("ghl.rate_limit.wait", location_id=location_id, wait_ms=round(wait * 1000, 1))
             self._sleep(wait)
             self.waited += wait
             metrics.limiter_waited(wait)
-        log.debug("ghl.rate_limit.slot", location_id=location_id, source=source)
+        # How late the request leaves after its slot (Redis's clock, as this process reckons
+        # it): what LATE_SLOT_SECONDS and the margin below GHL's limit have to cover.
+        log.debug(
+            "ghl.rate_limit.slot",
+            location_id=location_id,
+            source=source,
+            slot_at=round(slot.at, 3),
+            late_ms=round((self._now() - slot.at) * 1000, 1),
+        )
 
     def _mark(self, redis_now: float) -> None:
         self._anchor = (redis_now, self._monotonic())

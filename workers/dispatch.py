@@ -11,6 +11,7 @@ from celery import Celery
 from schemas.events import POST_PUBLISHED, STATISTICS_REQUESTED, TAG_DETAILS_REQUESTED
 from socialbridge.errors import SocialbridgeError
 from store import EventRecord
+from workers.redis_transport import FRONT_HEADER
 
 TASK_FOR_EVENT: dict[str, str] = {
     POST_PUBLISHED: "flows.sync_post_tags",
@@ -47,11 +48,15 @@ def enqueue_event(
     ``prepaid``, the booking (`ghl.limiter.Booking` as JSON) its next run uses.
     """
     kwargs = {} if prepaid is None else {"prepaid": dict(prepaid)}
+    # A booked run goes to the front of the queue (workers/redis_transport.py): behind a burst
+    # of new events its slot would pass before a worker took it.
+    headers = None if prepaid is None else {FRONT_HEADER: True}
     try:
         result: Any = celery.send_task(
             TASK_FOR_EVENT[event.type],
             args=[event.id, event.payload],
             kwargs=kwargs,
+            headers=headers,
             countdown=countdown,
             # An id that starts with the event's makes the task easy to find in Flower; the
             # random tail keeps a replay's task apart from the first run's.

@@ -557,7 +557,7 @@ def _defer(
             log.info("event.taken_elsewhere")
             return Outcome(SKIPPED, store.get_event(event.id))
         try:
-            requeue(queued, booking, deferred.wait)
+            requeue(queued, booking, deferred.wake_in(services.settings.rate_limit_wait_in_process))
         except EnqueueError as exc:
             # Queued without a message: the sweep sends it again after QUEUED_LOST_AFTER.
             _release(services, booking)
@@ -571,11 +571,12 @@ def _defer(
         )
         return Outcome(DEFERRED, queued, error=str(deferred), retry_in=deferred.wait)
     _release(services, booking)
+    back_in = _back_in(deferred.wait, services.settings.rate_limit_defer_horizon)
     retrying = _give_back_attempt(
         store,
         event.id,
         task_id,
-        next_attempt_at=now + dt.timedelta(seconds=deferred.wait),
+        next_attempt_at=now + dt.timedelta(seconds=back_in),
         reason=str(deferred),
     )
     if retrying is None:
@@ -586,9 +587,23 @@ def _defer(
         location_id=deferred.location_id,
         wait_s=round(deferred.wait, 3),
         booked=0,
+        back_in_s=round(back_in, 3),
         attempts=retrying.attempts,
     )
-    return Outcome(RETRY, retrying, error=str(deferred), retry_in=deferred.wait)
+    return Outcome(RETRY, retrying, error=str(deferred), retry_in=back_in)
+
+
+def _back_in(wait: float, horizon: float) -> float:
+    """Seconds until an event deferred without a booking runs again, its slot ``wait`` away.
+
+    At the slot, when it is within the deferral ``horizon`` (the daily budget, or no way to send
+    the message again). A slot beyond the horizon is the limiter's backlog: the event comes
+    back half a horizon before it, when the slot can be booked, and books it behind the
+    bookings made meanwhile. Coming back at the slot itself, it would find every booking
+    before it used and the location idle until the recovery sweep (every SWEEP_INTERVAL)
+    sent it and its run booked again: slots lost in the middle of a burst.
+    """
+    return wait - horizon / 2 if wait > horizon else wait
 
 
 def _give_back_attempt(
@@ -645,6 +660,12 @@ def _release(services: Services, booking: Booking | None) -> None:
     limiter = services.ghl_limiter
     if limiter is None:
         return
+    log.debug(
+        "ghl.rate_limit.booking_unused",
+        location_id=booking.location_id,
+        slots_at=[round(slot.at, 3) for slot in booking.slots],
+    )
+    metrics.limiter_slots_given_back(metrics.SLOT_UNUSED, len(booking.slots))
     try:
         limiter.release(booking.location_id, booking.slots)
     except redis.RedisError as exc:
