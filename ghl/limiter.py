@@ -17,7 +17,7 @@ A slot for a request is the earliest moment ``t`` that is
   due all at once every window, which keeps the requests that use them in step with the slots.
 
 Because every slot is at or after every slot before it, no window of the log ever holds more
-than ``limit`` slots (by induction on the slots given). ``limit`` (`GHL_RATE_LIMIT`, 95) stays
+than ``limit`` slots (by induction on the slots given). ``limit`` (`GHL_RATE_LIMIT`, 96) stays
 below GHL's 100: a request reaches GHL a little after its slot, by a time that varies, and the
 margin absorbs that.
 
@@ -42,7 +42,10 @@ that span (their events book again).
 `Gate` is one event's use of the limiter: it holds the event's slots, waits in-process for a slot
 that comes within ``RATE_LIMIT_WAIT_IN_PROCESS``, and otherwise raises `RateLimitDeferred` with a
 booking for the event's next run, which the worker passes along with the re-sent message so that
-the next run uses those slots instead of taking new ones.
+the next run uses those slots instead of taking new ones. That message goes to the front of the
+queue and is timed to start WAKE_EARLY_SECONDS before the first slot (`RateLimitDeferred.wake_in`):
+while a location is at its limit new slots only come after the latest one, so a slot its
+event reaches too late is lost to the location, not merely moved.
 """
 
 from __future__ import annotations
@@ -68,11 +71,13 @@ log = get_logger(__name__)
 KEY_PREFIX = "socialbridge:ghl-rate:"
 
 # How late a request may use its slot. A request sent up to this long after its slot lands in
-# GHL's window a little later than the log says; with paced slots at most about
-# LATE_SLOT_SECONDS / (window / limit) + 1 more requests share a window at GHL than in the log
-# (3 with the defaults), which the margin below GHL's own limit covers. A slot found later than
-# this is given back and another taken.
-LATE_SLOT_SECONDS = 0.15
+# GHL's window a little later than the log says; with paced slots at most
+# floor(LATE_SLOT_SECONDS / (window / limit)) + 1 more requests share a window at GHL than in
+# the log (1 with the defaults: 97 of GHL's 100), which the margin below GHL's own limit covers
+# with room for the transit time to vary (docs/operations.md, "The GHL rate limiter"). A slot
+# found later than this is given back and another taken. Deferred runs start before their
+# slot (WAKE_EARLY_SECONDS), so that only a worker far behind finds one this late.
+LATE_SLOT_SECONDS = 0.1
 
 # How long before its booked slot a deferred event's next run is sent to start: it then claims
 # its booking and waits the rest in-process, so that the worker's own delays (the message's

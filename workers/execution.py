@@ -20,10 +20,12 @@ re-authorization and still never run out of attempts for it.
 Nor does an event spend attempts on GHL's rate limit. Every GHL request of an attempt takes a
 slot of its location's limit (`ghl.limiter`, shared by every process through Redis). When none
 comes within RATE_LIMIT_WAIT_IN_PROCESS, the attempt ends with `RateLimitDeferred` and is given
-back: the event is `queued` again and its message re-sent to run at the slot, carrying the slots
-booked for that run (``prepaid``), when the slot comes within the deferral horizon (two thirds
-of BROKER_VISIBILITY_TIMEOUT); further, it is `retrying` with ``next_attempt_at`` at the slot,
-and the recovery sweep sends it then. The worker never sleeps for such a slot, so the events of
+back: the event is `queued` again and its message re-sent, to the front of the queue, to run just
+before the slot (`RateLimitDeferred.wake_in`), carrying the slots booked for that run
+(``prepaid``), when the slot comes within the deferral horizon (two thirds of
+BROKER_VISIBILITY_TIMEOUT); further, it is `retrying` with ``next_attempt_at`` half a horizon
+before the slot (`_back_in`), and the recovery sweep sends it then to book it. The worker never
+sleeps for such a slot beyond a short wait within RATE_LIMIT_WAIT_IN_PROCESS, so the events of
 other locations go on meanwhile.
 """
 
