@@ -84,8 +84,8 @@ LATE_SLOT_SECONDS = 0.1
 # timer, a free thread, reading the event, claiming the booking: tens of milliseconds, more on a
 # busy machine) are spent before the slot instead of after it, where more than
 # LATE_SLOT_SECONDS of them would cost the slot. Never more than half of
-# RATE_LIMIT_WAIT_IN_PROCESS (`RateLimitDeferred.wake_in`), so that a deferred run holds its
-# worker for less than that.
+# RATE_LIMIT_WAIT_IN_PROCESS, so that a deferred run holds its worker for less than that; and
+# only in a pool of threads (`wake_early`).
 WAKE_EARLY_SECONDS = 0.5
 
 # Entries are kept this long past the window, so that a GHL answer arriving a little after its
@@ -321,13 +321,20 @@ class RateLimitDeferred(SocialbridgeError):
         """Whether slots were reserved for the next run."""
         return self.booking is not None
 
-    def wake_in(self, wait_in_process: float) -> float:
-        """Seconds from now until the next run should start: WAKE_EARLY_SECONDS (at most half
-        of ``wait_in_process``) before the slot, counted from now rather than from when the
-        slot was reserved, so that the time spent giving the attempt back is not added."""
-        early = min(WAKE_EARLY_SECONDS, wait_in_process / 2)
+    def wake_in(self, early: float) -> float:
+        """Seconds from now until the next run should start: ``early`` seconds before the slot
+        (`wake_early`), counted from now rather than from when the slot was reserved, so that
+        the time spent giving the attempt back is not added."""
         left = (self.at - dt.datetime.now(dt.UTC)).total_seconds()
         return max(0.0, left - early)
+
+
+def wake_early(wait_in_process: float, *, threads: bool) -> float:
+    """How long before its slot a deferred run starts: WAKE_EARLY_SECONDS, at most half of
+    ``wait_in_process``, in a pool of threads. None in a pool of processes: each is one task at
+    a time, and a process waiting for a slot would hold it from every other location's events
+    (a worker of 32 threads spends about 5 of them per location at its limit)."""
+    return min(WAKE_EARLY_SECONDS, wait_in_process / 2) if threads else 0.0
 
 
 @dataclass(frozen=True)

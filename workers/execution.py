@@ -44,7 +44,7 @@ from marshmallow import ValidationError
 from sqlalchemy import case, update
 
 from ghl.errors import SYSTEM as GHL
-from ghl.limiter import Booking, Gate, RateLimitDeferred
+from ghl.limiter import Booking, Gate, RateLimitDeferred, wake_early
 from schemas.events import (
     POST_PUBLISHED,
     STATISTICS_REQUESTED,
@@ -559,7 +559,7 @@ def _defer(
             log.info("event.taken_elsewhere")
             return Outcome(SKIPPED, store.get_event(event.id))
         try:
-            requeue(queued, booking, deferred.wake_in(services.settings.rate_limit_wait_in_process))
+            requeue(queued, booking, deferred.wake_in(_wake_early(services)))
         except EnqueueError as exc:
             # Queued without a message: the sweep sends it again after QUEUED_LOST_AFTER.
             _release(services, booking)
@@ -593,6 +593,14 @@ def _defer(
         attempts=retrying.attempts,
     )
     return Outcome(RETRY, retrying, error=str(deferred), retry_in=back_in)
+
+
+def _wake_early(services: Services) -> float:
+    """How long before its slot a deferred run starts in this worker's pool."""
+    settings = services.settings
+    return wake_early(
+        settings.rate_limit_wait_in_process, threads=settings.worker_pool == "threads"
+    )
 
 
 def _back_in(wait: float, horizon: float) -> float:

@@ -130,10 +130,34 @@ def test_a_deferred_event_is_queued_again_without_spending_an_attempt(
     assert len(booking.slots) == 1
     # Sent to start a little before its slot (half the in-process wait of 0.3 s here), to
     # claim its booking and wait the rest in-process.
+    assert limited.settings.worker_pool == "threads"
     assert countdown == pytest.approx(WINDOW - min(WAKE_EARLY_SECONDS, 0.15), abs=0.1)
     # Nothing reached GHL, and the worker did not sleep for the slot.
     assert ghl_requests(bridge) == []
     assert sleeps == []
+
+
+def test_in_a_prefork_worker_a_deferred_event_is_sent_for_its_slot_itself(
+    bridge: Bridge, limited: Services
+) -> None:
+    # A process waiting for a slot would be taken from every other location's events.
+    prefork = Services(
+        limited.settings.replace(worker_pool="prefork"),
+        store=bridge.store,
+        ghl_transport=bridge.services.ghl_transport,
+        crm_transport=bridge.services.crm_transport,
+        rate_limiter=True,
+    )
+    connection = bridge.connection()
+    event = bridge.record(connection, "tag.details_requested", {"post_id": "p", "tag_ids": ["x"]})
+    fill(limiter_of(prefork))
+    requeued = Requeued()
+
+    execute_event(prefork, event.id, task_id="t-1", requeue=requeued)
+
+    [(_, booking, countdown)] = requeued.calls
+    assert countdown == pytest.approx(booking.first - limiter_of(prefork).now(), abs=0.05)
+    limiter_of(prefork).redis.close()
 
 
 def test_the_next_run_uses_the_prepaid_slot_once(bridge: Bridge, limited: Services) -> None:
