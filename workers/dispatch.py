@@ -39,18 +39,19 @@ def enqueue_event(
     *,
     countdown: float | None = None,
     prepaid: Mapping[str, Any] | None = None,
+    front: bool = False,
 ) -> str:
     """Send the event's task with only JSON primitives (its id and validated payload).
 
     A retry is never sent from here: it waits in the store until the recovery sweep sends it
     when due. Only an event deferred by the GHL rate limiter is sent with a ``countdown`` (to
     its slot, below the deferral horizon and so below BROKER_VISIBILITY_TIMEOUT), and with
-    ``prepaid``, the booking (`ghl.limiter.Booking` as JSON) its next run uses.
+    ``prepaid``, the booking (`ghl.limiter.Booking` as JSON) its next run uses; ``front`` puts
+    such a message at the front of the queue (workers/redis_transport.py), so that a burst of
+    new events waiting there does not make it reach a worker after its slot.
     """
     kwargs = {} if prepaid is None else {"prepaid": dict(prepaid)}
-    # A booked run goes to the front of the queue (workers/redis_transport.py): behind a burst
-    # of new events its slot would pass before a worker took it.
-    headers = None if prepaid is None else {FRONT_HEADER: True}
+    headers = {FRONT_HEADER: True} if front else None
     try:
         result: Any = celery.send_task(
             TASK_FOR_EVENT[event.type],
