@@ -27,10 +27,11 @@ after the visibility timeout, and running an event twice is harmless. kombu 5.7'
 `RedisChannel` also puts a message whose headers carry `FRONT_HEADER` at the *front* of its
 queue (RPUSH, where the worker's BRPOP takes the next message) instead of the back: the re-sent
 message of an event the GHL rate limiter deferred, with the slots booked for it, from a worker
-of the threads pool (workers/tasks.py). Behind a burst of new events it would reach the worker only after all of
-them were taken, seconds after its slot; at the front it is taken at once, and waits for its
-countdown in the worker's timer, without taking a thread or another message's place. Through
-kombu's stock transport (``rediss://``) it goes to the back, as any message.
+of the threads pool (workers/tasks.py). Behind a burst of new events it would reach the worker
+only after all of them were taken, seconds after its slot; at the front it is taken at once,
+and waits for its countdown in the worker's timer, without taking a thread or another
+message's place. Through kombu's stock transport (``rediss://``) it goes to the back, as any
+message.
 
 Selected in `workers/celery_app.py` with ``broker_transport``, for ``redis://`` broker URLs.
 """
