@@ -17,7 +17,7 @@ A slot for a request is the earliest moment ``t`` that is
   due all at once every window, which keeps the requests that use them in step with the slots.
 
 Because every slot is at or after every slot before it, no window of the log ever holds more
-than ``limit`` slots (by induction on the slots given). ``limit`` (`GHL_RATE_LIMIT`, 95) stays
+than ``limit`` slots (by induction on the slots given). ``limit`` (`GHL_RATE_LIMIT`, 96) stays
 below GHL's 100: a request reaches GHL a little after its slot, by a time that varies, and the
 margin absorbs that.
 
@@ -42,7 +42,10 @@ that span (their events book again).
 `Gate` is one event's use of the limiter: it holds the event's slots, waits in-process for a slot
 that comes within ``RATE_LIMIT_WAIT_IN_PROCESS``, and otherwise raises `RateLimitDeferred` with a
 booking for the event's next run, which the worker passes along with the re-sent message so that
-the next run uses those slots instead of taking new ones.
+the next run uses those slots instead of taking new ones. That message goes to the front of the
+queue and is timed to start WAKE_EARLY_SECONDS before the first slot (`RateLimitDeferred.wake_in`):
+while a location is at its limit new slots only come after the latest one, so a slot its
+event reaches too late is lost to the location, not merely moved.
 """
 
 from __future__ import annotations
@@ -68,11 +71,22 @@ log = get_logger(__name__)
 KEY_PREFIX = "socialbridge:ghl-rate:"
 
 # How late a request may use its slot. A request sent up to this long after its slot lands in
-# GHL's window a little later than the log says; with paced slots at most about
-# LATE_SLOT_SECONDS / (window / limit) + 1 more requests share a window at GHL than in the log
-# (3 with the defaults), which the margin below GHL's own limit covers. A slot found later than
-# this is given back and another taken.
-LATE_SLOT_SECONDS = 0.25
+# GHL's window a little later than the log says; with paced slots at most
+# floor(LATE_SLOT_SECONDS / (window / limit)) + 1 more requests share a window at GHL than in
+# the log (1 with the defaults: 97 of GHL's 100), which the margin below GHL's own limit covers
+# with room for the transit time to vary (docs/operations.md, "The GHL rate limiter"). A slot
+# found later than this is given back and another taken. Deferred runs start before their
+# slot (WAKE_EARLY_SECONDS), so that only a worker far behind finds one this late.
+LATE_SLOT_SECONDS = 0.1
+
+# How long before its booked slot a deferred event's next run is sent to start: it then claims
+# its booking and waits the rest in-process, so that the worker's own delays (the message's
+# timer, a free thread, reading the event, claiming the booking: tens of milliseconds, more on a
+# busy machine) are spent before the slot instead of after it, where more than
+# LATE_SLOT_SECONDS of them would cost the slot. Never more than half of
+# RATE_LIMIT_WAIT_IN_PROCESS, so that a deferred run holds its worker for less than that; and
+# only in a pool of threads (`wake_early`).
+WAKE_EARLY_SECONDS = 0.5
 
 # Entries are kept this long past the window, so that a GHL answer arriving a little after its
 # request's slot left the window still finds it when the log is compared with GHL's count.
@@ -306,6 +320,21 @@ class RateLimitDeferred(SocialbridgeError):
     def reserved(self) -> bool:
         """Whether slots were reserved for the next run."""
         return self.booking is not None
+
+    def wake_in(self, early: float) -> float:
+        """Seconds from now until the next run should start: ``early`` seconds before the slot
+        (`wake_early`), counted from now rather than from when the slot was reserved, so that
+        the time spent giving the attempt back is not added."""
+        left = (self.at - dt.datetime.now(dt.UTC)).total_seconds()
+        return max(0.0, left - early)
+
+
+def wake_early(wait_in_process: float, *, threads: bool) -> float:
+    """How long before its slot a deferred run starts: WAKE_EARLY_SECONDS, at most half of
+    ``wait_in_process``, in a pool of threads. None in a pool of processes: each is one task at
+    a time, and a process waiting for a slot would hold it from every other location's events
+    (a worker of 32 threads spends about 5 of them per location at its limit)."""
+    return min(WAKE_EARLY_SECONDS, wait_in_process / 2) if threads else 0.0
 
 
 @dataclass(frozen=True)
@@ -660,6 +689,7 @@ class Gate:
                 # same refusal. Give them back; the next request takes one after Retry-After.
                 with self._lock:
                     held = self._held.pop(location_id, [])
+                metrics.limiter_slots_given_back(metrics.SLOT_429, len(held))
                 self.limiter.release(location_id, held)
             self.limiter.observe(
                 location_id,
@@ -683,6 +713,13 @@ class Gate:
                 return
             try:
                 for location_id, slots in held.items():
+                    if slots:
+                        log.debug(
+                            "ghl.rate_limit.slots_unused",
+                            location_id=location_id,
+                            slots_at=[round(slot.at, 3) for slot in slots],
+                        )
+                        metrics.limiter_slots_given_back(metrics.SLOT_UNUSED, len(slots))
                     self.limiter.release(location_id, slots)
                 if completed and self.event_type:
                     for location_id, calls in self._calls.items():
@@ -703,12 +740,16 @@ class Gate:
                 self._defer_with_held(location_id, wait)
             held.pop(0)
             if wait >= -LATE_SLOT_SECONDS:
-                self._wait(location_id, wait, "held")
+                self._wait(location_id, slot, wait, "held")
                 return
             # Too late to use without crowding GHL's window: give it back, take another.
             log.info(
-                "ghl.rate_limit.slot_late", location_id=location_id, late_ms=round(-wait * 1000)
+                "ghl.rate_limit.slot_late",
+                location_id=location_id,
+                slot_at=round(slot.at, 3),
+                late_ms=round(-wait * 1000),
             )
+            metrics.limiter_slots_given_back(metrics.SLOT_LATE)
             self.limiter.release(location_id, [slot])
         first = self._calls.get(location_id, 0) == 0
         reservation = self.limiter.reserve(
@@ -721,13 +762,13 @@ class Gate:
         if reservation.reserved:
             slots = list(reservation.slots)
             self._held[location_id] = slots[1:]
-            self._wait(location_id, slots[0].at - reservation.now, "reserved")
+            self._wait(location_id, slots[0], slots[0].at - reservation.now, "reserved")
             return
         if not first:
             now, stolen = self.limiter.steal(location_id, ahead=self.wait_in_process)
             self._mark(now)
             if stolen is not None:
-                self._wait(location_id, stolen.at - now, "taken_over")
+                self._wait(location_id, stolen, stolen.at - now, "taken_over")
                 return
         self._defer(location_id)
 
@@ -738,6 +779,13 @@ class Gate:
         self._booking = None
         now, slots = self.limiter.retag(location_id, booking.slots, HELD)
         self._mark(now)
+        log.debug(
+            "ghl.rate_limit.booking_claimed",
+            location_id=location_id,
+            first_at=round(booking.first, 3),
+            late_ms=round((now - booking.first) * 1000, 1),
+            booked=len(booking.slots),
+        )
         if len(slots) < len(booking.slots):
             log.info(
                 "ghl.rate_limit.booking_taken",
@@ -802,13 +850,21 @@ class Gate:
         metrics.limiter_deferred()
         raise RateLimitDeferred(location_id, wait=wait, booking=booking)
 
-    def _wait(self, location_id: str, wait: float, source: str) -> None:
+    def _wait(self, location_id: str, slot: Slot, wait: float, source: str) -> None:
         if wait > 0:
             log.debug("ghl.rate_limit.wait", location_id=location_id, wait_ms=round(wait * 1000, 1))
             self._sleep(wait)
             self.waited += wait
             metrics.limiter_waited(wait)
-        log.debug("ghl.rate_limit.slot", location_id=location_id, source=source)
+        # How late the request leaves after its slot (Redis's clock, as this process reckons
+        # it): what LATE_SLOT_SECONDS and the margin below GHL's limit have to cover.
+        log.debug(
+            "ghl.rate_limit.slot",
+            location_id=location_id,
+            source=source,
+            slot_at=round(slot.at, 3),
+            late_ms=round((self._now() - slot.at) * 1000, 1),
+        )
 
     def _mark(self, redis_now: float) -> None:
         self._anchor = (redis_now, self._monotonic())

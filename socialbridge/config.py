@@ -88,7 +88,7 @@ class Settings:
         "deliveries are refused; set, they pass only when no `x-ghl-signature` is present.",
     )
     ghl_rate_limit: int = _setting(
-        95,
+        96,
         "Requests per GHL_RATE_WINDOW_SECONDS the bridge sends to one location, counted in Redis "
         "across every process (GHL allows 100: the margin absorbs the time a request takes to "
         "reach GHL). 0 turns the shared limiter off.",

@@ -49,6 +49,10 @@ GHL_REQUESTS = "ghl_requests"  # counter: endpoint, status
 GHL_LIMITER_WAITS = "ghl_limiter_waits"  # counter
 GHL_LIMITER_WAIT_SECONDS = "ghl_limiter_wait_seconds"  # counter of seconds (float)
 GHL_LIMITER_DEFERRALS = "ghl_limiter_deferrals"  # counter
+GHL_LIMITER_SLOTS_GIVEN_BACK = "ghl_limiter_slots_given_back"  # counter: reason
+# Why a rate-limit slot was given back without a request (the `reason` label).
+SLOT_LATE, SLOT_UNUSED, SLOT_429 = "late", "unused", "429"
+SLOTS_GIVEN_BACK_REASONS = (SLOT_LATE, SLOT_UNUSED, SLOT_429)
 TAG_CACHE_LOOKUPS = "tag_cache_lookups"  # counter: outcome
 EVENT_DONE_SECONDS = "event_done_seconds"  # histogram: type
 
@@ -290,6 +294,13 @@ def limiter_waited(seconds: float, *, recorder: Recorder = RECORDER) -> None:
 def limiter_deferred(*, recorder: Recorder = RECORDER) -> None:
     """An event run ended because its rate-limit slot was too far to wait for."""
     recorder.count(GHL_LIMITER_DEFERRALS)
+
+
+def limiter_slots_given_back(reason: str, count: int = 1, *, recorder: Recorder = RECORDER) -> None:
+    """``count`` rate-limit slots given back without a request: ``late`` (come too late to
+    use), ``unused`` (held or booked for requests the event did not make), ``429``."""
+    if count > 0:
+        recorder.count(GHL_LIMITER_SLOTS_GIVEN_BACK, count, reason=reason)
 
 
 def tag_cache_lookup(outcome: str, *, recorder: Recorder = RECORDER) -> None:

@@ -155,6 +155,15 @@ def _from_hash(series: dict[str, Series]) -> Iterator[Metric]:
         ),
     ):
         yield _counter(metric, text, [], [([], series.get(metric, {}).get((), 0.0))])
+    given_back = {labels.get("reason", ""): value for labels, value in
+                  _labelled(series.get(recorded.GHL_LIMITER_SLOTS_GIVEN_BACK, {}))}  # fmt: skip
+    yield _counter(
+        recorded.GHL_LIMITER_SLOTS_GIVEN_BACK,
+        "Rate-limit slots given back without a request, by reason (late, unused, 429).",
+        ["reason"],
+        [([reason], given_back.get(reason, 0.0))
+         for reason in sorted({*recorded.SLOTS_GIVEN_BACK_REASONS, *given_back})],
+    )  # fmt: skip
     lookups = {labels.get("outcome", ""): value for labels, value in
                _labelled(series.get(recorded.TAG_CACHE_LOOKUPS, {}))}  # fmt: skip
     outcomes = sorted({*TAG_CACHE_OUTCOMES, *lookups})

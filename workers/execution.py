@@ -20,10 +20,12 @@ re-authorization and still never run out of attempts for it.
 Nor does an event spend attempts on GHL's rate limit. Every GHL request of an attempt takes a
 slot of its location's limit (`ghl.limiter`, shared by every process through Redis). When none
 comes within RATE_LIMIT_WAIT_IN_PROCESS, the attempt ends with `RateLimitDeferred` and is given
-back: the event is `queued` again and its message re-sent to run at the slot, carrying the slots
-booked for that run (``prepaid``), when the slot comes within the deferral horizon (two thirds
-of BROKER_VISIBILITY_TIMEOUT); further, it is `retrying` with ``next_attempt_at`` at the slot,
-and the recovery sweep sends it then. The worker never sleeps for such a slot, so the events of
+back: the event is `queued` again and its message re-sent, to the front of the queue, to run just
+before the slot (`RateLimitDeferred.wake_in`), carrying the slots booked for that run
+(``prepaid``), when the slot comes within the deferral horizon (two thirds of
+BROKER_VISIBILITY_TIMEOUT); further, it is `retrying` with ``next_attempt_at`` half a horizon
+before the slot (`_back_in`), and the recovery sweep sends it then to book it. The worker never
+sleeps for such a slot beyond a short wait within RATE_LIMIT_WAIT_IN_PROCESS, so the events of
 other locations go on meanwhile.
 """
 
@@ -41,7 +43,7 @@ import redis
 from marshmallow import ValidationError
 
 from ghl.errors import SYSTEM as GHL
-from ghl.limiter import Booking, Gate, RateLimitDeferred
+from ghl.limiter import Booking, Gate, RateLimitDeferred, wake_early
 from schemas.events import (
     POST_PUBLISHED,
     STATISTICS_REQUESTED,
@@ -560,7 +562,7 @@ def _defer(
             log.info("event.taken_elsewhere")
             return Outcome(SKIPPED, store.get_event(event.id))
         try:
-            requeue(queued, booking, deferred.wait)
+            requeue(queued, booking, deferred.wake_in(_wake_early(services)))
         except EnqueueError as exc:
             # Queued without a message: the sweep sends it again after QUEUED_LOST_AFTER.
             _release(services, booking)
@@ -574,11 +576,12 @@ def _defer(
         )
         return Outcome(DEFERRED, queued, error=str(deferred), retry_in=deferred.wait)
     _release(services, booking)
+    back_in = _back_in(deferred.wait, services.settings.rate_limit_defer_horizon)
     retrying = store.defer_attempt(
         event.id,
         task_id,
         reason=str(deferred),
-        next_attempt_at=now + dt.timedelta(seconds=deferred.wait),
+        next_attempt_at=now + dt.timedelta(seconds=back_in),
     )
     if retrying is None:
         log.info("event.taken_elsewhere")
@@ -588,9 +591,31 @@ def _defer(
         location_id=deferred.location_id,
         wait_s=round(deferred.wait, 3),
         booked=0,
+        back_in_s=round(back_in, 3),
         attempts=retrying.attempts,
     )
-    return Outcome(RETRY, retrying, error=str(deferred), retry_in=deferred.wait)
+    return Outcome(RETRY, retrying, error=str(deferred), retry_in=back_in)
+
+
+def _wake_early(services: Services) -> float:
+    """How long before its slot a deferred run starts in this worker's pool."""
+    settings = services.settings
+    return wake_early(
+        settings.rate_limit_wait_in_process, threads=settings.worker_pool == "threads"
+    )
+
+
+def _back_in(wait: float, horizon: float) -> float:
+    """Seconds until an event deferred without a booking runs again, its slot ``wait`` away.
+
+    At the slot, when it is within the deferral ``horizon`` (the daily budget, or no way to send
+    the message again). A slot beyond the horizon is the limiter's backlog: the event comes
+    back half a horizon before it, when the slot can be booked, and books it behind the
+    bookings made meanwhile. Coming back at the slot itself, it would find every booking
+    before it used and the location idle until the recovery sweep (every SWEEP_INTERVAL)
+    sent it and its run booked again: slots lost in the middle of a burst.
+    """
+    return wait - horizon / 2 if wait > horizon else wait
 
 
 def _release(services: Services, booking: Booking | None) -> None:
@@ -600,6 +625,12 @@ def _release(services: Services, booking: Booking | None) -> None:
     limiter = services.ghl_limiter
     if limiter is None:
         return
+    log.debug(
+        "ghl.rate_limit.booking_unused",
+        location_id=booking.location_id,
+        slots_at=[round(slot.at, 3) for slot in booking.slots],
+    )
+    metrics.limiter_slots_given_back(metrics.SLOT_UNUSED, len(booking.slots))
     try:
         limiter.release(booking.location_id, booking.slots)
     except redis.RedisError as exc:

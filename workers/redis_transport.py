@@ -24,6 +24,15 @@ after the visibility timeout, and running an event twice is harmless. kombu 5.7'
 `Transport.supports_batch_publish` reads the same detached client; `RedisTransport` answers
 "no batching" there instead of raising.
 
+`RedisChannel` also puts a message whose headers carry `FRONT_HEADER` at the *front* of its
+queue (RPUSH, where the worker's BRPOP takes the next message) instead of the back: the re-sent
+message of an event the GHL rate limiter deferred, with the slots booked for it, from a worker
+of the threads pool (workers/tasks.py). Behind a burst of new events it would reach the worker
+only after all of them were taken, seconds after its slot; at the front it is taken at once,
+and waits for its countdown in the worker's timer, without taking a thread or another
+message's place. Through kombu's stock transport (``rediss://``) it goes to the back, as any
+message.
+
 Selected in `workers/celery_app.py` with ``broker_transport``, for ``redis://`` broker URLs.
 """
 
@@ -34,6 +43,7 @@ from urllib.parse import quote
 
 import redis
 from kombu.transport import redis as kombu_redis
+from kombu.utils.json import dumps
 from kombu.utils.url import as_url
 
 from socialbridge.logs import get_logger
@@ -42,6 +52,10 @@ log = get_logger(__name__)
 
 SCHEME = "redis"
 """The only URL scheme `RedisTransport` is used for (see `workers/celery_app.py`)."""
+
+
+FRONT_HEADER = "x-socialbridge-front"
+"""A message header: put the message at the front of its queue (see the module)."""
 
 
 class BrokerConnectionClosed(redis.exceptions.ConnectionError):
@@ -62,6 +76,19 @@ class RedisChannel(kombu_redis.Channel):
             )
         params: dict[str, Any] = super()._connparams(asynchronous=asynchronous)  # type: ignore[no-untyped-call]
         return params
+
+    def _put(self, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
+        """Deliver the message: at the front of the queue when it asks to be (FRONT_HEADER)."""
+        headers = message.get("headers") or {}
+        if not headers.get(FRONT_HEADER) or (self._expires and queue in self._expires):
+            super()._put(queue, message, **kwargs)  # type: ignore[no-untyped-call]
+            return
+        # Sent on its own, not in the producer's batch: it is one message, and the batch
+        # only LPUSHes.
+        kwargs.pop("_publish_batch", None)
+        key = self._q_for_pri(queue, self._get_message_priority(message, reverse=False))  # type: ignore[no-untyped-call]
+        with self.conn_or_acquire() as client:
+            client.rpush(key, dumps(message))  # type: ignore[no-untyped-call]
 
 
 class RedisTransport(kombu_redis.Transport):

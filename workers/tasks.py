@@ -42,9 +42,15 @@ def run_event_task(
     for this one, when the rate limiter deferred it (sent again by `requeue`).
     """
     services: Services = task.app.services
+    # In a pool of threads the booked run goes to the front of the queue, so that it reaches a
+    # worker before its slot even behind a burst of new events: the worker holds it in its
+    # timer and runs it with one of its many threads. In a pool of a few processes it goes to
+    # the back: run on time, a location at its limit would keep them from every other
+    # location's new events.
+    front = services.settings.worker_pool == "threads"
 
     def requeue(event: EventRecord, booking: Booking, countdown: float) -> None:
-        enqueue_event(task.app, event, countdown=countdown, prepaid=booking.to_json())
+        enqueue_event(task.app, event, countdown=countdown, prepaid=booking.to_json(), front=front)
 
     try:
         outcome = execute_event(

@@ -1,7 +1,7 @@
 """The shared GHL rate limiter with real workers, real Redis and the sandbox GHL over HTTP.
 
 The sandbox GHL here counts like HighLevel: 100 requests per 10 s per location, a sliding
-window, 429 beyond. Two worker processes share the bridge's limiter (95 per 10 s) through Redis.
+window, 429 beyond. Two worker processes share the bridge's limiter (96 per 10 s) through Redis.
 This stack has a Redis database, a store and sandboxes of its own, so that the session's worker
 (which serves the other functional tests with an unlimited sandbox) never takes its messages.
 """

@@ -16,13 +16,17 @@ import redis
 
 from ghl.limiter import (
     LATE_SLOT_SECONDS,
+    WAKE_EARLY_SECONDS,
     Booking,
     Gate,
     RateLimitDeferred,
     RateLimiter,
     Slot,
+    wake_early,
 )
 from ghl.ratelimit import RateLimit
+from socialbridge import metrics
+from socialbridge.config import Settings
 from socialbridge.embedded_redis import free_port
 
 LOCATION = "loc_limited"
@@ -134,6 +138,26 @@ def test_two_processes_share_one_budget(redis_url: str) -> None:
     assert most_in_any_window(slots, WINDOW) <= LIMIT
     # Fifty requests at ten a second: the last slot is about four windows after the first.
     assert max(slots) - min(slots) >= 3.5 * WINDOW
+
+
+def test_with_the_defaults_requests_sent_late_stay_under_ghls_limit(
+    client: redis.Redis[bytes],
+) -> None:
+    # GHL counts a request when it arrives. A request leaves up to LATE_SLOT_SECONDS after its
+    # slot (a later slot is given back), so a window of GHL's can hold the slots of a window
+    # of the log stretched by that much. With GHL_RATE_LIMIT's default of 96 per 10 s and a
+    # slot every 10/96 s while the location is at its limit, that is at most
+    # 96 + floor(0.1 / (10/96)) + 1 = 97: three below GHL's 100, for the time a request takes
+    # to reach GHL to vary by up to 4 * 10/96 - 0.1 = 0.31 s more. (The defaults before,
+    # 95 and 0.25 s: 98, and 0.17 s.)
+    settings = Settings.from_mapping({})
+    window = settings.ghl_rate_window_seconds
+    limiter = RateLimiter(client, limit=settings.ghl_rate_limit, window=window, daily_limit=100_000)
+    # A burst (the first window's slots at once), then three windows of paced slots.
+    slots = [limiter.reserve(LOCATION, horizon=60).at for _ in range(4 * settings.ghl_rate_limit)]
+
+    assert most_in_any_window(slots, window) == settings.ghl_rate_limit
+    assert most_in_any_window(slots, window + LATE_SLOT_SECONDS) <= 97
 
 
 def test_a_slot_beyond_the_horizon_is_not_reserved(limiter: RateLimiter) -> None:
@@ -491,6 +515,26 @@ def test_a_later_slot_defers_the_event_with_a_booking(limiter: RateLimiter) -> N
     assert deferred.location_id == LOCATION
 
 
+def test_a_deferred_run_is_sent_to_start_before_its_slot() -> None:
+    deferred = RateLimitDeferred(LOCATION, wait=3.0, booking=None)
+
+    assert deferred.wake_in(0.5) == pytest.approx(2.5, abs=0.05)
+    assert deferred.wake_in(0.0) == pytest.approx(3.0, abs=0.05)
+    # Counted from now, not from when the slot was reserved.
+    time.sleep(0.2)
+    assert deferred.wake_in(0.0) == pytest.approx(2.8, abs=0.05)
+    assert RateLimitDeferred(LOCATION, wait=0.1, booking=None).wake_in(0.5) == 0.0
+
+
+def test_how_early_a_deferred_run_starts() -> None:
+    # Early enough for a worker's own delays; never more than half the in-process wait.
+    assert wake_early(1.0, threads=True) == min(WAKE_EARLY_SECONDS, 0.5)
+    assert wake_early(0.2, threads=True) == pytest.approx(0.1)
+    assert wake_early(0.0, threads=True) == 0.0
+    # A process of the prefork pool waiting for a slot would be taken from every location.
+    assert wake_early(1.0, threads=False) == 0.0
+
+
 def test_a_slot_beyond_the_horizon_defers_without_a_booking(limiter: RateLimiter) -> None:
     fill(limiter)
     opened, _ = gate(limiter, defer_horizon=0.6)
@@ -522,7 +566,21 @@ def test_the_next_run_uses_its_booking_and_books_nothing_more(limiter: RateLimit
     assert {member for member, _ in limiter.used(LOCATION)} >= {"h" + booking.slots[0].member[1:]}
 
 
-def test_a_booking_come_too_late_is_given_back_for_a_new_slot(limiter: RateLimiter) -> None:
+@pytest.fixture
+def given_back(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Every slot given back without a request, as the gate reports it to the metrics."""
+    reported: list[tuple[str, int]] = []
+
+    def record(reason: str, count: int = 1, **_: Any) -> None:
+        reported.append((reason, count))
+
+    monkeypatch.setattr(metrics, "limiter_slots_given_back", record)
+    return reported
+
+
+def test_a_booking_come_too_late_is_given_back_for_a_new_slot(
+    limiter: RateLimiter, given_back: list[tuple[str, int]]
+) -> None:
     booked = limiter.reserve(LOCATION, horizon=0, kind="b")
     time.sleep(LATE_SLOT_SECONDS + 0.1)
     opened, _ = gate(limiter, booking=Booking(LOCATION, booked.slots))
@@ -533,6 +591,7 @@ def test_a_booking_come_too_late_is_given_back_for_a_new_slot(limiter: RateLimit
     assert booked.slots[0].member not in members
     assert "h" + booked.slots[0].member[1:] not in members
     assert len(members) == 1
+    assert given_back == [(metrics.SLOT_LATE, 1)]
 
 
 def test_a_booking_come_too_early_is_kept_for_the_next_run(limiter: RateLimiter) -> None:
@@ -605,7 +664,9 @@ def test_the_first_request_reserves_what_the_event_needs(limiter: RateLimiter) -
     assert len(limiter.used(LOCATION)) == 3
 
 
-def test_closing_gives_back_unused_slots_and_learns_the_calls(limiter: RateLimiter) -> None:
+def test_closing_gives_back_unused_slots_and_learns_the_calls(
+    limiter: RateLimiter, given_back: list[tuple[str, int]]
+) -> None:
     opened, _ = gate(limiter, event_type="post.published", default_calls=4)
     opened.before_request(LOCATION)
     assert len(limiter.used(LOCATION)) == 4
@@ -613,6 +674,7 @@ def test_closing_gives_back_unused_slots_and_learns_the_calls(limiter: RateLimit
     opened.close(completed=True)
 
     assert len(limiter.used(LOCATION)) == 1
+    assert given_back == [(metrics.SLOT_UNUSED, 3)]
     assert limiter.used_today(LOCATION) == 1
     again, _ = gate(limiter, event_type="post.published", default_calls=4)
     again.before_request(LOCATION)

@@ -110,6 +110,10 @@ def test_recorded_counters_of_every_process_are_summed(client: FlaskClient, redi
     metrics.limiter_waited(0.25, recorder=worker)
     metrics.limiter_waited(0.5, recorder=web)
     metrics.limiter_deferred(recorder=worker)
+    metrics.limiter_slots_given_back(metrics.SLOT_UNUSED, 3, recorder=worker)
+    metrics.limiter_slots_given_back(metrics.SLOT_LATE, recorder=worker)
+    metrics.limiter_slots_given_back(metrics.SLOT_LATE, recorder=web)
+    metrics.limiter_slots_given_back(metrics.SLOT_429, 0, recorder=web)
     for outcome in ("hit", "hit", "hit", "miss"):
         metrics.tag_cache_lookup(outcome, recorder=worker)
     assert web.flush()
@@ -131,6 +135,13 @@ def test_recorded_counters_of_every_process_are_summed(client: FlaskClient, redi
     assert samples[("socialbridge_ghl_limiter_waits_total", ())] == 2
     assert samples[("socialbridge_ghl_limiter_wait_seconds_total", ())] == 0.75
     assert samples[("socialbridge_ghl_limiter_deferrals_total", ())] == 1
+    given_back = {
+        labels[0][1]: value
+        for (name, labels), value in samples.items()
+        if name == "socialbridge_ghl_limiter_slots_given_back_total"
+    }
+    # Every reason is shown, at 0 before the first.
+    assert given_back == {"late": 2, "unused": 3, "429": 0}
     lookups = {
         labels[0][1]: value
         for (name, labels), value in samples.items()

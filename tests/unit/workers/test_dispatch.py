@@ -73,3 +73,38 @@ def test_a_broker_that_does_not_answer_is_an_enqueue_error(
 
     # Dispatch only reports; whoever recorded the event decides what to do with it.
     assert bridge.store.get_event(event.id) == event
+
+
+def test_a_booked_run_goes_to_the_front_of_the_queue(
+    bridge: Bridge, celery: Celery, redis_url: str
+) -> None:
+    # A burst of new events waits on the queue; an event the rate limiter deferred is sent
+    # again with its booking, and must reach a worker before its slot, not after the burst.
+    connection = bridge.connection()
+    burst = [bridge.record(connection, "statistics.requested", {}) for _ in range(3)]
+    for event in burst:
+        enqueue_event(celery, event)
+    deferred = bridge.record(connection, "statistics.requested", {})
+    booking = {"location_id": "loc", "slots": [["b:x:1", 1.0]]}
+
+    task_id = enqueue_event(celery, deferred, countdown=5.0, prepaid=booking, front=True)
+
+    tasks = queued_tasks(redis_url)
+    assert tasks[0].id == task_id
+    assert [task.args[0] for task in tasks[1:]] == [event.id for event in burst]
+    assert tasks[0].kwargs == {"prepaid": booking}
+    assert tasks[0].eta is not None
+
+
+def test_a_message_goes_to_the_back_of_the_queue_unless_asked(
+    bridge: Bridge, celery: Celery, redis_url: str
+) -> None:
+    connection = bridge.connection()
+    first = bridge.record(connection, "statistics.requested", {})
+    deferred = bridge.record(connection, "statistics.requested", {})
+    enqueue_event(celery, first)
+    booking = {"location_id": "loc", "slots": [["b:x:1", 1.0]]}
+
+    enqueue_event(celery, deferred, countdown=5.0, prepaid=booking)
+
+    assert [task.args[0] for task in queued_tasks(redis_url)] == [first.id, deferred.id]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from ghl.limiter import Booking, RateLimiter
+from ghl.limiter import WAKE_EARLY_SECONDS, Booking, RateLimiter
 from ghl.ratelimit import RateLimit
 from sandbox.ghl import DEFAULT_LOCATION
 from socialbridge import metrics
@@ -128,7 +128,10 @@ def test_a_deferred_event_is_queued_again_without_spending_an_attempt(
     assert sent.id == event.id
     assert booking.location_id == DEFAULT_LOCATION
     assert len(booking.slots) == 1
-    assert countdown == pytest.approx(WINDOW, abs=0.2)
+    # Sent to start a little before its slot (half the in-process wait of 0.3 s here), to
+    # claim its booking and wait the rest in-process.
+    assert limited.settings.worker_pool == "threads"
+    assert countdown == pytest.approx(WINDOW - min(WAKE_EARLY_SECONDS, 0.15), abs=0.1)
     # Nothing reached GHL, and the worker did not sleep for the slot.
     assert ghl_requests(bridge) == []
     assert sleeps == []
@@ -136,6 +139,29 @@ def test_a_deferred_event_is_queued_again_without_spending_an_attempt(
     [attempt] = bridge.store.attempts_of(event.id)
     assert (attempt.number, attempt.task_id, attempt.outcome) == (1, "t-1", "deferred")
     assert attempt.error == outcome.error
+
+
+def test_in_a_prefork_worker_a_deferred_event_is_sent_for_its_slot_itself(
+    bridge: Bridge, limited: Services
+) -> None:
+    # A process waiting for a slot would be taken from every other location's events.
+    prefork = Services(
+        limited.settings.replace(worker_pool="prefork"),
+        store=bridge.store,
+        ghl_transport=bridge.services.ghl_transport,
+        crm_transport=bridge.services.crm_transport,
+        rate_limiter=True,
+    )
+    connection = bridge.connection()
+    event = bridge.record(connection, "tag.details_requested", {"post_id": "p", "tag_ids": ["x"]})
+    fill(limiter_of(prefork))
+    requeued = Requeued()
+
+    execute_event(prefork, event.id, task_id="t-1", requeue=requeued)
+
+    [(_, booking, countdown)] = requeued.calls
+    assert countdown == pytest.approx(booking.first - limiter_of(prefork).now(), abs=0.05)
+    limiter_of(prefork).redis.close()
 
 
 def test_the_next_run_uses_the_prepaid_slot_once(bridge: Bridge, limited: Services) -> None:
@@ -185,7 +211,7 @@ def test_a_deferral_in_the_middle_of_an_event_gives_the_attempt_back(
     assert len(booking.slots) == 2
 
 
-def test_a_slot_beyond_the_horizon_leaves_the_event_retrying_until_then(
+def test_a_slot_beyond_the_horizon_leaves_the_event_retrying_until_it_can_be_booked(
     bridge: Bridge, limited: Services
 ) -> None:
     connection = bridge.connection()
@@ -206,8 +232,11 @@ def test_a_slot_beyond_the_horizon_leaves_the_event_retrying_until_then(
     assert outcome.event.status == "retrying"
     assert outcome.event.attempts == 0
     assert outcome.event.next_attempt_at is not None
+    # Back half a deferral horizon (20 s) before the slot, to book it behind the bookings made
+    # meanwhile, instead of at the slot, when the location would have run out of them.
+    horizon = limited.settings.rate_limit_defer_horizon
     waited = (outcome.event.next_attempt_at - began).total_seconds()
-    assert waited == pytest.approx(120.0, abs=5.0)
+    assert waited == pytest.approx(120.0 - horizon / 2, abs=5.0)
     assert "rate limit" in (outcome.event.last_error or "")
     # Nothing booked for it.
     assert not any(member.startswith("b:") for member, _ in limiter.used(DEFAULT_LOCATION))
