@@ -31,6 +31,8 @@ from openapi_core import Config, OpenAPI
 from openapi_core.casting.schemas import oas30_types_caster
 from openapi_core.casting.schemas.factories import SchemaCastersFactory
 from openapi_core.datatypes import RequestParameters
+from openapi_core.deserializing.styles import StyleDeserializersFactory, style_deserializers
+from openapi_core.deserializing.styles.deserializers import StyleDeserializer
 from openapi_core.validation.schemas import oas30_write_schema_validators_factory
 from openapi_core.validation.schemas.datatypes import FormatValidatorsDict
 from openapi_core.validation.schemas.factories import SchemaValidatorsFactory
@@ -93,6 +95,7 @@ def load_spec_file(path: Path) -> OpenAPI:
         # The cached validators below are those of OpenAPI 3.0 requests.
         raise ValueError(f"{path.name}: the sandbox validates OpenAPI 3.0 files only")
     validators = CachedSchemaValidators(oas30_write_schema_validators_factory)
+    casters = SchemaCastersFactory(validators, oas30_types_caster)
     config = Config(
         # The upstream files declare their bearer schemes with `in`/`name` keys that OpenAPI
         # 3.0 does not allow for `type: http`, so the strict spec check would refuse the
@@ -102,7 +105,8 @@ def load_spec_file(path: Path) -> OpenAPI:
         # hold a schema validator too), each schema's validator built once: the sandbox checks
         # requests only, so these are the request ("write") validators.
         schema_validators_factory=validators,
-        schema_casters_factory=SchemaCastersFactory(validators, oas30_types_caster),
+        schema_casters_factory=casters,
+        style_deserializers_factory=CachedStyleDeserializers(casters, style_deserializers),
     )
     return OpenAPI(schema_path, config=config)
 
@@ -118,8 +122,8 @@ class CachedSchemaValidators(SchemaValidatorsFactory):
     """openapi-core's schema validators of one OpenAPI file, each built once, then reused.
 
     openapi-core builds a JSON Schema validator for every parameter and body of every request
-    it checks, deep-copying its format checker each time: most of the sandbox GHL's CPU per
-    call. A validator depends only on its schema (a place in the file) and the options below,
+    it checks, deep-copying its format checker each time: about a third of the CPU of the
+    sandbox GHL's request validation. A validator depends only on its schema (a place in the file) and the options below,
     so the one built first for a schema checks every later request just as a new one would.
     One instance serves one file (the key is the schema's place in it). Not locked: its user,
     `SpecValidator`, validates under a lock.
@@ -157,6 +161,28 @@ class CachedSchemaValidators(SchemaValidatorsFactory):
             validator = self._factory.create(spec, schema, None, None, *options)
             self._built[key] = validator
         return validator
+
+
+class CachedStyleDeserializers(StyleDeserializersFactory):
+    """openapi-core's parameter deserializers of one OpenAPI file, each built once.
+
+    A deserializer (the parameter's style, name, type and caster) depends only on the
+    parameter's place in the file, so it is built for the first request that has it.
+    """
+
+    def __init__(self, casters: SchemaCastersFactory, styles: Any) -> None:
+        super().__init__(casters, style_deserializers=styles)
+        self._built: dict[tuple[Any, ...], StyleDeserializer] = {}
+
+    def create(
+        self, spec: SchemaPath, schema: SchemaPath, style: str, explode: bool, name: str
+    ) -> StyleDeserializer:
+        key = (schema.parts, style, explode, name)
+        deserializer = self._built.get(key)
+        if deserializer is None:
+            deserializer = super().create(spec, schema, style, explode, name)
+            self._built[key] = deserializer
+        return deserializer
 
 
 def load_social_planner_spec() -> OpenAPI:

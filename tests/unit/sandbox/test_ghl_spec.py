@@ -105,6 +105,9 @@ TAGS = "/social-media-posting/loc/tags"
 DETAILS = "/social-media-posting/loc/tags/details"
 V2 = [*HEADERS, ("Version", API_VERSION)]
 V3 = [*HEADERS, ("Version", API_VERSION_V3)]
+INSTAGRAM_COMMENTS = "/social-media-posting/comments/instagram"
+FACEBOOK_COMMENTS = "/social-media-posting/comments/facebook"
+AT_LOC = [("locationId", "loc")]
 OAUTH = "oauth"
 FORM = "application/x-www-form-urlencoded"
 REFRESH = "grant_type=refresh_token&refresh_token=r&client_id=c&client_secret=s"
@@ -160,6 +163,11 @@ CASES = [
     Case(False, API_VERSION, "POST", DETAILS),
     Case(True, API_VERSION, "GET", "/social-media-posting/loc/posts/p1"),
     Case(False, API_VERSION, "DELETE", "/social-media-posting/loc/nowhere"),
+    # One parameter name, two places, two schemas: `platform` may be instagram for comments,
+    # not for likes (each place has its own validator).
+    Case(False, API_VERSION_V3, "POST", INSTAGRAM_COMMENTS, AT_LOC, V3, {}),
+    Case(False, API_VERSION_V3, "POST", f"{INSTAGRAM_COMMENTS}/c1/like", AT_LOC, V3, {}),
+    Case(True, API_VERSION_V3, "POST", f"{FACEBOOK_COMMENTS}/c1/like", AT_LOC, V3, {}),
     Case(True, OAUTH, "POST", "/oauth/token", headers=[], body=REFRESH, content_type=FORM),
     Case(False, OAUTH, "POST", "/oauth/token", headers=[], body="grant_type=x", content_type=FORM),
 ]  # fmt: skip
