@@ -123,10 +123,10 @@ class CachedSchemaValidators(SchemaValidatorsFactory):
 
     openapi-core builds a JSON Schema validator for every parameter and body of every request
     it checks, deep-copying its format checker each time: about a third of the CPU of the
-    sandbox GHL's request validation. A validator depends only on its schema (a place in the file) and the options below,
-    so the one built first for a schema checks every later request just as a new one would.
-    One instance serves one file (the key is the schema's place in it). Not locked: its user,
-    `SpecValidator`, validates under a lock.
+    sandbox GHL's request validation. A validator depends only on its schema (a place in the
+    file) and the options below, so the one built first for a schema checks every later
+    request just as a new one would. One instance serves one file (the key is the schema's
+    place in it). Not locked: its user, `SpecValidator`, validates under a lock.
     """
 
     def __init__(self, factory: SchemaValidatorsFactory) -> None:
