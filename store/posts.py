@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +9,6 @@ from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from store.database import Database, require_connection
 from store.models import PostRow, SnapshotRow
@@ -19,8 +17,9 @@ from store.tag_links import replace_tag_links
 
 _POSTS: Table = PostRow.__table__  # type: ignore[assignment]
 _SNAPSHOTS: Table = SnapshotRow.__table__  # type: ignore[assignment]
-# `_save_post_tags_statement` by dialect.
+# `_save_post_tags_statement` and `_save_tag_details_statement` by dialect.
 _SAVE_POST_TAGS: dict[str, Any] = {}
+_SAVE_TAG_DETAILS: dict[str, Any] = {}
 
 
 class PostsMixin:
@@ -103,13 +102,46 @@ class PostsMixin:
         location_id: str,
         details: list[dict[str, Any]],
     ) -> PostRecord:
-        """Record the full tag objects attached to the post; idempotent."""
+        """Record the full tag objects attached to the post; idempotent.
 
-        def apply(session: Session, row: PostRow) -> None:
-            row.location_id = location_id
-            row.tag_details = list(details)
-
-        return self._upsert_post(connection_id, crm_post_id, location_id, apply)
+        One statement, as `save_post_tags`: INSERT ... ON CONFLICT DO UPDATE ... RETURNING. A
+        new record has no tags yet and starts linked to the location's latest statistics; a
+        known one keeps its tags, GHL post, title and statistics.
+        """
+        now = datetime.now(UTC)
+        statement = _save_tag_details_statement(self._database.engine.dialect.name)
+        values = {
+            "connection_id": connection_id,
+            "crm_post_id": crm_post_id,
+            "location_id": location_id,
+            "ghl_post_id": None,
+            "title": None,
+            "tags": [],
+            "post_tags": [],
+            "tag_details": list(details),
+            "now": now,
+        }
+        try:
+            with self._database.core_transaction() as connection:
+                row = connection.execute(statement, values).one()
+        except IntegrityError:
+            # The only constraint an upsert can break is the connection's foreign key.
+            with self._database.transaction() as session:
+                require_connection(session, connection_id)
+            raise
+        return PostRecord(
+            connection_id=connection_id,
+            crm_post_id=crm_post_id,
+            location_id=location_id,
+            ghl_post_id=row.ghl_post_id,
+            title=row.title,
+            tags=list(row.tags),
+            post_tags=list(row.post_tags),
+            tag_details=list(details),
+            snapshot_id=row.snapshot_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
 
     def get_post(self, connection_id: str, crm_post_id: str) -> PostRecord | None:
         """The post record, or None."""
@@ -130,49 +162,6 @@ class PostsMixin:
         with self._database.transaction() as session:
             return [_post_record(row) for row in session.scalars(statement)]
 
-    def _upsert_post(
-        self,
-        connection_id: str,
-        crm_post_id: str,
-        location_id: str,
-        apply: Callable[[Session, PostRow], None],
-    ) -> PostRecord:
-        try:
-            return self._try_upsert_post(connection_id, crm_post_id, location_id, apply)
-        except IntegrityError:
-            # Two workers saved the same new post at once (a redelivery): the loser of the
-            # insert race finds the winner's row this time and updates it.
-            return self._try_upsert_post(connection_id, crm_post_id, location_id, apply)
-
-    def _try_upsert_post(
-        self,
-        connection_id: str,
-        crm_post_id: str,
-        location_id: str,
-        apply: Callable[[Session, PostRow], None],
-    ) -> PostRecord:
-        with self._database.transaction() as session:
-            row = session.get(PostRow, (connection_id, crm_post_id), with_for_update=True)
-            now = datetime.now(UTC)
-            if row is None:
-                require_connection(session, connection_id)
-                row = PostRow(
-                    connection_id=connection_id,
-                    crm_post_id=crm_post_id,
-                    location_id=location_id,
-                    ghl_post_id=None,
-                    title=None,
-                    tags=[],
-                    post_tags=[],
-                    tag_details=[],
-                    snapshot_id=_latest_snapshot_id(session, connection_id, location_id),
-                    created_at=now,
-                )
-                session.add(row)
-            row.updated_at = now
-            apply(session, row)
-        return _post_record(row)
-
 
 def _save_post_tags_statement(dialect: str) -> Any:
     """`save_post_tags`' upsert, its values given at execution, built once per dialect: built
@@ -181,38 +170,8 @@ def _save_post_tags_statement(dialect: str) -> Any:
     statement = _SAVE_POST_TAGS.get(dialect)
     if statement is not None:
         return statement
-    posts, snapshots = _POSTS.c, _SNAPSHOTS.c
-
-    def value(name: str) -> Any:
-        return bindparam(name, type_=posts[name].type)
-
-    connection_id, location_id, now = (
-        value("connection_id"),
-        value("location_id"),
-        bindparam("now", type_=posts.updated_at.type),
-    )
-    latest_snapshot = (
-        select(snapshots.id)
-        .where(snapshots.connection_id == connection_id, snapshots.location_id == location_id)
-        .order_by(snapshots.updated_at.desc(), snapshots.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(_POSTS).values(
-        connection_id=connection_id,
-        crm_post_id=value("crm_post_id"),
-        location_id=location_id,
-        ghl_post_id=value("ghl_post_id"),
-        title=value("title"),
-        tags=value("tags"),
-        post_tags=value("post_tags"),
-        tag_details=value("tag_details"),
-        # A new post record starts linked to the location's latest statistics.
-        snapshot_id=latest_snapshot,
-        created_at=now,
-        updated_at=now,
-    )
+    posts = _POSTS.c
+    statement = _insert_post(dialect)
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=[posts.connection_id, posts.crm_post_id],
@@ -235,13 +194,66 @@ def _save_post_tags_statement(dialect: str) -> Any:
     return _SAVE_POST_TAGS.setdefault(dialect, statement)
 
 
-def _latest_snapshot_id(session: Session, connection_id: str, location_id: str) -> str | None:
-    """A new post record starts linked to the location's latest statistics, when there are some."""
-    return session.scalar(
-        select(SnapshotRow.id)
-        .where(SnapshotRow.connection_id == connection_id, SnapshotRow.location_id == location_id)
-        .order_by(SnapshotRow.updated_at.desc(), SnapshotRow.id.desc())
+def _save_tag_details_statement(dialect: str) -> Any:
+    """`save_tag_details`' upsert, built once per dialect as `save_post_tags`' is."""
+    statement = _SAVE_TAG_DETAILS.get(dialect)
+    if statement is not None:
+        return statement
+    posts = _POSTS.c
+    statement = _insert_post(dialect)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=[posts.connection_id, posts.crm_post_id],
+        set_={
+            "location_id": excluded.location_id,
+            "tag_details": excluded.tag_details,
+            "updated_at": excluded.updated_at,
+        },
+    ).returning(
+        posts.ghl_post_id,
+        posts.title,
+        posts.tags,
+        posts.post_tags,
+        posts.snapshot_id,
+        posts.created_at,
+        posts.updated_at,
+    )
+    return _SAVE_TAG_DETAILS.setdefault(dialect, statement)
+
+
+def _insert_post(dialect: str) -> Any:
+    """The INSERT of a new post record, every column a parameter but its statistics: a new
+    record starts linked to the location's latest snapshot. ``now`` gives both times."""
+    posts, snapshots = _POSTS.c, _SNAPSHOTS.c
+
+    def value(name: str) -> Any:
+        return bindparam(name, type_=posts[name].type)
+
+    connection_id, location_id, now = (
+        value("connection_id"),
+        value("location_id"),
+        bindparam("now", type_=posts.updated_at.type),
+    )
+    latest_snapshot = (
+        select(snapshots.id)
+        .where(snapshots.connection_id == connection_id, snapshots.location_id == location_id)
+        .order_by(snapshots.updated_at.desc(), snapshots.id.desc())
         .limit(1)
+        .scalar_subquery()
+    )
+    insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert(_POSTS).values(
+        connection_id=connection_id,
+        crm_post_id=value("crm_post_id"),
+        location_id=location_id,
+        ghl_post_id=value("ghl_post_id"),
+        title=value("title"),
+        tags=value("tags"),
+        post_tags=value("post_tags"),
+        tag_details=value("tag_details"),
+        snapshot_id=latest_snapshot,
+        created_at=now,
+        updated_at=now,
     )
 
 

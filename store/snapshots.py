@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from store.database import Database, require_connection
@@ -13,6 +15,20 @@ from store.ids import new_snapshot_id
 from store.models import PostRow, SnapshotRow
 from store.records import SnapshotRecord
 from store.stat_days import replace_stat_days, snapshot_points
+
+_SNAPSHOTS: Table = SnapshotRow.__table__  # type: ignore[assignment]
+_POSTS: Table = PostRow.__table__  # type: ignore[assignment]
+# `_save_statement` by dialect.
+_SAVE: dict[str, Any] = {}
+# Every post record of a connection's location now links to the snapshot just saved.
+_LINK_POSTS = (
+    update(_POSTS)
+    .where(
+        _POSTS.c.connection_id == bindparam("link_connection_id"),
+        _POSTS.c.location_id == bindparam("link_location_id"),
+    )
+    .values(snapshot_id=bindparam("link_snapshot_id"))
+)
 
 
 class SnapshotsMixin:
@@ -41,19 +57,63 @@ class SnapshotsMixin:
         """
         if end_date < start_date:
             raise ValueError(f"end_date {end_date} is before start_date {start_date}")
+        now = datetime.now(UTC)
         values: dict[str, Any] = {
+            "id": new_snapshot_id(),  # kept only when the range is new
+            "connection_id": connection_id,
             "location_id": location_id,
+            "start_date": start_date,
+            "end_date": end_date,
             "profile_ids": list(profile_ids),
             "totals": dict(totals),
             "platforms": {name: dict(numbers) for name, numbers in platforms.items()},
             "daily": {name: list(numbers) for name, numbers in daily.items()},
             "day_range": list(day_range),
+            "created_at": now,
+            "updated_at": now,
         }
+        # Core statements in one transaction (the snapshot, its figures by day and the links of
+        # the posts are written atomically): through the ORM, the read-modify-write of the row
+        # and the figures' rows cost several times the database's own work.
         try:
-            return self._try_save_snapshot(connection_id, start_date, end_date, values)
+            with self._database.core_transaction() as connection:
+                saved = connection.execute(_save_statement(connection.dialect.name), values).one()
+                replace_stat_days(
+                    connection,
+                    connection_id=connection_id,
+                    snapshot_id=saved.id,
+                    points=snapshot_points(
+                        start_date, end_date, values["totals"], values["platforms"], values["daily"]
+                    ),
+                )
+                connection.execute(
+                    _LINK_POSTS,
+                    {
+                        "link_connection_id": connection_id,
+                        "link_location_id": location_id,
+                        "link_snapshot_id": saved.id,
+                    },
+                )
         except IntegrityError:
-            # Another worker inserted this range first: update its row instead.
-            return self._try_save_snapshot(connection_id, start_date, end_date, values)
+            # The upsert is atomic on both databases (two workers saving one range make one
+            # row), so the only constraint it can break is the connection's foreign key.
+            with self._database.transaction() as session:
+                require_connection(session, connection_id)
+            raise
+        return SnapshotRecord(
+            id=saved.id,
+            connection_id=connection_id,
+            location_id=location_id,
+            start_date=start_date,
+            end_date=end_date,
+            profile_ids=list(profile_ids),
+            totals=dict(values["totals"]),
+            platforms={name: dict(numbers) for name, numbers in values["platforms"].items()},
+            daily={name: list(numbers) for name, numbers in values["daily"].items()},
+            day_range=list(day_range),
+            created_at=saved.created_at,
+            updated_at=saved.updated_at,
+        )
 
     def get_snapshot(self, snapshot_id: str) -> SnapshotRecord | None:
         """The snapshot with this id, or None."""
@@ -79,50 +139,36 @@ class SnapshotsMixin:
         with self._database.transaction() as session:
             return [_snapshot_record(row) for row in session.scalars(statement)]
 
-    def _try_save_snapshot(
-        self, connection_id: str, start_date: date, end_date: date, values: dict[str, Any]
-    ) -> SnapshotRecord:
-        with self._database.transaction() as session:
-            row = session.scalars(
-                select(SnapshotRow)
-                .where(
-                    SnapshotRow.connection_id == connection_id,
-                    SnapshotRow.start_date == start_date,
-                    SnapshotRow.end_date == end_date,
-                )
-                .with_for_update()
-            ).one_or_none()
-            now = datetime.now(UTC)
-            if row is None:
-                require_connection(session, connection_id)
-                row = SnapshotRow(
-                    id=new_snapshot_id(),
-                    connection_id=connection_id,
-                    start_date=start_date,
-                    end_date=end_date,
-                    created_at=now,
-                )
-                session.add(row)
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.updated_at = now
-            session.flush()
-            replace_stat_days(
-                session,
-                connection_id=connection_id,
-                snapshot_id=row.id,
-                points=snapshot_points(start_date, end_date, row.totals, row.platforms, row.daily),
+
+def _save_statement(dialect: str) -> Any:
+    """`save_snapshot`'s upsert of the range's row (its values given at execution), built once
+    per dialect: INSERT ... ON CONFLICT (connection, start, end) DO UPDATE ... RETURNING, so a
+    range saved again keeps its id and creation time and takes the new figures."""
+    statement = _SAVE.get(dialect)
+    if statement is not None:
+        return statement
+    snapshots = _SNAPSHOTS.c
+    insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(_SNAPSHOTS).values(
+        {column.name: bindparam(column.name, type_=column.type) for column in _SNAPSHOTS.c}
+    )
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=[snapshots.connection_id, snapshots.start_date, snapshots.end_date],
+        set_={
+            name: excluded[name]
+            for name in (
+                "location_id",
+                "profile_ids",
+                "totals",
+                "platforms",
+                "daily",
+                "day_range",
+                "updated_at",
             )
-            session.execute(
-                update(PostRow)
-                .where(
-                    PostRow.connection_id == connection_id,
-                    PostRow.location_id == row.location_id,
-                )
-                .values(snapshot_id=row.id)
-                .execution_options(synchronize_session=False)
-            )
-        return _snapshot_record(row)
+        },
+    ).returning(snapshots.id, snapshots.created_at, snapshots.updated_at)
+    return _SAVE.setdefault(dialect, statement)
 
 
 def _snapshot_record(row: SnapshotRow) -> SnapshotRecord:

@@ -14,11 +14,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from store.database import Database
 from store.models import StatDayRow
+
+_STAT_DAYS: Table = StatDayRow.__table__  # type: ignore[assignment]
+# `_replace_statement` by dialect.
+_REPLACE: dict[str, Any] = {}
 
 ALL_PLATFORMS = "all"
 """The platform name of the location's own figures, all platforms together."""
@@ -111,27 +116,46 @@ def snapshot_points(
 
 
 def replace_stat_days(
-    session: Session, *, connection_id: str, snapshot_id: str, points: Sequence[StatPoint]
+    connection: Connection, *, connection_id: str, snapshot_id: str, points: Sequence[StatPoint]
 ) -> None:
     """Each point replaces the stored figure of its platform, metric and day (in the caller's
-    transaction); figures the snapshot does not give are kept."""
+    transaction); figures the snapshot does not give are kept.
+
+    One prebuilt INSERT ... ON CONFLICT (the row's key) DO UPDATE, run with every point at once
+    (executemany): the same rows as deleting the points' keys and inserting them again, since a
+    snapshot gives each key at most once (`snapshot_points`), without compiling a DELETE with a
+    tuple IN of every key for each snapshot (with the ORM around it, a save of ~250 points cost
+    about 20 ms of CPU; about 9.5 now). Unlike a DELETE then INSERT, two transactions saving
+    overlapping snapshots at once do not break the key on PostgreSQL (the DELETE did not see the
+    other's uncommitted rows). The rows go in key order, so such transactions lock the rows
+    they share in the same order (no deadlock).
+    """
     if not points:
         return
-    session.execute(
-        delete(StatDayRow).where(
-            StatDayRow.connection_id == connection_id,
-            tuple_(StatDayRow.platform, StatDayRow.metric, StatDayRow.day).in_(
-                [(point.platform, point.metric, point.day) for point in points]
-            ),
-        )
+    rows = [
+        {"connection_id": connection_id, "snapshot_id": snapshot_id, **point.as_row()}
+        for point in sorted(points, key=lambda point: (point.platform, point.metric, point.day))
+    ]
+    connection.execute(_replace_statement(connection.dialect.name), rows)
+
+
+def _replace_statement(dialect: str) -> Any:
+    """`replace_stat_days`' upsert, built once per dialect."""
+    statement = _REPLACE.get(dialect)
+    if statement is not None:
+        return statement
+    insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(_STAT_DAYS)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=list(_STAT_DAYS.primary_key.columns),
+        set_={
+            "value": excluded.value,
+            "estimated": excluded.estimated,
+            "snapshot_id": excluded.snapshot_id,
+        },
     )
-    session.execute(
-        insert(StatDayRow),
-        [
-            {"connection_id": connection_id, "snapshot_id": snapshot_id, **point.as_row()}
-            for point in points
-        ],
-    )
+    return _REPLACE.setdefault(dialect, statement)
 
 
 class StatDaysMixin:

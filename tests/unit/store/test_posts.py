@@ -174,3 +174,69 @@ def test_concurrent_saves_of_a_new_post_make_one_record(
         thread.join()
     assert errors == []
     assert [post.crm_post_id for post in store.list_posts(connection.id)] == ["p1"]
+
+
+def test_tag_details_of_a_new_post_link_it_to_the_latest_snapshot(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    latest = _save_snapshot(store, connection, "loc_acme", date(2025, 1, 8))
+    _save_snapshot(store, connection, "loc_elsewhere", date(2025, 1, 9))  # not this location
+
+    saved = store.save_tag_details(
+        connection_id=connection.id, crm_post_id="p2", location_id="loc_acme", details=DETAILS
+    )
+
+    assert saved.snapshot_id == latest
+    assert (saved.ghl_post_id, saved.title, saved.tags, saved.post_tags) == (None, None, [], [])
+    assert store.get_post(connection.id, "p2") == saved
+
+
+def test_tag_details_keep_everything_else_the_post_record_knows(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    first = _save_tags(store, connection)
+    linked = _save_snapshot(store, connection, "loc_acme", date(2025, 1, 8))
+    # The latest snapshot of the location the details name is another one: a known record
+    # keeps its own link (only a new record takes the latest).
+    elsewhere = _save_snapshot(store, connection, "loc_moved", date(2025, 1, 9))
+
+    saved = store.save_tag_details(
+        connection_id=connection.id, crm_post_id="p1", location_id="loc_moved", details=DETAILS
+    )
+
+    assert saved == store.get_post(connection.id, "p1")
+    assert saved.location_id == "loc_moved"
+    assert (saved.ghl_post_id, saved.title) == ("ghl_1", "Open house")
+    assert (saved.tags, saved.post_tags, saved.tag_details) == (TAGS, POST_TAGS, DETAILS)
+    assert (saved.snapshot_id, saved.created_at) == (linked, first.created_at)
+    assert linked != elsewhere
+    assert saved.updated_at >= first.updated_at
+
+
+def test_concurrent_tag_details_of_a_new_post_make_one_record(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    workers = 6
+    barrier = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            barrier.wait()
+            store.save_tag_details(
+                connection_id=connection.id,
+                crm_post_id="p1",
+                location_id="loc_acme",
+                details=DETAILS,
+            )
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=save) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    posts = store.list_posts(connection.id)
+    assert [(post.crm_post_id, post.tag_details) for post in posts] == [("p1", DETAILS)]

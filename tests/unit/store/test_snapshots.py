@@ -128,3 +128,100 @@ def test_concurrent_saves_of_one_range_make_one_snapshot(
     assert errors == []
     assert len({snapshot.id for snapshot in saved}) == 1
     assert [snapshot.id for snapshot in store.list_snapshots(connection.id)] == [saved[0].id]
+
+
+def _figures(store: Store, connection: ConnectionRecord, platform: str, metric: str) -> list[Any]:
+    return [
+        (day.day, day.value, day.estimated)
+        for day in store.stat_days(
+            connection.id,
+            platform=platform,
+            metric=metric,
+            first=date(2025, 1, 1),
+            last=date(2025, 1, 31),
+        )
+    ]
+
+
+def test_a_later_snapshot_replaces_only_the_figures_it_gives(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    _save(
+        store,
+        connection,
+        date(2025, 1, 1),
+        date(2025, 1, 3),
+        totals={"followers": 100.0},
+        platforms={"facebook": {"likes": 30.0}},
+        daily={"likes": [1.0, 2.0, 3.0], "posts": [1.0, 1.0, 1.0]},
+    )
+    _save(
+        store,
+        connection,
+        date(2025, 1, 2),
+        date(2025, 1, 4),
+        totals={"followers": 110.0},
+        platforms={"instagram": {"likes": 3.0}},
+        # No number for Jan 3: the first snapshot's figure of that day is kept.
+        daily={"likes": [20.0, None, 40.0]},  # type: ignore[list-item]
+    )
+
+    assert _figures(store, connection, "all", "likes") == [
+        (date(2025, 1, 1), 1.0, False),
+        (date(2025, 1, 2), 20.0, False),
+        (date(2025, 1, 3), 3.0, False),
+        (date(2025, 1, 4), 40.0, False),
+    ]
+    assert _figures(store, connection, "all", "posts") == [
+        (date(2025, 1, day), 1.0, False) for day in (1, 2, 3)
+    ]
+    assert _figures(store, connection, "all", "followers") == [
+        (date(2025, 1, 3), 100.0, False),
+        (date(2025, 1, 4), 110.0, False),
+    ]
+    assert _figures(store, connection, "facebook", "likes") == [
+        (date(2025, 1, day), 10.0, True) for day in (1, 2, 3)
+    ]
+    assert _figures(store, connection, "instagram", "likes") == [
+        (date(2025, 1, day), 1.0, True) for day in (2, 3, 4)
+    ]
+    assert store.stat_platforms(connection.id) == ["all", "facebook", "instagram"]
+
+
+def test_concurrent_saves_of_overlapping_ranges_all_land(
+    store: Store, connection: ConnectionRecord
+) -> None:
+    # Daily schedules of several locations' overlapping weeks at once, their platforms named in
+    # different orders: every save commits (no deadlock between their figures' rows), and each
+    # day keeps one figure, from one of the snapshots that give it.
+    workers = 6
+    barrier = threading.Barrier(workers)
+    errors: list[BaseException] = []
+    names = ["facebook", "instagram", "linkedin", "tiktok"]
+
+    def save(offset: int) -> None:
+        order = names[offset % len(names) :] + names[: offset % len(names)]
+        try:
+            barrier.wait()
+            _save(
+                store,
+                connection,
+                date(2025, 1, 1 + offset),
+                date(2025, 1, 7 + offset),
+                platforms={name: {"likes": 7.0 * (offset + 1)} for name in order},
+                daily={"likes": [float(offset)] * 7},
+            )
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=save, args=(offset,)) for offset in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(store.list_snapshots(connection.id)) == workers
+    likes = _figures(store, connection, "all", "likes")
+    assert [day for day, _, _ in likes] == [date(2025, 1, n) for n in range(1, 7 + workers)]
+    for day, value, _ in likes:
+        assert day.day - 7 <= value < day.day  # saved by a snapshot whose range holds the day
