@@ -1,12 +1,14 @@
-"""The console's data as JSON: `/api/overview`, `/api/events`, `/api/connections`, and the
-replays (`POST /api/events/<id>/replay`, `POST /api/connections/<id>/replay-dead`).
+"""The console's data as JSON: `/api/overview`, `/api/events`, `/api/connections`, the
+replays (`POST /api/events/<id>/replay`, `POST /api/connections/<id>/replay-dead`) and the
+retries now (`POST /api/events/<id>/retry-now`, `POST /api/connections/<id>/retry-now`).
 
 The same sign-in as the pages, or a user's API token (without either: 401 JSON,
-`webapp.auth`); a viewer may read all of it, a replay needs an admin (403). Each view calls
-the service function its page calls (`console.overview`, `console.events`, `console.replay`)
-and answers with `console.payloads`' JSON of the result: a bad parameter gets 400 with a
-message naming it, an unknown id 404. The analytics are in `webapp.analytics_api`, the
-connection changes in `webapp.api_connections`, the mappings in `webapp.api_mappings`.
+`webapp.auth`); a viewer may read all of it, a replay or a retry now needs an admin (403).
+Each view calls the service function its page calls (`console.overview`, `console.events`,
+`console.replay`) and answers with `console.payloads`' JSON of the result: a bad parameter
+gets 400 with a message naming it, an unknown id 404. The analytics are in
+`webapp.analytics_api`, the connection changes in `webapp.api_connections`, the mappings in
+`webapp.api_mappings`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ from console.payloads import (
     read_api_filter,
     replayed_json,
 )
-from console.replay import NotEnqueued, NotFinished, replay_dead, replay_event
+from console.replay import (
+    NotEnqueued,
+    NotFinished,
+    NotRetrying,
+    RetryNotSent,
+    replay_dead,
+    replay_event,
+    retry_all_now,
+    retry_now,
+)
 from schemas.api import EmptySchema
 from webapp import context
 from webapp.api_common import connection_or_404, json_input, refuse
@@ -107,5 +118,42 @@ def replay_dead_of(connection_id: str) -> Any:
         {
             "connection_id": record.id,
             "replayed": [replayed_json(done) for done in replayed],
+        }
+    )
+
+
+@bp.post("/events/<event_id>/retry-now")
+@admin_required
+def retry_now_view(event_id: str) -> Any:
+    json_input(EmptySchema())
+    store = context.services().store
+    found = store.get_event(event_id)
+    if found is None:
+        abort(404, description=f"No event {event_id}.")
+    try:
+        sent = retry_now(store, context.celery(), found)
+    except NotRetrying as exc:
+        refuse(409, "not_retrying", str(exc), event_status=exc.event.status)
+    except RetryNotSent as exc:
+        # Queued without a message: the recovery sweep sends it, so trying again is not needed.
+        refuse(503, "not_sent", str(exc))
+    return jsonify(replayed_json(sent))
+
+
+@bp.post("/connections/<connection_id>/retry-now")
+@admin_required
+def retry_now_of(connection_id: str) -> Any:
+    json_input(EmptySchema())
+    record = connection_or_404(connection_id)
+    try:
+        sent = retry_all_now(context.services().store, context.celery(), record.id)
+    except RetryNotSent as exc:
+        # The ones before it are sent, it is queued for the sweep, the rest still retrying:
+        # retrying now again takes exactly those.
+        refuse(503, "not_sent", str(exc))
+    return jsonify(
+        {
+            "connection_id": record.id,
+            "sent": [replayed_json(done) for done in sent],
         }
     )

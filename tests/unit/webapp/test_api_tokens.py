@@ -4,6 +4,8 @@ address's sign-in throttle."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -167,6 +169,32 @@ def test_a_session_write_still_needs_the_csrf_header(
     )
     assert done.status_code == 200
     assert done.get_json()["was"] == "dead"
+
+
+def test_a_session_retry_now_needs_the_csrf_header_and_a_token_one_does_not(
+    client: FlaskClient, admin_client: FlaskClient, store: Store, connection: ConnectionRecord
+) -> None:
+    event, _ = store.record_event(
+        connection_id=connection.id, type="post.published", payload={"type": "post.published"}
+    )
+    store.start_attempt(event.id, "task-1", lease_seconds=20)
+    due = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    waiting = store.mark_retrying(event.id, "ghl: 503", due)
+
+    for path in (
+        f"/api/events/{event.id}/retry-now",
+        f"/api/connections/{connection.id}/retry-now",
+    ):
+        refused = admin_client.post(path)
+        assert refused.status_code == 400, path
+        assert refused.get_json()["message"].startswith("Missing or wrong CSRF token"), path
+    assert store.get_event(event.id) == waiting
+
+    done = client.post(
+        f"/api/events/{event.id}/retry-now", headers=bearer(token_of(store, "bot@example.com"))
+    )
+    assert done.status_code == 200, done.get_data(as_text=True)
+    assert (done.get_json()["was"], done.get_json()["status"]) == ("retrying", "queued")
 
 
 def test_wrong_tokens_count_against_the_addresss_sign_in_throttle(

@@ -1,10 +1,11 @@
-"""The JSON API's write endpoints, called with API tokens: replays, connection changes and
-mappings. Each answers with what the console's service function did; a viewer is refused
+"""The JSON API's write endpoints, called with API tokens: replays, retries now, connection
+changes and mappings. Each answers with what the console's service function did; a viewer is refused
 every one (403); a body or id it cannot use is 400 or 404; no answer holds a secret, but for
 the credential a creation or rotation has just generated (in that answer only)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,6 +182,68 @@ def test_replay_dead_queues_every_dead_event_of_the_connection(
     assert {item["event_id"] for item in found["replayed"]} == dead
     assert queue_length(redis_url) == 2
     assert admin.call("POST", "/api/connections/con_nope/replay-dead", status=404)["message"] == (
+        "No connection con_nope."
+    )
+
+
+def retrying(store: Store, connection: ConnectionRecord) -> EventRecord:
+    """An event whose first attempt failed, its next due in an hour."""
+    event = record(store, connection, "queued")
+    store.start_attempt(event.id, "task-1", lease_seconds=20)
+    due = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    return store.mark_retrying(event.id, "ghl: 503", due)
+
+
+def test_retry_now_sends_a_retrying_event_at_once(
+    admin: Api, store: Store, connection: ConnectionRecord, redis_url: str
+) -> None:
+    event = retrying(store, connection)
+
+    found = admin.call("POST", f"/api/events/{event.id}/retry-now", status=200)
+
+    assert found["event_id"] == event.id
+    assert found["type"] == "post.published"
+    assert (found["was"], found["status"]) == ("retrying", "queued")
+    assert found["task_id"]
+    after = store.get_event(event.id)
+    assert after is not None
+    assert (after.status, after.attempts, after.next_attempt_at) == ("queued", 1, None)
+    assert queue_length(redis_url) == 1
+
+
+def test_retry_now_of_an_event_not_retrying_is_409_and_of_none_404(
+    admin: Api, store: Store, connection: ConnectionRecord, redis_url: str
+) -> None:
+    dead = record(store, connection)
+
+    refused = admin.call("POST", f"/api/events/{dead.id}/retry-now", status=409)
+    missing = admin.call("POST", "/api/events/evt_nope/retry-now", status=404)
+
+    assert refused["error"] == "not_retrying"
+    assert refused["event_status"] == "dead"
+    assert refused["message"] == f"{dead.id}: dead, not waiting for a retry; left alone"
+    assert missing == {"error": "not_found", "message": "No event evt_nope.", "_status": 404}
+    assert queue_length(redis_url) == 0
+
+
+def test_retry_now_of_a_connection_sends_its_retrying_events(
+    admin: Api, store: Store, connection: ConnectionRecord, redis_url: str
+) -> None:
+    mine = {retrying(store, connection).id for _ in range(2)}
+    dead = record(store, connection)
+
+    found = admin.call("POST", f"/api/connections/{connection.id}/retry-now", status=200)
+
+    assert found["connection_id"] == connection.id
+    assert {item["event_id"] for item in found["sent"]} == mine
+    assert {(item["was"], item["status"]) for item in found["sent"]} == {("retrying", "queued")}
+    assert queue_length(redis_url) == 2
+    left = store.get_event(dead.id)
+    assert left is not None
+    assert left.status == "dead"
+    again = admin.call("POST", f"/api/connections/{connection.id}/retry-now", status=200)
+    assert again["sent"] == []
+    assert admin.call("POST", "/api/connections/con_nope/retry-now", status=404)["message"] == (
         "No connection con_nope."
     )
 
@@ -500,11 +563,14 @@ def test_a_viewer_is_refused_every_write_and_nothing_changes(
     viewer: Api, store: Store, connection: ConnectionRecord, redis_url: str
 ) -> None:
     dead = record(store, connection)
+    waiting = retrying(store, connection)
     store.save_mapping(connection.id, VALID)
     cid = connection.id
     writes = [
         ("POST", f"/api/events/{dead.id}/replay", None),
         ("POST", f"/api/connections/{cid}/replay-dead", None),
+        ("POST", f"/api/events/{waiting.id}/retry-now", None),
+        ("POST", f"/api/connections/{cid}/retry-now", None),
         ("POST", "/api/connections", {"name": "x", "crm_url": FAR_CRM}),
         ("PATCH", f"/api/connections/{cid}", {"name": "renamed"}),
         ("POST", f"/api/connections/{cid}/check", None),
@@ -534,6 +600,7 @@ def test_a_viewer_is_refused_every_write_and_nothing_changes(
     event = store.get_event(dead.id)
     assert event is not None
     assert event.status == "dead"
+    assert store.get_event(waiting.id) == waiting
     assert queue_length(redis_url) == 0
 
 
@@ -586,6 +653,8 @@ def test_every_endpoint_refuses_a_bad_body_with_400_and_an_unknown_id_with_404(
     endpoints: list[tuple[str, str, dict[str, Any]]] = [
         ("POST", "/api/events/{event}/replay", {}),
         ("POST", "/api/connections/{cid}/replay-dead", {}),
+        ("POST", "/api/events/{event}/retry-now", {}),
+        ("POST", "/api/connections/{cid}/retry-now", {}),
         ("PATCH", "/api/connections/{cid}", {"name": "acme"}),
         ("POST", "/api/connections/{cid}/check", {"post_id": None}),
         ("POST", "/api/connections/{cid}/rotate-secret", {"retire": False}),
