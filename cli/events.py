@@ -25,7 +25,7 @@ from console.replay import (
     NotRetrying,
     Replayed,
     RetryNotSent,
-    dead_events,
+    replay_dead,
     replay_event,
     retry_now,
     retrying_events,
@@ -126,9 +126,7 @@ def replay(runtime: Runtime, event_ids: tuple[str, ...], all_dead: bool, as_json
     if not event_ids and not all_dead:
         raise click.UsageError("name one or more EVENT_IDS, or give --dead")
     targets = [_get(runtime, event_id) for event_id in event_ids]
-    if all_dead:
-        targets += dead_events(runtime.store)
-    replayed: list[dict[str, str]] = []
+    replayed: list[Replayed] = []
     for event in {e.id: e for e in targets}.values():
         try:
             done = replay_event(runtime.store, runtime.celery, event)
@@ -137,16 +135,32 @@ def replay(runtime: Runtime, event_ids: tuple[str, ...], all_dead: bool, as_json
             continue
         except NotEnqueued as exc:
             raise click.ClickException(str(exc)) from exc
-        replayed.append(asdict(done))
+        replayed.append(done)
         if not as_json:
-            click.echo(
-                f"{done.event_id}: {done.status} again as task {done.task_id} "
-                f"({done.type}, was {done.was})"
-            )
+            _say_replayed(done)
+    if all_dead:
+        # The events named above are queued now, so the dead ones left are the others.
+        try:
+            dead = replay_dead(runtime.store, runtime.celery, None)
+        except NotEnqueued as exc:
+            if not as_json:
+                for done in exc.replayed:
+                    _say_replayed(done)
+            raise click.ClickException(str(exc)) from exc
+        replayed += dead
+        if not as_json:
+            for done in dead:
+                _say_replayed(done)
     if as_json:
-        emit_json(replayed)
+        emit_json([asdict(done) for done in replayed])
     elif not replayed:
         click.echo("nothing to replay")
+
+
+def _say_replayed(done: Replayed) -> None:
+    click.echo(
+        f"{done.event_id}: {done.status} again as task {done.task_id} ({done.type}, was {done.was})"
+    )
 
 
 @group.command("retry-now")

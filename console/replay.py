@@ -34,11 +34,13 @@ class NotFinished(Exception):
 
 
 class NotEnqueued(Exception):
-    """The broker did not take the replay's task: the event is left dead, to try again."""
+    """The broker did not take the replay's task: the event is left dead, to try again.
+    Raised by `replay_dead`, it carries the events replayed before it (``replayed``)."""
 
     def __init__(self, event: EventRecord, cause: EnqueueError) -> None:
         super().__init__(f"{event.id}: {cause} (left dead; try again)")
         self.event = event
+        self.replayed: list[Replayed] = []
 
 
 class NotRetrying(Exception):
@@ -100,10 +102,18 @@ def dead_events(store: Store, connection_id: str | None = None) -> list[EventRec
     )
 
 
-def replay_dead(store: Store, celery: Celery, connection_id: str) -> list[Replayed]:
-    """Replay every dead event of a connection; stops at the first the broker refuses
-    (NotEnqueued: the ones before it are queued, that one and the rest stay dead)."""
-    return [replay_event(store, celery, event) for event in dead_events(store, connection_id)]
+def replay_dead(store: Store, celery: Celery, connection_id: str | None) -> list[Replayed]:
+    """Replay every dead event of a connection (or of all); stops at the first the broker
+    refuses (NotEnqueued, with the ones before it as its ``replayed``: those are queued, that
+    one and the rest stay dead)."""
+    replayed: list[Replayed] = []
+    for event in dead_events(store, connection_id):
+        try:
+            replayed.append(replay_event(store, celery, event))
+        except NotEnqueued as exc:
+            exc.replayed = replayed
+            raise
+    return replayed
 
 
 def retry_now(store: Store, celery: Celery, event: EventRecord) -> Replayed:

@@ -269,6 +269,52 @@ def test_replay_dead_takes_every_dead_event_and_json_lists_them(cli: Cli) -> Non
     assert queue_length(cli.env["REDIS_URL"] or "") == 2
 
 
+def test_replay_dead_with_ids_takes_every_connections_dead_events_once(cli: Cli) -> None:
+    acme = cli.connection()
+    zeta = cli.connection("zeta")
+    named = record(cli, acme, status="dead")
+    done = record(cli, zeta, status="done")
+    other = record(cli, zeta, status="dead")
+    record(cli, acme)
+
+    result = cli("events", "replay", named.id, done.id, "--dead")
+
+    assert result.exit_code == 0, result.output
+    tasks = {task.args[0]: task.id for task in queued_tasks(cli.env["REDIS_URL"] or "")}
+    assert set(tasks) == {named.id, done.id, other.id}
+    # The events named first, in their order; then the dead ones left, each said once.
+    assert lines(result.output) == [
+        f"{named.id}: queued again as task {tasks[named.id]} (post.published, was dead)",
+        f"{done.id}: queued again as task {tasks[done.id]} (post.published, was done)",
+        f"{other.id}: queued again as task {tasks[other.id]} (post.published, was dead)",
+    ]
+
+
+def test_replay_dead_without_dead_events_says_nothing_to_replay(cli: Cli) -> None:
+    record(cli, cli.connection(), status="done")
+
+    result = cli("events", "replay", "--dead")
+
+    assert result.exit_code == 0
+    assert result.output == "nothing to replay\n"
+    assert queue_length(cli.env["REDIS_URL"] or "") == 0
+
+
+def test_replay_dead_the_broker_refuses_is_an_error_and_leaves_them_dead(cli: Cli) -> None:
+    connection = cli.connection()
+    dead = [record(cli, connection, status="dead") for _ in range(2)]
+
+    result = cli("events", "replay", "--dead", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.endswith("(left dead; try again)\n")
+    for event in dead:
+        after = cli.store.get_event(event.id)
+        assert after is not None
+        assert after.status == "dead"
+
+
 def test_replay_runs_a_done_event_again_on_purpose(cli: Cli) -> None:
     event = record(cli, cli.connection(), status="done")
 

@@ -85,6 +85,38 @@ def test_replay_dead_takes_only_that_connections_dead_events(
     assert still.status == "dead"
 
 
+def test_replay_dead_of_no_connection_takes_every_connections(
+    store: Store, celery: Celery, redis_url: str
+) -> None:
+    acme = store.create_connection(name="acme", location_id="loc_a", ghl_token="t")
+    zeta = store.create_connection(name="zeta", location_id="loc_z", ghl_token="t")
+    dead = {record(store, acme, "dead").id, record(store, zeta, "dead").id}
+    record(store, zeta, "done")
+
+    replayed = replay_dead(store, celery, None)
+
+    assert {r.event_id for r in replayed} == dead
+    assert queue_length(redis_url) == 2
+
+
+def test_replay_dead_the_broker_refuses_stops_there_saying_what_it_queued(
+    store: Store,
+) -> None:
+    acme = store.create_connection(name="acme", location_id="loc_a", ghl_token="t")
+    dead = [record(store, acme, "dead") for _ in range(2)]
+    nowhere = celery_on(f"redis://127.0.0.1:{free_port()}/0")
+
+    with pytest.raises(NotEnqueued, match="left dead; try again") as refused:
+        replay_dead(store, nowhere, acme.id)
+    nowhere.close()
+
+    assert refused.value.replayed == []
+    for event in dead:
+        after = store.get_event(event.id)
+        assert after is not None
+        assert after.status == "dead"
+
+
 def test_a_replay_the_broker_refuses_leaves_the_event_dead(store: Store) -> None:
     acme = store.create_connection(name="acme", location_id="loc_a", ghl_token="t")
     dead = record(store, acme, "dead")
