@@ -20,7 +20,13 @@ from sandbox.ghl import DEFAULT_LOCATION, DEFAULT_TOKEN
 from sandbox.ghl.seed import seed_location
 from socialbridge.inbound_auth import new_webhook_secret
 from store import ConnectionRecord
-from tests.browser.conftest import ADMIN_EMAIL, LIVE_MAX_ATTEMPTS, ConsoleErrors, LiveConsole
+from tests.browser.conftest import (
+    ADMIN_EMAIL,
+    LIVE_MAX_ATTEMPTS,
+    ConsoleErrors,
+    LiveConsole,
+    Screenshots,
+)
 
 DEMO = seed_location(DEFAULT_LOCATION)
 # How long an event may take to reach a final status: the worker runs it within a second or
@@ -109,7 +115,7 @@ def test_a_test_event_sent_from_the_connections_page_reaches_done(
 
 
 def test_an_event_dead_under_a_ghl_fault_is_replayed_from_its_page_to_done(
-    page: Page, live_console: LiveConsole, errors: ConsoleErrors
+    page: Page, live_console: LiveConsole, errors: ConsoleErrors, screenshots: Screenshots
 ) -> None:
     live = live_console
     post = DEMO.posts[1]
@@ -139,6 +145,11 @@ def test_an_event_dead_under_a_ghl_fault_is_replayed_from_its_page_to_done(
     expect(page.locator("#event-status")).to_have_text("dead")
     page.get_by_role("button", name="Replay this event").click()
     _watch_status(page, live, event_id, "done")
+    # Its page lists every attempt: those GHL failed, then the replay's, which wrote back.
+    outcomes = page.locator("#attempts tbody tr td:nth-child(4)")
+    expect(outcomes).to_have_text(["retrying"] * (LIVE_MAX_ATTEMPTS - 1) + ["dead", "done"])
+    expect(page.locator("#attempts tbody tr").first).to_contain_text("ghl:")
+    screenshots.take(page, "event-attempts")
 
     replayed = live.console.store.get_event(event_id)
     assert replayed is not None
